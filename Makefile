@@ -1,0 +1,49 @@
+# The two commands: `make q1` (the main job) and `make test` (the test suite).
+# Both create .venv from requirements.txt on first use; nothing else needs to be installed by hand.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+
+DATA_DIR ?= data
+OUT_DIR ?= out/q1
+EARLY_STOPPING ?= 50
+
+.PHONY: venv q1 data test services lint bench-q1 clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+# The input: the real August 1995 log if present or downloadable, else a labelled synthetic one.
+data: venv
+	$(BIN)/python -m lib.datasets ensure --data-dir $(DATA_DIR) > $(VENV)/q1_input
+
+q1: data
+	mkdir -p $(OUT_DIR)
+	$(BIN)/papermill notebooks/q1.ipynb $(OUT_DIR)/q1.ipynb \
+		-p log_path "$$(cat $(VENV)/q1_input)" -p early_stopping $(EARLY_STOPPING) \
+		-p output_dir $(OUT_DIR) --no-progress-bar </dev/null
+	$(BIN)/python -m lib.report $(OUT_DIR)/results.json
+
+services:
+	bash scripts/services-up.sh
+
+test: venv services
+	$(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check lib service tests bench
+	$(BIN)/ruff format --check lib service tests bench
+
+bench-q1: venv
+	$(BIN)/python bench/q1_compare.py
+
+clean:
+	rm -rf $(VENV) out

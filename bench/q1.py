@@ -1,0 +1,43 @@
+"""Q1 end to end through lib, with no notebook kernel and no network: parse, the three answers,
+offline country attribution. Prints the answers as JSON.
+
+    python bench/q1.py LOG [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from lib.errors import ProjectError
+from lib.q1 import answers, run_q1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("log")
+    parser.add_argument("--workers", type=int, default=None)
+    args = parser.parse_args()
+    try:
+        result = run_q1(args.log, use_dns=False, workers=args.workers)
+    except ProjectError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    data = answers(result)
+    json.dump(
+        {
+            "total_requests": data["total_requests"],
+            "rejected_lines": data["rejected_lines"],
+            "top_hosts": [[h["host"], h["requests"]] for h in data["top_hosts"]],
+            "top_country": data["top_country"],
+            "coverage": round(data["coverage"], 4),
+        },
+        sys.stdout,
+    )
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

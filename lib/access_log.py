@@ -1,0 +1,236 @@
+"""Common Log Format: read blocks of lines from plain or gzip files and parse them.
+
+One parser serves every caller: ``parse_lines`` turns a batch of raw lines into typed columns with
+polars' vectorised string kernels; ``parse_line`` is the same code on a batch of one.
+
+A line is a request when it has the shape
+
+    host ident user [dd/Mon/yyyy:HH:MM:SS +zzzz] "request" status bytes
+
+The request text between the quotes may be anything, quotes and undecodable bytes included (the
+server still answered it, usually 400). Bytes that are not UTF-8 are read as U+FFFD, and so is the
+control byte 0x1F (the batch reader uses it internally). ``bytes`` is null where the server logged
+``-`` (no body sent); totals count it as 0. Every other line (empty, truncated, garbled) is
+*rejected*: counted, never silently dropped, and a few are kept as examples.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import polars as pl
+from isal import igzip
+
+from lib.errors import LogReadError
+
+# The whole-line shape, in the common subset of Python's `re` and Rust's `regex` syntax. A line has
+# it exactly when the prefix matches at its start, the suffix at its end, and the two do not
+# overlap; ``parse_lines`` checks it that way (two anchored matches are cheaper than one).
+_STAMP = r"[0-9]{2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}"
+PREFIX_PATTERN = rf'^(?P<prefix>(?P<host>[^ ]+) [^ ]+ [^ ]+ \[(?P<stamp>{_STAMP})\] ")'
+SUFFIX_PATTERN = r'" (?P<status>[0-9]{3}) (?P<bytes>[0-9]+|-)$'
+LINE_PATTERN = rf'^[^ ]+ [^ ]+ [^ ]+ \[{_STAMP}\] ".*" [0-9]{{3}} (?:[0-9]+|-)$'
+TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
+_REQUEST_PATTERN = r"^(?P<method>[^ ]+)(?: (?P<path>.*?))??(?: (?P<protocol>HTTP/[0-9.]+))?$"
+
+BLOCK_BYTES = 16 * 1024 * 1024  # decompressed bytes parsed at once: bounds memory per batch
+READ_BYTES = 1024 * 1024  # decompression step (larger reads are slower with isal)
+_SEPARATOR = "\x1f"  # the batch reader's column separator; no field may contain it
+_REPLACEMENT = "\ufffd".encode()
+
+PARSED_SCHEMA = {
+    "line_no": pl.UInt64,
+    "host": pl.String,
+    "time": pl.Datetime("us", "UTC"),
+    "utc_offset": pl.String,
+    "status": pl.UInt16,
+    "bytes": pl.Int64,
+}
+
+
+def open_log(path: str | Path) -> BinaryIO:
+    """Open a log for binary reading, decompressing gzip (by magic number, not by name)."""
+    path = Path(path)
+    try:
+        raw = path.open("rb")
+    except OSError as exc:
+        raise LogReadError(f"cannot open log {path}: {exc.strerror}") from None
+    if raw.peek(2)[:2] == b"\x1f\x8b":
+        return igzip.IGzipFile(fileobj=raw, mode="rb")
+    return raw
+
+
+def iter_blocks(
+    stream: BinaryIO, block_bytes: int = BLOCK_BYTES, name: str = "log"
+) -> Iterator[bytes]:
+    """Yield blocks of about ``block_bytes`` holding whole lines (each block ends with a newline,
+    but maybe the last one). Raise LogReadError if the stream is damaged or truncated."""
+    pieces: list[bytes] = []
+    size = 0
+    while True:
+        try:
+            piece = stream.read(min(READ_BYTES, block_bytes))
+        except (EOFError, OSError) as exc:
+            raise LogReadError(f"{name} is damaged or truncated: {exc}") from None
+        if piece:
+            pieces.append(piece)
+            size += len(piece)
+            if size < block_bytes:
+                continue
+        if not pieces:
+            return
+        chunk = b"".join(pieces)
+        cut = chunk.rfind(b"\n") + 1 if piece else len(chunk)
+        if cut:
+            yield chunk[:cut]
+        pieces, size = ([chunk[cut:]], len(chunk) - cut) if cut < len(chunk) else ([], 0)
+        if not piece:
+            if pieces:
+                yield pieces[0]
+            return
+
+
+def count_lines(block: bytes) -> int:
+    """Lines in a block: newlines, plus one for an unterminated last line."""
+    return block.count(b"\n") + (0 if not block or block.endswith(b"\n") else 1)
+
+
+def block_to_lines(block: bytes) -> pl.Series:
+    """Split a block into one string per line; undecodable bytes become U+FFFD."""
+    if not block:
+        return pl.Series("line", [], dtype=pl.String)
+    if _SEPARATOR.encode() in block:
+        block = block.replace(_SEPARATOR.encode(), _REPLACEMENT)
+    frame = pl.read_csv(
+        io.BytesIO(block),
+        has_header=False,
+        separator=_SEPARATOR,
+        quote_char=None,
+        encoding="utf8-lossy",
+        new_columns=["line"],
+        infer_schema=False,
+        truncate_ragged_lines=True,
+    )
+    lines = frame.get_column("line")
+    if lines.len() != count_lines(block):  # e.g. a reader that skips blank lines
+        text = block.decode("utf-8", "replace").split("\n")
+        if text and text[-1] == "":
+            text.pop()
+        lines = pl.Series("line", [t.removesuffix("\r") for t in text], dtype=pl.String)
+    return lines.fill_null("")
+
+
+def parse_lines(
+    lines: pl.Series, first_line_no: int = 1, request_parts: bool = False
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Parse a batch of lines.
+
+    Args:
+        lines: the raw lines, without newlines.
+        first_line_no: the 1-based line number of ``lines[0]`` in its file.
+        request_parts: also return ``request``, ``method``, ``path`` and ``protocol``.
+
+    Returns:
+        ``(requests, rejected)``: the parsed requests (columns of PARSED_SCHEMA, plus the request
+        parts if asked) and the rejected lines (``line_no``, ``line``), both in line order.
+    """
+    line = pl.col("line")
+    frame = (
+        pl.DataFrame({"line": lines.cast(pl.String).fill_null("")})
+        .with_row_index("line_no", offset=first_line_no)
+        .with_columns(pl.col("line_no").cast(pl.UInt64))
+    )
+    parsed = frame.with_columns(
+        line.str.extract_groups(PREFIX_PATTERN).alias("_prefix"),
+        line.str.extract_groups(SUFFIX_PATTERN).alias("_suffix"),
+    ).unnest("_prefix", "_suffix")
+    start = pl.col("prefix").str.len_chars().cast(pl.Int64)
+    length = (
+        line.str.len_chars().cast(pl.Int64) - start - pl.col("bytes").str.len_chars() - 6
+    )  # 6: the closing quote, two spaces and the status
+    parsed = parsed.with_columns(
+        _stamp_to_time(pl.col("stamp"), parsed.get_column("stamp")).alias("time"),
+        pl.col("stamp").str.slice(21, 5).alias("utc_offset"),
+        start.alias("_start"),
+        length.alias("_length"),
+    )
+    # A negative length: the prefix's opening quote is the suffix's closing one (no request).
+    ok = (pl.col("_length") >= 0) & pl.col("time").is_not_null()
+    rejected = parsed.filter(~ok.fill_null(False)).select("line_no", "line")
+    good = parsed.filter(ok.fill_null(False))
+    columns = [
+        "line_no",
+        "host",
+        "time",
+        "utc_offset",
+        pl.col("status").cast(pl.UInt16),
+        pl.col("bytes").replace("-", None).cast(pl.Int64),
+    ]
+    if request_parts:
+        request = line.str.slice(pl.col("_start"), pl.col("_length"))
+        good = good.with_columns(request.alias("request"))
+        good = good.with_columns(
+            pl.col("request").str.extract_groups(_REQUEST_PATTERN).alias("_req")
+        ).unnest("_req")
+        columns += ["request", "method", "path", "protocol"]
+    return good.select(columns), rejected
+
+
+def _stamp_to_time(stamp: pl.Expr, values: pl.Series) -> pl.Expr:
+    """``dd/Mon/yyyy:HH:MM:SS +zzzz`` -> UTC datetime (null if impossible, e.g. 32 Aug).
+
+    Faster than parsing every stamp: the minute part repeats (a month has 44,640 minutes), so
+    it is parsed once per distinct value; seconds and the offset are added arithmetically.
+    """
+    minute = stamp.str.slice(0, 17).str.to_datetime(
+        "%d/%b/%Y:%H:%M", strict=False, time_unit="us", time_zone="UTC", cache=True
+    )
+    seconds = stamp.str.slice(18, 2).cast(pl.Int64, strict=False)
+    offsets = {o: _offset_seconds(o) for o in values.str.slice(21, 5).unique().to_list() if o}
+    offset = stamp.str.slice(21, 5).replace_strict(offsets, default=None, return_dtype=pl.Int64)
+    valid = seconds.is_between(0, 59)  # a leap second (:60) is rejected like other bad stamps
+    return pl.when(valid).then(minute + pl.duration(seconds=seconds + offset)).otherwise(None)
+
+
+def _offset_seconds(offset: str) -> int | None:
+    """``-0400`` -> 14400: what to add to local time to get UTC."""
+    if len(offset) != 5 or offset[0] not in "+-" or not offset[1:].isdigit():
+        return None
+    hours, minutes = int(offset[1:3]), int(offset[3:])
+    if hours > 23 or minutes > 59:
+        return None
+    return (-1 if offset[0] == "+" else 1) * (hours * 3600 + minutes * 60)
+
+
+def parse_line(text: str | bytes) -> dict | None:
+    """Parse one line; return its fields (with the request parts) or None if it is rejected."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    good, _ = parse_lines(pl.Series("line", [text.rstrip("\r\n")]), request_parts=True)
+    return good.row(0, named=True) if good.height else None
+
+
+def iter_parsed(
+    path: str | Path, block_bytes: int = BLOCK_BYTES, request_parts: bool = False
+) -> Iterator[tuple[int, pl.DataFrame, pl.DataFrame]]:
+    """Stream a log as ``(lines, requests, rejected)`` per block (memory bounded by the block)."""
+    line_no = 1
+    with open_log(path) as stream:
+        for block in iter_blocks(stream, block_bytes, name=str(path)):
+            lines = block_to_lines(block)
+            good, rejected = parse_lines(lines, line_no, request_parts)
+            line_no += lines.len()
+            yield lines.len(), good, rejected
+
+
+def read_log(path: str | Path, request_parts: bool = True):
+    """Read a whole log into a pandas DataFrame for exploration (the rejected lines are dropped;
+    use ``lib.log_summary.summarize_log`` for their count). Times are UTC; ``utc_offset`` keeps
+    the zone the server wrote."""
+    frames = [good for _, good, _ in iter_parsed(path, request_parts=request_parts)]
+    if not frames:
+        return pl.DataFrame(schema=PARSED_SCHEMA).to_pandas()
+    return pl.concat(frames).to_pandas()

@@ -1,0 +1,17 @@
+"""The project's exceptions: one base class, a few specific kinds."""
+
+
+class ProjectError(Exception):
+    """Base class: every error this project raises on purpose."""
+
+
+class ConfigError(ProjectError):
+    """A setting or parameter is missing or malformed."""
+
+
+class LogReadError(ProjectError):
+    """An access log cannot be read (missing, not gzip, truncated compressed stream)."""
+
+
+class DownloadError(ProjectError):
+    """A download failed or its result did not verify."""

@@ -1,0 +1,151 @@
+"""Q1 end to end: one pass over the log, the three answers, and their JSON form.
+
+Used by ``notebooks/q1.ipynb`` and ``bench/q1.py`` alike, so both answer the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+from lib.dns_lookup import Resolver
+from lib.geo import METHODS, Attribution, DnsOptions, attribute
+from lib.log_summary import LogSummary, Window, summarize_log, top_hosts
+from lib.synthetic import is_synthetic
+
+
+@dataclass(frozen=True)
+class Q1Result:
+    log_path: str
+    synthetic: bool
+    window: Window
+    top_n: int
+    early_stopping: int
+    summary: LogSummary
+    top_hosts: pl.DataFrame  # rank, host, requests (inside the window)
+    attribution: Attribution
+
+
+def run_q1(
+    log_path: str | Path,
+    window_start: str = "1995-08-18T00:00:00-04:00",
+    window_end: str = "1995-08-21T00:00:00-04:00",
+    top_n: int = 10,
+    early_stopping: int = 50,
+    use_dns: bool = True,
+    inferred: bool = False,
+    dns_cache: str | None = None,
+    resolver: Resolver | None = None,
+    workers: int | None = None,
+) -> Q1Result:
+    """Parse ``log_path`` once and answer Q1. Raises ConfigError or LogReadError."""
+    window = Window.parse(window_start, window_end)
+    summary = summarize_log(log_path, window, workers=workers)
+    attribution = attribute(
+        summary.hosts,
+        early_stopping=early_stopping,
+        use_dns=use_dns,
+        dns=DnsOptions(resolver=resolver, cache_path=dns_cache),
+        inferred=inferred,
+    )
+    return Q1Result(
+        log_path=str(log_path),
+        synthetic=is_synthetic(log_path),
+        window=window,
+        top_n=top_n,
+        early_stopping=early_stopping,
+        summary=summary,
+        top_hosts=top_hosts(summary.window_hosts, top_n),
+        attribution=attribution,
+    )
+
+
+def _rows(frame: pl.DataFrame) -> list[dict]:
+    return [
+        {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+        for row in frame.iter_rows(named=True)
+    ]
+
+
+def answers(result: Q1Result) -> dict:
+    """The machine-readable answers (what ``results.json`` holds)."""
+    summary, attribution = result.summary, result.attribution
+    dns = attribution.dns
+    return {
+        "input": {"path": result.log_path, "synthetic": result.synthetic},
+        "total_requests": summary.requests,
+        "lines": summary.lines,
+        "rejected_lines": summary.rejected,
+        "rejected_examples": _rows(summary.rejected_examples),
+        "bytes_sent": summary.bytes_sent,
+        "utc_offset": summary.utc_offset,
+        "window": {
+            "start": result.window.start.isoformat(),
+            "end": result.window.end.isoformat(),
+            "half_open": True,
+            "requests": int(summary.window_hosts.get_column("requests").sum() or 0),
+        },
+        "top_hosts": _rows(result.top_hosts),
+        "top_country": attribution.winner,
+        "coverage": attribution.coverage,
+        "attributed_requests": attribution.attributed_requests,
+        "unattributed_requests": attribution.total_requests - attribution.attributed_requests,
+        "tiers": list(attribution.tiers),
+        "tier_descriptions": {t: METHODS[t] for t in attribution.tiers},
+        "by_method": _rows(attribution.by_method),
+        "top_countries": _rows(attribution.countries.head(10)),
+        "early_stopping": result.early_stopping,
+        "dns": None
+        if dns is None
+        else {
+            "available": dns.available,
+            "message": dns.message,
+            "asked": dns.asked,
+            "resolved": len(dns.addresses),
+            "not_found": len(dns.not_found),
+            "failed": len(dns.failed),
+            "from_cache": dns.from_cache,
+            "seconds": dns.seconds,
+        },
+    }
+
+
+def write_results(result: Q1Result, output_dir: str | Path) -> Path:
+    """Write ``results.json`` into ``output_dir`` atomically; return its path."""
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "results.json"
+    tmp = out / f".results.json.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(answers(result), indent=2, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def headline(data: dict) -> str:
+    """The three answers as a few lines of text, from ``answers()`` output or results.json."""
+    label = " [SYNTHETIC input: not the real NASA log]" if data["input"]["synthetic"] else ""
+    lines = [
+        f"Q1 on {data['input']['path']}{label}",
+        f"1. HTTP requests: {data['total_requests']:,} "
+        f"({data['rejected_lines']:,} of {data['lines']:,} lines rejected as malformed)",
+        f"2. Top {len(data['top_hosts'])} hosts, {data['window']['start']} <= t < "
+        f"{data['window']['end']}:",
+    ]
+    lines += [f"   {h['rank']:>2}. {h['host']:<40} {h['requests']:>7,}" for h in data["top_hosts"]]
+    top = data["top_country"]
+    if top:
+        lines.append(
+            f"3. Top country: {top['country']} ({top['name']}), {top['requests']:,} requests = "
+            f"{top['share_of_attributed']:.1%} of attributed, {top['share_of_all']:.1%} of all; "
+            f"coverage {data['coverage']:.1%} via {', '.join(data['tiers'])}"
+        )
+    else:
+        lines.append("3. Top country: none could be attributed")
+    if data.get("dns"):
+        lines.append(f"   DNS tier: {data['dns']['message']}")
+    return "\n".join(lines)

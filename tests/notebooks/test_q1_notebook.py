@@ -1,0 +1,98 @@
+"""Execute notebooks/q1.ipynb with papermill on small inputs and check what it writes."""
+
+import json
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+import papermill as pm
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK = ROOT / "notebooks" / "q1.ipynb"
+CHARTS = [
+    "top_hosts.png",
+    "coverage_by_method.png",
+    "requests_by_country.png",
+    "requests_per_hour.png",
+    "status_codes.png",
+]
+
+
+def run(tmp_path: Path, **parameters) -> dict:
+    out = tmp_path / "out"
+    pm.execute_notebook(
+        str(NOTEBOOK),
+        str(tmp_path / "q1.ipynb"),
+        parameters={"output_dir": str(out), "use_dns": False, **parameters},
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(tmp_path),  # relative paths in the notebook must not depend on the cwd
+    )
+    for chart in CHARTS:
+        assert (out / chart).stat().st_size > 1000, chart
+    return json.loads((out / "results.json").read_text())
+
+
+def test_committed_notebook_has_no_outputs_and_a_parameters_cell():
+    nb = json.loads(NOTEBOOK.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert all(not c["outputs"] and c["execution_count"] is None for c in code)
+    params = [c for c in code if "parameters" in c["metadata"].get("tags", [])]
+    assert len(params) == 1
+    names = [line.split(":")[0] for line in "".join(params[0]["source"]).splitlines()]
+    for name in (
+        "log_path",
+        "early_stopping",
+        "window_start",
+        "window_end",
+        "top_n",
+        "output_dir",
+    ):
+        assert name in names
+
+
+def test_notebook_on_the_real_slice(tmp_path, nasa_slice):
+    start, end = "1995-08-01T00:30:00-04:00", "1995-08-01T01:00:00-04:00"
+    data = run(tmp_path, log_path=str(nasa_slice), window_start=start, window_end=end, top_n=5)
+    assert data["input"] == {"path": str(nasa_slice), "synthetic": False}
+    assert (data["total_requests"], data["rejected_lines"], data["lines"]) == (1880, 1, 1881)
+    assert data["rejected_examples"][0]["line"] == "miriwo"
+
+    # The window's top hosts, counted independently of lib with str.split and strptime.
+    lo, hi = datetime.fromisoformat(start), datetime.fromisoformat(end)
+    counts = Counter()
+    for line in nasa_slice.read_text().splitlines()[:-1]:
+        host, _, _, stamp, zone = line.split(" ")[:5]
+        t = datetime.strptime(stamp[1:] + " " + zone[:-1], "%d/%b/%Y:%H:%M:%S %z")
+        if lo <= t < hi:
+            counts[host] += 1
+    expected = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+    assert [(h["host"], h["requests"]) for h in data["top_hosts"]] == expected
+
+    assert data["top_country"]["country"] == "US"
+    assert data["coverage"] > 0.40
+    assert data["tiers"] == ["ip", "cctld", "us_tld"]
+    assert data["dns"] is None
+
+
+def test_notebook_on_a_small_synthetic_log(tmp_path):
+    from lib.synthetic import generate_log
+
+    log = generate_log(tmp_path / "synthetic.log.gz", lines=20_000, seed=7)
+    data = run(tmp_path, log_path=str(log), inferred=True)
+    assert data["input"]["synthetic"] is True
+    assert data["lines"] == 20_000
+    assert data["total_requests"] + data["rejected_lines"] == 20_000
+    assert len(data["top_hosts"]) == 10
+    counts = [h["requests"] for h in data["top_hosts"]]
+    assert counts == sorted(counts, reverse=True)
+    assert data["window"]["start"] == "1995-08-18T00:00:00-04:00"
+    assert "inferred" in data["tiers"]
+    methods = {row["method"]: row for row in data["by_method"]}
+    assert sum(row["requests"] for row in methods.values()) == data["total_requests"]
+
+
+def test_a_bad_window_fails_with_a_clear_error(tmp_path, nasa_slice):
+    with pytest.raises(pm.PapermillExecutionError, match="UTC offset"):
+        run(tmp_path, log_path=str(nasa_slice), window_start="1995-08-18T00:00:00")
