@@ -143,32 +143,36 @@ def parse_lines(
         .with_row_index("line_no", offset=first_line_no)
         .with_columns(pl.col("line_no").cast(pl.UInt64))
     )
-    parsed = frame.with_columns(
-        line.str.extract_groups(PREFIX_PATTERN).alias("_prefix"),
-        line.str.extract_groups(SUFFIX_PATTERN).alias("_suffix"),
-    ).unnest("_prefix", "_suffix")
     start = pl.col("prefix").str.len_chars().cast(pl.Int64)
     length = (
         line.str.len_chars().cast(pl.Int64) - start - pl.col("bytes").str.len_chars() - 6
     )  # 6: the closing quote, two spaces and the status
-    parsed = parsed.with_columns(
-        _stamp_to_time(pl.col("stamp"), parsed.get_column("stamp")).alias("time"),
-        pl.col("stamp").str.slice(21, 5).alias("utc_offset"),
-        start.alias("_start"),
-        length.alias("_length"),
+    parsed = (
+        frame.lazy()
+        .with_columns(
+            line.str.extract_groups(PREFIX_PATTERN).alias("_prefix"),
+            line.str.extract_groups(SUFFIX_PATTERN).alias("_suffix"),
+        )
+        .unnest("_prefix", "_suffix")
+        .with_columns(
+            _stamp_to_time(pl.col("stamp")).alias("time"),
+            start.alias("_start"),
+            length.alias("_length"),
+        )
+        # A negative length: the prefix's opening quote is the suffix's closing one.
+        .with_columns(
+            ((pl.col("_length") >= 0) & pl.col("time").is_not_null()).fill_null(False).alias("_ok")
+        )
     )
-    # A negative length: the prefix's opening quote is the suffix's closing one (no request).
-    ok = (pl.col("_length") >= 0) & pl.col("time").is_not_null()
-    rejected = parsed.filter(~ok.fill_null(False)).select("line_no", "line")
-    good = parsed.filter(ok.fill_null(False))
     columns = [
         "line_no",
         "host",
         "time",
-        "utc_offset",
+        pl.col("stamp").str.slice(21, 5).alias("utc_offset"),
         pl.col("status").cast(pl.UInt16),
         pl.col("bytes").replace("-", None).cast(pl.Int64),
     ]
+    good = parsed.filter(pl.col("_ok"))
     if request_parts:
         request = line.str.slice(pl.col("_start"), pl.col("_length"))
         good = good.with_columns(request.alias("request"))
@@ -176,39 +180,38 @@ def parse_lines(
             pl.col("request").str.extract_groups(_REQUEST_PATTERN).alias("_req")
         ).unnest("_req")
         columns += ["request", "method", "path", "protocol"]
-    return good.select(columns), rejected
+    rejected = parsed.filter(~pl.col("_ok")).select("line_no", "line")
+    good, rejected = pl.collect_all([good.select(columns), rejected])
+    return good, rejected
 
 
-def _stamp_to_time(stamp: pl.Expr, values: pl.Series) -> pl.Expr:
+def _stamp_to_time(stamp: pl.Expr) -> pl.Expr:
     """``dd/Mon/yyyy:HH:MM:SS +zzzz`` -> UTC datetime (null if impossible, e.g. 32 Aug).
 
     Faster than parsing every stamp: the minute part repeats (a month has 44,640 minutes), so
-    it is parsed once per distinct value; seconds and the offset are added arithmetically.
+    it is parsed once per distinct value; the seconds and the offset are added arithmetically.
     """
     minute = stamp.str.slice(0, 17).str.to_datetime(
         "%d/%b/%Y:%H:%M", strict=False, time_unit="us", time_zone="UTC", cache=True
     )
     seconds = stamp.str.slice(18, 2).cast(pl.Int64, strict=False)
-    offsets = {o: _offset_seconds(o) for o in values.str.slice(21, 5).unique().to_list() if o}
-    offset = stamp.str.slice(21, 5).replace_strict(offsets, default=None, return_dtype=pl.Int64)
-    valid = seconds.is_between(0, 59)  # a leap second (:60) is rejected like other bad stamps
-    return pl.when(valid).then(minute + pl.duration(seconds=seconds + offset)).otherwise(None)
-
-
-def _offset_seconds(offset: str) -> int | None:
-    """``-0400`` -> 14400: what to add to local time to get UTC."""
-    if len(offset) != 5 or offset[0] not in "+-" or not offset[1:].isdigit():
-        return None
-    hours, minutes = int(offset[1:3]), int(offset[3:])
-    if hours > 23 or minutes > 59:
-        return None
-    return (-1 if offset[0] == "+" else 1) * (hours * 3600 + minutes * 60)
+    zone_hours = stamp.str.slice(22, 2).cast(pl.Int64, strict=False)
+    zone_minutes = stamp.str.slice(24, 2).cast(pl.Int64, strict=False)
+    # what to add to local time to get UTC: +4 h for -0400
+    sign = pl.when(stamp.str.slice(21, 1) == "-").then(1).otherwise(-1)
+    to_utc = sign * (zone_hours * 3600 + zone_minutes * 60)
+    valid = (
+        seconds.is_between(0, 59) & zone_hours.is_between(0, 23) & zone_minutes.is_between(0, 59)
+    )
+    return pl.when(valid).then(minute + pl.duration(seconds=seconds + to_utc)).otherwise(None)
 
 
 def parse_line(text: str | bytes) -> dict | None:
     """Parse one line; return its fields (with the request parts) or None if it is rejected."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
+    else:  # a str may hold lone surrogates, which no UTF-8 column can: read them as U+FFFD
+        text = text.encode("utf-8", "replace").decode("utf-8")
     good, _ = parse_lines(pl.Series("line", [text.rstrip("\r\n")]), request_parts=True)
     return good.row(0, named=True) if good.height else None
 

@@ -15,3 +15,7 @@ class LogReadError(ProjectError):
 
 class DownloadError(ProjectError):
     """A download failed or its result did not verify."""
+
+
+class DatabaseError(ProjectError):
+    """The database is unreachable or refused a statement (the message is one readable line)."""

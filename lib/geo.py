@@ -15,7 +15,6 @@ Each host gets the first tier that knows it. The result says which tiers ran.
 from __future__ import annotations
 
 import csv
-import ipaddress
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -65,14 +64,12 @@ def _geoip():
 
 
 def ip_country(address: str) -> str | None:
-    """The country of a public IPv4 address from the bundled database, or None."""
-    try:
-        ip = ipaddress.IPv4Address(address)
-    except ValueError:
+    """The country of a public IPv4 address from the bundled database, or None (malformed,
+    private or reserved addresses, which the database marks ``--``)."""
+    parts = address.split(".")
+    if len(parts) != 4 or not all(p.isdigit() and len(p) <= 3 and int(p) <= 255 for p in parts):
         return None
-    if not ip.is_global:
-        return None
-    code = _geoip().lookup(str(ip)).country_code
+    code = _geoip().lookup(".".join(str(int(p)) for p in parts)).country_code
     return code if len(code) == 2 and code.isalpha() else None
 
 
