@@ -8,6 +8,7 @@ import os
 from datetime import UTC, timedelta, timezone
 from pathlib import Path
 
+import matplotlib.dates as mdates
 import polars as pl
 import seaborn as sns
 from matplotlib.figure import Figure
@@ -77,6 +78,8 @@ def hourly_chart(hourly: pl.DataFrame, utc_offset: str | None, synthetic: bool =
         frame["hour"] = frame["hour"].dt.tz_convert(tz)
         sns.lineplot(data=frame, x="hour", y="requests", ax=ax, linewidth=0.8)
         ax.fill_between(frame["hour"], frame["requests"], alpha=0.25)
+        ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=6, maxticks=12, tz=tz))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b", tz=tz))
     ax.set(
         title=_title(f"Requests per hour (UTC{utc_offset or ''})", synthetic),
         xlabel="",
