@@ -5,8 +5,6 @@ Used by ``notebooks/q1.ipynb`` and ``bench/q1.py`` alike, so both answer the sam
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +14,7 @@ import polars as pl
 from lib.dns_lookup import Resolver
 from lib.geo import METHODS, Attribution, DnsOptions, attribute
 from lib.log_summary import LogSummary, Window, summarize_log, top_hosts
+from lib.output import write_json
 from lib.synthetic import is_synthetic
 
 
@@ -117,13 +116,7 @@ def answers(result: Q1Result) -> dict:
 
 def write_results(result: Q1Result, output_dir: str | Path) -> Path:
     """Write ``results.json`` into ``output_dir`` atomically; return its path."""
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "results.json"
-    tmp = out / f".results.json.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(answers(result), indent=2, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_json(Path(output_dir) / "results.json", answers(result))
 
 
 def headline(data: dict) -> str:

@@ -1,10 +1,18 @@
-"""Shared fixtures: the real NASA slice from ../shared/data when it is there."""
+"""Shared fixtures: the real NASA slice from ../shared/data when it is there, and a PostgreSQL
+database of the test session's own."""
 
 from __future__ import annotations
 
+import os
+import uuid
 from pathlib import Path
 
+import psycopg2
 import pytest
+from sqlalchemy.engine import make_url
+
+from lib.config import load_config
+from lib.db import connect, normalize_url
 
 ROOT = Path(__file__).resolve().parent.parent
 NASA_SLICE = ROOT.parent / "shared" / "data" / "nasa_aug95_head.log"
@@ -16,3 +24,63 @@ def nasa_slice() -> Path:
     if not NASA_SLICE.exists():
         pytest.skip(f"the real NASA slice is not present at {NASA_SLICE}")
     return NASA_SLICE
+
+
+def _admin_dsn(url: str) -> dict:
+    parsed = make_url(normalize_url(url))
+    return {
+        "host": parsed.host or "127.0.0.1",
+        "port": parsed.port or 5432,
+        "user": parsed.username or "postgres",
+        "password": parsed.password,
+        "dbname": parsed.database or "postgres",
+    }
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    """A fresh database (``rp_test_<random>``) on the configured server, dropped at the end."""
+    base = load_config().database_url
+    name = f"rp_test_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(**_admin_dsn(base))
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(normalize_url(base)).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture
+def schema_engine(database_url):
+    """``(engine, schema)``: the engine's search_path starts with a schema of this test's own,
+    dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    engine = connect(database_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    engine.dispose()
+    scoped = connect(database_url, schema=schema)
+    yield scoped, schema
+    scoped.dispose()
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    engine.dispose()
+
+
+def psql_env(database_url: str, schema: str) -> dict:
+    """Environment for running psql against the test database with the test's schema first."""
+    dsn = _admin_dsn(database_url)
+    return {
+        **os.environ,
+        "PGHOST": str(dsn["host"]),
+        "PGPORT": str(dsn["port"]),
+        "PGUSER": dsn["user"],
+        "PGDATABASE": dsn["dbname"],
+        "PGOPTIONS": f"-c search_path={schema},public",
+        **({"PGPASSWORD": dsn["password"]} if dsn["password"] else {}),
+    }
