@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import polars as pl
-from isal import igzip
+from isal import igzip, isal_zlib
 
 from lib.errors import LogReadError
 
@@ -73,7 +73,7 @@ def iter_blocks(
     while True:
         try:
             piece = stream.read(min(READ_BYTES, block_bytes))
-        except (EOFError, OSError) as exc:
+        except (EOFError, OSError, isal_zlib.error) as exc:
             raise LogReadError(f"{name} is damaged or truncated: {exc}") from None
         if piece:
             pieces.append(piece)

@@ -183,6 +183,15 @@ def test_truncated_gzip_is_a_clear_error(tmp_path):
         list(iter_parsed(path))
 
 
+def test_corrupt_gzip_is_a_clear_error(tmp_path):
+    packed = bytearray(gzip.compress((GOOD + "\n").encode() * 5000))
+    packed[200:260] = b"\xff" * 60  # damage inside the deflate stream
+    path = tmp_path / "corrupt.gz"
+    path.write_bytes(bytes(packed))
+    with pytest.raises(LogReadError, match="damaged or truncated"):
+        list(iter_parsed(path))
+
+
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(LogReadError, match="cannot open log"):
         open_log(tmp_path / "absent.log")
