@@ -70,6 +70,31 @@ def load_test_data(engine: Engine) -> None:
         execute_file(conn, "test_data")
 
 
+def generate_clickstream(
+    engine: Engine,
+    n_events: int = 10_000_000,
+    n_users: int = 100_000,
+    n_articles: int = 50_000,
+    first_day: str | date = "2017-02-01",
+    days: int = 90,
+    seed: float = 0.42,
+) -> None:
+    """Append a synthetic clickstream (sql/generate_clickstream.sql): power-law article
+    popularity, installs spread over ``days``, every event after its user's install."""
+    params = {
+        "n_events": _positive("n_events", n_events),
+        "n_users": _positive("n_users", n_users),
+        "n_articles": _positive("n_articles", n_articles),
+        "first_day": parse_day(first_day).isoformat(),
+        "days": _positive("days", days),
+        "seed": float(seed),
+    }
+    if n_users > n_events:
+        raise ConfigError(f"n_events ({n_events}) must be at least n_users ({n_users})")
+    with engine.begin() as conn:
+        execute_file(conn, "generate_clickstream", **params)
+
+
 def top_liked_articles(engine: Engine, day: str | date = DEFAULT_DAY, top_n: int = 10):
     """Columns ``title, id, likes``: most ``LIKE_ARTICLE`` events on ``day``, ties by id."""
     params = {"day": parse_day(day).isoformat(), "top_n": _positive("top_n", top_n)}

@@ -99,13 +99,17 @@ def read_sql_file(name: str) -> str:
         raise ConfigError(f"no SQL file {path}") from None
 
 
-def sql_text(name: str, explain: bool = False) -> sa.TextClause:
-    """``sql/NAME.sql`` as a SQLAlchemy text() clause with named binds (optionally EXPLAINed)."""
-    lines = [
-        line for line in read_sql_file(name).splitlines() if not line.lstrip().startswith("\\")
-    ]
+def bind_psql_source(source: str, explain: bool = False) -> sa.TextClause:
+    """psql source as a SQLAlchemy text() clause: meta-command lines dropped, ``:'name'``
+    variables turned into ``:name`` binds; optionally prefixed with EXPLAIN (ANALYZE, BUFFERS)."""
+    lines = [line for line in source.splitlines() if not line.lstrip().startswith("\\")]
     body = _PSQL_VARIABLE.sub(r":\1", "\n".join(lines)).strip().rstrip(";")
     return sa.text(f"EXPLAIN (ANALYZE, BUFFERS) {body}" if explain else body)
+
+
+def sql_text(name: str, explain: bool = False) -> sa.TextClause:
+    """``sql/NAME.sql`` as a SQLAlchemy text() clause with named binds."""
+    return bind_psql_source(read_sql_file(name), explain)
 
 
 def query(conn: Connection, name: str, explain: bool = False, **params) -> pd.DataFrame:
@@ -118,9 +122,13 @@ def query(conn: Connection, name: str, explain: bool = False, **params) -> pd.Da
         raise DatabaseError(f"{name}.sql failed: {first_line(exc)}") from None
 
 
-def execute_file(conn: Connection, name: str) -> None:
-    """Run a parameterless ``sql/NAME.sql`` (DDL, data) as one batch."""
+def execute_file(conn: Connection, name: str, **params) -> None:
+    """Run ``sql/NAME.sql`` (DDL, data; several statements) as one batch, with ``params`` bound
+    when it takes any."""
     try:
-        conn.exec_driver_sql(read_sql_file(name))
+        if params:
+            conn.execute(sql_text(name), params)
+        else:
+            conn.exec_driver_sql(read_sql_file(name))
     except DBAPIError as exc:
         raise DatabaseError(f"{name}.sql failed: {first_line(exc)}") from None

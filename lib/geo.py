@@ -108,8 +108,8 @@ class Attribution:
         return self.countries.row(0, named=True) if self.countries.height else None
 
 
-def offline_countries(hosts: pl.Series, inferred: bool = False) -> pl.DataFrame:
-    """Attribute hosts without any network: returns ``host, country, method``."""
+def offline_countries(hosts: pl.Series) -> pl.DataFrame:
+    """Attribute hosts by the offline tiers (ip, cctld, us_tld): ``host, country, method``."""
     host = pl.col("host")
     name = host.str.to_lowercase().str.strip_chars_end(".")
     frame = pl.DataFrame({"host": hosts.unique()}).with_columns(
@@ -139,39 +139,39 @@ def offline_countries(hosts: pl.Series, inferred: bool = False) -> pl.DataFrame:
         .when(~is_ip & pl.col("_cc").is_not_null())
         .then(pl.lit("cctld"))
     )
-    frame = frame.with_columns(country.alias("country"), method.alias("method"))
-    if inferred:
-        frame = _apply_inferred(frame)
-    return frame.select("host", "country", "method")
+    return frame.select("host", country.alias("country"), method.alias("method"))
 
 
-def _apply_inferred(frame: pl.DataFrame) -> pl.DataFrame:
+def operator_countries(hosts: list[str]) -> dict[str, str]:
+    """The inferred tier: hosts under a known 1995 operator's domain -> that operator's country."""
     ops = operators_table()
-    suffix_country = dict(zip(ops["domain"], ops["country"], strict=True))
-
-    def match(name: str) -> str | None:
-        parts = name.split(".")
+    by_domain = dict(zip(ops["domain"], ops["country"], strict=True))
+    found = {}
+    for host in hosts:
+        parts = host.lower().rstrip(".").split(".")
         for i in range(len(parts) - 1):
-            code = suffix_country.get(".".join(parts[i:]))
-            if code:
-                return code
-        return None
+            country = by_domain.get(".".join(parts[i:]))
+            if country:
+                found[host] = country
+                break
+    return found
 
-    todo = frame.filter(pl.col("method").is_null())
-    found = pl.DataFrame(
-        {"_name": todo["_name"], "_op": [match(n) for n in todo["_name"]]},
-        schema={"_name": pl.String, "_op": pl.String},
+
+def _fill(hosts: pl.DataFrame, found: dict[str, str | None], method: str) -> pl.DataFrame:
+    """Give the still-unattributed hosts in ``found`` their country, labelled ``method``."""
+    known = {h: c for h, c in found.items() if c}
+    new = pl.DataFrame(
+        {"host": list(known), "_new": list(known.values())},
+        schema={"host": pl.String, "_new": pl.String},
     )
+    fills = pl.col("method").is_null() & pl.col("_new").is_not_null()
     return (
-        frame.join(found, on="_name", how="left")
+        hosts.join(new, on="host", how="left")
         .with_columns(
-            pl.coalesce("country", "_op").alias("country"),
-            pl.when(pl.col("method").is_null() & pl.col("_op").is_not_null())
-            .then(pl.lit("inferred"))
-            .otherwise(pl.col("method"))
-            .alias("method"),
+            pl.when(fills).then(pl.col("_new")).otherwise(pl.col("country")).alias("country"),
+            pl.when(fills).then(pl.lit(method)).otherwise(pl.col("method")).alias("method"),
         )
-        .drop("_op")
+        .drop("_new")
     )
 
 
@@ -194,8 +194,7 @@ def attribute(
     if early_stopping < 0:
         raise ValueError(f"early_stopping must not be negative, got {early_stopping}")
     counts = host_counts.select("host", pl.col("requests").cast(pl.UInt64))
-    offline = offline_countries(counts.get_column("host"), inferred=False)
-    hosts = counts.join(offline, on="host", how="left")
+    hosts = counts.join(offline_countries(counts.get_column("host")), on="host", how="left")
     tiers = ["ip", "cctld", "us_tld"]
     report = None
     if use_dns and early_stopping > 0:
@@ -216,35 +215,11 @@ def attribute(
             deadline=options.deadline,
             canary=options.canary,
         )
-        resolved = {h: ip_country(ip) for h, ip in report.addresses.items()}
-        found = pl.DataFrame(
-            {"host": list(resolved), "_dns": list(resolved.values())},
-            schema={"host": pl.String, "_dns": pl.String},
-        )
-        hosts = (
-            hosts.join(found, on="host", how="left")
-            .with_columns(
-                pl.coalesce("country", "_dns").alias("country"),
-                pl.when(pl.col("method").is_null() & pl.col("_dns").is_not_null())
-                .then(pl.lit("dns"))
-                .otherwise(pl.col("method"))
-                .alias("method"),
-            )
-            .drop("_dns")
-        )
+        hosts = _fill(hosts, {h: ip_country(ip) for h, ip in report.addresses.items()}, "dns")
         tiers.append("dns")
     if inferred:
-        late = offline_countries(
-            hosts.filter(pl.col("method").is_null()).get_column("host"), inferred=True
-        ).filter(pl.col("method") == "inferred")
-        hosts = (
-            hosts.join(late.rename({"country": "_c", "method": "_m"}), on="host", how="left")
-            .with_columns(
-                pl.coalesce("country", "_c").alias("country"),
-                pl.coalesce("method", "_m").alias("method"),
-            )
-            .drop("_c", "_m")
-        )
+        unattributed = hosts.filter(pl.col("method").is_null()).get_column("host").to_list()
+        hosts = _fill(hosts, operator_countries(unattributed), "inferred")
         tiers.append("inferred")
     return _figures(hosts, tuple(tiers), report)
 

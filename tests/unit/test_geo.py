@@ -125,3 +125,10 @@ def test_real_slice_strong_tiers_cover_over_40_percent_and_us_leads(nasa_slice):
     result = attribute(summarize_log(nasa_slice, window).hosts, use_dns=False)
     assert result.coverage > 0.40
     assert result.winner["country"] == "US"
+
+
+def test_operator_domains_match_whole_labels_only():
+    from lib.geo import operator_countries
+
+    found = operator_countries(["www-d1.proxy.aol.com", "AOL.COM.", "notaol.com", "aol.com.au"])
+    assert found == {"www-d1.proxy.aol.com": "US", "AOL.COM.": "US"}

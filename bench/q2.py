@@ -1,0 +1,150 @@
+"""Q2 at scale: the original queries, the sargable rewrites without their index, and with it,
+timed in one run on a generated clickstream (default 10M events, 100k users, 50k articles,
+90 days). Works in a database of its own, dropped at the end unless --keep.
+
+    python bench/q2.py [--events 10000000] [--repeats 7] [--keep]
+
+Prints median milliseconds per query, the ratios, the answers (the original retention query
+counts joined rows, not users) and writes the EXPLAIN (ANALYZE, BUFFERS) plans to
+out/bench/q2_plans.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg2
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from lib import clickstream  # noqa: E402
+from lib.config import load_config  # noqa: E402
+from lib.db import bind_psql_source, connect, normalize_url  # noqa: E402
+
+DAY = "2017-04-01"
+INDEX = "clickstream_action_time_idx"
+
+
+def timed(engine, clause, params, repeats):
+    """Median wall milliseconds of ``repeats`` runs (after one warm-up) and the last result."""
+    samples, rows = [], None
+    with engine.connect() as conn:
+        for i in range(repeats + 1):
+            started = time.perf_counter()
+            rows = conn.execute(clause, params).fetchall()
+            if i:
+                samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples), rows
+
+
+def plan(engine, clause):
+    with engine.connect() as conn:
+        return "\n".join(r[0] for r in conn.execute(clause[1], clause[2]))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--articles", type=int, default=50_000)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    args = parser.parse_args()
+
+    base = make_url(normalize_url(load_config().database_url))
+    name = f"rp_bench_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(
+        host=base.host,
+        port=base.port or 5432,
+        user=base.username,
+        password=base.password,
+        dbname=base.database or "postgres",
+    )
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        engine = connect(url)
+        clickstream.apply_schema(engine)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP INDEX {INDEX}")
+        started = time.perf_counter()
+        clickstream.generate_clickstream(
+            engine, n_events=args.events, n_users=args.users, n_articles=args.articles
+        )
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE clickstream")
+            conn.exec_driver_sql("VACUUM ANALYZE articles")
+            events = conn.exec_driver_sql("SELECT count(*) FROM clickstream").scalar()
+        print(f"generated {events:,} events in {time.perf_counter() - started:.0f} s", flush=True)
+
+        def source(path):
+            return Path(path).read_text()
+
+        queries = {
+            "original top_liked": (ROOT / "bench/sql/original_top_liked_articles.sql", {}),
+            "original retention": (ROOT / "bench/sql/original_install_retention.sql", {}),
+            "top_liked": (ROOT / "sql/top_liked_articles.sql", {"top_n": 10}),
+            "retention": (ROOT / "sql/install_retention.sql", {"window_days": 7}),
+        }
+        clauses = {
+            label: (
+                bind_psql_source(source(p)),
+                bind_psql_source(source(p), explain=True),
+                {"day": DAY, **extra},
+            )
+            for label, (p, extra) in queries.items()
+        }
+        results, plans, answers = {}, [], {}
+        for phase in ("without index", "with index"):
+            if phase == "with index":
+                started = time.perf_counter()
+                clickstream.apply_schema(engine)  # creates the index again
+                with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                    conn.exec_driver_sql("VACUUM ANALYZE clickstream")
+                print(f"index built in {time.perf_counter() - started:.0f} s", flush=True)
+            for label, clause in clauses.items():
+                ms, rows = timed(engine, clause[0], clause[2], args.repeats)
+                results[(label, phase)] = ms
+                answers[label] = rows
+                plans.append(f"=== {label}, {phase} ===\n{plan(engine, clause)}\n")
+                print(f"{label:<20} {phase:<14} {ms:9.1f} ms", flush=True)
+        engine.dispose()
+    finally:
+        if not args.keep:
+            with admin.cursor() as cur:
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+    out = ROOT / "out" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "q2_plans.txt").write_text("\n".join(plans))
+    print("\nratios (original, same run) / ours with index  — target >= 10x, ours < 25 ms:")
+    for ours, original in (
+        ("top_liked", "original top_liked"),
+        ("retention", "original retention"),
+    ):
+        best = min(results[(original, p)] for p in ("without index", "with index"))
+        fast = results[(ours, "with index")]
+        print(
+            f"  {ours:<10} {fast:7.1f} ms  vs original {best:7.1f} ms: {best / fast:6.1f}x;"
+            f" without index {results[(ours, 'without index')]:7.1f} ms"
+        )
+    print("answers:")
+    print("  original retention (joined rows):", answers["original retention"][0][0])
+    print("  retention (installed, retained users):", tuple(answers["retention"][0]))
+    print("  top liked:", [(r[1], r[2]) for r in answers["top_liked"][:3]], "...")
+    print(f"plans: {out / 'q2_plans.txt'}{'; database kept: ' + name if args.keep else ''}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
