@@ -9,9 +9,12 @@ from datetime import UTC, timedelta, timezone
 from pathlib import Path
 
 import matplotlib.dates as mdates
+import pandas as pd
 import polars as pl
 import seaborn as sns
 from matplotlib.figure import Figure
+
+from lib.votes import Candidate
 
 sns.set_theme(style="whitegrid")
 
@@ -144,4 +147,42 @@ def cohort_chart(cohorts: object, window_days: int) -> Figure:
         xlabel="days after install",
         ylabel="install day",
     )
+    return fig
+
+
+def vote_totals_chart(results: dict) -> Figure:
+    """Total votes per candidate (from a results document of ``lib.vote_store``)."""
+    labels = {c["id"]: Candidate(c["id"], c["name"]).label for c in results["candidates"]}
+    frame = pd.DataFrame(
+        {"candidate": [labels[c] for c in results["totals"]], "votes": results["totals"].values()}
+    )
+    fig, ax = _figure(7, 0.6 * max(len(frame), 3) + 1.5)
+    sns.barplot(data=frame, x="votes", y="candidate", ax=ax, color="mediumpurple")
+    for i, votes in enumerate(frame["votes"]):
+        ax.annotate(f" {votes:,}", (votes, i), va="center", fontsize=10)
+    ax.set(title=f"Votes: {results['total_votes']:,} in all", xlabel="votes", ylabel="")
+    return fig
+
+
+def vote_timeline_chart(results: dict, buckets: int = 72) -> Figure:
+    """Votes per candidate per 10-minute bucket (the last ``buckets`` of them), grouped bars."""
+    labels = {c["id"]: Candidate(c["id"], c["name"]).label for c in results["candidates"]}
+    rows = [
+        {
+            "bucket": pd.Timestamp(entry["bucket"]).strftime("%d %b %H:%M"),
+            "candidate": labels[cid],
+            "votes": votes,
+        }
+        for entry in results["distribution"][-buckets:]
+        for cid, votes in entry["votes"].items()
+    ]
+    frame = pd.DataFrame(rows, columns=["bucket", "candidate", "votes"])
+    fig, ax = _figure(10, 4)
+    if len(frame):
+        sns.barplot(data=frame, x="bucket", y="votes", hue="candidate", ax=ax)
+        names = list(dict.fromkeys(frame["bucket"]))
+        step = max(1, len(names) // 8)
+        ax.set_xticks(range(0, len(names), step), names[::step])
+    minutes = results.get("bucket_minutes", 10)
+    ax.set(title=f"Votes per {minutes} minutes (UTC)", xlabel="", ylabel="votes")
     return fig

@@ -7,18 +7,27 @@ Every setting has a sane default so that a fresh clone works with no environment
 - ``NASA_LOG_URLS`` (the archive's ftp URL): download sources, space-separated;
 - ``DOWNLOAD_TIMEOUT`` (``20``): seconds per connection attempt;
 - ``DATABASE_URL`` (``postgresql+psycopg2://postgres@127.0.0.1:5432/test``);
-- ``AMQP_URL`` (``amqp://guest:guest@127.0.0.1:5672/%2F``).
+- ``AMQP_URL`` (``amqp://guest:guest@127.0.0.1:5672/%2F``);
+- ``VOTES_QUEUE`` (``votes``): the durable queue kiosks publish to (``<name>.dead`` holds rejects);
+- ``CACHE_DIR`` (``$DATA_DIR/cache/results``): where the worker writes results for kiosks;
+- ``CANDIDATES`` (``1=薯片 chips,2=林林 lam lam,3=正氣 justice``): ``id=name``, comma-separated;
+- ``BATCH_SIZE`` (``200``) and ``BATCH_MS`` (``100``): the worker flushes at this many votes or
+  after this many milliseconds, whichever comes first;
+- ``RESULTS_INTERVAL`` (``2``): seconds between the worker's results refreshes.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from lib.errors import ConfigError
 
+DEFAULT_CANDIDATES = "1=薯片 chips,2=林林 lam lam,3=正氣 justice"
+_QUEUE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 NASA_AUG95_URLS = ("ftp://ita.ee.lbl.gov/traces/NASA_access_log_Aug95.gz",)
 
 
@@ -30,6 +39,12 @@ class Config:
     download_timeout: float
     database_url: str
     amqp_url: str
+    votes_queue: str
+    cache_dir: Path
+    candidates: str
+    batch_size: int
+    batch_ms: int
+    results_interval: float
 
 
 def load_config(env: Mapping[str, str] | None = None) -> Config:
@@ -37,18 +52,35 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     env = os.environ if env is None else env
     data_dir = Path(env.get("DATA_DIR", "data"))
     urls = tuple(env.get("NASA_LOG_URLS", " ".join(NASA_AUG95_URLS)).split())
-    try:
-        timeout = float(env.get("DOWNLOAD_TIMEOUT", "20"))
-    except ValueError as exc:
-        raise ConfigError(f"DOWNLOAD_TIMEOUT must be a number of seconds: {exc}") from None
+    queue = env.get("VOTES_QUEUE", "votes")
+    if not _QUEUE_NAME.match(queue):
+        raise ConfigError(f"VOTES_QUEUE must be 1-200 of A-Za-z0-9._-, got {queue!r}")
     return Config(
         data_dir=data_dir,
         dns_cache=Path(env.get("DNS_CACHE", str(data_dir / "cache" / "dns.json"))),
         nasa_log_urls=urls,
-        download_timeout=timeout,
+        download_timeout=_number(env, "DOWNLOAD_TIMEOUT", "20", float),
         database_url=env.get("DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"),
         amqp_url=env.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"),
+        votes_queue=queue,
+        cache_dir=Path(env.get("CACHE_DIR", str(data_dir / "cache" / "results"))),
+        candidates=env.get("CANDIDATES", DEFAULT_CANDIDATES),
+        batch_size=_number(env, "BATCH_SIZE", "200", int),
+        batch_ms=_number(env, "BATCH_MS", "100", int),
+        results_interval=_number(env, "RESULTS_INTERVAL", "2", float),
     )
+
+
+def _number(env: Mapping[str, str], name: str, default: str, kind: type) -> int | float:
+    try:
+        value = kind(env.get(name, default))
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be a positive {kind.__name__}, got {env[name]!r}"
+        ) from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+    return value
 
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

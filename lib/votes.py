@@ -1,0 +1,168 @@
+"""The vote message, shared by the kiosk (which makes it) and the worker (which stores it).
+
+A vote is made by a kiosk from an HTTP body, stamped with the kiosk's id and the time, encoded
+as a small JSON message for RabbitMQ, and decoded (and validated again: a queue can hold
+anything) by the worker. Every refusal is a ``VoteError`` carrying an HTTP status and a reason
+that is safe to show to a client.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from lib.errors import ConfigError, ProjectError
+
+MESSAGE_VERSION = 1
+MAX_BODY_BYTES = 1024  # a vote is a few dozen bytes; anything larger is refused with 413
+BUCKET = timedelta(minutes=10)
+_VOTE_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_KIOSK_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_CANDIDATE_ID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
+
+
+class VoteError(ProjectError):
+    """A vote that cannot be accepted: ``status`` is the HTTP status, ``reason`` says why."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: str
+    name: str
+
+    @property
+    def label(self) -> str:
+        """The name as chart fonts can draw it: the id and any Latin part of the name."""
+        latin = "".join(c for c in self.name if ord(c) < 0x2E80).strip()
+        return f"{self.id} {latin}".strip()
+
+
+@dataclass(frozen=True)
+class Vote:
+    vote_id: str
+    candidate: str
+    kiosk_id: str
+    cast_at: datetime  # timezone-aware, UTC
+
+
+def parse_candidates(spec: str) -> dict[str, Candidate]:
+    """``"1=薯片 chips,2=林林 lam lam"`` -> ``{"1": Candidate("1", "薯片 chips"), ...}`` in order;
+    raise ConfigError if an entry is malformed or an id repeats."""
+    candidates: dict[str, Candidate] = {}
+    for entry in filter(None, (part.strip() for part in spec.split(","))):
+        cid, sep, name = entry.partition("=")
+        cid, name = cid.strip(), name.strip()
+        if not sep or not _CANDIDATE_ID.match(cid) or not name:
+            raise ConfigError(
+                f"CANDIDATES entry {entry!r} is not 'id=name' (id: 1-16 of A-Za-z0-9_-)"
+            )
+        if cid in candidates:
+            raise ConfigError(f"CANDIDATES names candidate {cid!r} twice")
+        candidates[cid] = Candidate(cid, name)
+    if not candidates:
+        raise ConfigError("CANDIDATES is empty")
+    return candidates
+
+
+def check_kiosk_id(kiosk_id: str) -> str:
+    """The kiosk id if it is 1-32 of ``A-Za-z0-9_-``; else ConfigError."""
+    if not _KIOSK_ID.match(kiosk_id):
+        raise ConfigError(f"kiosk id must be 1-32 of A-Za-z0-9_-, got {kiosk_id!r}")
+    return kiosk_id
+
+
+def vote_from_request(
+    body: bytes,
+    content_type: str | None,
+    kiosk_id: str,
+    candidates: dict[str, Candidate],
+    now: datetime | None = None,
+) -> Vote:
+    """Validate an HTTP request body (``{"candidate": "1", "vote_id": "..."}``) into a Vote.
+
+    ``vote_id`` is optional: a client that retries sends the same one, so the vote counts once;
+    without it the kiosk makes one. Raises VoteError (413 too large, 415 not JSON, 400 malformed
+    or unknown candidate).
+    """
+    if len(body) > MAX_BODY_BYTES:
+        raise VoteError(413, f"body larger than {MAX_BODY_BYTES} bytes")
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise VoteError(415, "Content-Type must be application/json")
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise VoteError(400, "body is not UTF-8") from None
+    except ValueError:
+        raise VoteError(400, "body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise VoteError(400, 'body must be a JSON object like {"candidate": "1"}')
+    unknown = sorted(set(data) - {"candidate", "vote_id"})
+    if unknown:
+        raise VoteError(400, f"unexpected fields: {', '.join(map(repr, unknown))[:200]}")
+    candidate = data.get("candidate")
+    if isinstance(candidate, int) and not isinstance(candidate, bool):
+        candidate = str(candidate)
+    if not isinstance(candidate, str) or candidate not in candidates:
+        raise VoteError(400, f"candidate must be one of {', '.join(candidates)}")
+    vote_id = data.get("vote_id")
+    if vote_id is None:
+        vote_id = uuid.uuid4().hex
+    elif not isinstance(vote_id, str) or not _VOTE_ID.match(vote_id):
+        raise VoteError(400, "vote_id must be 8-64 of A-Za-z0-9_-")
+    return Vote(vote_id, candidate, kiosk_id, now or datetime.now(UTC))
+
+
+def encode(vote: Vote) -> bytes:
+    """The vote as a UTF-8 JSON message body."""
+    return json.dumps(
+        {
+            "v": MESSAGE_VERSION,
+            "vote_id": vote.vote_id,
+            "candidate": vote.candidate,
+            "kiosk_id": vote.kiosk_id,
+            "cast_at": vote.cast_at.astimezone(UTC).isoformat(),
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def decode(body: bytes, candidates: dict[str, Candidate]) -> Vote:
+    """A message body back into a Vote, validated as strictly as at the kiosk; VoteError(400)
+    says what is wrong with a message that is not a vote."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise VoteError(400, "message is not UTF-8 JSON") from None
+    if not isinstance(data, dict) or data.get("v") != MESSAGE_VERSION:
+        raise VoteError(400, f"message is not a version {MESSAGE_VERSION} vote")
+    vote_id, candidate, kiosk_id, cast_at = (
+        data.get(key) for key in ("vote_id", "candidate", "kiosk_id", "cast_at")
+    )
+    if not isinstance(vote_id, str) or not _VOTE_ID.match(vote_id):
+        raise VoteError(400, "message has no valid vote_id")
+    if not isinstance(candidate, str) or candidate not in candidates:
+        raise VoteError(400, f"message names unknown candidate {str(candidate)[:20]!r}")
+    if not isinstance(kiosk_id, str) or not _KIOSK_ID.match(kiosk_id):
+        raise VoteError(400, "message has no valid kiosk_id")
+    try:
+        when = datetime.fromisoformat(cast_at)
+    except (TypeError, ValueError):
+        raise VoteError(400, "message has no valid cast_at time") from None
+    if when.tzinfo is None:
+        raise VoteError(400, "message cast_at has no time zone")
+    return Vote(vote_id, candidate, kiosk_id, when.astimezone(UTC))
+
+
+def bucket_start(when: datetime) -> datetime:
+    """The start of the 10-minute bucket holding ``when`` (UTC, aligned to the hour)."""
+    when = when.astimezone(UTC)
+    return when.replace(minute=when.minute - when.minute % 10, second=0, microsecond=0)

@@ -1,0 +1,64 @@
+// The kiosk screen: a vote per button press (retried with the same vote id if the ballot box is
+// briefly unavailable, so it counts once), a confirmation, and results refreshed every 3 s.
+"use strict";
+
+const statusLine = document.getElementById("status");
+const totals = document.getElementById("totals");
+const chart = document.getElementById("chart");
+
+function newVoteId() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function vote(button) {
+  const body = JSON.stringify({ candidate: button.dataset.candidate, vote_id: newVoteId() });
+  statusLine.textContent = "Sending…";
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    try {
+      const reply = await fetch("votes", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body,
+      });
+      const data = await reply.json();
+      if (reply.status === 202) {
+        statusLine.textContent = `Thank you! Your vote for ${button.textContent} was recorded.`;
+        return;
+      }
+      if (reply.status !== 503) {
+        statusLine.textContent = `Not recorded: ${data.error}`;
+        return;
+      }
+    } catch (err) {
+      // network trouble: retry below with the same vote id
+    }
+    statusLine.textContent = `Ballot box busy, retrying (${attempt})…`;
+    await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+  }
+  statusLine.textContent = "Not recorded: the ballot box is unavailable. Please try again.";
+}
+
+async function refresh() {
+  try {
+    const reply = await fetch("results", { cache: "no-store" });
+    if (reply.ok) {
+      const data = await reply.json();
+      const names = Object.fromEntries(data.candidates.map((c) => [c.id, c.name]));
+      totals.textContent = Object.entries(data.totals)
+        .map(([id, n]) => `${names[id]}: ${n}`)
+        .join("   ·   ");
+      totals.dataset.total = data.total_votes;
+    }
+  } catch (err) {
+    // keep the last figures
+  }
+  chart.src = `results/totals.png?t=${Date.now()}`;
+}
+
+for (const button of document.querySelectorAll("button.vote")) {
+  button.addEventListener("click", () => vote(button));
+}
+refresh();
+setInterval(refresh, 3000);

@@ -1,0 +1,47 @@
+"""Fixtures for the vote pipeline: a fresh database, queue and cache directory per test."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg2
+import pytest
+from sqlalchemy.engine import make_url
+
+from lib.config import load_config
+from lib.db import normalize_url
+from tests.conftest import _admin_dsn
+from tests.integration.vote_system import VoteSystem
+
+
+@pytest.fixture
+def vote_system(tmp_path):
+    """A VoteSystem on a database (``rp_votes_<random>``) and queue of this test's own; its
+    processes, queues and database are removed afterwards."""
+    config = load_config()
+    name = f"rp_votes_{uuid.uuid4().hex[:10]}"
+    _admin(config.database_url, f'CREATE DATABASE "{name}"')
+    url = make_url(normalize_url(config.database_url)).set(database=name)
+    system = VoteSystem(
+        url.render_as_string(hide_password=False),
+        _admin_dsn(url.render_as_string(hide_password=False)),
+        tmp_path,
+        config.amqp_url,
+    )
+    try:
+        yield system
+    finally:
+        system.close()
+        _admin(config.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _admin(url: str, statement: str) -> None:
+    """Run one statement outside a transaction on a connection of its own (a test may have
+    restarted the server since the last one)."""
+    admin = psycopg2.connect(**_admin_dsn(url))
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(statement)
+    finally:
+        admin.close()

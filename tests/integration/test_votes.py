@@ -1,0 +1,241 @@
+"""The vote pipeline end to end on the real RabbitMQ and PostgreSQL: the kiosk over HTTP on
+127.0.0.1, the worker as a process, the results cache, bad input and poison messages."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from collections import Counter
+
+import pika
+import pytest
+
+from lib.broker import DEAD_SUFFIX
+from lib.vote_client import drive
+from tests.integration.vote_system import ROOT, account, free_port, wait_until
+
+CANDIDATES = ["1", "2", "3"]
+
+
+def test_votes_flow_to_the_table_the_cache_and_the_kiosk(vote_system):
+    vote_system.start_worker()
+    _, client = vote_system.start_kiosk("k42")
+    outcomes = drive("127.0.0.1", client.port, 300, ["1", "1", "2", "3", "3", "3"], threads=4)
+    assert Counter(o.status for o in outcomes) == {202: 300}
+
+    results = vote_system.wait_for_total(300)
+    expected = Counter(o.candidate for o in outcomes)
+    assert results["totals"] == {"1": expected["1"], "2": expected["2"], "3": expected["3"]}
+    rows = dict(vote_system.sql("SELECT candidate, count(*) FROM votes GROUP BY candidate"))
+    assert rows == {c: expected[c] for c in CANDIDATES}
+    assert vote_system.sql("SELECT DISTINCT kiosk_id FROM votes") == [("k42",)]
+    assert sum(results["last_10_minutes"].values()) == 300
+    assert sum(sum(b["votes"].values()) for b in results["distribution"]) == 300
+    assert vote_system.sql("SELECT sum(votes) FROM vote_buckets") == [(300,)]
+
+    served = client.results()
+    assert served["totals"] == results["totals"]
+    assert 0 <= served["staleness_seconds"] < 30
+    status, headers, body = client.request("GET", "/results")
+    assert "max-age" in headers["cache-control"] and headers["etag"]
+    status, _, _ = client.request("GET", "/results", headers={"If-None-Match": headers["etag"]})
+    assert status in (200, 304)  # 200 if the worker rewrote the results in between
+    for chart in ("totals", "timeline"):
+        status, headers, body = client.request("GET", f"/results/{chart}.png")
+        assert status == 200 and headers["content-type"] == "image/png"
+        assert body.startswith(b"\x89PNG\r\n\x1a\n")
+
+    status, _, body = client.request("GET", "/health")
+    health = json.loads(body)
+    assert status == 200 and health["broker_reachable"] and health["kiosk_id"] == "k42"
+    assert health["cache_age_seconds"] is not None
+
+    status, headers, page = client.request("GET", "/")
+    assert status == 200 and "text/html" in headers["content-type"]
+    assert "薯片 chips".encode() in page and b'data-candidate="3"' in page
+    assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_retried_vote_id_counts_once(vote_system):
+    vote_system.start_worker()
+    _, client = vote_system.start_kiosk()
+    vote_id = uuid.uuid4().hex
+    statuses = [client.post_vote("2", vote_id).status for _ in range(3)]
+    other = client.post_vote("1")
+    assert statuses == [202, 202, 202] and other.status == 202
+    results = vote_system.wait_for_total(2)
+    assert results["totals"] == {"1": 1, "2": 1, "3": 0}
+    assert sorted(vote_system.stored_ids()) == sorted([vote_id, other.vote_id])
+
+
+BAD_REQUESTS = [
+    ({"Content-Type": "application/json"}, b'{"candidate": "9"}', 400, "candidate must be"),
+    (
+        {"Content-Type": "application/json"},
+        b'{"candidate": "1\'; DROP TABLE votes;--"}',
+        400,
+        "candidate must be",
+    ),
+    ({"Content-Type": "application/json"}, b'{"candidate": 1.5}', 400, "candidate must be"),
+    ({"Content-Type": "application/json"}, b'{"candidate": ', 400, "not valid JSON"),
+    ({"Content-Type": "application/json"}, b'["1"]', 400, "JSON object"),
+    ({"Content-Type": "application/json"}, b'{"candidate": "1", "extra": 1}', 400, "unexpected"),
+    ({"Content-Type": "application/json"}, b'{"candidate": "1", "vote_id": "x"}', 400, "vote_id"),
+    ({"Content-Type": "application/json"}, b'{"candidate": "\xff\xfe"}', 400, "not UTF-8"),
+    ({"Content-Type": "text/plain"}, b'{"candidate": "1"}', 415, "Content-Type"),
+    ({}, b'{"candidate": "1"}', 415, "Content-Type"),
+    (
+        {"Content-Type": "application/json"},
+        b'{"candidate": "1", "pad": "' + b"x" * 5000 + b'"}',
+        413,
+        "too large",
+    ),
+]
+
+
+def test_bad_requests_get_a_reason_and_publish_nothing(vote_system):
+    _, client = vote_system.start_kiosk()  # no worker: whatever is published stays queued
+    for headers, body, status, reason in BAD_REQUESTS:
+        got, reply_headers, reply = client.request("POST", "/votes", body, headers)
+        assert got == status, (body[:60], got, reply)
+        assert reason in json.loads(reply)["error"], reply
+        assert reply_headers["content-type"].startswith("application/json")
+    for method, path, status in [
+        ("GET", "/votes", 405),
+        ("PUT", "/votes", 405),
+        ("GET", "/nowhere", 404),
+        ("GET", "/results/secret.png", 404),
+        ("GET", "/results/../../etc/passwd", 404),
+    ]:
+        got, _, reply = client.request(method, path)
+        assert got == status, (method, path, got)
+        assert b"Traceback" not in reply
+    got, _, reply = client.request("GET", "/results")
+    assert got == 503 and "not available yet" in json.loads(reply)["error"]
+    assert client.post_vote("1").status == 202  # the one good vote
+    assert vote_system.queue_depth() == 1
+
+
+def test_poison_messages_are_dead_lettered_and_the_worker_goes_on(vote_system):
+    connection = pika.BlockingConnection(pika.URLParameters(vote_system.amqp_url))
+    channel = connection.channel()
+    channel.queue_declare(vote_system.queue, durable=True)
+
+    def put(body: bytes):
+        channel.basic_publish("", vote_system.queue, body)
+
+    good = {"v": 1, "candidate": "1", "kiosk_id": "k1", "cast_at": "2026-11-28T10:00:00+00:00"}
+    poison = [
+        b"not json",
+        b"\xff\xfe\x00garbage",
+        json.dumps({**good, "vote_id": "poison0001", "candidate": "1'; DROP TABLE votes;--"}),
+        json.dumps({**good, "vote_id": "poison0002", "cast_at": "yesterday"}),
+        json.dumps({**good, "vote_id": "poison0003", "cast_at": "2026-11-28T10:00:00"}),
+        json.dumps({**good, "vote_id": "poison0004", "v": 2}),
+        json.dumps({**good, "vote_id": "no"}),
+        json.dumps({**good, "vote_id": "poison0005", "kiosk_id": "k 1"}),
+    ]
+    for i in range(10):
+        put(json.dumps({**good, "vote_id": f"goodvote{i:04d}"}).encode())
+        if i < len(poison):
+            body = poison[i]
+            put(body if isinstance(body, bytes) else body.encode())
+    connection.close()
+
+    worker = vote_system.start_worker()
+    vote_system.wait_for_total(10)
+    wait_until(lambda: vote_system.queue_depth(DEAD_SUFFIX) == len(poison), 20, "dead letters")
+    assert worker.poll() is None, "the worker must keep running"
+    assert vote_system.count() == 10
+    assert vote_system.queue_depth() == 0
+
+    connection = pika.BlockingConnection(pika.URLParameters(vote_system.amqp_url))
+    channel = connection.channel()
+    reasons = []
+    for _ in poison:
+        method, props, _body = channel.basic_get(vote_system.queue + DEAD_SUFFIX, auto_ack=True)
+        reasons.append(props.headers["x-reject-reason"])
+    connection.close()
+    assert all(reasons) and any("unknown candidate" in r for r in reasons)
+    assert any("not UTF-8 JSON" in r for r in reasons)
+
+
+def test_worker_sigkilled_mid_batch_loses_and_doubles_nothing(vote_system):
+    worker = vote_system.start_worker(BATCH_SIZE="500", BATCH_MS="400")
+    _, client = vote_system.start_kiosk()
+    outcomes: list = []
+    sender = threading.Thread(
+        target=lambda: outcomes.extend(drive("127.0.0.1", client.port, 1500, CANDIDATES, 4))
+    )
+    sender.start()
+    wait_until(lambda: vote_system.count() > 0, 30, "first batch")
+    vote_system.stop(worker, signal.SIGKILL)
+    vote_system.start_worker(BATCH_SIZE="500", BATCH_MS="400")
+    sender.join()
+
+    results = vote_system.wait_for_total(1500)
+    ledger = account(outcomes, vote_system.stored_ids())
+    print("sigkill mid-batch:", ledger)
+    assert ledger["accepted"] == 1500
+    assert (ledger["lost"], ledger["duplicates"], ledger["unclaimed_counted"]) == (0, 0, 0)
+    assert results["total_votes"] == vote_system.count()
+    assert vote_system.sql("SELECT sum(votes) FROM vote_buckets") == [(1500,)]
+
+
+def test_votes_wait_in_the_queue_while_the_worker_is_stopped(vote_system):
+    worker = vote_system.start_worker()
+    _, client = vote_system.start_kiosk()
+    first = drive("127.0.0.1", client.port, 100, CANDIDATES, 2)
+    vote_system.wait_for_total(100)
+    assert vote_system.stop(worker) == 0  # SIGTERM: flushes, acknowledges, exits cleanly
+
+    second = drive("127.0.0.1", client.port, 400, CANDIDATES, 4)
+    assert all(o.status == 202 for o in second)
+    assert vote_system.queue_depth() == 400
+    assert vote_system.count() == 100
+
+    vote_system.start_worker()
+    vote_system.wait_for_total(500)
+    ledger = account(first + second, vote_system.stored_ids())
+    print("worker stopped:", ledger)
+    assert (ledger["accepted"], ledger["counted"], ledger["lost"]) == (500, 500, 0)
+    assert vote_system.queue_depth() == 0
+
+
+def test_two_workers_share_the_queue_without_double_counting(vote_system):
+    vote_system.start_worker()
+    vote_system.start_worker()
+    _, client = vote_system.start_kiosk()
+    outcomes = drive("127.0.0.1", client.port, 1200, CANDIDATES, 4)
+    vote_system.wait_for_total(1200)
+    ledger = account(outcomes, vote_system.stored_ids())
+    assert (ledger["accepted"], ledger["counted"], ledger["duplicates"]) == (1200, 1200, 0)
+    assert vote_system.sql("SELECT sum(votes) FROM vote_buckets") == [(1200,)]
+
+
+def test_kiosk_without_a_broker_answers_503_and_claims_nothing(vote_system):
+    closed = f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F"
+    _, client = vote_system.start_kiosk(AMQP_URL=closed)
+    outcome = client.post_vote("1")
+    assert outcome.status == 503
+    status, _, body = client.request("GET", "/health")
+    assert status == 503 and json.loads(body)["broker_reachable"] is False
+
+
+@pytest.mark.parametrize("spec", ["", "1=", "=x", "1=a,1=b", "a b=c"])
+def test_kiosk_refuses_to_start_with_bad_candidates(vote_system, spec):
+    env = {**vote_system.env, "CANDIDATES": spec}
+    proc = subprocess.run(
+        [sys.executable, "service/kiosk.py", "--kiosk-id", "k1", "--port", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2
+    assert "CANDIDATES" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,181 @@
+"""The real vote pipeline for tests: kiosk and worker processes, a database and queue of the test's
+own, and checks that count every vote end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pika
+import psycopg2
+
+from lib.broker import DEAD_SUFFIX
+from lib.vote_client import KioskClient, Outcome
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
+    """Poll ``predicate`` until it returns something truthy; AssertionError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class VoteSystem:
+    """Processes of one test: ``start_worker``/``start_kiosk`` spawn ``service/*.py`` with this
+    test's DATABASE_URL, VOTES_QUEUE and CACHE_DIR; ``close`` stops whatever is still running."""
+
+    def __init__(self, database_url: str, dsn: dict, tmp: Path, amqp_url: str):
+        self.dsn = dsn
+        self.queue = f"votes_test_{uuid.uuid4().hex[:10]}"
+        self.cache_dir = tmp / "cache"
+        self.logs = tmp / "logs"
+        self.logs.mkdir()
+        self.amqp_url = amqp_url
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "AMQP_URL": amqp_url,
+            "VOTES_QUEUE": self.queue,
+            "CACHE_DIR": str(self.cache_dir),
+            "RESULTS_INTERVAL": "0.5",
+            "BATCH_SIZE": "100",
+            "BATCH_MS": "50",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.processes: list[subprocess.Popen] = []
+
+    def _spawn(self, name: str, args: list[str], env: dict) -> subprocess.Popen:
+        log = open(self.logs / f"{name}-{len(self.processes)}.log", "w")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        self.processes.append(proc)
+        return proc
+
+    def start_worker(self, **env) -> subprocess.Popen:
+        return self._spawn("worker", ["service/worker.py"], {**self.env, **env})
+
+    def start_kiosk(self, kiosk_id: str = "k1", **env) -> tuple[subprocess.Popen, KioskClient]:
+        port = free_port()
+        proc = self._spawn(
+            "kiosk",
+            ["service/kiosk.py", "--kiosk-id", kiosk_id, "--port", str(port)],
+            {**self.env, **env},
+        )
+        client = KioskClient("127.0.0.1", port)
+
+        def answering():
+            if proc.poll() is not None:
+                raise AssertionError(f"kiosk exited with {proc.returncode}: {self.log_text()}")
+            try:
+                return client.request("GET", "/health")[0]
+            except OSError:
+                return None
+
+        wait_until(answering, 20, "the kiosk to answer")
+        return proc, client
+
+    def log_text(self) -> str:
+        return "\n".join(p.read_text()[-3000:] for p in sorted(self.logs.iterdir()))
+
+    @staticmethod
+    def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        if proc.poll() is None:
+            proc.send_signal(sig)
+        return proc.wait(timeout)
+
+    def close(self) -> None:
+        for proc in self.processes:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+        try:
+            connection = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+            channel = connection.channel()
+            channel.queue_delete(self.queue)
+            channel.queue_delete(self.queue + DEAD_SUFFIX)
+            connection.close()
+        except pika.exceptions.AMQPError:
+            pass
+
+    # --- observations -------------------------------------------------------------------------
+
+    def sql(self, statement: str, params: tuple = ()) -> list[tuple]:
+        with psycopg2.connect(**self.dsn) as conn, conn.cursor() as cur:
+            cur.execute(statement, params)
+            rows = cur.fetchall()
+        conn.close()
+        return rows
+
+    def count(self) -> int:
+        """Votes in the table (0 while the worker has not created it yet)."""
+        try:
+            return self.sql("SELECT count(*) FROM votes")[0][0]
+        except psycopg2.errors.UndefinedTable:
+            return 0
+
+    def stored_ids(self) -> list[str]:
+        return [row[0] for row in self.sql("SELECT vote_id FROM votes")]
+
+    def queue_depth(self, suffix: str = "") -> int:
+        connection = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+        try:
+            declared = connection.channel().queue_declare(self.queue + suffix, passive=True)
+            return declared.method.message_count
+        finally:
+            connection.close()
+
+    def cached_results(self) -> dict | None:
+        try:
+            return json.loads((self.cache_dir / "results.json").read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def wait_for_total(self, total: int, timeout: float = 60) -> dict:
+        """Wait until the cached results count ``total`` votes; return them."""
+
+        def reached():
+            results = self.cached_results()
+            return results if results and results["total_votes"] == total else None
+
+        try:
+            return wait_until(reached, timeout, f"results.json to count {total} votes")
+        except AssertionError as exc:
+            raise AssertionError(
+                f"{exc}; now {self.cached_results()}\n{self.log_text()}"
+            ) from None
+
+
+def account(outcomes: list[Outcome], stored: list[str]) -> dict:
+    """Every vote end to end: sent, accepted (2xx), refused, counted, duplicates, lost, extra."""
+    accepted = {o.vote_id for o in outcomes if 200 <= o.status < 300}
+    stored_set = set(stored)
+    return {
+        "sent": len(outcomes),
+        "accepted": len(accepted),
+        "refused": len(outcomes) - len(accepted),
+        "counted": len(stored),
+        "duplicates": len(stored) - len(stored_set),
+        "lost": len(accepted - stored_set),
+        "unclaimed_counted": len(stored_set - accepted),
+    }
