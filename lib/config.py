@@ -13,7 +13,8 @@ Every setting has a sane default so that a fresh clone works with no environment
 - ``CANDIDATES`` (``1=薯片 chips,2=林林 lam lam,3=正氣 justice``): ``id=name``, comma-separated;
 - ``BATCH_SIZE`` (``200``) and ``BATCH_MS`` (``100``): the worker flushes at this many votes or
   after this many milliseconds, whichever comes first;
-- ``RESULTS_INTERVAL`` (``2``): seconds between the worker's results refreshes.
+- ``RESULTS_INTERVAL`` (``2``): seconds between the worker's results refreshes;
+- ``CHART_INTERVAL`` (``10``): charts are redrawn at most this often (and only when changed).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Config:
     batch_size: int
     batch_ms: int
     results_interval: float
+    chart_interval: float
 
 
 def load_config(env: Mapping[str, str] | None = None) -> Config:
@@ -68,6 +70,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         batch_size=_number(env, "BATCH_SIZE", "200", int),
         batch_ms=_number(env, "BATCH_MS", "100", int),
         results_interval=_number(env, "RESULTS_INTERVAL", "2", float),
+        chart_interval=_number(env, "CHART_INTERVAL", "10", float),
     )
 
 

@@ -6,9 +6,11 @@ file); kiosks only read it, so serving results costs no database work however ma
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from pathlib import Path
 
 from lib.charts import save_figure, vote_timeline_chart, vote_totals_chart
@@ -35,16 +37,27 @@ def chart_data(results: dict) -> tuple:
     )
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """One version of ``results.json``, with what serving it needs computed once."""
+
+    document: dict
+    generated: datetime
+    prefix: bytes  # compact JSON without its closing brace: a field can be appended cheaply
+    etag: str
+    last_modified: str
+
+
 @dataclass
 class CachedResults:
-    """``results.json`` as bytes, re-read only when the file changes (kiosks serve it often)."""
+    """``results.json`` re-read only when the file changes (kiosks serve it often)."""
 
     path: Path
     _stamp: tuple | None = None
-    _document: dict | None = None
+    _snapshot: Snapshot | None = None
 
-    def read(self) -> dict | None:
-        """The results document, or None if the worker has not written one yet."""
+    def read(self) -> Snapshot | None:
+        """The current results, or None if the worker has not written any yet."""
         try:
             stat = self.path.stat()
         except FileNotFoundError:
@@ -53,10 +66,19 @@ class CachedResults:
         if stamp != self._stamp:
             try:
                 document = json.loads(self.path.read_bytes())
-            except (OSError, ValueError):
-                return self._document  # replaced under us: keep the last good one
-            self._stamp, self._document = stamp, document
-        return self._document
+                generated = datetime.fromisoformat(document["generated_at"])
+            except (OSError, ValueError, KeyError, TypeError):
+                return self._snapshot  # replaced under us, or not ours: keep the last good one
+            compact = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+            self._snapshot = Snapshot(
+                document,
+                generated,
+                compact[:-1],
+                '"' + hashlib.sha1(compact).hexdigest()[:20] + '"',
+                format_datetime(generated.astimezone(UTC), usegmt=True),
+            )
+            self._stamp = stamp
+        return self._snapshot
 
 
 def staleness(results: dict, now: datetime | None = None) -> float:

@@ -1,6 +1,7 @@
 """The kiosk: takes votes over HTTP and hands them to RabbitMQ; serves results from the cache.
 
-    python service/kiosk.py --kiosk-id 42 [--port 8080] [--host 127.0.0.1] [--threads 8]
+    python service/kiosk.py --kiosk-id 42 [--port 8080] [--host 127.0.0.1] [--workers 2]
+                            [--threads 8]
 
 - ``POST /votes`` ``{"candidate": "1", "vote_id": "..."}`` (vote_id optional, for safe
   retries) -> 202 ``{"vote_id": ..., "candidate": ...}`` once the broker has confirmed the vote;
@@ -10,21 +11,20 @@
 - ``GET /health`` -> kiosk, broker and cache state; ``GET /`` -> the kiosk screen.
 
 It never touches the database. Configuration: ``AMQP_URL``, ``VOTES_QUEUE``, ``CACHE_DIR``,
-``CANDIDATES`` (see lib/config.py). Served by waitress (threads, one broker connection each).
+``CANDIDATES`` (see lib/config.py). Served by gunicorn (gthread: processes of threads, one
+broker connection per process, shared by its threads).
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import html
 import json
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
-from email.utils import format_datetime
 from pathlib import Path
 
 from bottle import Bottle, HTTPResponse, request, response, static_file
@@ -55,16 +55,20 @@ def make_app(
     cache_dir: Path,
     results_max_age: int = 1,
 ) -> Bottle:
-    """The kiosk's Bottle application. ``publisher_factory`` makes one publisher per server
-    thread (a broker connection must not be shared between threads)."""
+    """The kiosk's Bottle application. ``publisher_factory`` makes the publisher, once per server
+    process, on the first request that needs it."""
     app = Bottle()
-    local = threading.local()
+    state: dict = {}
+    lock = threading.Lock()
     cache = CachedResults(Path(cache_dir) / RESULTS_FILE)
 
     def publisher() -> VotePublisher:
-        if getattr(local, "publisher", None) is None:
-            local.publisher = publisher_factory()
-        return local.publisher
+        # one per process, made on first use: after the server has forked its workers
+        if state.get("pid") != os.getpid():
+            with lock:
+                if state.get("pid") != os.getpid():
+                    state["publisher"], state["pid"] = publisher_factory(), os.getpid()
+        return state["publisher"]
 
     def fail(status: int, reason: str) -> HTTPResponse:
         return HTTPResponse(
@@ -96,17 +100,19 @@ def make_app(
 
     @app.get("/results")
     def get_results():
-        results = cache.read()
-        if results is None:
+        snapshot = cache.read()
+        if snapshot is None:
             raise fail(503, "results not available yet: the worker has not written them")
-        etag = '"' + hashlib.sha1(results["generated_at"].encode()).hexdigest()[:16] + '"'
-        generated = datetime.fromisoformat(results["generated_at"])
-        response.set_header("Cache-Control", f"public, max-age={results_max_age}")
-        response.set_header("ETag", etag)
-        response.set_header("Last-Modified", format_datetime(generated.astimezone(UTC), True))
-        if request.get_header("If-None-Match") == etag:
-            return HTTPResponse(status=304, headers=dict(response.headers))
-        return {**results, "staleness_seconds": round(staleness(results), 3)}
+        headers = {
+            "Cache-Control": f"public, max-age={results_max_age}",
+            "ETag": snapshot.etag,
+            "Last-Modified": snapshot.last_modified,
+        }
+        if request.get_header("If-None-Match") == snapshot.etag:
+            return HTTPResponse(status=304, headers=headers)
+        age = staleness(snapshot.document)
+        headers["Content-Type"] = "application/json"
+        return HTTPResponse(snapshot.prefix + b',"staleness_seconds":%.3f}' % age, 200, headers)
 
     @app.get("/results/<chart>.png")
     def get_chart(chart: str):
@@ -120,9 +126,9 @@ def make_app(
 
     @app.get("/health")
     def health():
-        results = cache.read()
+        snapshot = cache.read()
         broker = publisher().reachable()
-        age = None if results is None else round(staleness(results), 3)
+        age = None if snapshot is None else round(staleness(snapshot.document), 3)
         response.status = 200 if broker else 503
         return {
             "kiosk_id": kiosk_id,
@@ -176,12 +182,48 @@ img {{ max-width: 95%; }}
 """
 
 
+def serve(app: Bottle, host: str, port: int, workers: int, threads: int) -> None:
+    """Serve ``app`` with gunicorn: ``workers`` processes of ``threads`` threads each (gthread).
+    Each thread opens its own broker connection on its first vote, after the fork."""
+    from gunicorn.app.base import BaseApplication
+
+    settings = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "keepalive": 5,
+        "graceful_timeout": 10,
+        "limit_request_line": 4094,
+        "limit_request_fields": 50,
+        "accesslog": None,
+        "proc_name": "kiosk",
+    }
+
+    class _Server(BaseApplication):
+        def load_config(self):
+            for name, value in settings.items():
+                self.cfg.set(name, value)
+
+        def load(self):
+            return app
+
+    _Server().run()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="A voting kiosk (see the module docstring).")
     parser.add_argument("--kiosk-id", required=True, help="this kiosk's id (1-32 of A-Za-z0-9_-)")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--threads", type=int, default=8, help="server threads")
+    parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument("--threads", type=int, default=8, help="threads per server process")
+    parser.add_argument(
+        "--server",
+        choices=["gunicorn", "bottle"],
+        default="gunicorn",
+        help="bottle: Bottle's built-in one-request-at-a-time server (a benchmark baseline only)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s kiosk %(levelname)s %(message)s")
     logging.getLogger("pika").setLevel(logging.WARNING)
@@ -198,25 +240,19 @@ def main(argv: list[str] | None = None) -> int:
         lambda: VotePublisher(config.amqp_url, config.votes_queue),
         config.cache_dir,
     )
-    from waitress import serve
-
     logger.info(
-        "kiosk %s on http://%s:%d/ (queue %s, cache %s)",
+        "kiosk %s on http://%s:%d/ (queue %s, cache %s, %s server)",
         kiosk_id,
         args.host,
         args.port,
         config.votes_queue,
         config.cache_dir,
+        args.server,
     )
-    serve(
-        app,
-        host=args.host,
-        port=args.port,
-        threads=args.threads,
-        ident="kiosk",
-        max_request_body_size=64 * 1024,
-        clear_untrusted_proxy_headers=True,
-    )
+    if args.server == "bottle":
+        app.run(host=args.host, port=args.port, quiet=True)
+    else:
+        serve(app, args.host, args.port, args.workers, args.threads)
     return 0
 
 

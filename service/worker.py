@@ -1,12 +1,13 @@
 """The vote worker: RabbitMQ -> PostgreSQL in batches -> results cache.
 
-    python service/worker.py [--once]
+    python service/worker.py [--no-results]
 
 Consumes the votes queue with a prefetch window, stores a batch when it holds ``BATCH_SIZE``
 votes or is ``BATCH_MS`` old (one transaction, idempotent by vote id, rollup updated in the same
 statement) and acknowledges the batch only after the commit. A message that is not a valid vote
 goes to ``<queue>.dead`` with the reason and is acknowledged, so it never blocks the queue.
-Every ``RESULTS_INTERVAL`` seconds it writes ``results.json`` and the charts into ``CACHE_DIR``.
+Every ``RESULTS_INTERVAL`` seconds a child process (service/results_writer.py) writes
+``results.json`` and the charts into ``CACHE_DIR``; ``--no-results`` leaves that to another.
 
 If RabbitMQ or PostgreSQL goes away it drops both connections (unacknowledged votes return to
 the queue; a vote stored but not acknowledged is ignored when it comes back) and reconnects with
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
+import os
 import signal
 import sys
 import time
@@ -25,14 +28,14 @@ from dataclasses import dataclass, field
 
 import pika
 from pika.exceptions import AMQPError
+from results_writer import write_results_forever  # service/, beside this file
 from sqlalchemy.exc import DBAPIError
 
 from lib.broker import DEAD_SUFFIX, connection_parameters, declare_topology, persistent
 from lib.config import Config, load_config
 from lib.db import connect
 from lib.errors import DatabaseError, ProjectError
-from lib.vote_cache import chart_data, write_results
-from lib.vote_store import apply_vote_schema, record_votes, vote_results
+from lib.vote_store import apply_vote_schema, record_votes
 from lib.votes import Candidate, Vote, VoteError, decode, parse_candidates
 
 logger = logging.getLogger("worker")
@@ -58,28 +61,24 @@ class Worker:
         self.candidates: dict[str, Candidate] = parse_candidates(config.candidates)
         self.stopping = False
         self.stored = 0
-        self._chart_key = None
-        self._results_due = 0.0
 
     def stop(self, *_args) -> None:
         logger.info("stop requested: finishing the current batch")
         self.stopping = True
 
-    def run(self, once: bool = False) -> None:
-        """Work until stopped, reconnecting after failures (``once``: until the queue is idle)."""
+    def run(self) -> None:
+        """Work until stopped, reconnecting after failures with capped backoff."""
         delay = 0.5
         while not self.stopping:
             try:
-                self._session(once)
-                if once:
-                    return
+                self._session()
                 delay = 0.5
             except _TRANSIENT as exc:
                 logger.warning("connection lost (%s); reconnecting in %.1fs", _brief(exc), delay)
                 self._sleep(delay)
                 delay = min(delay * 2, BACKOFF_MAX)
 
-    def _session(self, once: bool) -> None:
+    def _session(self) -> None:
         config = self.config
         engine = connect(config.database_url)
         connection = None
@@ -96,8 +95,7 @@ class Worker:
                 config.batch_size,
                 config.batch_ms,
             )
-            self._consume(engine, channel, once)
-            self._refresh(engine, force=True)
+            self._consume(engine, channel)
         finally:
             if connection is not None and connection.is_open:
                 try:
@@ -106,15 +104,13 @@ class Worker:
                     pass
             engine.dispose()
 
-    def _consume(self, engine, channel, once: bool) -> None:
+    def _consume(self, engine, channel) -> None:
         batch = Batch()
         wait = self.config.batch_ms / 1000
-        idle_polls = 0
         for method, _props, body in channel.consume(
             self.config.votes_queue, inactivity_timeout=min(wait, 0.05)
         ):
             if method is not None:
-                idle_polls = 0
                 if not len(batch):
                     batch.started = time.monotonic()
                 try:
@@ -122,15 +118,12 @@ class Worker:
                 except VoteError as exc:
                     batch.rejects.append((body, exc.reason))
                 batch.last_tag = method.delivery_tag
-            else:
-                idle_polls += 1
             full = len(batch) >= self.config.batch_size
             old = len(batch) and time.monotonic() - batch.started >= wait
             if full or old or (self.stopping and len(batch)):
                 self._flush(engine, channel, batch)
                 batch = Batch()
-            self._refresh(engine)
-            if self.stopping or (once and idle_polls >= 10 and not len(batch)):
+            if self.stopping:
                 break
         channel.cancel()
 
@@ -150,17 +143,6 @@ class Worker:
         self.stored += inserted
         logger.debug("batch of %d: %d new, %d rejected", len(batch), inserted, len(batch.rejects))
 
-    def _refresh(self, engine, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now < self._results_due:
-            return
-        self._results_due = now + self.config.results_interval
-        with engine.connect() as conn:
-            results = vote_results(conn, self.candidates)
-        key = chart_data(results)
-        write_results(self.config.cache_dir, results, charts=key != self._chart_key)
-        self._chart_key = key
-
     def _sleep(self, seconds: float) -> None:
         end = time.monotonic() + seconds
         while not self.stopping and time.monotonic() < end:
@@ -174,7 +156,9 @@ def _brief(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--once", action="store_true", help="exit when the queue is idle")
+    parser.add_argument(
+        "--no-results", action="store_true", help="do not write the results cache (another does)"
+    )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -190,7 +174,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     signal.signal(signal.SIGTERM, worker.stop)
     signal.signal(signal.SIGINT, worker.stop)
-    worker.run(once=args.once)
+    writer = None
+    if not args.no_results:
+        context = multiprocessing.get_context("spawn")
+        done = context.Event()
+        writer = context.Process(
+            target=write_results_forever, args=(worker.config, done, os.getpid()), daemon=True
+        )
+        writer.start()
+    worker.run()
+    if writer is not None:
+        done.set()
+        writer.join(30)
     logger.info("stopped; %d votes stored by this worker", worker.stored)
     return 0
 

@@ -107,6 +107,11 @@ class VoteSystem:
     def close(self) -> None:
         for proc in self.processes:
             if proc.poll() is None:
+                proc.terminate()  # the kiosk's gunicorn master stops its workers
+        for proc in self.processes:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
         try:

@@ -175,11 +175,15 @@ def test_cache_is_written_whole_and_reread_only_when_changed(tmp_path):
     assert {p.name for p in tmp_path.iterdir()} == {"results.json", "totals.png", "timeline.png"}
     assert (tmp_path / "totals.png").read_bytes().startswith(b"\x89PNG")
     cache = CachedResults(tmp_path / "results.json")
-    assert cache.read() == json.loads(json.dumps(results, default=str))
+    snapshot = cache.read()
+    assert snapshot.document == json.loads(json.dumps(results, default=str))
+    served = json.loads(snapshot.prefix + b',"staleness_seconds":1.5}')
+    assert served == {**snapshot.document, "staleness_seconds": 1.5}
+    assert cache.read() is snapshot  # unchanged file: not re-read
     later = build_results(_rows()[:1], [], CANDIDATES, NOW + timedelta(seconds=3))
     assert chart_data(later) != chart_data(results)
     write_results(tmp_path, later, charts=False)
-    assert cache.read()["total_votes"] == 5
+    assert cache.read().document["total_votes"] == 5 and cache.read().etag != snapshot.etag
     assert staleness(later, NOW + timedelta(seconds=10)) == pytest.approx(7)
     assert CachedResults(tmp_path / "missing.json").read() is None
 

@@ -1,0 +1,467 @@
+"""Load benchmark of the vote pipeline on 127.0.0.1, with baselines measured in the same run.
+
+    python bench/votes.py [--seconds 20] [--processes 2] [--threads 8]
+
+Starts, on a database and queue of its own (removed afterwards): one worker, the kiosk on
+gunicorn, and the same kiosk on Bottle's built-in server as the baseline. Then measures:
+
+1. POST /votes for ``--seconds`` against each kiosk: votes/s accepted, p50/p95/p99 latency,
+   errors, and the queue depth over time;
+2. GET /results for half as long against each: requests/s;
+3. freshness: time from a vote's 202 until GET /results counts it (20 samples);
+4. worker ingest: a backlog published straight to the queue, drained by a worker with the
+   configured batch size, and a smaller one by a worker storing one vote per transaction.
+
+Load comes from wrk when it is installed (``apt-get install wrk``; a C client, so the CPU goes
+to what is measured) with ``--processes`` x ``--threads`` connections, else from as many Python
+client threads (which take much of the CPU themselves). Results: out/bench/votes.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pika
+import psycopg2
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from lib.broker import connection_parameters, declare_topology, persistent  # noqa: E402
+from lib.config import load_config  # noqa: E402
+from lib.db import normalize_url  # noqa: E402
+from lib.vote_client import KioskClient  # noqa: E402
+from lib.votes import Vote, encode  # noqa: E402
+
+
+def _request_bytes(path: str, i: int) -> bytes:
+    if path != "/votes":
+        return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    body = json.dumps({"candidate": str(i % 3 + 1), "vote_id": uuid.uuid4().hex}).encode()
+    head = (
+        "POST /votes HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def _exchange(sock: socket.socket, request: bytes, pending: bytearray) -> int:
+    """Send one request on a kept-alive socket and read exactly one response; its status."""
+    sock.sendall(request)
+    while True:
+        end = pending.find(b"\r\n\r\n")
+        if end >= 0:
+            head = bytes(pending[:end]).lower() + b"\r\n"
+            at = head.find(b"content-length:")
+            length = int(head[at + 15 : head.find(b"\r\n", at)]) if at >= 0 else 0
+            if len(pending) >= end + 4 + length:
+                del pending[: end + 4 + length]
+                return int(head[9:12])
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed")
+        pending.extend(chunk)
+
+
+def _client_load(args: tuple) -> dict:
+    """One client process: ``threads`` keep-alive sockets sending ``path`` until ``until``
+    (a minimal HTTP/1.1 client, so that the load generator takes little of the CPU)."""
+    port, path, threads, until = args
+    latencies: list[float] = []
+    statuses: Counter = Counter()
+    lock = threading.Lock()
+
+    def run(t: int) -> None:
+        mine, counts = [], Counter()
+        sock, pending, i = None, bytearray(), t
+        while time.time() < until:
+            request = _request_bytes(path, i)
+            start = time.perf_counter()
+            try:
+                if sock is None:
+                    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+                    pending = bytearray()
+                status = _exchange(sock, request, pending)
+            except (OSError, ValueError):
+                status = 0
+                if sock is not None:
+                    sock.close()
+                sock = None
+            mine.append(time.perf_counter() - start)
+            counts[status] += 1
+            i += 1
+        if sock is not None:
+            sock.close()
+        with lock:
+            latencies.extend(mine)
+            statuses.update(counts)
+
+    pool = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return {"latencies": latencies, "statuses": dict(statuses)}
+
+
+WRK_SCRIPT = """
+local i = 0
+request = function()
+  i = i + 1
+  if wrk.path == "/votes" then
+    local body = string.format('{"candidate":"%d"}', i % 3 + 1)
+    return wrk.format("POST", "/votes", {["Content-Type"] = "application/json"}, body)
+  end
+  return wrk.format("GET", wrk.path)
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT {\\"requests\\": %d, \\"seconds\\": %f, \\"bad_status\\": %d, \\"socket_errors\\": %d, "
+    .. "\\"p50\\": %d, \\"p95\\": %d, \\"p99\\": %d, \\"mean\\": %f}\\n",
+    summary.requests, summary.duration / 1e6, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.mean))
+end
+"""
+
+
+def load_wrk(port: int, path: str, seconds: float, connections: int) -> dict:
+    """Load from wrk (a C client: it leaves the CPU to what is measured)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT)
+    done = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{int(seconds)}s",
+            "-s",
+            script.name,
+            f"http://127.0.0.1:{port}{path}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    os.unlink(script.name)
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+    r = json.loads(line[len("RESULT ") :])
+    errors = r["bad_status"] + r["socket_errors"]
+    ok = r["requests"] - r["bad_status"]
+    return {
+        "client": "wrk",
+        "ok_per_s": round(ok / r["seconds"], 1),
+        "requests": r["requests"],
+        "ok": ok,
+        "errors": errors,
+        "p50_ms": round(r["p50"] / 1000, 1),
+        "p95_ms": round(r["p95"] / 1000, 1),
+        "p99_ms": round(r["p99"] / 1000, 1),
+        "mean_ms": round(r["mean"] / 1000, 1),
+    }
+
+
+def load(port: int, path: str, seconds: float, processes: int, threads: int) -> dict:
+    if shutil.which("wrk"):
+        return load_wrk(port, path, seconds, processes * threads)
+    return load_python(port, path, seconds, processes, threads)
+
+
+def load_python(port: int, path: str, seconds: float, processes: int, threads: int) -> dict:
+    until = time.time() + seconds
+    with multiprocessing.Pool(processes) as pool:
+        parts = pool.map(_client_load, [(port, path, threads, until)] * processes)
+    latencies = sorted(x for part in parts for x in part["latencies"])
+    statuses: Counter = Counter()
+    for part in parts:
+        statuses.update(part["statuses"])
+    ok = sum(n for s, n in statuses.items() if 200 <= s < 300)
+
+    def pct(q: float) -> float:
+        return round(1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))], 1)
+
+    return {
+        "client": "python",
+        "ok_per_s": round(ok / seconds, 1),
+        "requests": len(latencies),
+        "ok": ok,
+        "errors": len(latencies) - ok,
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "p50_ms": pct(0.50),
+        "p95_ms": pct(0.95),
+        "p99_ms": pct(0.99),
+        "mean_ms": round(1000 * statistics.fmean(latencies), 1) if latencies else None,
+    }
+
+
+class Bench:
+    def __init__(self, tmp: Path):
+        config = load_config()
+        self.name = f"rp_bench_votes_{uuid.uuid4().hex[:8]}"
+        base = make_url(normalize_url(config.database_url))
+        self.admin_dsn = {
+            "host": base.host,
+            "port": base.port or 5432,
+            "user": base.username or "postgres",
+            "dbname": base.database,
+        }
+        self._admin(f'CREATE DATABASE "{self.name}"')
+        self.dsn = {**self.admin_dsn, "dbname": self.name}
+        self.amqp_url = config.amqp_url
+        self.queue = f"votes_bench_{uuid.uuid4().hex[:8]}"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": base.set(database=self.name).render_as_string(hide_password=False),
+            "VOTES_QUEUE": self.queue,
+            "CACHE_DIR": str(tmp / "cache"),
+            "RESULTS_INTERVAL": "1",
+        }
+        self.tmp = tmp
+        self.procs: list[subprocess.Popen] = []
+
+    def _admin(self, statement: str) -> None:
+        conn = psycopg2.connect(**self.admin_dsn)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(statement)
+        conn.close()
+
+    def spawn(self, args: list[str], **env) -> subprocess.Popen:
+        log = open(self.tmp / f"proc{len(self.procs)}.log", "w")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, *args],
+            cwd=ROOT,
+            env={**self.env, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def kiosk(self, port: int, server: str) -> None:
+        self.spawn(
+            [
+                "service/kiosk.py",
+                "--kiosk-id",
+                f"bench-{server}",
+                "--port",
+                str(port),
+                "--server",
+                server,
+            ]
+        )
+        client = KioskClient("127.0.0.1", port)
+        for _ in range(200):
+            try:
+                client.request("GET", "/health")
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit(f"kiosk ({server}) did not start")
+
+    def count(self) -> int:
+        conn = psycopg2.connect(**self.dsn)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT count(*) FROM votes")
+                return cur.fetchone()[0]
+        except psycopg2.errors.UndefinedTable:
+            return 0
+        finally:
+            conn.close()
+
+    def depth(self) -> int:
+        connection = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+        try:
+            return (
+                connection.channel().queue_declare(self.queue, passive=True).method.message_count
+            )
+        finally:
+            connection.close()
+
+    def wait_count(self, total: int, timeout: float = 300) -> float:
+        start = time.perf_counter()
+        while self.count() < total:
+            if time.perf_counter() - start > timeout:
+                raise SystemExit(f"only {self.count()} of {total} votes stored")
+            time.sleep(0.05)
+        return time.perf_counter() - start
+
+    def publish_backlog(self, votes: int) -> None:
+        connection = pika.BlockingConnection(connection_parameters(self.amqp_url))
+        channel = connection.channel()
+        declare_topology(channel, self.queue)
+        channel.confirm_delivery()
+        now = datetime.now(UTC)
+        for i in range(votes):
+            vote = Vote(uuid.uuid4().hex, str(i % 3 + 1), "backlog", now)
+            channel.basic_publish(
+                "", self.queue, encode(vote), persistent(vote.vote_id), mandatory=True
+            )
+        connection.close()
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        try:
+            connection = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+            connection.channel().queue_delete(self.queue)
+            connection.channel().queue_delete(self.queue + ".dead")
+            connection.close()
+        finally:
+            self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def sample_depth(bench: Bench, stop: threading.Event, series: list) -> None:
+    start = time.perf_counter()
+    while not stop.is_set():
+        series.append((round(time.perf_counter() - start, 1), bench.depth()))
+        stop.wait(1.0)
+
+
+def freshness(bench: Bench, port: int, samples: int = 20) -> dict:
+    client = KioskClient("127.0.0.1", port)
+    delays = []
+    for _ in range(samples):
+        before = bench.count()
+        outcome = client.post_vote("1")
+        accepted = time.perf_counter()
+        while True:
+            results = client.results()
+            if results and results["total_votes"] > before:
+                delays.append(time.perf_counter() - accepted)
+                break
+            time.sleep(0.02)
+        time.sleep(0.3)
+        assert outcome.status == 202
+    return {
+        "samples": samples,
+        "median_s": round(statistics.median(delays), 2),
+        "max_s": round(max(delays), 2),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--backlog", type=int, default=30_000)
+    args = parser.parse_args()
+    out = ROOT / "out" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    report: dict = {"machine": f"{os.cpu_count()} cores", "args": vars(args)}
+    with tempfile.TemporaryDirectory() as tmp:
+        bench = Bench(Path(tmp))
+        try:
+            worker = bench.spawn(["service/worker.py"])
+            fast, slow = 18181, 18182
+            bench.kiosk(fast, "gunicorn")
+            bench.kiosk(slow, "bottle")
+            c = (args.processes, args.threads)
+
+            report["post_votes_bottle_builtin"] = load(slow, "/votes", args.seconds, *c)
+            print("POST /votes, Bottle built-in:", report["post_votes_bottle_builtin"])
+            bench.wait_count(report["post_votes_bottle_builtin"]["ok"])
+
+            depth: list = []
+            stop = threading.Event()
+            sampler = threading.Thread(target=sample_depth, args=(bench, stop, depth))
+            sampler.start()
+            stored_before = bench.count()
+            report["post_votes_gunicorn"] = load(fast, "/votes", args.seconds, *c)
+            drained = bench.wait_count(stored_before + report["post_votes_gunicorn"]["ok"])
+            stop.set()
+            sampler.join()
+            report["post_votes_gunicorn"]["drained_after_s"] = round(drained, 2)
+            report["queue_depth_over_time"] = depth
+            print("POST /votes, gunicorn:", report["post_votes_gunicorn"])
+
+            report["freshness"] = freshness(bench, fast)
+            print("freshness (202 -> visible in GET /results):", report["freshness"])
+
+            half = args.seconds / 2
+            report["get_results_bottle_builtin"] = load(slow, "/results", half, *c)
+            report["get_results_gunicorn"] = load(fast, "/results", half, *c)
+            print("GET /results, Bottle built-in:", report["get_results_bottle_builtin"])
+            print("GET /results, gunicorn:", report["get_results_gunicorn"])
+
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(30)
+            for label, size, env in [
+                ("ingest_batched", args.backlog, {}),
+                ("ingest_one_per_transaction", args.backlog // 10, {"BATCH_SIZE": "1"}),
+            ]:
+                bench.publish_backlog(size)
+                before = bench.count()
+                target = before + size
+                proc = bench.spawn(["service/worker.py", "--no-results"], **env)
+                while (first := bench.count()) == before:  # timed from the first stored batch
+                    time.sleep(0.005)
+                start = time.perf_counter()
+                bench.wait_count(target)
+                seconds = time.perf_counter() - start
+                size = target - first
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(30)
+                report[label] = {
+                    "votes": size,
+                    "seconds": round(seconds, 2),
+                    "votes_per_s": round(size / seconds),
+                }
+                print(f"{label}:", report[label])
+        finally:
+            bench.close()
+
+    w, b = report["post_votes_gunicorn"], report["post_votes_bottle_builtin"]
+    gw, gb = report["get_results_gunicorn"], report["get_results_bottle_builtin"]
+    ib, i1 = report["ingest_batched"], report["ingest_one_per_transaction"]
+    report["ratios"] = {
+        "votes_per_s_gunicorn_over_bottle": round(w["ok_per_s"] / max(b["ok_per_s"], 1), 2),
+        "p99_bottle_over_gunicorn": round(b["p99_ms"] / max(w["p99_ms"], 0.1), 2),
+        "results_per_s_gunicorn_over_bottle": round(gw["ok_per_s"] / max(gb["ok_per_s"], 1), 2),
+        "results_per_s_over_votes_per_s": round(gw["ok_per_s"] / max(w["ok_per_s"], 1), 2),
+        "ingest_batched_over_one_per_transaction": round(
+            ib["votes_per_s"] / max(i1["votes_per_s"], 1), 2
+        ),
+    }
+    targets = {
+        "votes_per_s >= 2000": w["ok_per_s"] >= 2000,
+        "p99 < 50 ms": w["p99_ms"] < 50,
+        "ingest >= 10000 votes/s": ib["votes_per_s"] >= 10_000,
+        "freshness <= 5 s": report["freshness"]["max_s"] <= 5,
+        "GET /results >= 5000/s": gw["ok_per_s"] >= 5000,
+    }
+    report["targets_met"] = targets
+    print("ratios:", json.dumps(report["ratios"]))
+    print("targets:", json.dumps(targets))
+    (out / "votes.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"report: {out / 'votes.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
