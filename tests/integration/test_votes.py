@@ -239,3 +239,72 @@ def test_kiosk_refuses_to_start_with_bad_candidates(vote_system, spec):
     )
     assert proc.returncode == 2
     assert "CANDIDATES" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_vote_sql_files_run_with_psql_and_lib_alike(vote_system):
+    from datetime import UTC, datetime
+
+    from lib.db import connect
+    from lib.vote_store import apply_vote_schema, record_votes, vote_results
+    from lib.votes import Vote, parse_candidates
+
+    dsn = vote_system.dsn
+    env = {
+        **vote_system.env,
+        "PGHOST": dsn["host"],
+        "PGPORT": str(dsn["port"]),
+        "PGUSER": dsn["user"],
+        "PGDATABASE": dsn["dbname"],
+    }
+    psql = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At"]
+    for _ in range(2):  # the schema applies twice
+        subprocess.run([*psql, "-f", "sql/votes_schema.sql"], cwd=ROOT, env=env, check=True)
+    done = subprocess.run(
+        [
+            *psql,
+            "-v",
+            "vote_ids={psqlvote1,psqlvote2,psqlvote1}",
+            "-v",
+            "candidates={1,2,1}",
+            "-v",
+            "kiosk_ids={k1,k1,k1}",
+            "-v",
+            "cast_ats={2026-11-28T12:00:00Z,2026-11-28T12:19:59Z,2026-11-28T12:00:00Z}",
+            "-f",
+            "sql/record_votes.sql",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert done.stdout.strip() == "2|2"  # two new votes (one id twice), two buckets
+
+    engine = connect(vote_system.env["DATABASE_URL"])
+    apply_vote_schema(engine)
+    when = datetime(2026, 11, 28, 12, 10, tzinfo=UTC)
+    with engine.begin() as conn:
+        assert (
+            record_votes(
+                conn, [Vote("libvote01", "2", "k2", when), Vote("psqlvote2", "3", "k2", when)]
+            )
+            == 1
+        )
+    with engine.connect() as conn:
+        results = vote_results(conn, parse_candidates("1=a,2=b,3=c"))
+    engine.dispose()
+    assert results["totals"] == {"1": 1, "2": 2, "3": 0}
+    assert [(b["bucket"][11:16], b["votes"]) for b in results["distribution"]] == [
+        ("12:00", {"1": 1, "2": 0, "3": 0}),
+        ("12:10", {"1": 0, "2": 2, "3": 0}),
+    ]
+    rows = subprocess.run(
+        [*psql, "-f", "sql/vote_distribution.sql"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    assert [r.split("|")[1:] for r in rows] == [["1", "1"], ["2", "2"]]
