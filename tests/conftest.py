@@ -42,16 +42,23 @@ def database_url() -> str:
     """A fresh database (``rp_test_<random>``) on the configured server, dropped at the end."""
     base = load_config().database_url
     name = f"rp_test_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(**_admin_dsn(base))
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
+    admin_statement(base, f'CREATE DATABASE "{name}"')
     url = make_url(normalize_url(base)).set(database=name).render_as_string(hide_password=False)
     try:
         yield url
     finally:
+        admin_statement(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def admin_statement(url: str, statement: str) -> None:
+    """Run one statement outside a transaction on a connection of its own (a test may have
+    restarted the server since the last one)."""
+    admin = psycopg2.connect(**_admin_dsn(url))
+    admin.autocommit = True
+    try:
         with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            cur.execute(statement)
+    finally:
         admin.close()
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-import psycopg2
 import pytest
 from sqlalchemy.engine import make_url
 
 from lib.config import load_config
 from lib.db import normalize_url
-from tests.conftest import _admin_dsn
+from tests.conftest import _admin_dsn, admin_statement
 from tests.integration.vote_system import VoteSystem
 
 
@@ -20,7 +19,7 @@ def vote_system(tmp_path):
     processes, queues and database are removed afterwards."""
     config = load_config()
     name = f"rp_votes_{uuid.uuid4().hex[:10]}"
-    _admin(config.database_url, f'CREATE DATABASE "{name}"')
+    admin_statement(config.database_url, f'CREATE DATABASE "{name}"')
     url = make_url(normalize_url(config.database_url)).set(database=name)
     system = VoteSystem(
         url.render_as_string(hide_password=False),
@@ -32,16 +31,4 @@ def vote_system(tmp_path):
         yield system
     finally:
         system.close()
-        _admin(config.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _admin(url: str, statement: str) -> None:
-    """Run one statement outside a transaction on a connection of its own (a test may have
-    restarted the server since the last one)."""
-    admin = psycopg2.connect(**_admin_dsn(url))
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:
-            cur.execute(statement)
-    finally:
-        admin.close()
+        admin_statement(config.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
