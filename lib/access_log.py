@@ -31,8 +31,8 @@ from lib.errors import LogReadError
 # overlap; ``parse_lines`` checks it that way (two anchored matches are cheaper than one).
 _STAMP = r"[0-9]{2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}"
 PREFIX_PATTERN = rf'^(?P<prefix>(?P<host>[^ ]+) [^ ]+ [^ ]+ \[(?P<stamp>{_STAMP})\] ")'
-SUFFIX_PATTERN = r'" (?P<status>[0-9]{3}) (?P<bytes>[0-9]+|-)$'
-LINE_PATTERN = rf'^[^ ]+ [^ ]+ [^ ]+ \[{_STAMP}\] ".*" [0-9]{{3}} (?:[0-9]+|-)$'
+SUFFIX_PATTERN = r'" (?P<status>[0-9]{3}) (?P<bytes>[0-9]{1,18}|-)$'
+LINE_PATTERN = rf'^[^ ]+ [^ ]+ [^ ]+ \[{_STAMP}\] ".*" [0-9]{{3}} (?:[0-9]{{1,18}}|-)$'
 TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
 _REQUEST_PATTERN = r"^(?P<method>[^ ]+)(?: (?P<path>.*?))??(?: (?P<protocol>HTTP/[0-9.]+))?$"
 
