@@ -134,8 +134,8 @@ end
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    "RESULT {\\"requests\\": %d, \\"seconds\\": %f, \\"bad_status\\": %d, \\"socket_errors\\": %d, "
-    .. "\\"p50\\": %d, \\"p95\\": %d, \\"p99\\": %d, \\"mean\\": %f}\\n",
+    "RESULT {\\"requests\\": %d, \\"seconds\\": %f, \\"bad_status\\": %d, "
+    .. "\\"socket_errors\\": %d, \\"p50\\": %d, \\"p95\\": %d, \\"p99\\": %d, \\"mean\\": %f}\\n",
     summary.requests, summary.duration / 1e6, e.status, e.connect + e.read + e.write + e.timeout,
     latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.mean))
 end
@@ -232,6 +232,7 @@ class Bench:
             "VOTES_QUEUE": self.queue,
             "CACHE_DIR": str(tmp / "cache"),
             "RESULTS_INTERVAL": "1",
+            "RATE_LIMIT": "0",
         }
         self.tmp = tmp
         self.procs: list[subprocess.Popen] = []

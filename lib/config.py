@@ -14,6 +14,9 @@ Every setting has a sane default so that a fresh clone works with no environment
 - ``BATCH_SIZE`` (``200``) and ``BATCH_MS`` (``100``): the worker flushes at this many votes or
   after this many milliseconds, whichever comes first;
 - ``RESULTS_INTERVAL`` (``2``): seconds between the worker's results refreshes;
+- ``KIOSK_TOKEN`` (none): bearer token ``POST /votes`` requires; mandatory off loopback;
+- ``RATE_LIMIT`` (``50``): votes a second one kiosk server process accepts on average (bursts of
+  twice that), 0 for none; far above human voting, far below a flood;
 - ``CHART_INTERVAL`` (``10``): charts are redrawn at most this often (and only when changed).
 """
 
@@ -47,6 +50,8 @@ class Config:
     batch_ms: int
     results_interval: float
     chart_interval: float
+    kiosk_token: str | None
+    rate_limit: float
 
 
 def load_config(env: Mapping[str, str] | None = None) -> Config:
@@ -71,7 +76,20 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         batch_ms=_number(env, "BATCH_MS", "100", int),
         results_interval=_number(env, "RESULTS_INTERVAL", "2", float),
         chart_interval=_number(env, "CHART_INTERVAL", "10", float),
+        kiosk_token=env.get("KIOSK_TOKEN") or None,
+        rate_limit=_rate(env),
     )
+
+
+def _rate(env: Mapping[str, str]) -> float:
+    text = env.get("RATE_LIMIT", "50")
+    try:
+        rate = float(text)
+    except ValueError:
+        raise ConfigError(f"RATE_LIMIT must be votes a second (0: none), got {text!r}") from None
+    if rate < 0:
+        raise ConfigError(f"RATE_LIMIT must not be negative, got {rate}")
+    return rate
 
 
 def _number(env: Mapping[str, str], name: str, default: str, kind: type) -> int | float:

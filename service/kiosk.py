@@ -18,7 +18,9 @@ broker connection per process, shared by its threads).
 from __future__ import annotations
 
 import argparse
+import hmac
 import html
+import ipaddress
 import json
 import logging
 import os
@@ -32,6 +34,7 @@ from bottle import Bottle, HTTPResponse, request, response, static_file
 from lib.broker import BrokerUnavailable, VotePublisher
 from lib.config import load_config
 from lib.errors import ConfigError
+from lib.rate_limit import TokenBucket
 from lib.vote_cache import CHARTS, RESULTS_FILE, CachedResults, staleness
 from lib.votes import Candidate, VoteError, check_kiosk_id, parse_candidates, vote_from_request
 
@@ -54,10 +57,16 @@ def make_app(
     publisher_factory: Callable[[], VotePublisher],
     cache_dir: Path,
     results_max_age: int = 1,
+    token: str | None = None,
+    rate_limit: float = 0,
 ) -> Bottle:
     """The kiosk's Bottle application. ``publisher_factory`` makes the publisher, once per server
-    process, on the first request that needs it."""
+    process, on the first request that needs it. With ``token``, ``POST /votes`` needs
+    ``Authorization: Bearer <token>``; with ``rate_limit`` (votes/s, per process) excess votes
+    get 429."""
     app = Bottle()
+    bucket = TokenBucket(rate_limit, 2 * rate_limit) if rate_limit else None
+    expected = f"Bearer {token}".encode() if token else None
     state: dict = {}
     lock = threading.Lock()
     cache = CachedResults(Path(cache_dir) / RESULTS_FILE)
@@ -82,6 +91,12 @@ def make_app(
 
     @app.post("/votes")
     def post_vote():
+        if expected is not None:
+            given = request.get_header("Authorization", "").encode("utf-8", "replace")
+            if not hmac.compare_digest(given, expected):
+                raise fail(401, "a valid 'Authorization: Bearer <token>' header is required")
+        if bucket is not None and not bucket.allow():
+            raise fail(429, "too many votes from this kiosk; slow down")
         length = request.content_length
         if length > 4 * 1024:
             raise fail(413, "body too large")
@@ -182,6 +197,15 @@ img {{ max-width: 95%; }}
 """
 
 
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def serve(app: Bottle, host: str, port: int, workers: int, threads: int) -> None:
     """Serve ``app`` with gunicorn: ``workers`` processes of ``threads`` threads each (gthread).
     Each thread opens its own broker connection on its first vote, after the fork."""
@@ -231,6 +255,11 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config()
         kiosk_id = check_kiosk_id(args.kiosk_id)
         candidates = parse_candidates(config.candidates)
+        if not _loopback(args.host) and not config.kiosk_token:
+            raise ConfigError(
+                f"--host {args.host} is reachable from other machines: set KIOSK_TOKEN, the "
+                "bearer token POST /votes will then require"
+            )
     except ConfigError as exc:
         logger.error("%s", exc)
         return 2
@@ -239,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         candidates,
         lambda: VotePublisher(config.amqp_url, config.votes_queue),
         config.cache_dir,
+        token=config.kiosk_token,
+        rate_limit=config.rate_limit,
     )
     logger.info(
         "kiosk %s on http://%s:%d/ (queue %s, cache %s, %s server)",

@@ -308,3 +308,48 @@ def test_vote_sql_files_run_with_psql_and_lib_alike(vote_system):
         text=True,
     ).stdout.splitlines()
     assert [r.split("|")[1:] for r in rows] == [["1", "1"], ["2", "2"]]
+
+
+def test_a_kiosk_with_a_token_refuses_votes_without_it(vote_system):
+    _, client = vote_system.start_kiosk(KIOSK_TOKEN="s3cret-token")
+    body = b'{"candidate": "1"}'
+    for auth in (None, "Bearer wrong", "Bearer s3cret-tokenX", "s3cret-token", "Bearer "):
+        headers = {"Content-Type": "application/json"}
+        if auth is not None:
+            headers["Authorization"] = auth
+        status, _, reply = client.request("POST", "/votes", body, headers)
+        assert status == 401 and "Bearer" in json.loads(reply)["error"], auth
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer s3cret-token"}
+    assert client.request("POST", "/votes", body, headers)[0] == 202
+    assert client.request("GET", "/results")[0] in (200, 503)  # reading needs no token
+    assert vote_system.queue_depth() == 1
+
+
+def test_a_kiosk_flooded_with_votes_answers_429_and_publishes_only_what_it_accepts(vote_system):
+    _, client = vote_system.start_kiosk(RATE_LIMIT="5")
+    outcomes = [client.post_vote("1") for _ in range(60)]
+    statuses = Counter(o.status for o in outcomes)
+    assert statuses[429] > 0 and statuses[202] >= 10  # two server processes, a burst of 10 each
+    assert set(statuses) <= {202, 429}
+    assert vote_system.queue_depth() == statuses[202]
+
+
+def test_a_kiosk_reachable_from_other_machines_needs_a_token(vote_system):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "service/kiosk.py",
+            "--kiosk-id",
+            "k1",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(free_port()),
+        ],
+        cwd=ROOT,
+        env=vote_system.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2 and "KIOSK_TOKEN" in proc.stderr

@@ -60,6 +60,7 @@ class VoteSystem:
             "RESULTS_INTERVAL": "0.5",
             "BATCH_SIZE": "100",
             "BATCH_MS": "50",
+            "RATE_LIMIT": "0",  # the fault tests send thousands of votes a second
             "PYTHONUNBUFFERED": "1",
         }
         self.processes: list[subprocess.Popen] = []

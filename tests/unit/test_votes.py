@@ -208,3 +208,27 @@ def test_vote_settings_from_the_environment():
     ]:
         with pytest.raises(ConfigError, match=name):
             load_config(env)
+
+
+def test_token_bucket_allows_bursts_then_the_rate():
+    from lib.rate_limit import TokenBucket
+
+    now = [0.0]
+    bucket = TokenBucket(rate=5, burst=10, clock=lambda: now[0])
+    assert sum(bucket.allow() for _ in range(20)) == 10  # the burst
+    now[0] += 1.0
+    assert sum(bucket.allow() for _ in range(20)) == 5  # a second's worth
+    now[0] += 100.0
+    assert sum(bucket.allow() for _ in range(20)) == 10  # never more than the burst
+    with pytest.raises(ValueError):
+        TokenBucket(rate=0, burst=1)
+
+
+def test_rate_limit_and_token_settings():
+    from lib.config import load_config
+
+    assert load_config({}).rate_limit == 50 and load_config({}).kiosk_token is None
+    assert load_config({"RATE_LIMIT": "0", "KIOSK_TOKEN": "s3cret"}).kiosk_token == "s3cret"
+    for bad in ("-1", "lots"):
+        with pytest.raises(ConfigError, match="RATE_LIMIT"):
+            load_config({"RATE_LIMIT": bad})
