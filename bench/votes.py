@@ -236,6 +236,9 @@ class Bench:
         }
         self.tmp = tmp
         self.procs: list[subprocess.Popen] = []
+        connection = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+        declare_topology(connection.channel(), self.queue)  # as the worker will; kiosks may not
+        connection.close()
 
     def _admin(self, statement: str) -> None:
         conn = psycopg2.connect(**self.admin_dsn)
@@ -310,11 +313,12 @@ class Bench:
         channel = connection.channel()
         declare_topology(channel, self.queue)
         channel.confirm_delivery()
+        user = pika.URLParameters(self.amqp_url).credentials.username
         now = datetime.now(UTC)
         for i in range(votes):
             vote = Vote(uuid.uuid4().hex, str(i % 3 + 1), "backlog", now)
             channel.basic_publish(
-                "", self.queue, encode(vote), persistent(vote.vote_id), mandatory=True
+                "", self.queue, encode(vote), persistent(vote.vote_id, user), mandatory=True
             )
         connection.close()
 
@@ -331,6 +335,7 @@ class Bench:
             connection = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
             connection.channel().queue_delete(self.queue)
             connection.channel().queue_delete(self.queue + ".dead")
+            connection.channel().exchange_delete(self.queue)
             connection.close()
         finally:
             self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')

@@ -1,9 +1,11 @@
 """RabbitMQ for votes: the queue topology and a publisher that only reports success once the
 broker has confirmed the message.
 
-Topology (declared idempotently by kiosk and worker alike): a durable queue ``<queue>`` that
-kiosks publish to through the default exchange, and ``<queue>.dead`` where the worker puts
-messages it cannot use, with the reason in the ``x-reject-reason`` header.
+Topology (declared idempotently by the worker): a durable direct exchange and a durable queue,
+both named ``<queue>``, bound by that name; kiosks publish to the exchange with the AMQP
+``user_id`` property set to their own user, which RabbitMQ checks, so the worker can trust it as
+the kiosk's identity. ``<queue>.dead`` holds messages the worker cannot use, with the reason in
+the ``x-reject-reason`` header (it publishes them through the default exchange).
 
 A pika connection is not thread-safe: ``VotePublisher`` keeps its connection in an I/O thread of
 its own and takes votes from other threads through ``add_callback_threadsafe``. Make it after a
@@ -46,17 +48,23 @@ def connection_parameters(amqp_url: str, heartbeat: int = 30) -> pika.URLParamet
 
 
 def declare_topology(channel, queue: str) -> None:
-    """The durable votes queue and its dead-letter queue (no-ops if they exist)."""
+    """The votes exchange and queue (both named ``queue``, bound by that name) and the
+    dead-letter queue; no-ops if they exist. The worker declares them; kiosks, which may only
+    write to the exchange, never do."""
+    channel.exchange_declare(exchange=queue, exchange_type="direct", durable=True)
     channel.queue_declare(queue=queue, durable=True)
+    channel.queue_bind(queue=queue, exchange=queue, routing_key=queue)
     channel.queue_declare(queue=queue + DEAD_SUFFIX, durable=True)
 
 
-def persistent(message_id: str, **headers) -> pika.BasicProperties:
-    """Properties of a persistent JSON message."""
+def persistent(message_id: str, user_id: str | None = None, **headers) -> pika.BasicProperties:
+    """Properties of a persistent JSON message; ``user_id`` must be the connection's user
+    (RabbitMQ refuses the message otherwise, which is what makes it trustworthy)."""
     return pika.BasicProperties(
         delivery_mode=pika.DeliveryMode.Persistent,
         content_type="application/json",
         message_id=message_id,
+        user_id=user_id,
         headers=headers or None,
     )
 
@@ -90,6 +98,7 @@ class VotePublisher:
 
     def __init__(self, amqp_url: str, queue: str, timeout: float = 5.0):
         self._params = connection_parameters(amqp_url)
+        self._user = self._params.credentials.username
         self._queue = queue
         self._timeout = timeout
         self._ioloop = IOLoop()
@@ -152,18 +161,9 @@ class VotePublisher:
         connection.channel(on_open_callback=self._on_channel)
 
     def _on_channel(self, channel) -> None:
+        # no declarations: a kiosk may only write to the votes exchange (the worker declares it)
         channel.add_on_close_callback(lambda _ch, reason: self._on_lost(None, reason))
         channel.add_on_return_callback(self._on_return)
-        channel.queue_declare(
-            self._queue, durable=True, callback=lambda _f: self._declared(channel)
-        )
-
-    def _declared(self, channel) -> None:
-        channel.queue_declare(
-            self._queue + DEAD_SUFFIX, durable=True, callback=lambda _f: self._confirming(channel)
-        )
-
-    def _confirming(self, channel) -> None:
         channel.confirm_delivery(self._on_confirm, callback=lambda _f: self._on_ready(channel))
 
     def _on_ready(self, channel) -> None:
@@ -183,7 +183,13 @@ class VotePublisher:
             waiter.settle("broker unreachable: connection lost")
             return
         try:
-            channel.basic_publish("", self._queue, body, persistent(vote_id), mandatory=True)
+            channel.basic_publish(
+                self._queue,
+                self._queue,
+                body,
+                persistent(vote_id, user_id=self._user),
+                mandatory=True,
+            )
         except (AMQPError, OSError) as exc:
             waiter.settle(f"broker unreachable: {exc!r}"[:200])
             return

@@ -21,6 +21,7 @@ MAX_BODY_BYTES = 1024  # a vote is a few dozen bytes; anything larger is refused
 BUCKET = timedelta(minutes=10)
 _VOTE_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _KIOSK_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_PUBLISHER = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")  # a RabbitMQ user name
 _CANDIDATE_ID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
 
 
@@ -135,31 +136,31 @@ def encode(vote: Vote) -> bytes:
     ).encode()
 
 
-def decode(body: bytes, candidates: dict[str, Candidate]) -> Vote:
-    """A message body back into a Vote, validated as strictly as at the kiosk; VoteError(400)
-    says what is wrong with a message that is not a vote."""
+def decode(body: bytes, candidates: dict[str, Candidate], user_id: str | None) -> Vote:
+    """A message back into a Vote, validated as strictly as at the kiosk; VoteError(400) says
+    what is wrong with a message that is not a vote. The kiosk's identity is ``user_id``, the
+    message property RabbitMQ checked against the publishing connection's user, never the
+    body's ``kiosk_id`` (which a kiosk could write as it likes)."""
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise VoteError(400, "message is not UTF-8 JSON") from None
     if not isinstance(data, dict) or data.get("v") != MESSAGE_VERSION:
         raise VoteError(400, f"message is not a version {MESSAGE_VERSION} vote")
-    vote_id, candidate, kiosk_id, cast_at = (
-        data.get(key) for key in ("vote_id", "candidate", "kiosk_id", "cast_at")
-    )
+    vote_id, candidate, cast_at = (data.get(key) for key in ("vote_id", "candidate", "cast_at"))
     if not isinstance(vote_id, str) or not _VOTE_ID.match(vote_id):
         raise VoteError(400, "message has no valid vote_id")
     if not isinstance(candidate, str) or candidate not in candidates:
         raise VoteError(400, f"message names unknown candidate {str(candidate)[:20]!r}")
-    if not isinstance(kiosk_id, str) or not _KIOSK_ID.match(kiosk_id):
-        raise VoteError(400, "message has no valid kiosk_id")
+    if not isinstance(user_id, str) or not _PUBLISHER.match(user_id):
+        raise VoteError(400, "message has no user_id property naming the kiosk's broker user")
     try:
         when = datetime.fromisoformat(cast_at)
     except (TypeError, ValueError):
         raise VoteError(400, "message has no valid cast_at time") from None
     if when.tzinfo is None:
         raise VoteError(400, "message cast_at has no time zone")
-    return Vote(vote_id, candidate, kiosk_id, when.astimezone(UTC))
+    return Vote(vote_id, candidate, user_id, when.astimezone(UTC))
 
 
 def bucket_start(when: datetime) -> datetime:

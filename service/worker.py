@@ -107,14 +107,14 @@ class Worker:
     def _consume(self, engine, channel) -> None:
         batch = Batch()
         wait = self.config.batch_ms / 1000
-        for method, _props, body in channel.consume(
+        for method, props, body in channel.consume(
             self.config.votes_queue, inactivity_timeout=min(wait, 0.05)
         ):
             if method is not None:
                 if not len(batch):
                     batch.started = time.monotonic()
                 try:
-                    batch.votes.append(decode(body, self.candidates))
+                    batch.votes.append(decode(body, self.candidates, props.user_id))
                 except VoteError as exc:
                     batch.rejects.append((body, exc.reason))
                 batch.last_tag = method.delivery_tag

@@ -32,7 +32,8 @@ def test_votes_flow_to_the_table_the_cache_and_the_kiosk(vote_system):
     assert results["totals"] == {"1": expected["1"], "2": expected["2"], "3": expected["3"]}
     rows = dict(vote_system.sql("SELECT candidate, count(*) FROM votes GROUP BY candidate"))
     assert rows == {c: expected[c] for c in CANDIDATES}
-    assert vote_system.sql("SELECT DISTINCT kiosk_id FROM votes") == [("k42",)]
+    # the identity stored is the kiosk's broker user (RabbitMQ-checked), here the test's guest
+    assert vote_system.sql("SELECT DISTINCT kiosk_id FROM votes") == [("guest",)]
     assert sum(results["last_10_minutes"].values()) == 300
     assert sum(sum(b["votes"].values()) for b in results["distribution"]) == 300
     assert vote_system.sql("SELECT sum(votes) FROM vote_buckets") == [(300,)]
@@ -125,8 +126,8 @@ def test_poison_messages_are_dead_lettered_and_the_worker_goes_on(vote_system):
     channel = connection.channel()
     channel.queue_declare(vote_system.queue, durable=True)
 
-    def put(body: bytes):
-        channel.basic_publish("", vote_system.queue, body)
+    def put(body: bytes, user_id: str | None = "guest"):
+        channel.basic_publish("", vote_system.queue, body, pika.BasicProperties(user_id=user_id))
 
     good = {"v": 1, "candidate": "1", "kiosk_id": "k1", "cast_at": "2026-11-28T10:00:00+00:00"}
     poison = [
@@ -137,8 +138,9 @@ def test_poison_messages_are_dead_lettered_and_the_worker_goes_on(vote_system):
         json.dumps({**good, "vote_id": "poison0003", "cast_at": "2026-11-28T10:00:00"}),
         json.dumps({**good, "vote_id": "poison0004", "v": 2}),
         json.dumps({**good, "vote_id": "no"}),
-        json.dumps({**good, "vote_id": "poison0005", "kiosk_id": "k 1"}),
+        json.dumps({**good, "vote_id": "poison0005", "candidate": 1}),
     ]
+    put(json.dumps({**good, "vote_id": "nouser0001"}).encode(), user_id=None)
     for i in range(10):
         put(json.dumps({**good, "vote_id": f"goodvote{i:04d}"}).encode())
         if i < len(poison):
@@ -148,7 +150,8 @@ def test_poison_messages_are_dead_lettered_and_the_worker_goes_on(vote_system):
 
     worker = vote_system.start_worker()
     vote_system.wait_for_total(10)
-    wait_until(lambda: vote_system.queue_depth(DEAD_SUFFIX) == len(poison), 20, "dead letters")
+    dead = len(poison) + 1  # and the vote without a user_id
+    wait_until(lambda: vote_system.queue_depth(DEAD_SUFFIX) == dead, 20, "dead letters")
     assert worker.poll() is None, "the worker must keep running"
     assert vote_system.count() == 10
     assert vote_system.queue_depth() == 0
@@ -156,12 +159,13 @@ def test_poison_messages_are_dead_lettered_and_the_worker_goes_on(vote_system):
     connection = pika.BlockingConnection(pika.URLParameters(vote_system.amqp_url))
     channel = connection.channel()
     reasons = []
-    for _ in poison:
+    for _ in range(dead):
         method, props, _body = channel.basic_get(vote_system.queue + DEAD_SUFFIX, auto_ack=True)
         reasons.append(props.headers["x-reject-reason"])
     connection.close()
     assert all(reasons) and any("unknown candidate" in r for r in reasons)
     assert any("not UTF-8 JSON" in r for r in reasons)
+    assert any("user_id" in r for r in reasons)
 
 
 def test_worker_sigkilled_mid_batch_loses_and_doubles_nothing(vote_system):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pika
 import psycopg2
 
-from lib.broker import DEAD_SUFFIX
+from lib.broker import DEAD_SUFFIX, declare_topology
 from lib.vote_client import KioskClient, Outcome
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,6 +64,10 @@ class VoteSystem:
             "PYTHONUNBUFFERED": "1",
         }
         self.processes: list[subprocess.Popen] = []
+        # what the worker does at start; kiosks may not declare anything themselves
+        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        declare_topology(connection.channel(), self.queue)
+        connection.close()
 
     def _spawn(self, name: str, args: list[str], env: dict) -> subprocess.Popen:
         log = open(self.logs / f"{name}-{len(self.processes)}.log", "w")  # noqa: SIM115
@@ -120,6 +124,7 @@ class VoteSystem:
             channel = connection.channel()
             channel.queue_delete(self.queue)
             channel.queue_delete(self.queue + DEAD_SUFFIX)
+            channel.exchange_delete(self.queue)
             connection.close()
         except pika.exceptions.AMQPError:
             pass

@@ -114,10 +114,12 @@ def test_any_json_object_is_a_vote_or_a_400(data):
 
 
 def test_encode_decode_round_trip():
-    vote = Vote("abcdefgh", "1", "k1", NOW)
-    assert decode(encode(vote), CANDIDATES) == vote
+    vote = Vote("abcdefgh", "1", "kiosk-7", NOW)
+    assert decode(encode(vote), CANDIDATES, "kiosk-7") == vote
     local = Vote("abcdefgh", "1", "k1", NOW.astimezone(timezone(timedelta(hours=-4))))
-    assert decode(encode(local), CANDIDATES).cast_at == NOW
+    assert decode(encode(local), CANDIDATES, "k1").cast_at == NOW
+    # the identity is the broker-checked user, whatever the body claims
+    assert decode(encode(vote), CANDIDATES, "kiosk-9").kiosk_id == "kiosk-9"
 
 
 @pytest.mark.parametrize(
@@ -127,7 +129,6 @@ def test_encode_decode_round_trip():
         {"vote_id": "x"},
         {"candidate": "9"},
         {"candidate": "1'; DROP TABLE votes;--"},
-        {"kiosk_id": ""},
         {"cast_at": "soon"},
         {"cast_at": "2026-11-28T12:00:00"},
         {"cast_at": None},
@@ -136,9 +137,15 @@ def test_encode_decode_round_trip():
 def test_decode_refuses_what_is_not_a_vote(change):
     message = json.loads(encode(Vote("abcdefgh", "1", "k1", NOW)))
     with pytest.raises(VoteError):
-        decode(json.dumps({**message, **change}).encode(), CANDIDATES)
+        decode(json.dumps({**message, **change}).encode(), CANDIDATES, "k1")
     with pytest.raises(VoteError, match="not UTF-8 JSON"):
-        decode(b"\xff", CANDIDATES)
+        decode(b"\xff", CANDIDATES, "k1")
+
+
+@pytest.mark.parametrize("user_id", [None, "", "k 1", "x" * 65])
+def test_decode_refuses_a_message_without_a_broker_checked_user(user_id):
+    with pytest.raises(VoteError, match="user_id"):
+        decode(encode(Vote("abcdefgh", "1", "k1", NOW)), CANDIDATES, user_id)
 
 
 def test_buckets_are_ten_minutes_aligned_in_utc():
