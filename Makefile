@@ -10,7 +10,7 @@ DATA_DIR ?= data
 OUT_DIR ?= out/q1
 EARLY_STOPPING ?= 50
 
-.PHONY: venv q1 data test services lint bench-q1 clean
+.PHONY: venv q1 data test services browser lint bench-q1 clean
 
 venv: $(VENV)/.installed
 
@@ -35,8 +35,15 @@ q1: data
 services:
 	bash scripts/services-up.sh
 
-test: venv services
+test: venv services browser
 	$(BIN)/python -m pytest
+
+# Debian's Chromium for the kiosk's browser test (skipped, saying why, if it cannot be installed).
+browser:
+	@command -v chromium >/dev/null 2>&1 || apt-get install -y --no-install-recommends chromium \
+		>/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 && apt-get install -y \
+		--no-install-recommends chromium >/dev/null 2>&1) || echo "chromium could not be \
+		installed: the browser test will be skipped"
 
 lint: venv
 	$(BIN)/ruff check lib service tests bench

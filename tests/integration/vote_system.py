@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -81,17 +82,24 @@ class VoteSystem:
         return self._spawn("worker", ["service/worker.py"], {**self.env, **env})
 
     def start_kiosk(self, kiosk_id: str = "k1", **env) -> tuple[subprocess.Popen, KioskClient]:
-        port = free_port()
+        """Start a kiosk on a port the system picks (``--port 0``: no race with other sockets
+        for a port chosen in advance) and wait until it answers."""
+        log = self.logs / f"kiosk-{len(self.processes)}.log"
         proc = self._spawn(
             "kiosk",
-            ["service/kiosk.py", "--kiosk-id", kiosk_id, "--port", str(port)],
+            ["service/kiosk.py", "--kiosk-id", kiosk_id, "--port", "0"],
             {**self.env, **env},
         )
-        client = KioskClient("127.0.0.1", port)
 
-        def answering():
+        def listening():
             if proc.poll() is not None:
                 raise AssertionError(f"kiosk exited with {proc.returncode}: {self.log_text()}")
+            found = re.search(r"Listening at: http://127\.0\.0\.1:([0-9]+)", log.read_text())
+            return int(found.group(1)) if found else None
+
+        client = KioskClient("127.0.0.1", wait_until(listening, 20, "the kiosk to listen"))
+
+        def answering():
             try:
                 return client.request("GET", "/health")[0]
             except OSError:
