@@ -115,7 +115,7 @@ def vote_from_request(
     if not isinstance(candidate, str) or candidate not in candidates:
         raise VoteError(400, f"candidate must be one of {', '.join(candidates)}")
     vote_id = data.get("vote_id")
-    if vote_id is None:
+    if "vote_id" not in data:
         vote_id = uuid.uuid4().hex
     elif not isinstance(vote_id, str) or not _VOTE_ID.match(vote_id):
         raise VoteError(400, "vote_id must be 8-64 of A-Za-z0-9_-")

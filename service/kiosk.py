@@ -8,7 +8,8 @@
   400/413/415 with a reason for bad input; 503 if the broker cannot take it (nothing claimed).
 - ``GET /results`` -> the worker's cached ``results.json`` plus ``staleness_seconds``;
   ``GET /results/<chart>.png`` -> a cached chart; 503 until the worker has written them.
-- ``GET /health`` -> kiosk, broker and cache state; ``GET /`` -> the kiosk screen.
+- ``GET /health`` -> kiosk, broker and cache state; ``GET /`` -> the kiosk screen;
+  ``GET /openapi.json`` -> this API as OpenAPI 3.0.
 
 It never touches the database. Configuration: ``AMQP_URL``, ``VOTES_QUEUE``, ``CACHE_DIR``,
 ``CANDIDATES`` (see lib/config.py). Served by gunicorn (gthread: processes of threads, one
@@ -30,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bottle import Bottle, HTTPResponse, request, response, static_file
+from kiosk_openapi import openapi_document  # service/, beside this file
 
 from lib.broker import BrokerUnavailable, VotePublisher
 from lib.config import load_config
@@ -151,6 +153,12 @@ def make_app(
             "broker_reachable": broker,
             "cache_age_seconds": age,
         }
+
+    document = openapi_document(kiosk_id, candidates, list(CHARTS))
+
+    @app.get("/openapi.json")
+    def openapi():
+        return document
 
     @app.get("/")
     def page():

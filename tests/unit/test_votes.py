@@ -82,6 +82,7 @@ def test_a_valid_body_becomes_a_stamped_vote():
         (b"", JSON, 400),
         (b"\xff", JSON, 400),
         (b'{"candidate": "1", "vote_id": 12345678}', JSON, 400),
+        (b'{"candidate": "1", "vote_id": null}', JSON, 400),
         (b'{"candidate": "1", "vote_id": "short"}', JSON, 400),
         (b'{"candidate": "1", "vote_id": "has space 123"}', JSON, 400),
         (b'{"candidate": "1", "kiosk_id": "forged"}', JSON, 400),
