@@ -91,3 +91,18 @@ def psql_env(database_url: str, schema: str) -> dict:
         "PGOPTIONS": f"-c search_path={schema},public",
         **({"PGPASSWORD": dsn["password"]} if dsn["password"] else {}),
     }
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The vote pipeline's fault scenarios, every vote accounted for end to end."""
+    from tests.integration.vote_system import LEDGERS
+
+    if not LEDGERS:
+        return
+    columns = ["sent", "accepted", "refused", "counted", "duplicates", "lost", "unclaimed_counted"]
+    terminalreporter.section("vote pipeline under faults")
+    terminalreporter.write_line(f"{'scenario':34}" + "".join(f"{c:>18}" for c in columns))
+    for scenario, ledger in LEDGERS:
+        terminalreporter.write_line(
+            f"{scenario:34}" + "".join(f"{ledger[c]:>18}" for c in columns)
+        )

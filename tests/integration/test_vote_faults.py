@@ -5,12 +5,10 @@ must be counted exactly once. These restart the machine's real servers, briefly.
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
 from pathlib import Path
 
-from lib.vote_client import drive
-from tests.integration.vote_system import account, wait_until
+from tests.integration.vote_system import account, record, send_from_kiosks, wait_until
 
 CANDIDATES = ["1", "2", "3"]
 
@@ -25,28 +23,16 @@ def _run(*command: str) -> None:
     subprocess.run(command, check=True, capture_output=True, timeout=120)
 
 
-def _send_in_background(port: int, votes: int, outcomes: list, retries: int) -> threading.Thread:
-    sender = threading.Thread(
-        target=lambda: outcomes.extend(
-            drive("127.0.0.1", port, votes, CANDIDATES, threads=4, retries=retries, pause=0.5)
-        )
-    )
-    sender.start()
-    return sender
-
-
 def test_postgresql_restart_under_load(vote_system):
     worker = vote_system.start_worker()
-    _, client = vote_system.start_kiosk()
-    outcomes: list = []
-    sender = _send_in_background(client.port, 3000, outcomes, retries=0)
+    clients = vote_system.start_kiosks(2)
+    sender, outcomes = send_from_kiosks(clients, 1500)
     wait_until(lambda: vote_system.count() > 0, 30, "the first batch")
     _run("pg_ctlcluster", "--skip-systemctl-redirect", _pg_cluster(), "main", "restart")
     sender.join()
-    # the kiosk never touches the database: every vote was accepted during the restart
+    # the kiosks never touch the database: every vote was accepted during the restart
     results = vote_system.wait_for_total(3000, timeout=90)
-    ledger = account(outcomes, vote_system.stored_ids())
-    print("postgresql restart:", ledger)
+    ledger = record("PostgreSQL restarted", account(outcomes, vote_system.stored_ids()))
     assert ledger["accepted"] == 3000
     assert (ledger["lost"], ledger["duplicates"], ledger["unclaimed_counted"]) == (0, 0, 0)
     assert results["total_votes"] == vote_system.count()
@@ -56,14 +42,13 @@ def test_postgresql_restart_under_load(vote_system):
 
 def test_rabbitmq_restart_kiosk_answers_503_and_retries_count_once(vote_system):
     worker = vote_system.start_worker()
-    _, client = vote_system.start_kiosk()
-    outcomes: list = []
-    sender = _send_in_background(client.port, 3000, outcomes, retries=120)
+    clients = vote_system.start_kiosks(2)
+    sender, outcomes = send_from_kiosks(clients, 1500, retries=120)
     wait_until(lambda: vote_system.count() > 0, 30, "the first batch")
     try:
         _run("rabbitmqctl", "stop_app")
         time.sleep(2)
-        down = client.post_vote("1")  # no retries: what a client sees while the broker is down
+        down = clients[0].post_vote("1")  # no retries: what a client sees while it is down
     finally:
         _run("rabbitmqctl", "start_app")
         _run("rabbitmqctl", "await_startup")
@@ -71,11 +56,11 @@ def test_rabbitmq_restart_kiosk_answers_503_and_retries_count_once(vote_system):
     assert down.status == 503
 
     results = vote_system.wait_for_total(sum(1 for o in outcomes if o.status == 202), timeout=120)
-    ledger = account([*outcomes, down], vote_system.stored_ids())
+    ledger = record(
+        "RabbitMQ restarted (clients retry)", account([*outcomes, down], vote_system.stored_ids())
+    )
     retried = sum(1 for o in outcomes if o.attempts > 1)
-    print("rabbitmq restart:", ledger, "votes retried:", retried)
     assert ledger["accepted"] == 3000 and ledger["refused"] == 1 and retried > 0
     assert (ledger["lost"], ledger["duplicates"], ledger["unclaimed_counted"]) == (0, 0, 0)
     assert results["total_votes"] == vote_system.count() == 3000
     assert worker.poll() is None
-    assert vote_system.queue_depth() == 0

@@ -7,7 +7,6 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 import uuid
 from collections import Counter
 
@@ -16,7 +15,14 @@ import pytest
 
 from lib.broker import DEAD_SUFFIX
 from lib.vote_client import drive
-from tests.integration.vote_system import ROOT, account, free_port, wait_until
+from tests.integration.vote_system import (
+    ROOT,
+    account,
+    free_port,
+    record,
+    send_from_kiosks,
+    wait_until,
+)
 
 CANDIDATES = ["1", "2", "3"]
 
@@ -170,20 +176,15 @@ def test_poison_messages_are_dead_lettered_and_the_worker_goes_on(vote_system):
 
 def test_worker_sigkilled_mid_batch_loses_and_doubles_nothing(vote_system):
     worker = vote_system.start_worker(BATCH_SIZE="500", BATCH_MS="400")
-    _, client = vote_system.start_kiosk()
-    outcomes: list = []
-    sender = threading.Thread(
-        target=lambda: outcomes.extend(drive("127.0.0.1", client.port, 1500, CANDIDATES, 4))
-    )
-    sender.start()
+    clients = vote_system.start_kiosks(2)
+    sender, outcomes = send_from_kiosks(clients, 750)
     wait_until(lambda: vote_system.count() > 0, 30, "first batch")
     vote_system.stop(worker, signal.SIGKILL)
     vote_system.start_worker(BATCH_SIZE="500", BATCH_MS="400")
     sender.join()
 
     results = vote_system.wait_for_total(1500)
-    ledger = account(outcomes, vote_system.stored_ids())
-    print("sigkill mid-batch:", ledger)
+    ledger = record("worker SIGKILLed mid-batch", account(outcomes, vote_system.stored_ids()))
     assert ledger["accepted"] == 1500
     assert (ledger["lost"], ledger["duplicates"], ledger["unclaimed_counted"]) == (0, 0, 0)
     assert results["total_votes"] == vote_system.count()
@@ -192,20 +193,23 @@ def test_worker_sigkilled_mid_batch_loses_and_doubles_nothing(vote_system):
 
 def test_votes_wait_in_the_queue_while_the_worker_is_stopped(vote_system):
     worker = vote_system.start_worker()
-    _, client = vote_system.start_kiosk()
-    first = drive("127.0.0.1", client.port, 100, CANDIDATES, 2)
+    clients = vote_system.start_kiosks(2)
+    sender, first = send_from_kiosks(clients, 50)
+    sender.join()
     vote_system.wait_for_total(100)
     assert vote_system.stop(worker) == 0  # SIGTERM: flushes, acknowledges, exits cleanly
 
-    second = drive("127.0.0.1", client.port, 400, CANDIDATES, 4)
+    sender, second = send_from_kiosks(clients, 200)
+    sender.join()
     assert all(o.status == 202 for o in second)
     assert vote_system.queue_depth() == 400
     assert vote_system.count() == 100
 
     vote_system.start_worker()
     vote_system.wait_for_total(500)
-    ledger = account(first + second, vote_system.stored_ids())
-    print("worker stopped:", ledger)
+    ledger = record(
+        "worker stopped, queue grows", account(first + second, vote_system.stored_ids())
+    )
     assert (ledger["accepted"], ledger["counted"], ledger["lost"]) == (500, 500, 0)
     assert vote_system.queue_depth() == 0
 
@@ -213,10 +217,11 @@ def test_votes_wait_in_the_queue_while_the_worker_is_stopped(vote_system):
 def test_two_workers_share_the_queue_without_double_counting(vote_system):
     vote_system.start_worker()
     vote_system.start_worker()
-    _, client = vote_system.start_kiosk()
-    outcomes = drive("127.0.0.1", client.port, 1200, CANDIDATES, 4)
+    clients = vote_system.start_kiosks(2)
+    sender, outcomes = send_from_kiosks(clients, 600)
+    sender.join()
     vote_system.wait_for_total(1200)
-    ledger = account(outcomes, vote_system.stored_ids())
+    ledger = record("two workers at once", account(outcomes, vote_system.stored_ids()))
     assert (ledger["accepted"], ledger["counted"], ledger["duplicates"]) == (1200, 1200, 0)
     assert vote_system.sql("SELECT sum(votes) FROM vote_buckets") == [(1200,)]
 

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -18,7 +19,7 @@ import pika
 import psycopg2
 
 from lib.broker import DEAD_SUFFIX, declare_topology
-from lib.vote_client import KioskClient, Outcome
+from lib.vote_client import KioskClient, Outcome, drive
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,6 +109,9 @@ class VoteSystem:
         wait_until(answering, 20, "the kiosk to answer")
         return proc, client
 
+    def start_kiosks(self, count: int, **env) -> list[KioskClient]:
+        return [self.start_kiosk(f"k{i}", **env)[1] for i in range(1, count + 1)]
+
     def log_text(self) -> str:
         return "\n".join(p.read_text()[-3000:] for p in sorted(self.logs.iterdir()))
 
@@ -183,6 +187,38 @@ class VoteSystem:
             raise AssertionError(
                 f"{exc}; now {self.cached_results()}\n{self.log_text()}"
             ) from None
+
+
+LEDGERS: list[tuple[str, dict]] = []  # every fault scenario's ledger, printed after the run
+
+
+def send_from_kiosks(
+    clients: list[KioskClient], votes_each: int, retries: int = 0, pause: float = 0.5
+) -> tuple[threading.Thread, list[Outcome]]:
+    """Start sending ``votes_each`` votes to each kiosk at once, in the background (several
+    simulated kiosks, 2 connections each); join the thread, then read the outcomes."""
+    outcomes: list[Outcome] = []
+
+    def one(client: KioskClient) -> None:
+        outcomes.extend(
+            drive("127.0.0.1", client.port, votes_each, ["1", "2", "3"], 2, retries, pause)
+        )
+
+    def all_kiosks() -> None:
+        senders = [threading.Thread(target=one, args=(c,)) for c in clients]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join()
+
+    thread = threading.Thread(target=all_kiosks)
+    thread.start()
+    return thread, outcomes
+
+
+def record(scenario: str, ledger: dict) -> dict:
+    LEDGERS.append((scenario, ledger))
+    return ledger
 
 
 def account(outcomes: list[Outcome], stored: list[str]) -> dict:
