@@ -111,7 +111,11 @@ def make_app(
             publisher().publish(vote)
         except BrokerUnavailable as exc:
             logger.warning("vote %s not handed over: %s", vote.vote_id, exc)
-            raise fail(503, "vote not recorded: the ballot box is unavailable, retry") from None
+            raise fail(
+                503,
+                "vote not confirmed by the ballot box; retry with the same vote_id "
+                "(it will count once)",
+            ) from None
         response.status = 202
         return {"vote_id": vote.vote_id, "candidate": vote.candidate, "kiosk_id": kiosk_id}
 
