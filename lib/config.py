@@ -77,30 +77,21 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         results_interval=_number(env, "RESULTS_INTERVAL", "2", float),
         chart_interval=_number(env, "CHART_INTERVAL", "10", float),
         kiosk_token=env.get("KIOSK_TOKEN") or None,
-        rate_limit=_rate(env),
+        rate_limit=_number(env, "RATE_LIMIT", "50", float, zero_ok=True),
     )
 
 
-def _rate(env: Mapping[str, str]) -> float:
-    text = env.get("RATE_LIMIT", "50")
-    try:
-        rate = float(text)
-    except ValueError:
-        raise ConfigError(f"RATE_LIMIT must be votes a second (0: none), got {text!r}") from None
-    if rate < 0:
-        raise ConfigError(f"RATE_LIMIT must not be negative, got {rate}")
-    return rate
-
-
-def _number(env: Mapping[str, str], name: str, default: str, kind: type) -> int | float:
+def _number(
+    env: Mapping[str, str], name: str, default: str, kind: type, zero_ok: bool = False
+) -> int | float:
+    """``env[name]`` (or ``default``) as a positive ``kind``; 0 too with ``zero_ok``."""
+    wanted = f"{'a non-negative' if zero_ok else 'a positive'} {kind.__name__}"
     try:
         value = kind(env.get(name, default))
     except ValueError:
-        raise ConfigError(
-            f"{name} must be a positive {kind.__name__}, got {env[name]!r}"
-        ) from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive, got {value}")
+        raise ConfigError(f"{name} must be {wanted}, got {env[name]!r}") from None
+    if value < 0 or (value == 0 and not zero_ok):
+        raise ConfigError(f"{name} must be {wanted}, got {value}")
     return value
 
 

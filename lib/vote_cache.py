@@ -13,18 +13,21 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 
-from lib.charts import save_figure, vote_timeline_chart, vote_totals_chart
 from lib.output import write_json
 
 RESULTS_FILE = "results.json"
-CHARTS = {"totals": vote_totals_chart, "timeline": vote_timeline_chart}
+CHARTS = ("totals", "timeline")  # <name>.png, drawn by lib.charts.vote_<name>_chart
 
 
 def write_results(cache_dir: Path, results: dict, charts: bool = True) -> None:
     """Write the charts (when ``charts``), then ``results.json``, atomically each."""
     if charts:
-        for name, draw in CHARTS.items():
-            save_figure(draw(results), Path(cache_dir) / f"{name}.png")
+        # imported here, not at the top: kiosks read this cache and never load matplotlib
+        from lib import charts as drawing
+
+        for name in CHARTS:
+            draw = getattr(drawing, f"vote_{name}_chart")
+            drawing.save_figure(draw(results), Path(cache_dir) / f"{name}.png")
     write_json(Path(cache_dir) / RESULTS_FILE, results)
 
 
@@ -81,7 +84,6 @@ class CachedResults:
         return self._snapshot
 
 
-def staleness(results: dict, now: datetime | None = None) -> float:
-    """Seconds since the results were generated."""
-    generated = datetime.fromisoformat(results["generated_at"])
+def staleness(generated: datetime, now: datetime | None = None) -> float:
+    """Seconds since results generated at ``generated`` (``Snapshot.generated``)."""
     return max(0.0, ((now or datetime.now(UTC)) - generated).total_seconds())

@@ -38,7 +38,14 @@ from lib.config import load_config
 from lib.errors import ConfigError
 from lib.rate_limit import TokenBucket
 from lib.vote_cache import CHARTS, RESULTS_FILE, CachedResults, staleness
-from lib.votes import Candidate, VoteError, check_kiosk_id, parse_candidates, vote_from_request
+from lib.votes import (
+    MAX_BODY_BYTES,
+    Candidate,
+    VoteError,
+    check_kiosk_id,
+    parse_candidates,
+    vote_from_request,
+)
 
 logger = logging.getLogger("kiosk")
 
@@ -99,10 +106,9 @@ def make_app(
                 raise fail(401, "a valid 'Authorization: Bearer <token>' header is required")
         if bucket is not None and not bucket.allow():
             raise fail(429, "too many votes from this kiosk; slow down")
-        length = request.content_length
-        if length > 4 * 1024:
-            raise fail(413, "body too large")
-        body = request.body.read(4 * 1024 + 1)
+        if request.content_length > MAX_BODY_BYTES:  # refused unread
+            raise fail(413, f"body too large (over {MAX_BODY_BYTES} bytes)")
+        body = request.body.read(MAX_BODY_BYTES + 1)
         try:
             vote = vote_from_request(body, request.content_type, kiosk_id, candidates)
         except VoteError as exc:
@@ -131,7 +137,7 @@ def make_app(
         }
         if request.get_header("If-None-Match") == snapshot.etag:
             return HTTPResponse(status=304, headers=headers)
-        age = staleness(snapshot.document)
+        age = staleness(snapshot.generated)
         headers["Content-Type"] = "application/json"
         return HTTPResponse(snapshot.prefix + b',"staleness_seconds":%.3f}' % age, 200, headers)
 
@@ -149,7 +155,7 @@ def make_app(
     def health():
         snapshot = cache.read()
         broker = publisher().reachable()
-        age = None if snapshot is None else round(staleness(snapshot.document), 3)
+        age = None if snapshot is None else round(staleness(snapshot.generated), 3)
         response.status = 200 if broker else 503
         return {
             "kiosk_id": kiosk_id,
@@ -159,6 +165,7 @@ def make_app(
         }
 
     document = openapi_document(kiosk_id, candidates, list(CHARTS))
+    screen = kiosk_page(kiosk_id, candidates)
 
     @app.get("/openapi.json")
     def openapi():
@@ -167,7 +174,7 @@ def make_app(
     @app.get("/")
     def page():
         response.content_type = "text/html; charset=utf-8"
-        return kiosk_page(kiosk_id, candidates)
+        return screen
 
     @app.get("/kiosk.js")
     def script():

@@ -21,7 +21,7 @@ import time
 from sqlalchemy.exc import DBAPIError
 
 from lib.config import Config, load_config
-from lib.db import connect
+from lib.db import connect, first_line
 from lib.errors import DatabaseError, ProjectError
 from lib.vote_cache import chart_data, write_results
 from lib.vote_store import apply_vote_schema, vote_results
@@ -53,7 +53,7 @@ def write_results_forever(config: Config, stop, parent_pid: int | None = None) -
             if draw:
                 drawn, charts_due = key, now + config.chart_interval
         except (DatabaseError, DBAPIError, OSError) as exc:
-            logger.warning("results not written: %s", str(exc).splitlines()[0][:200])
+            logger.warning("results not written: %s", first_line(exc))
             if engine is not None:
                 engine.dispose()
             engine = None

@@ -33,7 +33,7 @@ from sqlalchemy.exc import DBAPIError
 
 from lib.broker import DEAD_SUFFIX, connection_parameters, declare_topology, persistent
 from lib.config import Config, load_config
-from lib.db import connect
+from lib.db import connect, first_line
 from lib.errors import DatabaseError, ProjectError
 from lib.vote_store import apply_vote_schema, record_votes
 from lib.votes import Candidate, Vote, VoteError, decode, parse_candidates
@@ -74,7 +74,12 @@ class Worker:
                 self._session()
                 delay = 0.5
             except _TRANSIENT as exc:
-                logger.warning("connection lost (%s); reconnecting in %.1fs", _brief(exc), delay)
+                logger.warning(
+                    "connection lost (%s: %s); reconnecting in %.1fs",
+                    type(exc).__name__,
+                    first_line(exc),
+                    delay,
+                )
                 self._sleep(delay)
                 delay = min(delay * 2, BACKOFF_MAX)
 
@@ -147,11 +152,6 @@ class Worker:
         end = time.monotonic() + seconds
         while not self.stopping and time.monotonic() < end:
             time.sleep(0.05)
-
-
-def _brief(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:200]
 
 
 def main(argv: list[str] | None = None) -> int:

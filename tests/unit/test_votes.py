@@ -192,7 +192,8 @@ def test_cache_is_written_whole_and_reread_only_when_changed(tmp_path):
     assert chart_data(later) != chart_data(results)
     write_results(tmp_path, later, charts=False)
     assert cache.read().document["total_votes"] == 5 and cache.read().etag != snapshot.etag
-    assert staleness(later, NOW + timedelta(seconds=10)) == pytest.approx(7)
+    generated = datetime.fromisoformat(later["generated_at"])
+    assert staleness(generated, NOW + timedelta(seconds=10)) == pytest.approx(7)
     assert CachedResults(tmp_path / "missing.json").read() is None
 
 
