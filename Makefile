@@ -10,7 +10,7 @@ DATA_DIR ?= data
 OUT_DIR ?= out/q1
 EARLY_STOPPING ?= 50
 
-.PHONY: venv q1 data test services browser lint bench-q1 clean
+.PHONY: venv q1 data test services browser lint bench-q1 bench-q1-dask clean
 
 venv: $(VENV)/.installed
 
@@ -51,6 +51,9 @@ lint: venv
 
 bench-q1: venv
 	$(BIN)/python bench/q1_compare.py
+
+bench-q1-dask: venv
+	$(BIN)/python bench/q1_dask.py
 
 clean:
 	rm -rf $(VENV) out

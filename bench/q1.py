@@ -1,7 +1,9 @@
 """Q1 end to end through lib, with no notebook kernel and no network: parse, the three answers,
 offline country attribution. Prints the answers as JSON.
 
-    python bench/q1.py LOG [--workers N]
+    python bench/q1.py LOG [LOG ...] [--workers N] [--engine auto|local|dask]
+
+LOG may be a file or a glob; several are read as one input.
 """
 
 from __future__ import annotations
@@ -10,17 +12,20 @@ import argparse
 import json
 import sys
 
+from lib.engines import ENGINES
 from lib.errors import ProjectError
 from lib.q1 import answers, run_q1
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("log")
+    parser.add_argument("log", nargs="+")
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--engine", choices=ENGINES, default="auto")
     args = parser.parse_args()
     try:
-        result = run_q1(args.log, use_dns=False, workers=args.workers)
+        logs = args.log[0] if len(args.log) == 1 else args.log
+        result = run_q1(logs, use_dns=False, workers=args.workers, engine=args.engine)
     except ProjectError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

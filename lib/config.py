@@ -17,7 +17,9 @@ Every setting has a sane default so that a fresh clone works with no environment
 - ``KIOSK_TOKEN`` (none): bearer token ``POST /votes`` requires; mandatory off loopback;
 - ``RATE_LIMIT`` (``50``): votes a second one kiosk server process accepts on average (bursts of
   twice that), 0 for none; far above human voting, far below a flood;
-- ``CHART_INTERVAL`` (``10``): charts are redrawn at most this often (and only when changed).
+- ``CHART_INTERVAL`` (``10``): charts are redrawn at most this often (and only when changed);
+- ``DASK_SCHEDULER_ADDRESS`` (none): the Dask scheduler Q1's ``dask`` engine uses (e.g.
+  ``tcp://10.0.0.5:8786``); without it, that engine starts a LocalCluster sized to the machine.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class Config:
     chart_interval: float
     kiosk_token: str | None
     rate_limit: float
+    dask_scheduler_address: str | None
 
 
 def load_config(env: Mapping[str, str] | None = None) -> Config:
@@ -78,6 +81,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         chart_interval=_number(env, "CHART_INTERVAL", "10", float),
         kiosk_token=env.get("KIOSK_TOKEN") or None,
         rate_limit=_number(env, "RATE_LIMIT", "50", float, zero_ok=True),
+        dask_scheduler_address=env.get("DASK_SCHEDULER_ADDRESS") or None,
     )
 
 

@@ -9,22 +9,18 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any, BinaryIO, Protocol
 
 import polars as pl
 
-from lib.access_log import (
-    BLOCK_BYTES,
-    block_to_lines,
-    count_lines,
-    iter_blocks,
-    open_log,
-    parse_lines,
-)
+from lib.access_log import BLOCK_BYTES, block_to_lines, count_lines, iter_blocks, parse_lines
 from lib.errors import ConfigError
+from lib.log_inputs import Partition, open_partition
 
 MAX_EXAMPLES = 10  # rejected lines kept verbatim, the first ones by line number
 _MERGE_EVERY = 8  # block summaries held before they are merged
@@ -58,6 +54,13 @@ class Window:
         return (pl.col("time") >= self.start) & (pl.col("time") < self.end)
 
 
+_EXAMPLE_SCHEMA = {"file": pl.String, "line_no": pl.UInt64, "line": pl.String}
+
+
+def _examples() -> pl.DataFrame:
+    return pl.DataFrame(schema=_EXAMPLE_SCHEMA)
+
+
 def _counts(key: str, dtype: pl.DataType) -> pl.DataFrame:
     return pl.DataFrame(schema={key: dtype, "requests": pl.UInt64})
 
@@ -69,9 +72,7 @@ class LogSummary:
     lines: int = 0
     requests: int = 0
     rejected: int = 0
-    rejected_examples: pl.DataFrame = field(
-        default_factory=lambda: pl.DataFrame(schema={"line_no": pl.UInt64, "line": pl.String})
-    )
+    rejected_examples: pl.DataFrame = field(default_factory=_examples)  # file, line_no, line
     bytes_sent: int = 0
     hosts: pl.DataFrame = field(default_factory=lambda: _counts("host", pl.String))
     window_hosts: pl.DataFrame = field(default_factory=lambda: _counts("host", pl.String))
@@ -100,7 +101,9 @@ def summarize_block(
         lines=lines,
         requests=requests.height,
         rejected=rejected.height,
-        rejected_examples=rejected.head(MAX_EXAMPLES),
+        rejected_examples=rejected.head(MAX_EXAMPLES).select(
+            pl.lit(None, pl.String).alias("file"), "line_no", "line"
+        ),
         bytes_sent=int(requests.get_column("bytes").sum() or 0),
         hosts=_count(requests, "host"),
         window_hosts=_count(requests.filter(window.contains()), "host"),
@@ -123,7 +126,7 @@ def combine(parts: list[LogSummary], ordered: bool = True) -> LogSummary:
     """
     if not parts:
         return LogSummary()
-    examples = pl.concat([p.rejected_examples for p in parts]).sort("line_no")
+    examples = pl.concat([p.rejected_examples for p in parts]).sort("file", "line_no")
     return LogSummary(
         lines=sum(p.lines for p in parts),
         requests=sum(p.requests for p in parts),
@@ -145,32 +148,130 @@ def summarize_bytes(block: bytes, first_line_no: int, window: Window) -> LogSumm
     return summarize_block(lines.len(), requests, rejected, window)
 
 
+class Executor(Protocol):
+    """Runs ``fn(*args)`` somewhere and hands back a future: a ThreadPoolExecutor, or a Dask
+    client (its futures have ``result()`` too)."""
+
+    def submit(self, fn: Callable, /, *args: Any) -> Any: ...
+
+
+def summarize_stream(
+    stream: BinaryIO,
+    window: Window,
+    name: str = "log",
+    block_bytes: int = BLOCK_BYTES,
+    executor: Executor | None = None,
+    in_flight: int = 1,
+) -> LogSummary:
+    """Summarise a binary stream of log lines (line numbers count from 1).
+
+    Without an ``executor`` every block is parsed in this thread, one at a time. With one, this
+    thread reads (and decompresses) while the executor parses, at most ``in_flight`` blocks ahead.
+    Memory stays bounded either way: the blocks in flight plus the counts. Raises LogReadError.
+    """
+    parts: list[LogSummary] = []
+    pending: deque = deque()
+    line_no = 1
+
+    def keep(part: LogSummary) -> None:
+        nonlocal parts
+        parts.append(part)
+        if len(parts) >= _MERGE_EVERY:  # keeps memory bounded on any input size
+            parts = [combine(parts, ordered=False)]
+
+    for block in iter_blocks(stream, block_bytes, name=name):
+        if executor is None:
+            keep(summarize_bytes(block, line_no, window))
+        else:
+            pending.append(executor.submit(summarize_bytes, block, line_no, window))
+        line_no += count_lines(block)
+        while len(pending) > max(0, in_flight):
+            keep(pending.popleft().result())
+    while pending:
+        keep(pending.popleft().result())
+    return combine(parts, ordered=False)
+
+
+def summarize_partition(
+    part: Partition,
+    window: Window,
+    block_bytes: int = BLOCK_BYTES,
+    executor: Executor | None = None,
+    in_flight: int = 1,
+) -> LogSummary:
+    """Summarise one partition (a whole file or a byte range of a plain one); ``executor`` and
+    ``in_flight`` as for ``summarize_stream``.
+
+    The rejected examples carry the file's name; their line numbers count from the partition's
+    first line (``PartitionMerger`` turns them into the file's line numbers).
+    """
+    with open_partition(part) as stream:
+        summary = summarize_stream(stream, window, str(part), block_bytes, executor, in_flight)
+    examples = summary.rejected_examples.with_columns(pl.lit(part.path).alias("file"))
+    return replace(summary, rejected_examples=examples.select(*_EXAMPLE_SCHEMA))
+
+
+class PartitionMerger:
+    """Combine partition summaries, arriving in any order, into the summary of their files.
+
+    Counts are merged as they arrive (memory: the count tables, not the partitions); the
+    rejected examples are kept per partition until ``result`` knows how many lines precede each
+    partition in its file, and so each example's line number in the file.
+    """
+
+    def __init__(self) -> None:
+        self._merged: list[LogSummary] = []
+        self._lines: dict[Partition, int] = {}
+        self._examples: dict[Partition, pl.DataFrame] = {}
+
+    def add(self, part: Partition, summary: LogSummary) -> None:
+        if part in self._lines:
+            raise ValueError(f"partition {part} was added twice")
+        self._lines[part] = summary.lines
+        self._examples[part] = summary.rejected_examples
+        self._merged.append(replace(summary, rejected_examples=_examples()))
+        if len(self._merged) >= _MERGE_EVERY:
+            self._merged = [combine(self._merged, ordered=False)]
+
+    def result(self) -> LogSummary:
+        before: dict[str, int] = {}
+        examples = []
+        for part in sorted(self._lines):
+            offset = before.get(part.path, 0)
+            shifted = pl.col("line_no") + offset
+            examples.append(self._examples[part].with_columns(shifted.cast(pl.UInt64)))
+            before[part.path] = offset + self._lines[part]
+        summary = combine(self._merged)
+        ordered = pl.concat([_examples(), *examples]).sort("file", "line_no")
+        return replace(summary, rejected_examples=ordered.head(MAX_EXAMPLES))
+
+
 def summarize_log(
     path: str | Path,
     window: Window,
     block_bytes: int = BLOCK_BYTES,
     workers: int | None = None,
 ) -> LogSummary:
-    """Stream a plain or gzip log once and summarise it.
+    """Stream one plain or gzip log and summarise it, parsing blocks on ``workers`` threads
+    (default: the CPU count; polars releases the GIL) while this thread decompresses. Raises
+    LogReadError."""
+    return summarize_files([path], window, block_bytes, workers)
 
-    Blocks are parsed by ``workers`` threads (default: the CPU count; polars releases the GIL)
-    while this thread decompresses the next ones. Memory stays bounded: at most ``workers + 1``
-    blocks of ``block_bytes`` are in flight, plus the counts. Raises LogReadError.
-    """
+
+def summarize_files(
+    paths: list[str | Path],
+    window: Window,
+    block_bytes: int = BLOCK_BYTES,
+    workers: int | None = None,
+) -> LogSummary:
+    """The single-process engine: each file in turn, as ``summarize_log`` does one."""
     workers = max(1, workers or os.cpu_count() or 1)
-    parts: list[LogSummary] = []
-    pending: deque[Future[LogSummary]] = deque()
-    line_no = 1
-    with open_log(path) as stream, ThreadPoolExecutor(workers) as pool:
-        for block in iter_blocks(stream, block_bytes, name=str(path)):
-            pending.append(pool.submit(summarize_bytes, block, line_no, window))
-            line_no += count_lines(block)
-            while len(pending) > workers:
-                parts.append(pending.popleft().result())
-                if len(parts) >= _MERGE_EVERY:  # keeps memory bounded on any input size
-                    parts = [combine(parts, ordered=False)]
-        parts.extend(future.result() for future in pending)
-    return combine(parts)
+    merger = PartitionMerger()
+    with ThreadPoolExecutor(workers) as pool:
+        for path in paths:
+            part = Partition(str(path))
+            merger.add(part, summarize_partition(part, window, block_bytes, pool, workers))
+    return merger.result()
 
 
 def top_hosts(counts: pl.DataFrame, n: int) -> pl.DataFrame:

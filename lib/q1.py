@@ -12,16 +12,20 @@ from pathlib import Path
 import polars as pl
 
 from lib.dns_lookup import Resolver
+from lib.engines import EngineRun, Progress, summarize_inputs
 from lib.geo import METHODS, Attribution, DnsOptions, attribute
-from lib.log_summary import LogSummary, Window, summarize_log, top_hosts
+from lib.log_inputs import PARTITION_BYTES, resolve_paths
+from lib.log_summary import LogSummary, Window, top_hosts
 from lib.output import write_json
 from lib.synthetic import is_synthetic
 
 
 @dataclass(frozen=True)
 class Q1Result:
-    log_path: str
-    synthetic: bool
+    log_path: str | list[str]  # as given: a file, a glob, or a list
+    files: list[str]  # what it named, absolute and sorted
+    synthetic: bool  # True if any file is synthetic
+    engine: EngineRun
     window: Window
     top_n: int
     early_stopping: int
@@ -31,7 +35,7 @@ class Q1Result:
 
 
 def run_q1(
-    log_path: str | Path,
+    log_path: str | Path | list[str | Path],
     window_start: str = "1995-08-18T00:00:00-04:00",
     window_end: str = "1995-08-21T00:00:00-04:00",
     top_n: int = 10,
@@ -41,10 +45,29 @@ def run_q1(
     dns_cache: str | None = None,
     resolver: Resolver | None = None,
     workers: int | None = None,
+    engine: str = "auto",
+    scheduler: str | None = None,
+    partition_bytes: int = PARTITION_BYTES,
+    progress: Progress | None = None,
+    base: Path | None = None,
 ) -> Q1Result:
-    """Parse ``log_path`` once and answer Q1. Raises ConfigError or LogReadError."""
+    """Parse the logs once and answer Q1.
+
+    ``log_path`` is a file, a glob or a list of them (relative to ``base``, default the working
+    directory); ``engine``, ``scheduler``, ``workers``, ``partition_bytes`` and ``progress`` are
+    those of ``lib.engines.summarize_inputs``. Raises ConfigError, LogReadError or EngineError.
+    """
     window = Window.parse(window_start, window_end)
-    summary = summarize_log(log_path, window, workers=workers)
+    files = resolve_paths(log_path, base)
+    summary, run = summarize_inputs(
+        files,
+        window,
+        engine=engine,
+        scheduler=scheduler,
+        workers=workers,
+        partition_bytes=partition_bytes,
+        progress=progress,
+    )
     attribution = attribute(
         summary.hosts,
         early_stopping=early_stopping,
@@ -52,9 +75,12 @@ def run_q1(
         dns=DnsOptions(resolver=resolver, cache_path=dns_cache),
         inferred=inferred,
     )
+    named = log_path if isinstance(log_path, (str, Path)) else [str(p) for p in log_path]
     return Q1Result(
-        log_path=str(log_path),
-        synthetic=is_synthetic(log_path),
+        log_path=str(named) if isinstance(named, Path) else named,
+        files=[str(f) for f in files],
+        synthetic=any(is_synthetic(f) for f in files),
+        engine=run,
         window=window,
         top_n=top_n,
         early_stopping=early_stopping,
@@ -76,7 +102,18 @@ def answers(result: Q1Result) -> dict:
     summary, attribution = result.summary, result.attribution
     dns = attribution.dns
     return {
-        "input": {"path": result.log_path, "synthetic": result.synthetic},
+        "input": {
+            "path": result.log_path,
+            "files": result.files,
+            "synthetic": result.synthetic,
+        },
+        "engine": {
+            "name": result.engine.engine,
+            "partitions": result.engine.partitions,
+            "workers": result.engine.workers,
+            "scheduler": result.engine.scheduler,
+            "seconds": result.engine.seconds,
+        },
         "total_requests": summary.requests,
         "lines": summary.lines,
         "rejected_lines": summary.rejected,
@@ -122,8 +159,12 @@ def write_results(result: Q1Result, output_dir: str | Path) -> Path:
 def headline(data: dict) -> str:
     """The three answers as a few lines of text, from ``answers()`` output or results.json."""
     label = " [SYNTHETIC input: not the real NASA log]" if data["input"]["synthetic"] else ""
+    files = data["input"].get("files", [])
+    named = data["input"]["path"]
+    if len(files) > 1 or not isinstance(named, str):
+        named = f"{len(files)} files ({named})"
     lines = [
-        f"Q1 on {data['input']['path']}{label}",
+        f"Q1 on {named}{label}",
         f"1. HTTP requests: {data['total_requests']:,} "
         f"({data['rejected_lines']:,} of {data['lines']:,} lines rejected as malformed)",
         f"2. Top {len(data['top_hosts'])} hosts, {data['window']['start']} <= t < "

@@ -1,13 +1,13 @@
 """A deterministic synthetic NASA-like access log, for when the real one cannot be fetched.
 
-It imitates ``NASA_access_log_Aug95.gz`` in form, not in fact: Common Log Format, August 1995 at
--0400, in time order, with a daily and weekly rhythm and no requests during the Hurricane Erin
-shutdown (after 1 Aug 14:52:01, before 3 Aug 04:36:13). Host popularity is heavy-tailed over about
-75,000 procedurally named 1995-style hosts (online-service proxies at the top, then dial-ups,
-universities, government, ccTLD hosts and IP literals); paths are heavy-tailed over a few hundred
-NASA-like pages and images. About one line in 50,000 is damaged the way real logs are: truncated
-or empty lines (malformed), and requests with undecodable bytes, without a protocol or with a
-quote inside (still requests).
+It imitates ``NASA_access_log_Aug95.gz`` in form, not in fact: Common Log Format, August 1995 (or
+another month, e.g. July 1995 as a second month) at -0400, in time order, with a daily and weekly
+rhythm and, in August, no requests during the Hurricane Erin shutdown (after 1 Aug 14:52:01,
+before 3 Aug 04:36:13). Host popularity is heavy-tailed over about 75,000 procedurally named
+1995-style hosts (online-service proxies at the top, then dial-ups, universities, government,
+ccTLD hosts and IP literals); paths are heavy-tailed over a few hundred NASA-like pages and images.
+About one line in 50,000 is damaged the way real logs are: truncated or empty lines (malformed),
+and requests with undecodable bytes, without a protocol or with a quote inside (still requests).
 
 Everything it produces is labelled: a sidecar ``<file>.synthetic.json`` marks the file as
 synthetic, and ``is_synthetic`` reads it, so reports can say their input was synthetic.
@@ -15,6 +15,7 @@ synthetic, and ``is_synthetic`` reads it, so reports can say their input was syn
 
 from __future__ import annotations
 
+import calendar
 import json
 import os
 import secrets
@@ -32,8 +33,10 @@ MARKER_SUFFIX = ".synthetic.json"
 DAMAGE_EVERY = 50_000  # one damaged line in this many
 HOST_POOL = 85_000  # candidate hosts; about 75,000 of them appear in a full-size log
 _BATCH = 200_000  # lines formatted and written at once: bounds memory
-_START = datetime(1995, 8, 1)  # local time, -0400
-_GAP = (14 * 3600 + 52 * 60 + 2, 86_400 * 2 + 4 * 3600 + 36 * 60 + 13)  # none in [start, end)
+MONTH = (1995, 8)  # the default month: August 1995, local time -0400
+_OUTAGES = {  # seconds after the month's start with no requests, [start, end)
+    (1995, 8): (14 * 3600 + 52 * 60 + 2, 86_400 * 2 + 4 * 3600 + 36 * 60 + 13),  # Hurricane Erin
+}
 _HOST_ZIPF = (1.2, 60.0)  # p(rank k) ~ (k + q) ** -s: heavy tail, flattened head
 _PATH_ZIPF = (1.1, 5.0)
 _STATUSES = (200, 304, 302, 404, 403, 500)
@@ -253,16 +256,22 @@ def _paths(rng: np.random.Generator) -> list[str]:
     return head + rng.permutation(tail).tolist()
 
 
-def _times(rng: np.random.Generator, lines: int) -> np.ndarray:
-    """``lines`` sorted request times, in seconds after 1 Aug 1995 00:00:00 local."""
+def _days(month: tuple[int, int]) -> int:
+    return calendar.monthrange(*month)[1]
+
+
+def _times(rng: np.random.Generator, lines: int, month: tuple[int, int]) -> np.ndarray:
+    """``lines`` sorted request times, in seconds after the month's first midnight (local)."""
+    days = _days(month)
     from_peak = np.abs(np.arange(86_400) / 3600 - 14.5)
     from_peak = np.minimum(from_peak, 24 - from_peak)
     daily = 0.25 + np.exp(-0.5 * (from_peak / 4.0) ** 2)  # afternoon peak, quiet nights
-    weekday = (np.arange(31) + _START.weekday()) % 7
+    weekday = (np.arange(days) + datetime(*month, 1).weekday()) % 7
     weekly = np.where(weekday >= 5, 0.55, 1.0)
-    jitter = rng.lognormal(0.0, 0.15, size=(31, 24))  # no two hours alike
+    jitter = rng.lognormal(0.0, 0.15, size=(days, 24))  # no two hours alike
     weight = (daily.reshape(24, 3600) * (weekly[:, None] * jitter)[:, :, None]).ravel()
-    weight[_GAP[0] : _GAP[1]] = 0.0  # Hurricane Erin: the server was down
+    if month in _OUTAGES:  # the server was down
+        weight[_OUTAGES[month][0] : _OUTAGES[month][1]] = 0.0
     cdf = np.cumsum(weight, out=weight)
     u = np.sort(rng.random(lines)) * cdf[-1]
     return np.searchsorted(cdf, u, side="right")  # a zero-weight second is never chosen
@@ -366,18 +375,22 @@ def _replacing(path: Path) -> Iterator[BinaryIO]:
         tmp.unlink(missing_ok=True)
 
 
-def _stamps() -> list[str]:
+def _stamps(month: tuple[int, int]) -> list[str]:
     """``01/Aug/1995:00:00`` for every minute of the month."""
-    return [(_START + timedelta(minutes=m)).strftime("%d/%b/%Y:%H:%M") for m in range(44_640)]
+    start = datetime(*month, 1)
+    minutes = _days(month) * 1440
+    return [(start + timedelta(minutes=m)).strftime("%d/%b/%Y:%H:%M") for m in range(minutes)]
 
 
-def _write_lines(out: BinaryIO, rng: np.random.Generator, lines: int) -> int:
+def _write_lines(
+    out: BinaryIO, rng: np.random.Generator, lines: int, month: tuple[int, int]
+) -> int:
     """Write the log to ``out``; return how many lines are malformed."""
     catalogue = _Catalogue(rng, HOST_POOL)
-    times = _times(rng, lines)
+    times = _times(rng, lines, month)
     n_damaged = lines // DAMAGE_EVERY
     damaged = np.sort(rng.choice(lines, size=n_damaged, replace=False)).tolist()
-    minutes = _stamps()
+    minutes = _stamps(month)
     seconds = [f":{s:02d} -0400] " for s in range(60)]
     statuses = [f" {s} " for s in _STATUSES]
     hosts, requests = catalogue.hosts, catalogue.requests
@@ -408,14 +421,22 @@ def _write_lines(out: BinaryIO, rng: np.random.Generator, lines: int) -> int:
     return malformed
 
 
-def generate_log(path: str | Path, lines: int = SYNTHETIC_LINES, seed: int = 1995) -> Path:
+def generate_log(
+    path: str | Path,
+    lines: int = SYNTHETIC_LINES,
+    seed: int = 1995,
+    month: tuple[int, int] = MONTH,
+) -> Path:
     """Write a synthetic NASA-like log, labelled by its ``<path>.synthetic.json`` marker.
 
     Args:
         path: the file to write; gzip (fast level) if its name ends in ``.gz``, else plain text.
             It is replaced atomically, and its marker is written just before it appears.
         lines: how many lines, damaged ones included.
-        seed: the random seed; the same ``seed`` and ``lines`` give byte-identical files.
+        seed: the random seed; the same ``seed``, ``lines`` and ``month`` give byte-identical
+            files.
+        month: ``(year, month)`` the log covers, at -0400; August 1995 (the default) has the
+            Hurricane Erin outage, other months have none.
 
     Returns:
         ``path`` as a Path.
@@ -425,6 +446,8 @@ def generate_log(path: str | Path, lines: int = SYNTHETIC_LINES, seed: int = 199
     """
     if lines < 0:
         raise ValueError(f"lines must be >= 0, not {lines}")
+    if not 1 <= month[1] <= 12:
+        raise ValueError(f"month must be (year, 1..12), not {month}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -432,14 +455,15 @@ def generate_log(path: str | Path, lines: int = SYNTHETIC_LINES, seed: int = 199
         if path.suffix == ".gz":  # no name and mtime 0 in the header: same input, same bytes
             gz = igzip.IGzipFile(filename="", mode="wb", compresslevel=1, fileobj=raw, mtime=0)
             with gz:
-                malformed = _write_lines(gz, rng, lines)
+                malformed = _write_lines(gz, rng, lines, month)
         else:
-            malformed = _write_lines(raw, rng, lines)
+            malformed = _write_lines(raw, rng, lines, month)
         marker = {
             "synthetic": True,
             "generator": "lib.synthetic",
             "seed": seed,
             "lines": lines,
+            "month": f"{month[0]}-{month[1]:02d}",
             "malformed": malformed,
             "note": "Synthetic NASA-like log, not the real NASA_access_log_Aug95: "
             "anything computed from it describes this generator, not NASA's 1995 traffic.",

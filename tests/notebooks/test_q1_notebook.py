@@ -55,7 +55,12 @@ def test_committed_notebook_has_no_outputs_and_a_parameters_cell():
 def test_notebook_on_the_real_slice(tmp_path, nasa_slice):
     start, end = "1995-08-01T00:30:00-04:00", "1995-08-01T01:00:00-04:00"
     data = run(tmp_path, log_path=str(nasa_slice), window_start=start, window_end=end, top_n=5)
-    assert data["input"] == {"path": str(nasa_slice), "synthetic": False}
+    assert data["input"] == {
+        "path": str(nasa_slice),
+        "files": [str(nasa_slice.resolve())],
+        "synthetic": False,
+    }
+    assert data["engine"]["name"] == "local"  # auto: a small input stays in the kernel
     assert (data["total_requests"], data["rejected_lines"], data["lines"]) == (1880, 1, 1881)
     assert data["rejected_examples"][0]["line"] == "miriwo"
 
@@ -96,3 +101,26 @@ def test_notebook_on_a_small_synthetic_log(tmp_path):
 def test_a_bad_window_fails_with_a_clear_error(tmp_path, nasa_slice):
     with pytest.raises(pm.PapermillExecutionError, match="UTC offset"):
         run(tmp_path, log_path=str(nasa_slice), window_start="1995-08-18T00:00:00")
+
+
+def test_notebook_on_two_months_through_dask(tmp_path):
+    """A list of files through the dask engine (its own LocalCluster) gives the local answers."""
+    from lib.q1 import answers, run_q1
+    from lib.synthetic import generate_log
+
+    july = generate_log(tmp_path / "jul.log", lines=12_000, seed=5, month=(1995, 7))
+    august = generate_log(tmp_path / "aug.log.gz", lines=9_000, seed=6)
+    logs = [str(august), str(july)]
+    data = run(tmp_path, log_path=logs, engine="dask")
+    assert data["engine"]["name"] == "dask" and data["engine"]["scheduler"] == "LocalCluster"
+    assert data["input"]["path"] == logs
+    expected = answers(run_q1(logs, use_dns=False, engine="local"))
+    for key in ("engine", "dns"):
+        expected.pop(key), data.pop(key)
+    assert data == expected
+    assert data["lines"] == 21_000
+    executed = json.loads((tmp_path / "q1.ipynb").read_text())
+    printed = "".join(
+        "".join(o.get("text", "")) for c in executed["cells"] for o in c.get("outputs", [])
+    )
+    assert "Dask: 2 partitions" in printed and "dashboard http" in printed

@@ -70,7 +70,7 @@ def test_summary_counts_everything_and_loses_nothing(tmp_path):
     )
     s = summarize_log(path, WINDOW)
     assert (s.lines, s.requests, s.rejected) == (5, 3, 2)
-    assert s.rejected_examples.rows() == [(2, ""), (4, "truncat")]
+    assert s.rejected_examples.select("line_no", "line").rows() == [(2, ""), (4, "truncat")]
     assert s.bytes_sent == 100
     assert dict(s.hosts.rows()) == {"h1": 2, "h2": 1}
     assert dict(s.statuses.rows()) == {200: 1, 304: 1, 404: 1}
@@ -88,7 +88,7 @@ def test_any_block_size_and_worker_count_give_the_same_summary(tmp_path):
     for block_bytes, workers in [(64, 1), (1000, 3), (7, 2)]:
         part = summarize_log(path, WINDOW, block_bytes=block_bytes, workers=workers)
         assert (part.lines, part.requests, part.rejected) == (whole.lines, whole.requests, 1)
-        assert part.rejected_examples.rows() == [(11, "broken line")]
+        assert part.rejected_examples.rows() == [(str(path), 11, "broken line")]
         for name in ("hosts", "window_hosts", "hourly", "statuses"):
             assert getattr(part, name).equals(getattr(whole, name)), name
 
@@ -106,5 +106,5 @@ def test_combine_is_order_independent(tmp_path):
 def test_real_slice_summary(nasa_slice):
     s = summarize_log(nasa_slice, WINDOW)
     assert (s.lines, s.requests, s.rejected) == (1881, 1880, 1)
-    assert s.rejected_examples.rows() == [(1881, "miriwo")]
+    assert s.rejected_examples.rows() == [(str(nasa_slice), 1881, "miriwo")]
     assert s.window_hosts.is_empty()  # the slice covers 1 Aug only

@@ -1,0 +1,231 @@
+"""Where Q1's log summaries are computed: in this process, or on a Dask cluster.
+
+- ``local``: the files one after another in this process, each decompressed by this thread while
+  its blocks are parsed on a thread per core. The default for small inputs.
+- ``dask``: one task per partition (``lib.log_inputs``) on a Dask cluster: the scheduler named by
+  the ``scheduler`` argument or ``DASK_SCHEDULER_ADDRESS``, else a ``LocalCluster`` of one
+  single-threaded worker process per core. Workers need this package installed and read access
+  to the files under the same paths.
+- ``auto``: ``dask`` when a scheduler address is set, or when the input is at least
+  ``AUTO_DASK_BYTES`` on disk and has more than one partition; ``local`` otherwise.
+
+Both engines run the same function on every piece, ``lib.log_summary.summarize_partition``, and
+merge with the same ``PartitionMerger``, so they give the same answers. A task returns counts
+only (a few MB), which the client merges as they arrive. Country attribution runs afterwards, once,
+on the merged host counts: each distinct host is looked up once, by the client, with its one DNS
+cache on disk.
+
+Memory per Dask worker is bounded by one partition in flight, read in blocks of
+``lib.access_log.BLOCK_BYTES`` (16 MiB decompressed), plus the count tables of the hosts that
+partition holds; it does not grow with the number or size of the files.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from lib.access_log import BLOCK_BYTES
+from lib.config import load_config
+from lib.errors import ConfigError, ProjectError
+from lib.log_inputs import PARTITION_BYTES, Partition, input_bytes, is_gzip, plan_partitions
+from lib.log_summary import (
+    LogSummary,
+    PartitionMerger,
+    Window,
+    summarize_files,
+    summarize_partition,
+)
+
+ENGINES = ("auto", "local", "dask")
+AUTO_DASK_BYTES = 1 << 30  # 1 GiB of input files, compressed or not
+CONNECT_TIMEOUT = "10s"  # to reach a named scheduler
+
+Progress = Callable[[str], None]  # told one line of news at a time
+
+
+class EngineError(ProjectError):
+    """The Dask cluster could not be reached or lost a task's worker."""
+
+
+@dataclass(frozen=True)
+class EngineRun:
+    """How a summary was computed."""
+
+    engine: str  # "local" or "dask"
+    partitions: int
+    workers: int  # threads (local) or Dask worker processes
+    scheduler: str | None  # a scheduler address, "LocalCluster", or None for local
+    dashboard: str | None  # the Dask dashboard's URL, when there is one
+    seconds: float
+
+
+def choose_engine(engine: str, paths: list[Path], partitions: int, scheduler: str | None) -> str:
+    """Resolve ``auto`` to ``local`` or ``dask``; raise ConfigError for an unknown engine."""
+    if engine not in ENGINES:
+        raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine != "auto":
+        return engine
+    if scheduler or (partitions > 1 and input_bytes(paths) >= AUTO_DASK_BYTES):
+        return "dask"
+    return "local"
+
+
+def summarize_inputs(
+    paths: list[Path],
+    window: Window,
+    engine: str = "auto",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    partition_bytes: int = PARTITION_BYTES,
+    block_bytes: int = BLOCK_BYTES,
+    progress: Progress | None = None,
+) -> tuple[LogSummary, EngineRun]:
+    """Summarise ``paths`` (from ``lib.log_inputs.resolve_paths``) with the chosen engine.
+
+    Args:
+        scheduler: a Dask scheduler address; default ``DASK_SCHEDULER_ADDRESS``, else a
+            LocalCluster.
+        workers: local threads, or LocalCluster worker processes (default: the CPU count).
+        partition_bytes: the byte range a Dask task reads from a plain file.
+        progress: told, one line at a time, where the Dask run is (its cluster and dashboard,
+            then each finished partition).
+
+    Raises ConfigError, LogReadError or EngineError.
+    """
+    scheduler = scheduler or load_config().dask_scheduler_address
+    parts = plan_partitions(paths, partition_bytes)
+    chosen = choose_engine(engine, paths, len(parts), scheduler)
+    began = time.perf_counter()
+    if chosen == "local":
+        threads = max(1, workers or os.cpu_count() or 1)
+        summary = summarize_files(paths, window, block_bytes, threads)
+        run = EngineRun("local", len(paths), threads, None, None, 0.0)
+    else:
+        summary, run = _summarize_on_dask(parts, window, scheduler, workers, block_bytes, progress)
+    seconds = round(time.perf_counter() - began, 3)
+    return summary, EngineRun(**{**run.__dict__, "seconds": seconds})
+
+
+def _summarize_on_dask(
+    parts: list[Partition],
+    window: Window,
+    scheduler: str | None,
+    workers: int | None,
+    block_bytes: int,
+    progress: Progress | None,
+) -> tuple[LogSummary, EngineRun]:
+    from distributed import as_completed
+
+    # Largest first: a big gzip file started last would leave the other workers idle at the end.
+    biggest_first = sorted(parts, key=_weight, reverse=True)
+    merger = PartitionMerger()
+    with _client(scheduler, workers) as client:
+        count = len(client.scheduler_info(n_workers=-1)["workers"])
+        dashboard = _dashboard(client)
+        if progress:
+            where = scheduler or f"a LocalCluster on {os.cpu_count()} cores"
+            progress(
+                f"Dask: {len(parts)} partitions on {count} workers of {where}; "
+                f"dashboard {dashboard or 'not available'}"
+            )
+        futures = {
+            client.submit(_summarize_on_worker, part, window, block_bytes, pure=False): part
+            for part in biggest_first
+        }
+        done = 0
+        try:
+            for future in as_completed(futures):
+                part = futures[future]
+                merger.add(part, _result(future, part))
+                future.release()
+                done += 1
+                if progress:
+                    progress(f"[{done}/{len(parts)}] {part}")
+        finally:
+            client.cancel(list(futures))
+        name = scheduler or "LocalCluster"
+    return merger.result(), EngineRun("dask", len(parts), count, name, dashboard, 0.0)
+
+
+def _summarize_on_worker(part: Partition, window: Window, block_bytes: int) -> LogSummary:
+    """A Dask task: one partition, decompressed on this thread while a second one parses the
+    blocks (decompression is the smaller share: a task keeps about 1.2 cores busy)."""
+    return summarize_partition(part, window, block_bytes)
+
+
+def _result(future, part: Partition) -> LogSummary:
+    """A task's summary; the project's own errors pass through, the cluster's are explained."""
+    try:
+        return future.result()
+    except ProjectError:
+        raise
+    except Exception as exc:  # KilledWorker, CommClosedError...: the cluster failed, not the data
+        raise EngineError(f"the Dask task for {part} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _weight(part: Partition) -> int:
+    """About how many decompressed bytes a partition holds (gzip logs shrink about 4 times)."""
+    if part.end is not None:
+        return part.end - part.start
+    size = Path(part.path).stat().st_size
+    return size * 4 if is_gzip(part.path) else size
+
+
+def local_cluster(workers: int | None = None):
+    """The LocalCluster the dask engine starts: one single-threaded worker process per core
+    (``workers`` to choose), each partition on one core. Close it (or use ``with``) when done."""
+    import logging
+
+    import dask
+    from distributed import LocalCluster
+
+    # Set before each worker process starts (it imports polars, which sizes its pool, at once).
+    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ"), "POLARS_MAX_THREADS": "1"}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        return LocalCluster(
+            n_workers=max(1, workers or os.cpu_count() or 1),
+            threads_per_worker=1,  # one partition per process at a time: the memory bound
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        )
+
+
+@contextmanager
+def _client(scheduler: str | None, workers: int | None) -> Iterator:
+    """A Dask client of the named scheduler, or of a LocalCluster closed on exit."""
+    from distributed import Client
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            raise EngineError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+        with client:
+            yield client
+        return
+    with local_cluster(workers) as cluster, Client(cluster) as client:
+        yield client
+
+
+def _dashboard(client) -> str | None:
+    try:
+        return client.dashboard_link
+    except Exception:  # no dashboard (bokeh missing or disabled)
+        return None
+
+
+def print_progress(out: TextIO = sys.stdout) -> Progress:
+    """A ``progress`` callback that prints each line (flushed, so a notebook shows it live)."""
+
+    def report(line: str) -> None:
+        print(line, file=out, flush=True)
+
+    return report

@@ -1,0 +1,104 @@
+"""Q1 on several files through the local engine and a real Dask cluster: the same answers."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from lib.engines import EngineError, choose_engine, local_cluster
+from lib.errors import ConfigError, LogReadError
+from lib.q1 import answers, run_q1
+from lib.synthetic import generate_log
+from tests.conftest import NASA_SLICE
+
+WINDOW = {"window_start": "1995-07-30T00:00:00-04:00", "window_end": "1995-08-02T00:00:00-04:00"}
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """The LocalCluster the dask engine starts, with two worker processes, reached by address."""
+    with local_cluster(workers=2) as cluster:
+        yield cluster.scheduler_address
+
+
+@pytest.fixture(scope="module")
+def months(tmp_path_factory):
+    """A synthetic July (plain, so it is cut into byte ranges; one line in 997 truncated, so
+    range edges fall inside damaged lines) and August (gzip)."""
+    folder = tmp_path_factory.mktemp("months")
+    july = generate_log(folder / "jul.log", lines=30_000, seed=7, month=(1995, 7))
+    lines = july.read_bytes().split(b"\n")
+    for i in range(500, len(lines) - 1, 997):
+        lines[i] = lines[i][: 20 + i % 50]
+    july.write_bytes(b"\n".join(lines))
+    generate_log(folder / "aug.log.gz", lines=25_000, seed=8)
+    return folder
+
+
+def _logs(folder) -> list[str]:
+    return sorted(str(p) for p in folder.iterdir() if not p.name.endswith(".json"))
+
+
+def _answers(result) -> dict:
+    data = answers(result)
+    data.pop("engine")
+    return data
+
+
+def test_dask_gives_the_local_answers_on_several_files(months, scheduler):
+    paths = _logs(months) + ([str(NASA_SLICE)] if NASA_SLICE.exists() else [])
+    local = run_q1(paths, use_dns=False, engine="local", **WINDOW)
+    dask = run_q1(
+        list(reversed(paths)),  # order does not matter
+        use_dns=False,
+        engine="dask",
+        scheduler=scheduler,
+        partition_bytes=400_000,  # July (~3 MB) becomes several byte ranges
+        **WINDOW,
+    )
+    assert local.engine.engine == "local" and dask.engine.engine == "dask"
+    assert dask.engine.partitions > len(paths) and dask.engine.workers == 2
+    a, b = _answers(local), _answers(dask)
+    a["input"].pop("path"), b["input"].pop("path")
+    assert a == b
+    assert a["lines"] == 55_000 + (1881 if NASA_SLICE.exists() else 0)
+    assert a["rejected_lines"] >= 30 and a["input"]["synthetic"] is True
+    # The window spans the months' edge: both files feed the top hosts.
+    assert a["window"]["requests"] > 0 and len(a["top_hosts"]) == 10
+    # Each file's examples carry its own line numbers, files in name order.
+    files = [e["file"] for e in a["rejected_examples"]]
+    assert files == sorted(files) and set(files) <= set(paths)
+
+
+def test_a_glob_names_the_same_input_as_the_list(months, scheduler):
+    listed = _logs(months)
+    by_glob = run_q1(str(months / "*.log*"), use_dns=False, engine="dask", scheduler=scheduler)
+    assert by_glob.files == listed
+
+
+def test_a_damaged_file_fails_the_dask_run_with_its_name(tmp_path, scheduler):
+    broken = tmp_path / "broken.log.gz"
+    broken.write_bytes(
+        gzip.compress(b'x - - [01/Aug/1995:00:00:01 -0400] "GET /" 200 1\n' * 999)[:-30]
+    )
+    with pytest.raises(LogReadError, match="broken.log.gz"):
+        run_q1(str(broken), use_dns=False, engine="dask", scheduler=scheduler)
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr("lib.engines.CONNECT_TIMEOUT", "2s")  # it waits this long, then fails
+    log = tmp_path / "a.log"
+    log.write_text('h - - [01/Aug/1995:00:00:01 -0400] "GET /" 200 1\n')
+    with pytest.raises(EngineError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+        run_q1(str(log), use_dns=False, engine="dask", scheduler="tcp://127.0.0.1:9")
+
+
+def test_auto_picks_dask_for_a_scheduler_or_a_big_input(tmp_path):
+    small = tmp_path / "a.log"
+    small.write_text("x\n")
+    assert choose_engine("auto", [small], 1, None) == "local"
+    assert choose_engine("auto", [small], 1, "tcp://10.0.0.5:8786") == "dask"
+    assert choose_engine("local", [small], 1, "tcp://10.0.0.5:8786") == "local"
+    with pytest.raises(ConfigError, match="engine must be one of"):
+        choose_engine("spark", [small], 1, None)
