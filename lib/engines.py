@@ -188,6 +188,7 @@ def local_cluster(workers: int | None = None):
 
     # Set before each worker process starts (it imports polars, which sizes its pool, at once).
     environ = {**dask.config.get("distributed.nanny.pre-spawn-environ"), "POLARS_MAX_THREADS": "1"}
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
         return LocalCluster(
             n_workers=max(1, workers or os.cpu_count() or 1),
