@@ -19,7 +19,8 @@ from pathlib import Path
 from lib.config import load_config
 from lib.download import fetch_with_url, verify_access_log
 from lib.errors import DownloadError, ProjectError
-from lib.synthetic import SYNTHETIC_LINES, generate_log, is_synthetic, marker_path
+from lib.synthetic import SYNTHETIC_LINES, generate_log
+from lib.synthetic_marker import is_synthetic, marker_path
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 from lib.access_log import open_log
 from lib.errors import ConfigError, LogReadError
-from lib.synthetic import MARKER_SUFFIX
+from lib.synthetic_marker import MARKER_SUFFIX
 
 PARTITION_BYTES = 64 * 1024 * 1024  # plain files are cut into ranges of this size
 _GLOB_CHARS = frozenset("*?[")

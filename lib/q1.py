@@ -17,7 +17,7 @@ from lib.geo import METHODS, Attribution, DnsOptions, attribute
 from lib.log_inputs import PARTITION_BYTES, resolve_paths
 from lib.log_summary import LogSummary, Window, top_hosts
 from lib.output import write_json
-from lib.synthetic import is_synthetic
+from lib.synthetic_marker import is_synthetic
 
 
 @dataclass(frozen=True)

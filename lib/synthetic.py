@@ -10,7 +10,8 @@ About one line in 50,000 is damaged the way real logs are: truncated or empty li
 and requests with undecodable bytes, without a protocol or with a quote inside (still requests).
 
 Everything it produces is labelled: a sidecar ``<file>.synthetic.json`` marks the file as
-synthetic, and ``is_synthetic`` reads it, so reports can say their input was synthetic.
+synthetic, and ``lib.synthetic_marker.is_synthetic`` reads it, so reports can say their input
+was synthetic.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from typing import BinaryIO
 import numpy as np
 from isal import igzip
 
+from lib.synthetic_marker import marker_path
+
 SYNTHETIC_LINES = 1_569_898
-MARKER_SUFFIX = ".synthetic.json"
 DAMAGE_EVERY = 50_000  # one damaged line in this many
 HOST_POOL = 85_000  # candidate hosts; about 75,000 of them appear in a full-size log
 _BATCH = 200_000  # lines formatted and written at once: bounds memory
@@ -110,17 +112,6 @@ _IMAGES = (
     "ksclogo-medium launch-logo ksclogosmall launchmedium construct kscmap-tiny "
     "shuttle-patch-logo shuttle-patch-small"
 ).split()
-
-
-def marker_path(path: str | Path) -> Path:
-    """The marker file that labels ``path`` synthetic: ``<path>.synthetic.json``."""
-    path = Path(path)
-    return path.with_name(path.name + MARKER_SUFFIX)
-
-
-def is_synthetic(path: str | Path) -> bool:
-    """True when ``path`` was written by ``generate_log`` (its marker file is beside it)."""
-    return marker_path(path).exists()
 
 
 def _pick(seq, x: int):

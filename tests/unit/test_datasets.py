@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from lib.datasets import NASA_LOG_NAME, SYNTHETIC_LOG, ensure_nasa_log
-from lib.synthetic import is_synthetic, marker_path
+from lib.synthetic_marker import is_synthetic, marker_path
 from tests.unit.test_download import LOG, closed_port_url, serving
 
 ROOT = Path(__file__).resolve().parents[2]

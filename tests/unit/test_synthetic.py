@@ -14,13 +14,8 @@ from datetime import datetime
 import pytest
 
 from lib import synthetic
-from lib.synthetic import (
-    DAMAGE_EVERY,
-    SYNTHETIC_LINES,
-    generate_log,
-    is_synthetic,
-    marker_path,
-)
+from lib.synthetic import DAMAGE_EVERY, SYNTHETIC_LINES, generate_log
+from lib.synthetic_marker import is_synthetic, marker_path
 
 SHAPE = re.compile(r'^(\S+) \S+ \S+ \[([^\]]+)\] "(.*)" \d{3} (\d+|-)$')
 IP = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
