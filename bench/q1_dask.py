@@ -13,7 +13,9 @@ Each contender runs in a fresh process with offline attribution (no DNS):
   single-threaded worker processes.
 
 For Dask it reports the cluster's start-up apart from the run, because a production cluster is
-already up; ``cold`` is the two together. Peak memory is the max RSS of each process (the client,
+already up; ``cold`` is the two together. ``engine`` is the parsing alone (``run`` less the
+country attribution and the set-up that every engine shares). Peak memory is the max RSS of
+each process (the client,
 and every worker, read inside the worker). Prints a table, then JSON (also written to
 out/bench/q1_dask.json).
 """
@@ -60,7 +62,13 @@ def child(contender: str, logs: list[str]) -> dict:
     if contender == "local":
         result = run_q1(logs, use_dns=False, engine="local")
         run = time.perf_counter() - began
-        return {"start": 0.0, "run": run, "digest": _digest(result), "client_mb": _peak_mb()}
+        return {
+            "start": 0.0,
+            "run": run,
+            "engine": result.engine.seconds,
+            "digest": _digest(result),
+            "client_mb": _peak_mb(),
+        }
     from distributed import Client
 
     from lib.engines import local_cluster
@@ -74,6 +82,7 @@ def child(contender: str, logs: list[str]) -> dict:
     return {
         "start": started - began,
         "run": run,
+        "engine": result.engine.seconds,
         "digest": _digest(result),
         "client_mb": _peak_mb(),
         "workers_mb": workers_mb,
@@ -134,6 +143,7 @@ def main() -> int:
     table = {
         name: {
             "run_s": round(median(name, "run"), 3),
+            "engine_s": round(median(name, "engine"), 3),
             "start_s": round(median(name, "start"), 3),
             "cold_s": round(statistics.median(r["start"] + r["run"] for r in runs[name]), 3),
             "client_peak_mb": round(max(r["client_mb"] for r in runs[name])),
@@ -142,6 +152,7 @@ def main() -> int:
         for name in CONTENDERS
     }
     local, one, two = (table[n]["run_s"] for n in CONTENDERS)
+    e_local, e_one, e_two = (table[n]["engine_s"] for n in CONTENDERS)
     report = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
         "logs": logs,
@@ -152,19 +163,27 @@ def main() -> int:
         "scaling_efficiency": round(one / two / 2, 2),
         "dask2_over_local": round(local / two, 2),
         "dask2_cold_over_local": round(local / table["dask2"]["cold_s"], 2),
+        "engine_only": {
+            "speedup_dask2_over_dask1": round(e_one / e_two, 2),
+            "dask2_over_local": round(e_local / e_two, 2),
+        },
         "partitions": runs["dask2"][0]["partitions"],
     }
-    head = f"{'contender':<9} {'run s':>7} {'start s':>8} {'cold s':>7} {'client MB':>10}"
+    head = f"{'contender':<9} {'run s':>7} {'engine s':>9} {'start s':>8} {'cold s':>7}"
+    head += f" {'client MB':>10}"
     print(f"{head}  workers MB")
     for name, row in table.items():
         print(
-            f"{name:<9} {row['run_s']:>7.2f} {row['start_s']:>8.2f} {row['cold_s']:>7.2f} "
+            f"{name:<9} {row['run_s']:>7.2f} {row['engine_s']:>9.2f} {row['start_s']:>8.2f} "
+            f"{row['cold_s']:>7.2f} "
             f"{row['client_peak_mb']:>10}  {row['worker_peak_mb']}"
         )
     print(
         f"dask2 vs dask1 {report['speedup_dask2_over_dask1']}x (efficiency "
         f"{report['scaling_efficiency']:.0%}); dask2 vs local {report['dask2_over_local']}x warm, "
-        f"{report['dask2_cold_over_local']}x with start-up; identical answers: "
+        f"{report['dask2_cold_over_local']}x with start-up; parsing alone (engine s): "
+        f"{report['engine_only']['speedup_dask2_over_dask1']}x and "
+        f"{report['engine_only']['dask2_over_local']}x; identical answers: "
         f"{report['identical_answers']}"
     )
     out = ROOT / "out" / "bench" / "q1_dask.json"
