@@ -1,12 +1,15 @@
 """Load benchmark of the vote pipeline on 127.0.0.1, with baselines measured in the same run.
 
-    python bench/votes.py [--seconds 20] [--processes 2] [--threads 8]
+    python bench/votes.py [--seconds 60] [--kiosks 3] [--kiosk-workers 1] [--processes 2]
+                          [--threads 8]
 
-Starts, on a database and queue of its own (removed afterwards): one worker, the kiosk on
-gunicorn, and the same kiosk on Bottle's built-in server as the baseline. Then measures:
+Starts, on a database and queue of its own (removed afterwards): one worker, ``--kiosks``
+kiosks on gunicorn (each its own kiosk id, port and broker connections, ``--kiosk-workers``
+processes each), and as many on Bottle's built-in server as the baseline. Then measures:
 
-1. POST /votes for ``--seconds`` against each kiosk: votes/s accepted, p50/p95/p99 latency,
-   errors, and the queue depth over time;
+1. POST /votes for ``--seconds`` against each set of kiosks, the load spread evenly over them:
+   votes/s accepted (all kiosks together), p50 (their mean) and p95/p99 latency (the worst
+   kiosk's), errors, and the queue depth over time;
 2. GET /results for half as long against each: requests/s;
 3. freshness: time from a vote's 202 until GET /results counts it (20 samples);
 4. worker ingest: a backlog published straight to the queue, drained by a worker with the
@@ -149,7 +152,7 @@ def load_wrk(port: int, path: str, seconds: float, connections: int) -> dict:
     done = subprocess.run(
         [
             "wrk",
-            "-t2",
+            f"-t{min(2, connections)}",
             f"-c{connections}",
             f"-d{int(seconds)}s",
             "-s",
@@ -182,6 +185,36 @@ def load(port: int, path: str, seconds: float, processes: int, threads: int) -> 
     if shutil.which("wrk"):
         return load_wrk(port, path, seconds, processes * threads)
     return load_python(port, path, seconds, processes, threads)
+
+
+def load_many(ports: list[int], path: str, seconds: float, processes: int, threads: int) -> dict:
+    """The same total load spread over several kiosks at once; figures added up (rates,
+    counts) or the worst kiosk's (p95, p99)."""
+    share = max(1, processes * threads // len(ports))
+    parts: list[dict] = [{}] * len(ports)
+
+    def one(i: int) -> None:
+        parts[i] = load(ports[i], path, seconds, 1, share)
+
+    runners = [threading.Thread(target=one, args=(i,)) for i in range(len(ports))]
+    for runner in runners:
+        runner.start()
+    for runner in runners:
+        runner.join()
+    if len(parts) == 1:
+        return parts[0]
+    return {
+        "client": parts[0]["client"],
+        "kiosks": len(ports),
+        "ok_per_s": round(sum(p["ok_per_s"] for p in parts), 1),
+        "requests": sum(p["requests"] for p in parts),
+        "ok": sum(p["ok"] for p in parts),
+        "errors": sum(p["errors"] for p in parts),
+        "p50_ms": round(statistics.fmean(p["p50_ms"] for p in parts), 1),
+        "p95_ms": max(p["p95_ms"] for p in parts),
+        "p99_ms": max(p["p99_ms"] for p in parts),
+        "per_kiosk_ok_per_s": [p["ok_per_s"] for p in parts],
+    }
 
 
 def load_python(port: int, path: str, seconds: float, processes: int, threads: int) -> dict:
@@ -259,16 +292,18 @@ class Bench:
         self.procs.append(proc)
         return proc
 
-    def kiosk(self, port: int, server: str) -> None:
+    def kiosk(self, port: int, server: str, workers: int = 2) -> None:
         self.spawn(
             [
                 "service/kiosk.py",
                 "--kiosk-id",
-                f"bench-{server}",
+                f"bench-{server}-{port}",
                 "--port",
                 str(port),
                 "--server",
                 server,
+                "--workers",
+                str(workers),
             ]
         )
         client = KioskClient("127.0.0.1", port)
@@ -372,7 +407,9 @@ def freshness(bench: Bench, port: int, samples: int = 20) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--kiosks", type=int, default=3, help="kiosk servers of each kind")
+    parser.add_argument("--kiosk-workers", type=int, default=1, help="processes per kiosk")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--backlog", type=int, default=30_000)
@@ -384,12 +421,16 @@ def main() -> int:
         bench = Bench(Path(tmp))
         try:
             worker = bench.spawn(["service/worker.py"])
-            fast, slow = 18181, 18182
-            bench.kiosk(fast, "gunicorn")
-            bench.kiosk(slow, "bottle")
+            fasts = [18181 + k for k in range(args.kiosks)]
+            slows = [18281 + k for k in range(args.kiosks)]
+            for port in fasts:
+                bench.kiosk(port, "gunicorn", args.kiosk_workers)
+            for port in slows:
+                bench.kiosk(port, "bottle")
+            fast = fasts[0]
             c = (args.processes, args.threads)
 
-            report["post_votes_bottle_builtin"] = load(slow, "/votes", args.seconds, *c)
+            report["post_votes_bottle_builtin"] = load_many(slows, "/votes", args.seconds, *c)
             print("POST /votes, Bottle built-in:", report["post_votes_bottle_builtin"])
             bench.wait_count(report["post_votes_bottle_builtin"]["ok"])
 
@@ -398,7 +439,7 @@ def main() -> int:
             sampler = threading.Thread(target=sample_depth, args=(bench, stop, depth))
             sampler.start()
             stored_before = bench.count()
-            report["post_votes_gunicorn"] = load(fast, "/votes", args.seconds, *c)
+            report["post_votes_gunicorn"] = load_many(fasts, "/votes", args.seconds, *c)
             drained = bench.wait_count(stored_before + report["post_votes_gunicorn"]["ok"])
             stop.set()
             sampler.join()
@@ -410,8 +451,8 @@ def main() -> int:
             print("freshness (202 -> visible in GET /results):", report["freshness"])
 
             half = args.seconds / 2
-            report["get_results_bottle_builtin"] = load(slow, "/results", half, *c)
-            report["get_results_gunicorn"] = load(fast, "/results", half, *c)
+            report["get_results_bottle_builtin"] = load_many(slows, "/results", half, *c)
+            report["get_results_gunicorn"] = load_many(fasts, "/results", half, *c)
             print("GET /results, Bottle built-in:", report["get_results_bottle_builtin"])
             print("GET /results, gunicorn:", report["get_results_gunicorn"])
 
