@@ -45,7 +45,7 @@ from lib.log_summary import (
 
 ENGINES = ("auto", "local", "dask")
 AUTO_DASK_BYTES = 1 << 30  # 1 GiB of input files, compressed or not
-CONNECT_TIMEOUT = "10s"  # to reach a named scheduler
+CONNECT_TIMEOUT = "10s"  # to reach a named scheduler, and for it to have a worker
 
 Progress = Callable[[str], None]  # told one line of news at a time
 
@@ -127,6 +127,14 @@ def _summarize_on_dask(
     biggest_first = sorted(parts, key=_weight, reverse=True)
     merger = PartitionMerger()
     with _client(scheduler, workers) as client:
+        try:
+            client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+        except TimeoutError:
+            raise EngineError(
+                f"the Dask scheduler at {scheduler or client.scheduler.address} has no workers "
+                f"(waited {CONNECT_TIMEOUT}); "
+                "start some with: dask worker <scheduler address>"
+            ) from None
         count = len(client.scheduler_info(n_workers=-1)["workers"])
         dashboard = _dashboard(client)
         if progress:

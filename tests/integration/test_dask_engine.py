@@ -94,6 +94,23 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, monkeypatch):
         run_q1(str(log), use_dns=False, engine="dask", scheduler="tcp://127.0.0.1:9")
 
 
+def test_a_scheduler_without_workers_is_a_clear_error(tmp_path, monkeypatch):
+    from distributed import LocalCluster
+
+    monkeypatch.setattr("lib.engines.CONNECT_TIMEOUT", "2s")
+    log = tmp_path / "a.log"
+    log.write_text('h - - [01/Aug/1995:00:00:01 -0400] "GET /" 200 1\n')
+    with LocalCluster(n_workers=0, dashboard_address=None) as empty:
+        with pytest.raises(EngineError, match="has no workers"):
+            run_q1(str(log), use_dns=False, engine="dask", scheduler=empty.scheduler_address)
+
+
+def test_auto_goes_to_the_scheduler_in_the_environment(months, scheduler, monkeypatch):
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", scheduler)
+    result = run_q1(_logs(months), use_dns=False)  # engine="auto"
+    assert (result.engine.engine, result.engine.scheduler) == ("dask", scheduler)
+
+
 def test_auto_picks_dask_for_a_scheduler_or_a_big_input(tmp_path):
     small = tmp_path / "a.log"
     small.write_text("x\n")
