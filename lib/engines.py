@@ -33,7 +33,7 @@ from typing import TextIO
 
 from lib.access_log import BLOCK_BYTES
 from lib.config import load_config
-from lib.errors import ConfigError, ProjectError
+from lib.errors import ConfigError, EngineError, ProjectError
 from lib.log_inputs import PARTITION_BYTES, Partition, input_bytes, is_gzip, plan_partitions
 from lib.log_summary import (
     LogSummary,
@@ -48,10 +48,6 @@ AUTO_DASK_BYTES = 1 << 30  # 1 GiB of input files, compressed or not
 CONNECT_TIMEOUT = "10s"  # to reach a named scheduler, and for it to have a worker
 
 Progress = Callable[[str], None]  # told one line of news at a time
-
-
-class EngineError(ProjectError):
-    """The Dask cluster could not be reached or lost a task's worker."""
 
 
 @dataclass(frozen=True)

@@ -19,3 +19,7 @@ class DownloadError(ProjectError):
 
 class DatabaseError(ProjectError):
     """The database is unreachable or refused a statement (the message is one readable line)."""
+
+
+class EngineError(ProjectError):
+    """The Dask cluster could not be reached, had no workers, or lost a task's worker."""

@@ -2,7 +2,10 @@
 
 A ``LogSummary`` holds counts only (per host, per host inside the window, per hour, per status),
 so a month of logs fits in a few megabytes however large the input. Summaries of separate pieces
-combine with ``combine``: the result is the same whatever the split or the order.
+combine with ``combine``: the result is the same whatever the split or the order. A partition
+(``lib.log_inputs``: a file, or a byte range of a plain one) is summarised by
+``summarize_partition``, the one function every engine runs; ``PartitionMerger`` combines
+partitions arriving in any order and gives each rejected example its line number in its file.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ import gzip
 
 import pytest
 
-from lib.engines import EngineError, choose_engine, local_cluster
-from lib.errors import ConfigError, LogReadError
+from lib.engines import choose_engine, local_cluster
+from lib.errors import ConfigError, EngineError, LogReadError
 from lib.q1 import answers, run_q1
 from lib.synthetic import generate_log
 from tests.conftest import NASA_SLICE
