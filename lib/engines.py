@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TextIO
 
 from lib.access_log import BLOCK_BYTES
-from lib.config import load_config
+from lib.config import dask_scheduler_address
 from lib.errors import ConfigError, EngineError, ProjectError
 from lib.log_inputs import PARTITION_BYTES, Partition, input_bytes, is_gzip, plan_partitions
 from lib.log_summary import (
@@ -95,7 +95,7 @@ def summarize_inputs(
 
     Raises ConfigError, LogReadError or EngineError.
     """
-    scheduler = scheduler or load_config().dask_scheduler_address
+    scheduler = scheduler or dask_scheduler_address()
     parts = plan_partitions(paths, partition_bytes)
     chosen = choose_engine(engine, paths, len(parts), scheduler)
     began = time.perf_counter()

@@ -107,6 +107,7 @@ def test_a_scheduler_without_workers_is_a_clear_error(tmp_path, monkeypatch):
 
 def test_auto_goes_to_the_scheduler_in_the_environment(months, scheduler, monkeypatch):
     monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", scheduler)
+    monkeypatch.setenv("VOTES_QUEUE", "not a queue name!")  # Q3's settings do not concern Q1
     result = run_q1(_logs(months), use_dns=False)  # engine="auto"
     assert (result.engine.engine, result.engine.scheduler) == ("dask", scheduler)
 
