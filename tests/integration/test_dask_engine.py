@@ -120,3 +120,38 @@ def test_auto_picks_dask_for_a_scheduler_or_a_big_input(tmp_path):
     assert choose_engine("local", [small], 1, "tcp://10.0.0.5:8786") == "local"
     with pytest.raises(ConfigError, match="engine must be one of"):
         choose_engine("spark", [small], 1, None)
+
+
+def test_a_worker_killed_mid_run_loses_nothing(months):
+    """SIGKILL one worker process after the first partition is in: Dask reruns what it held on
+    the other worker (and the nanny restarts it); the answers are the local engine's."""
+    import os
+    import signal
+
+    from distributed import Client
+
+    logs = _logs(months)
+    expected = _answers(run_q1(logs, use_dns=False, engine="local", **WINDOW))
+    with local_cluster(workers=2) as cluster, Client(cluster) as client:
+        pids = client.run(os.getpid)
+        killed: list[int] = []
+
+        def kill_one(line: str) -> None:
+            if line.startswith("[1/") and not killed:
+                killed.append(next(iter(pids.values())))
+                os.kill(killed[0], signal.SIGKILL)
+
+        result = run_q1(
+            logs,
+            use_dns=False,
+            engine="dask",
+            scheduler=cluster.scheduler_address,
+            partition_bytes=100_000,  # many small tasks: some are still to run or running
+            progress=kill_one,
+            **WINDOW,
+        )
+        client.wait_for_workers(2, timeout="30s")  # the nanny started a new process
+        assert killed and killed[0] not in client.run(os.getpid).values()
+    got = _answers(result)
+    got["input"].pop("path"), expected["input"].pop("path")
+    assert got == expected
