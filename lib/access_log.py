@@ -36,6 +36,7 @@ LINE_PATTERN = rf'^[^ ]+ [^ ]+ [^ ]+ \[{_STAMP}\] ".*" [0-9]{{3}} (?:[0-9]{{1,18
 TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
 _REQUEST_PATTERN = r"^(?P<method>[^ ]+)(?: (?P<path>.*?))??(?: (?P<protocol>HTTP/[0-9.]+))?$"
 
+GZIP_MAGIC = b"\x1f\x8b"  # how a gzip file starts, whatever its name
 BLOCK_BYTES = 16 * 1024 * 1024  # decompressed bytes parsed at once: bounds memory per batch
 READ_BYTES = 1024 * 1024  # decompression step (larger reads are slower with isal)
 _SEPARATOR = "\x1f"  # the batch reader's column separator; no field may contain it
@@ -58,7 +59,7 @@ def open_log(path: str | Path) -> BinaryIO:
         raw = path.open("rb")
     except OSError as exc:
         raise LogReadError(f"cannot open log {path}: {exc.strerror}") from None
-    if raw.peek(2)[:2] == b"\x1f\x8b":
+    if raw.peek(2)[:2] == GZIP_MAGIC:
         return igzip.IGzipFile(fileobj=raw, mode="rb")
     return raw
 

@@ -27,14 +27,14 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
 from lib.access_log import BLOCK_BYTES
 from lib.config import dask_scheduler_address
 from lib.errors import ConfigError, EngineError, ProjectError
-from lib.log_inputs import PARTITION_BYTES, Partition, input_bytes, is_gzip, plan_partitions
+from lib.log_inputs import PARTITION_BYTES, Partition, input_bytes, plan_partitions
 from lib.log_summary import (
     LogSummary,
     PartitionMerger,
@@ -105,8 +105,7 @@ def summarize_inputs(
         run = EngineRun("local", len(paths), threads, None, None, 0.0)
     else:
         summary, run = _summarize_on_dask(parts, window, scheduler, workers, block_bytes, progress)
-    seconds = round(time.perf_counter() - began, 3)
-    return summary, EngineRun(**{**run.__dict__, "seconds": seconds})
+    return summary, replace(run, seconds=round(time.perf_counter() - began, 3))
 
 
 def _summarize_on_dask(
@@ -120,7 +119,7 @@ def _summarize_on_dask(
     from distributed import as_completed
 
     # Largest first: a big gzip file started last would leave the other workers idle at the end.
-    biggest_first = sorted(parts, key=_weight, reverse=True)
+    biggest_first = sorted(parts, key=lambda part: part.weight, reverse=True)
     merger = PartitionMerger()
     with _client(scheduler, workers) as client:
         try:
@@ -166,14 +165,6 @@ def _result(future, part: Partition) -> LogSummary:
         raise
     except Exception as exc:  # KilledWorker, CommClosedError...: the cluster failed, not the data
         raise EngineError(f"the Dask task for {part} failed: {type(exc).__name__}: {exc}") from exc
-
-
-def _weight(part: Partition) -> int:
-    """About how many decompressed bytes a partition holds (gzip logs shrink about 4 times)."""
-    if part.end is not None:
-        return part.end - part.start
-    size = Path(part.path).stat().st_size
-    return size * 4 if is_gzip(part.path) else size
 
 
 def local_cluster(workers: int | None = None):

@@ -15,25 +15,29 @@ from __future__ import annotations
 
 import glob
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from lib.access_log import open_log
+from lib.access_log import GZIP_MAGIC, open_log
 from lib.errors import ConfigError, LogReadError
 from lib.synthetic_marker import MARKER_SUFFIX
 
 PARTITION_BYTES = 64 * 1024 * 1024  # plain files are cut into ranges of this size
+_GZIP_RATIO = 4  # a gzip log holds about this many times its size in text
 _GLOB_CHARS = frozenset("*?[")
 
 
 @dataclass(frozen=True, order=True)
 class Partition:
-    """The lines of ``path`` that start in ``[start, end)``; ``end`` None means to the end."""
+    """The lines of ``path`` that start in ``[start, end)``; ``end`` None means to the end.
+    ``weight`` (about how many bytes of text it holds) orders the work; it is not part of the
+    partition's identity."""
 
     path: str
     start: int = 0
     end: int | None = None
+    weight: int = field(default=0, compare=False)
 
     @property
     def whole(self) -> bool:
@@ -79,7 +83,7 @@ def is_gzip(path: str | Path) -> bool:
     """True when the file starts with the gzip magic number (its name does not matter)."""
     try:
         with open(path, "rb") as raw:
-            return raw.read(2) == b"\x1f\x8b"
+            return raw.read(2) == GZIP_MAGIC
     except OSError as exc:
         raise LogReadError(f"cannot open log {path}: {exc.strerror}") from None
 
@@ -93,11 +97,14 @@ def plan_partitions(
     parts: list[Partition] = []
     for path in paths:
         size = Path(path).stat().st_size
-        if is_gzip(path) or size <= partition_bytes:
-            parts.append(Partition(str(path)))
-            continue
-        starts = range(0, size, partition_bytes)
-        parts += [Partition(str(path), s, min(s + partition_bytes, size)) for s in starts]
+        if is_gzip(path):
+            parts.append(Partition(str(path), weight=size * _GZIP_RATIO))
+        elif size <= partition_bytes:
+            parts.append(Partition(str(path), weight=size))
+        else:
+            for start in range(0, size, partition_bytes):
+                end = min(start + partition_bytes, size)
+                parts.append(Partition(str(path), start, end, weight=end - start))
     return parts
 
 
