@@ -15,9 +15,8 @@ Each contender runs in a fresh process with offline attribution (no DNS):
 For Dask it reports the cluster's start-up apart from the run, because a production cluster is
 already up; ``cold`` is the two together. ``engine`` is the parsing alone (``run`` less the
 country attribution and the set-up that every engine shares). Peak memory is the max RSS of
-each process (the client,
-and every worker, read inside the worker). Prints a table, then JSON (also written to
-out/bench/q1_dask.json).
+each process (the client, and every worker, read inside the worker). Prints a table, then JSON
+(also written to out/bench/q1_dask.json).
 """
 
 from __future__ import annotations
@@ -56,29 +55,28 @@ def _digest(result) -> str:
 
 def child(contender: str, logs: list[str]) -> dict:
     """Run one contender in this process and describe the run."""
+    from contextlib import ExitStack
+
     from lib.q1 import run_q1
 
     began = time.perf_counter()
-    if contender == "local":
-        result = run_q1(logs, use_dns=False, engine="local")
-        run = time.perf_counter() - began
-        return {
-            "start": 0.0,
-            "run": run,
-            "engine": result.engine.seconds,
-            "digest": _digest(result),
-            "client_mb": _peak_mb(),
-        }
-    from distributed import Client
+    with ExitStack() as stack:
+        scheduler, client = None, None
+        if contender != "local":
+            from distributed import Client
 
-    from lib.engines import local_cluster
+            from lib.engines import local_cluster
 
-    with local_cluster(workers=int(contender[-1])) as cluster, Client(cluster) as client:
-        client.wait_for_workers(int(contender[-1]))
+            n = int(contender[-1])
+            cluster = stack.enter_context(local_cluster(workers=n))
+            client = stack.enter_context(Client(cluster))
+            client.wait_for_workers(n)
+            scheduler = cluster.scheduler_address
         started = time.perf_counter()
-        result = run_q1(logs, use_dns=False, engine="dask", scheduler=cluster.scheduler_address)
+        engine = "local" if scheduler is None else "dask"
+        result = run_q1(logs, use_dns=False, engine=engine, scheduler=scheduler)
         run = time.perf_counter() - started
-        workers_mb = sorted(client.run(_peak_mb).values())
+        workers_mb = sorted(client.run(_peak_mb).values()) if client else []
     return {
         "start": started - began,
         "run": run,
