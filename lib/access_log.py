@@ -28,16 +28,16 @@ from lib.errors import LogReadError
 
 # The whole-line shape, in the common subset of Python's `re` and Rust's `regex` syntax. A line has
 # it exactly when the prefix matches at its start, the suffix at its end, and the two do not
-# overlap; ``parse_lines`` checks it that way (two anchored matches are cheaper than one).
+# overlap; ``parse_lines`` checks it that way (two anchored matches are cheaper than one, and
+# whole matches cheaper than capture groups: the fields are cut from them at known places).
 _STAMP = r"[0-9]{2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}"
-PREFIX_PATTERN = rf'^(?P<prefix>(?P<host>[^ ]+) [^ ]+ [^ ]+ \[(?P<stamp>{_STAMP})\] ")'
-SUFFIX_PATTERN = r'" (?P<status>[0-9]{3}) (?P<bytes>[0-9]{1,18}|-)$'
+PREFIX_PATTERN = rf'^[^ ]+ [^ ]+ [^ ]+ \[{_STAMP}\] "'
+SUFFIX_PATTERN = r'" [0-9]{3} (?:[0-9]{1,18}|-)$'
 LINE_PATTERN = rf'^[^ ]+ [^ ]+ [^ ]+ \[{_STAMP}\] ".*" [0-9]{{3}} (?:[0-9]{{1,18}}|-)$'
-TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
 _REQUEST_PATTERN = r"^(?P<method>[^ ]+)(?: (?P<path>.*?))??(?: (?P<protocol>HTTP/[0-9.]+))?$"
 
 GZIP_MAGIC = b"\x1f\x8b"  # how a gzip file starts, whatever its name
-BLOCK_BYTES = 16 * 1024 * 1024  # decompressed bytes parsed at once: bounds memory per batch
+BLOCK_BYTES = 8 * 1024 * 1024  # decompressed bytes parsed at once: bounds memory per batch
 READ_BYTES = 1024 * 1024  # decompression step (larger reads are slower with isal)
 _SEPARATOR = "\x1f"  # the batch reader's column separator; no field may contain it
 _REPLACEMENT = "\ufffd".encode()
@@ -94,13 +94,13 @@ def iter_blocks(
             return
 
 
-def count_lines(block: bytes) -> int:
-    """Lines in a block: newlines, plus one for an unterminated last line."""
-    return block.count(b"\n") + (0 if not block or block.endswith(b"\n") else 1)
-
-
 def block_to_lines(block: bytes) -> pl.Series:
-    """Split a block into one string per line; undecodable bytes become U+FFFD."""
+    """Split a block into one string per line (one per newline, plus an unterminated last line;
+    a line's trailing carriage return dropped); undecodable bytes become U+FFFD.
+
+    The CSV reader keeps empty lines (as nulls, made "" here) and never joins or splits lines
+    with no quote character and a separator that never occurs; a property test holds it to that.
+    """
     if not block:
         return pl.Series("line", [], dtype=pl.String)
     if _SEPARATOR.encode() in block:
@@ -115,13 +115,7 @@ def block_to_lines(block: bytes) -> pl.Series:
         infer_schema=False,
         truncate_ragged_lines=True,
     )
-    lines = frame.get_column("line")
-    if lines.len() != count_lines(block):  # e.g. a reader that skips blank lines
-        text = block.decode("utf-8", "replace").split("\n")
-        if text and text[-1] == "":
-            text.pop()
-        lines = pl.Series("line", [t.removesuffix("\r") for t in text], dtype=pl.String)
-    return lines.fill_null("")
+    return frame.get_column("line").fill_null("")
 
 
 def parse_lines(
@@ -138,73 +132,72 @@ def parse_lines(
         ``(requests, rejected)``: the parsed requests (columns of PARSED_SCHEMA, plus the request
         parts if asked) and the rejected lines (``line_no``, ``line``), both in line order.
     """
-    line = pl.col("line")
+    line, prefix, suffix = pl.col("line"), pl.col("_prefix"), pl.col("_suffix")
     frame = (
         pl.DataFrame({"line": lines.cast(pl.String).fill_null("")})
         .with_row_index("line_no", offset=first_line_no)
         .with_columns(pl.col("line_no").cast(pl.UInt64))
     )
-    start = pl.col("prefix").str.len_chars().cast(pl.Int64)
-    length = (
-        line.str.len_chars().cast(pl.Int64) - start - pl.col("bytes").str.len_chars() - 6
-    )  # 6: the closing quote, two spaces and the status
+    # The prefix ends with `[dd/Mon/yyyy:HH:MM:SS +zzzz] "`: the stamp is its 29th to 4th last
+    # characters. The suffix is `" sss bytes`.
     parsed = (
         frame.lazy()
         .with_columns(
-            line.str.extract_groups(PREFIX_PATTERN).alias("_prefix"),
-            line.str.extract_groups(SUFFIX_PATTERN).alias("_suffix"),
+            line.str.extract(PREFIX_PATTERN, 0).alias("_prefix"),
+            line.str.extract(SUFFIX_PATTERN, 0).alias("_suffix"),
         )
-        .unnest("_prefix", "_suffix")
         .with_columns(
-            _stamp_to_time(pl.col("stamp")).alias("time"),
-            start.alias("_start"),
-            length.alias("_length"),
+            _minute(prefix.str.slice(-29, 17)).alias("_minute"),
+            prefix.str.slice(-11, 2).str.to_integer(strict=False).alias("_second"),
+            prefix.str.slice(-8, 5).str.to_integer(strict=False).alias("_zone"),
+            # shorter than both together: the prefix's opening quote is the suffix's closing one
+            (line.str.len_bytes() >= prefix.str.len_bytes() + suffix.str.len_bytes()).alias(
+                "_fits"
+            ),
         )
-        # A negative length: the prefix's opening quote is the suffix's closing one.
+        .with_columns(_to_utc().alias("time"))
         .with_columns(
-            ((pl.col("_length") >= 0) & pl.col("time").is_not_null()).fill_null(False).alias("_ok")
+            (pl.col("_fits") & pl.col("time").is_not_null()).fill_null(False).alias("_ok")
         )
     )
     columns = [
         "line_no",
-        "host",
+        prefix.str.splitn(" ", 2).struct.field("field_0").alias("host"),
         "time",
-        pl.col("stamp").str.slice(21, 5).alias("utc_offset"),
-        pl.col("status").cast(pl.UInt16),
-        pl.col("bytes").replace("-", None).cast(pl.Int64),
+        prefix.str.slice(-8, 5).alias("utc_offset"),
+        suffix.str.slice(2, 3).str.to_integer().cast(pl.UInt16).alias("status"),
+        suffix.str.slice(6).str.to_integer(strict=False).alias("bytes"),  # "-" -> null
     ]
     good = parsed.filter(pl.col("_ok"))
     if request_parts:
-        request = line.str.slice(pl.col("_start"), pl.col("_length"))
-        good = good.with_columns(request.alias("request"))
+        start = prefix.str.len_chars().cast(pl.Int64)
+        length = line.str.len_chars().cast(pl.Int64) - start - suffix.str.len_chars()
+        good = good.with_columns(line.str.slice(start, length).alias("request"))
         good = good.with_columns(
             pl.col("request").str.extract_groups(_REQUEST_PATTERN).alias("_req")
         ).unnest("_req")
         columns += ["request", "method", "path", "protocol"]
     rejected = parsed.filter(~pl.col("_ok")).select("line_no", "line")
-    good, rejected = pl.collect_all([good.select(columns), rejected])
+    good, rejected = pl.collect_all([good.select(columns), rejected], engine="streaming")
     return good, rejected
 
 
-def _stamp_to_time(stamp: pl.Expr) -> pl.Expr:
-    """``dd/Mon/yyyy:HH:MM:SS +zzzz`` -> UTC datetime (null if impossible, e.g. 32 Aug).
-
-    Faster than parsing every stamp: the minute part repeats (a month has 44,640 minutes), so
-    it is parsed once per distinct value; the seconds and the offset are added arithmetically.
-    """
-    minute = stamp.str.slice(0, 17).str.to_datetime(
+def _minute(text: pl.Expr) -> pl.Expr:
+    """``dd/Mon/yyyy:HH:MM`` -> datetime (null if impossible, e.g. 32 Aug). A month has only
+    44,640 minutes, so each distinct one is parsed once (``cache``)."""
+    return text.str.to_datetime(
         "%d/%b/%Y:%H:%M", strict=False, time_unit="us", time_zone="UTC", cache=True
     )
-    seconds = stamp.str.slice(18, 2).cast(pl.Int64, strict=False)
-    zone_hours = stamp.str.slice(22, 2).cast(pl.Int64, strict=False)
-    zone_minutes = stamp.str.slice(24, 2).cast(pl.Int64, strict=False)
-    # what to add to local time to get UTC: +4 h for -0400
-    sign = pl.when(stamp.str.slice(21, 1) == "-").then(1).otherwise(-1)
-    to_utc = sign * (zone_hours * 3600 + zone_minutes * 60)
-    valid = (
-        seconds.is_between(0, 59) & zone_hours.is_between(0, 23) & zone_minutes.is_between(0, 59)
-    )
-    return pl.when(valid).then(minute + pl.duration(seconds=seconds + to_utc)).otherwise(None)
+
+
+def _to_utc() -> pl.Expr:
+    """The UTC time from the ``_minute``, ``_second`` and ``_zone`` (e.g. -400) columns; null if
+    the seconds or the offset are out of range."""
+    second, zone = pl.col("_second"), pl.col("_zone")
+    hours, minutes = zone.abs() // 100, zone.abs() % 100
+    to_utc = -zone.sign() * (hours * 3600 + minutes * 60)  # -0400: add 4 h to get UTC
+    valid = (second <= 59) & (hours <= 23) & (minutes <= 59)
+    return pl.when(valid).then(pl.col("_minute") + pl.duration(seconds=second + to_utc))
 
 
 def parse_line(text: str | bytes) -> dict | None:

@@ -16,7 +16,7 @@ on the merged host counts: each distinct host is looked up once, by the client, 
 cache on disk.
 
 Memory per Dask worker is bounded by one partition in flight, read in blocks of
-``lib.access_log.BLOCK_BYTES`` (16 MiB decompressed), plus the count tables of the hosts that
+``lib.access_log.BLOCK_BYTES`` (8 MiB decompressed), plus the count tables of the hosts that
 partition holds; it does not grow with the number or size of the files.
 """
 

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, Protocol
 
 import polars as pl
 
-from lib.access_log import BLOCK_BYTES, block_to_lines, count_lines, iter_blocks, parse_lines
+from lib.access_log import BLOCK_BYTES, block_to_lines, iter_blocks, parse_lines
 from lib.errors import ConfigError
 from lib.log_inputs import Partition, open_partition
 
@@ -144,10 +144,11 @@ def combine(parts: list[LogSummary], ordered: bool = True) -> LogSummary:
     )
 
 
-def summarize_bytes(block: bytes, first_line_no: int, window: Window) -> LogSummary:
-    """Parse and aggregate one block of whole lines (see ``lib.access_log.iter_blocks``)."""
+def summarize_bytes(block: bytes, window: Window) -> LogSummary:
+    """Parse and aggregate one block of whole lines (see ``lib.access_log.iter_blocks``); the
+    rejected examples' line numbers count from the block's first line."""
     lines = block_to_lines(block)
-    requests, rejected = parse_lines(lines, first_line_no)
+    requests, rejected = parse_lines(lines)
     return summarize_block(lines.len(), requests, rejected, window)
 
 
@@ -174,20 +175,21 @@ def summarize_stream(
     """
     parts: list[LogSummary] = []
     pending: deque = deque()
-    line_no = 1
+    lines_before = 0  # blocks are kept in input order, so this numbers their lines
 
     def keep(part: LogSummary) -> None:
-        nonlocal parts
-        parts.append(part)
+        nonlocal parts, lines_before
+        examples = part.rejected_examples.with_columns(pl.col("line_no") + lines_before)
+        parts.append(replace(part, rejected_examples=examples))
+        lines_before += part.lines
         if len(parts) >= _MERGE_EVERY:  # keeps memory bounded on any input size
             parts = [combine(parts, ordered=False)]
 
     for block in iter_blocks(stream, block_bytes, name=name):
         if executor is None:
-            keep(summarize_bytes(block, line_no, window))
+            keep(summarize_bytes(block, window))
         else:
-            pending.append(executor.submit(summarize_bytes, block, line_no, window))
-        line_no += count_lines(block)
+            pending.append(executor.submit(summarize_bytes, block, window))
         while len(pending) > max(0, in_flight):
             keep(pending.popleft().result())
     while pending:

@@ -167,6 +167,19 @@ def test_block_to_lines_keeps_empty_lines_and_odd_bytes():
     assert lines.to_list() == ["a", "", "\ufffd\ufffd b", "last"]
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from([b"\n", b"\r", b"\r\n", b"a", b" ", b'"', b"\x1f", b"\xff", b"\xc3"]))
+)
+def test_block_to_lines_is_one_line_per_newline_whatever_the_bytes(pieces):
+    # The reader is trusted to keep every line (empty ones too) with no runtime recount.
+    block = b"".join(pieces)
+    text = block.replace(b"\x1f", b"\xff").decode("utf-8", "replace").split("\n")
+    if text[-1] == "":
+        text.pop()
+    assert block_to_lines(block).to_list() == [t.removesuffix("\r") for t in text]
+
+
 def test_gzip_and_plain_read_the_same(tmp_path):
     text = (GOOD + "\n") * 3 + "broken\n"
     plain = tmp_path / "log.txt"
