@@ -16,7 +16,6 @@ control byte 0x1F (the batch reader uses it internally). ``bytes`` is null where
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -106,7 +105,7 @@ def block_to_lines(block: bytes) -> pl.Series:
     if _SEPARATOR.encode() in block:
         block = block.replace(_SEPARATOR.encode(), _REPLACEMENT)
     frame = pl.read_csv(
-        io.BytesIO(block),
+        block,
         has_header=False,
         separator=_SEPARATOR,
         quote_char=None,

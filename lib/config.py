@@ -4,6 +4,7 @@ Every setting has a sane default so that a fresh clone works with no environment
 
 - ``DATA_DIR`` (``data``): downloaded and generated inputs;
 - ``DNS_CACHE`` (``$DATA_DIR/cache/dns.json``): DNS answers kept between runs;
+- ``GEO_CACHE`` (``$DATA_DIR/cache/geo``): the IP database's table, read once from its package;
 - ``NASA_LOG_URLS`` (the archive's ftp URL): download sources, space-separated;
 - ``DOWNLOAD_TIMEOUT`` (``20``): seconds per connection attempt;
 - ``DATABASE_URL`` (``postgresql+psycopg2://postgres@127.0.0.1:5432/test``);
@@ -41,6 +42,7 @@ NASA_AUG95_URLS = ("ftp://ita.ee.lbl.gov/traces/NASA_access_log_Aug95.gz",)
 class Config:
     data_dir: Path
     dns_cache: Path
+    geo_cache: Path
     nasa_log_urls: tuple[str, ...]
     download_timeout: float
     database_url: str
@@ -68,6 +70,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     return Config(
         data_dir=data_dir,
         dns_cache=Path(env.get("DNS_CACHE", str(data_dir / "cache" / "dns.json"))),
+        geo_cache=Path(env.get("GEO_CACHE", str(data_dir / "cache" / "geo"))),
         nasa_log_urls=urls,
         download_timeout=_number(env, "DOWNLOAD_TIMEOUT", "20", float),
         database_url=env.get("DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"),

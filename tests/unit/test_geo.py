@@ -1,7 +1,15 @@
 import polars as pl
 import pytest
 
-from lib.geo import DnsOptions, attribute, ip_countries, ip_country, ip_networks, offline_countries
+from lib.geo import (
+    DnsOptions,
+    attribute,
+    ip_countries,
+    ip_country,
+    ip_networks,
+    offline_countries,
+    read_ip_database,
+)
 
 
 def counts(pairs):
@@ -93,6 +101,25 @@ def test_ip_table_agrees_with_the_packages_own_lookup():
         if country == "AD":
             expected = "AD"
         assert country == expected, address
+
+
+def test_ip_table_is_cached_as_a_file_and_rebuilt_when_the_file_is_damaged(tmp_path):
+    fresh = read_ip_database()
+    assert ip_networks(tmp_path).equals(fresh)
+    (cached,) = tmp_path.glob("ip_networks-*.arrow")
+    ip_networks.cache_clear()
+    assert ip_networks(tmp_path).equals(fresh)  # read back from the file
+    cached.write_bytes(cached.read_bytes()[:1000])
+    ip_networks.cache_clear()
+    assert ip_networks(tmp_path).equals(fresh)
+    assert cached.stat().st_size > 1000  # rewritten whole
+
+
+def test_ip_table_works_where_no_cache_can_be_written(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder would go")
+    assert ip_networks(blocker).equals(read_ip_database())
+    assert not list(tmp_path.glob("**/*.arrow"))
 
 
 def test_inferred_tier_is_off_by_default_and_labelled_when_on():
