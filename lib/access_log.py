@@ -149,7 +149,7 @@ def parse_lines(
             _minute(prefix.str.slice(-29, 17)).alias("_minute"),
             prefix.str.slice(-11, 2).str.to_integer(strict=False).alias("_second"),
             prefix.str.slice(-8, 5).str.to_integer(strict=False).alias("_zone"),
-            # shorter than both together: the prefix's opening quote is the suffix's closing one
+            # a line shorter than both shares one quote between them: not a request
             (line.str.len_bytes() >= prefix.str.len_bytes() + suffix.str.len_bytes()).alias(
                 "_fits"
             ),

@@ -68,6 +68,7 @@ def operators_table() -> pl.DataFrame:
 
 IP_DATABASE = ("geoip2fast", "geoip2fast.dat.gz")  # package, file: GeoLite2 country, IPv4
 _IP_DATABASE_VERSIONS = (120, 121)  # the file formats known to hold what read_ip_database reads
+_IP_TABLE_FORMAT = 1  # in the cached table's name: changing the table's columns changes it
 
 
 def _ip_database_file() -> Path:
@@ -89,9 +90,9 @@ def read_ip_database() -> pl.DataFrame:
     path = _ip_database_file()
     try:
         with gzip.open(path) as data:
-            version, source, _, tables = pickle.load(data)
-        if version not in _IP_DATABASE_VERSIONS or source.get("asn") or not source["country"]:
-            raise ValueError(f"format {version} {source}")
+            file_format, source, _, tables = pickle.load(data)
+        if file_format not in _IP_DATABASE_VERSIONS or source.get("asn") or not source["country"]:
+            raise ValueError(f"format {file_format} {source}")
         _, names, firsts, country_ids, prefix_lengths = tables
     except (OSError, EOFError, pickle.UnpicklingError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"the IP database {path} cannot be read: {exc}") from None
@@ -121,7 +122,7 @@ def ip_networks(cache_dir: Path | None = None) -> pl.DataFrame:
     source = _ip_database_file()
     try:
         stat = source.stat()
-        key = f"{version(IP_DATABASE[0])}-{stat.st_size}-{stat.st_mtime_ns}"
+        key = f"v{_IP_TABLE_FORMAT}-{version(IP_DATABASE[0])}-{stat.st_size}-{stat.st_mtime_ns}"
     except (OSError, PackageNotFoundError):
         return read_ip_database()
     folder = cache_dir if cache_dir is not None else project_path(load_config().geo_cache)
@@ -133,6 +134,9 @@ def ip_networks(cache_dir: Path | None = None) -> pl.DataFrame:
     networks = read_ip_database()
     try:
         replace_file(cached, networks.write_ipc)
+        for stale in folder.glob("ip_networks-*.arrow"):  # of other versions
+            if stale != cached:
+                stale.unlink(missing_ok=True)
     except OSError:
         pass  # a read-only place: no cache, same answers
     return networks

@@ -36,6 +36,23 @@ def test_parses_every_field_of_a_normal_line():
     assert (row["status"], row["bytes"]) == (200, 1839)
 
 
+@pytest.mark.parametrize(
+    ("zone", "utc"),
+    [
+        ("-0400", "1995-08-18T16:30:00+00:00"),
+        ("+0530", "1995-08-18T07:00:00+00:00"),
+        ("-0000", "1995-08-18T12:30:00+00:00"),
+        ("-2359", "1995-08-19T12:29:00+00:00"),
+        ("+2400", None),  # no such offset: rejected
+        ("-0460", None),
+    ],
+)
+def test_times_are_converted_to_utc_with_their_offset(zone, utc):
+    row = parse_line(f'h - - [18/Aug/1995:12:30:00 {zone}] "GET / HTTP/1.0" 200 1')
+    assert (row and row["time"].isoformat()) == utc
+    assert row is None or row["utc_offset"] == zone
+
+
 def test_dash_bytes_is_null():
     row = parse_line('h - - [01/Aug/1995:00:00:07 -0400] "GET / HTTP/1.0" 304 -')
     assert row["status"] == 304 and row["bytes"] is None

@@ -105,8 +105,9 @@ def test_ip_table_agrees_with_the_packages_own_lookup():
 
 def test_ip_table_is_cached_as_a_file_and_rebuilt_when_the_file_is_damaged(tmp_path):
     fresh = read_ip_database()
+    (tmp_path / "ip_networks-v0-an-older-version.arrow").write_bytes(b"stale")
     assert ip_networks(tmp_path).equals(fresh)
-    (cached,) = tmp_path.glob("ip_networks-*.arrow")
+    (cached,) = tmp_path.glob("ip_networks-*.arrow")  # the stale one removed
     ip_networks.cache_clear()
     assert ip_networks(tmp_path).equals(fresh)  # read back from the file
     cached.write_bytes(cached.read_bytes()[:1000])
