@@ -92,10 +92,22 @@ def main() -> int:
     for key, value in ratios.items():
         if value is not None:
             print(f"  {key:<15} {value:6.2f}")
+    per_round = [
+        {name: round(runs[name][i][0], 3) for name in contenders} for i in range(args.rounds)
+    ]
+    print(
+        "each round (wall s; ratios within the round, so a drift in the machine's speed cancels):"
+    )
+    for i, r in enumerate(per_round, 1):
+        naive = f"naive/lib {r['naive'] / r['lib']:5.2f}  " if "naive" in r else ""
+        times = " ".join(f"{n} {t:.3f}" for n, t in r.items())
+        ratios_now = f"lib/awk {r['lib'] / r['awk']:.2f}  lib/floor {r['lib'] / r['floor']:.2f}"
+        print(f"  {i}: {times}  | {naive}{ratios_now}")
     answer = subprocess.run(
         ["bash", "-c", contenders["lib"]], capture_output=True, text=True, check=True
     ).stdout
-    print(json.dumps({"wall_s": wall, "peak_mb": peak, "ratios": ratios, "rounds": args.rounds}))
+    report = {"wall_s": wall, "peak_mb": peak, "ratios": ratios, "rounds": args.rounds}
+    print(json.dumps({**report, "per_round_wall_s": per_round}))
     print("lib answers:", answer.strip())
     return 0
 
