@@ -38,12 +38,16 @@ services:
 test: venv services browser
 	$(BIN)/python -m pytest
 
-# Debian's Chromium for the kiosk's browser test (skipped, saying why, if it cannot be installed).
+# Debian's Chromium for the kiosk's browser test (skipped, saying why, if it cannot be installed),
+# and a font that draws the candidates' Chinese names in the kiosk's charts and page.
+BROWSER_PACKAGES = chromium fonts-wqy-zenhei
+
 browser:
-	@command -v chromium >/dev/null 2>&1 || apt-get install -y --no-install-recommends chromium \
-		>/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 && apt-get install -y \
-		--no-install-recommends chromium >/dev/null 2>&1) || echo "chromium could not be \
-		installed: the browser test will be skipped"
+	@(command -v chromium >/dev/null 2>&1 && fc-list | grep -qi wenquanyi) || apt-get install -y \
+		--no-install-recommends $(BROWSER_PACKAGES) >/dev/null 2>&1 || (apt-get update >/dev/null \
+		2>&1 && apt-get install -y --no-install-recommends $(BROWSER_PACKAGES) >/dev/null 2>&1) \
+		|| echo "$(BROWSER_PACKAGES) could not be installed: the browser and chart font tests \
+		will be skipped"
 
 lint: venv
 	$(BIN)/ruff check lib service tests bench

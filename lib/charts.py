@@ -4,19 +4,83 @@ state, so they are safe in scripts, threads and notebooks alike); ``save_figure`
 
 from __future__ import annotations
 
-import os
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, timedelta, timezone
+from functools import cache
 from pathlib import Path
 
+import matplotlib
 import matplotlib.dates as mdates
 import pandas as pd
 import polars as pl
 import seaborn as sns
+from matplotlib import font_manager
 from matplotlib.figure import Figure
 
+from lib.output import replace_file
 from lib.votes import Candidate
 
 sns.set_theme(style="whitegrid")
+
+# Fonts that draw Chinese (the kiosk's candidate names), best first. Debian: fonts-wqy-zenhei.
+CJK_FONTS = (
+    "WenQuanYi Zen Hei",
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "Source Han Sans SC",
+    "Droid Sans Fallback",
+)
+_CJK_FILES = ("wqy", "notosanscjk", "sourcehansans", "droidsansfallback")  # in file names
+
+
+class _OneWeightNotice(logging.Filter):
+    """CJK fonts often come in one weight; matplotlib would warn whenever it falls back to one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        notice = str(record.msg).startswith("findfont: Failed to find font weight")
+        return not (notice and any(name in str(record.args) for name in CJK_FONTS))
+
+
+@cache
+def cjk_font() -> str | None:
+    """The family of an installed font that draws Chinese, or None. Fonts installed after
+    matplotlib built its font list are found on the system and added to it."""
+    found = _first_cjk_font()
+    if found is None:
+        for path in font_manager.findSystemFonts():
+            if any(hint in Path(path).name.lower().replace("-", "") for hint in _CJK_FILES):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue
+        found = _first_cjk_font()
+    if found:
+        logging.getLogger(font_manager.__name__).addFilter(_OneWeightNotice())
+    return found
+
+
+def _first_cjk_font() -> str | None:
+    known = {font.name for font in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FONTS if name in known), None)
+
+
+@contextmanager
+def _names_font() -> Iterator[None]:
+    """Text drawn inside falls back to a CJK font for the glyphs the default font lacks."""
+    extra = [cjk_font()] if cjk_font() else []
+    with matplotlib.rc_context({"font.family": ["sans-serif", *extra]}):
+        yield
+
+
+def candidate_labels(candidates: list[dict], cjk: bool | None = None) -> dict[str, str]:
+    """``id -> label`` for the vote charts: the id and the whole name (``1 薯片 chips``) when a
+    font can draw it (``cjk``, default: whether one is installed), else the id and the name's
+    Latin part (``1 chips``): never empty boxes."""
+    if cjk_font() is not None if cjk is None else cjk:
+        return {c["id"]: f"{c['id']} {c['name']}".strip() for c in candidates}
+    return {c["id"]: Candidate(c["id"], c["name"]).label for c in candidates}
 
 
 def _figure(width: float = 9, height: float = 4.5) -> tuple[Figure, object]:
@@ -116,12 +180,7 @@ def coverage_chart(by_method: pl.DataFrame, synthetic: bool = False) -> Figure:
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
     """Write ``fig`` as PNG via a temp file and rename, so no reader sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, path)
-    return path
+    return replace_file(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
 
 
 def likes_chart(top: pl.DataFrame | object, day: str) -> Figure:
@@ -152,7 +211,11 @@ def cohort_chart(cohorts: object, window_days: int) -> Figure:
 
 def vote_totals_chart(results: dict) -> Figure:
     """Total votes per candidate (from a results document of ``lib.vote_store``)."""
-    labels = {c["id"]: Candidate(c["id"], c["name"]).label for c in results["candidates"]}
+    with _names_font():
+        return _vote_totals_chart(results, candidate_labels(results["candidates"]))
+
+
+def _vote_totals_chart(results: dict, labels: dict[str, str]) -> Figure:
     frame = pd.DataFrame(
         {"candidate": [labels[c] for c in results["totals"]], "votes": results["totals"].values()}
     )
@@ -166,7 +229,11 @@ def vote_totals_chart(results: dict) -> Figure:
 
 def vote_timeline_chart(results: dict, buckets: int = 72) -> Figure:
     """Votes per candidate per 10-minute bucket (the last ``buckets`` of them), grouped bars."""
-    labels = {c["id"]: Candidate(c["id"], c["name"]).label for c in results["candidates"]}
+    with _names_font():
+        return _vote_timeline_chart(results, buckets, candidate_labels(results["candidates"]))
+
+
+def _vote_timeline_chart(results: dict, buckets: int, labels: dict[str, str]) -> Figure:
     rows = [
         {
             "bucket": pd.Timestamp(entry["bucket"]).strftime("%d %b %H:%M"),
