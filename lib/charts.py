@@ -19,7 +19,7 @@ import seaborn as sns
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 
-from lib.output import replace_file
+from lib.output import replacing
 from lib.votes import Candidate
 
 sns.set_theme(style="whitegrid")
@@ -180,7 +180,9 @@ def coverage_chart(by_method: pl.DataFrame, synthetic: bool = False) -> Figure:
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
     """Write ``fig`` as PNG via a temp file and rename, so no reader sees half a file."""
-    return replace_file(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    with replacing(path) as out:
+        fig.savefig(out, dpi=110, format="png")
+    return Path(path)
 
 
 def likes_chart(top: pl.DataFrame | object, day: str) -> Figure:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
 import socket
 import threading
@@ -23,6 +22,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from lib.output import replacing
 
 logger = logging.getLogger(__name__)
 
@@ -60,10 +61,8 @@ class DnsCache:
     def save(self) -> None:
         if not self.path:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.entries, sort_keys=True, indent=0))
-        os.replace(tmp, self.path)
+        with replacing(self.path) as out:
+            out.write(json.dumps(self.entries, sort_keys=True, indent=0).encode())
 
 
 @dataclass(frozen=True)

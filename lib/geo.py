@@ -31,7 +31,7 @@ import polars as pl
 from lib.config import load_config, project_path
 from lib.dns_lookup import DnsCache, DnsReport, Resolver, resolve_hosts
 from lib.errors import ConfigError
-from lib.output import replace_file
+from lib.output import replacing
 
 METHODS = {
     "ip": "IP address → offline GeoLite2 country database",
@@ -133,7 +133,8 @@ def ip_networks(cache_dir: Path | None = None) -> pl.DataFrame:
         pass
     networks = read_ip_database()
     try:
-        replace_file(cached, networks.write_ipc)
+        with replacing(cached) as out:
+            networks.write_ipc(out)
         for stale in folder.glob("ip_networks-*.arrow"):  # of other versions
             if stale != cached:
                 stale.unlink(missing_ok=True)

@@ -4,25 +4,30 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-from collections.abc import Callable
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 
-def replace_file(path: str | Path, write: Callable[[Path], object]) -> Path:
-    """Create or replace ``path`` with what ``write(temp_path)`` writes; return the path."""
+@contextmanager
+def replacing(path: str | Path) -> Iterator[BinaryIO]:
+    """A binary file that becomes ``path`` (``os.replace``) only if the block succeeds; the
+    folder is created if need be."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
-        write(tmp)
+        with tmp.open("xb") as raw:
+            yield raw
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return path
 
 
 def write_json(path: str | Path, data: object) -> Path:
     """Write ``data`` as indented UTF-8 JSON to ``path`` atomically; return the path."""
-    text = json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
-    return replace_file(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    with replacing(path) as out:
+        out.write((json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n").encode())
+    return Path(path)

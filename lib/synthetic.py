@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import calendar
 import json
-import os
-import secrets
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -29,6 +26,7 @@ from typing import BinaryIO
 import numpy as np
 from isal import igzip
 
+from lib.output import replacing
 from lib.synthetic_marker import marker_path
 
 SYNTHETIC_LINES = 1_569_898
@@ -354,18 +352,6 @@ def _damage(rng: np.random.Generator, line: str, kind: int, nth: int) -> str:
     return f'{head} "GET {path[:cut]}"{path[cut:]} HTTP/1.0" 404 -'
 
 
-@contextmanager
-def _replacing(path: Path) -> Iterator[BinaryIO]:
-    """A binary file that becomes ``path`` (``os.replace``) only if the block succeeds."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with tmp.open("xb") as raw:
-            yield raw
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _stamps(month: tuple[int, int]) -> list[str]:
     """``01/Aug/1995:00:00`` for every minute of the month."""
     start = datetime(*month, 1)
@@ -442,7 +428,7 @@ def generate_log(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    with _replacing(path) as raw:
+    with replacing(path) as raw:
         if path.suffix == ".gz":  # no name and mtime 0 in the header: same input, same bytes
             gz = igzip.IGzipFile(filename="", mode="wb", compresslevel=1, fileobj=raw, mtime=0)
             with gz:
@@ -459,6 +445,6 @@ def generate_log(
             "note": "Synthetic NASA-like log, not the real NASA_access_log_Aug95: "
             "anything computed from it describes this generator, not NASA's 1995 traffic.",
         }
-        with _replacing(marker_path(path)) as out:
+        with replacing(marker_path(path)) as out:
             out.write((json.dumps(marker, indent=2) + "\n").encode())
     return path
