@@ -56,7 +56,6 @@ class Config:
     chart_interval: float
     kiosk_token: str | None
     rate_limit: float
-    dask_scheduler_address: str | None
 
 
 def load_config(env: Mapping[str, str] | None = None) -> Config:
@@ -84,7 +83,6 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         chart_interval=_number(env, "CHART_INTERVAL", "10", float),
         kiosk_token=env.get("KIOSK_TOKEN") or None,
         rate_limit=_number(env, "RATE_LIMIT", "50", float, zero_ok=True),
-        dask_scheduler_address=dask_scheduler_address(env),
     )
 
 

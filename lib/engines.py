@@ -41,6 +41,7 @@ from lib.log_summary import (
     Window,
     summarize_files,
     summarize_partition,
+    worker_count,
 )
 
 ENGINES = ("auto", "local", "dask")
@@ -100,7 +101,7 @@ def summarize_inputs(
     chosen = choose_engine(engine, paths, len(parts), scheduler)
     began = time.perf_counter()
     if chosen == "local":
-        threads = max(1, workers or os.cpu_count() or 1)
+        threads = worker_count(workers)
         summary = summarize_files(paths, window, block_bytes, threads)
         run = EngineRun("local", len(paths), threads, None, None, 0.0)
     else:
@@ -180,7 +181,7 @@ def local_cluster(workers: int | None = None):
     environ.pop("MALLOC_TRIM_THRESHOLD_", None)  # measured: a task ran 5-10% slower with it
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
         return LocalCluster(
-            n_workers=max(1, workers or os.cpu_count() or 1),
+            n_workers=worker_count(workers),
             threads_per_worker=1,  # one partition per process at a time: the memory bound
             processes=True,
             dashboard_address=":0",

@@ -263,6 +263,11 @@ def summarize_log(
     return summarize_files([path], window, block_bytes, workers)
 
 
+def worker_count(workers: int | None = None) -> int:
+    """``workers``, or one per CPU when not given."""
+    return max(1, workers or os.cpu_count() or 1)
+
+
 def summarize_files(
     paths: list[str | Path],
     window: Window,
@@ -270,7 +275,7 @@ def summarize_files(
     workers: int | None = None,
 ) -> LogSummary:
     """The single-process engine: each file in turn, as ``summarize_log`` does one."""
-    workers = max(1, workers or os.cpu_count() or 1)
+    workers = worker_count(workers)
     merger = PartitionMerger()
     with ThreadPoolExecutor(workers) as pool:
         for path in paths:

@@ -80,9 +80,9 @@ def run_q1(
         dns=DnsOptions(resolver=resolver, cache_path=dns_cache),
         inferred=inferred,
     )
-    named = log_path if isinstance(log_path, (str, Path)) else [str(p) for p in log_path]
+    named = str(log_path) if isinstance(log_path, (str, Path)) else [str(p) for p in log_path]
     return Q1Result(
-        log_path=str(named) if isinstance(named, Path) else named,
+        log_path=named,
         files=[str(f) for f in files],
         synthetic=any(is_synthetic(f) for f in files),
         engine=run,
