@@ -125,6 +125,8 @@ def main() -> int:
         print(json.dumps(child(args.child, rest)))
         return 0
 
+    from lib.output import write_json
+
     logs = args.logs or _default_logs()
     subprocess.run(["cat", *logs], check=True, stdout=subprocess.DEVNULL)  # warm the page cache
     runs: dict[str, list[dict]] = {name: [] for name in CONTENDERS}
@@ -184,9 +186,7 @@ def main() -> int:
         f"{report['engine_only']['dask2_over_local']}x; identical answers: "
         f"{report['identical_answers']}"
     )
-    out = ROOT / "out" / "bench" / "q1_dask.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(ROOT / "out" / "bench" / "q1_dask.json", report)
     print(json.dumps(report))
     return 0
 
