@@ -4,8 +4,8 @@
   its blocks are parsed on a thread per core. The default for small inputs.
 - ``dask``: one task per partition (``lib.log_inputs``) on a Dask cluster: the scheduler named by
   the ``scheduler`` argument or ``DASK_SCHEDULER_ADDRESS``, else a ``LocalCluster`` of one
-  single-threaded worker process per core. Workers need this package installed and read access
-  to the files under the same paths.
+  single-threaded worker process per core, each kept on its own CPU. Workers need this package
+  installed and read access to the files under the same paths.
 - ``auto``: ``dask`` when a scheduler address is set, or when the input is at least
   ``AUTO_DASK_BYTES`` on disk and has more than one partition; ``local`` otherwise.
 
@@ -168,13 +168,16 @@ def _result(future, part: Partition) -> LogSummary:
         raise EngineError(f"the Dask task for {part} failed: {type(exc).__name__}: {exc}") from exc
 
 
-def local_cluster(workers: int | None = None):
+def local_cluster(workers: int | None = None, pin: bool = True):
     """The LocalCluster the dask engine starts: one single-threaded worker process per core
-    (``workers`` to choose), each partition on one core. Close it (or use ``with``) when done."""
+    (``workers`` to choose), each partition on one core, and with ``pin`` each worker kept on a
+    CPU of its own (``lib.cpu_pinning``). Close it (or use ``with``) when done."""
     import logging
 
     import dask
     from distributed import LocalCluster
+
+    from lib.cpu_pinning import PinToCpu
 
     # Set before each worker process starts (it imports polars, which sizes its pool, at once).
     environ = {**dask.config.get("distributed.nanny.pre-spawn-environ"), "POLARS_MAX_THREADS": "1"}
@@ -186,6 +189,7 @@ def local_cluster(workers: int | None = None):
             processes=True,
             dashboard_address=":0",
             silence_logs=logging.ERROR,
+            plugins={PinToCpu()} if pin else set(),
         )
 
 

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import gzip
+import os
 
 import pytest
 
+from lib.cpu_pinning import allowed_cpus
 from lib.engines import choose_engine, local_cluster
 from lib.errors import ConfigError, EngineError, LogReadError
 from lib.q1 import answers, run_q1
 from lib.synthetic import generate_log
 from tests.conftest import NASA_SLICE
 
+linux_only = pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux's sched_setaffinity"
+)
 WINDOW = {"window_start": "1995-07-30T00:00:00-04:00", "window_end": "1995-08-02T00:00:00-04:00"}
 
 
@@ -71,6 +76,41 @@ def test_dask_gives_the_local_answers_on_several_files(months, scheduler):
     assert files == sorted(files) and set(files) <= set(paths)
 
 
+def _cpus_of_every_thread() -> list[tuple[int, ...]]:
+    return sorted(
+        {tuple(sorted(os.sched_getaffinity(int(t)))) for t in os.listdir("/proc/self/task")}
+    )
+
+
+def _pinned(client) -> list[int]:
+    """The CPU each worker process is kept on; fails if a worker's threads are not all on one."""
+    cpus = []
+    for seen in client.run(_cpus_of_every_thread).values():
+        assert len(seen) == 1 and len(seen[0]) == 1, f"a worker's threads run on {seen}"
+        cpus.append(seen[0][0])
+    return sorted(cpus)
+
+
+@linux_only
+def test_each_local_worker_keeps_to_a_cpu_of_its_own(scheduler):
+    from distributed import Client
+
+    allowed = allowed_cpus()
+    with Client(scheduler) as client:
+        cpus = _pinned(client)
+    assert set(cpus) <= set(allowed)
+    assert len(set(cpus)) == min(2, len(allowed))  # two workers, two CPUs where there are two
+
+
+@linux_only
+def test_an_unpinned_cluster_leaves_the_workers_free():
+    from distributed import Client
+
+    with local_cluster(workers=1, pin=False) as cluster, Client(cluster) as client:
+        seen = next(iter(client.run(_cpus_of_every_thread).values()))
+    assert seen == [tuple(allowed_cpus())]
+
+
 def test_a_glob_names_the_same_input_as_the_list(months, scheduler):
     listed = _logs(months)
     by_glob = run_q1(str(months / "*.log*"), use_dns=False, engine="dask", scheduler=scheduler)
@@ -125,7 +165,6 @@ def test_auto_picks_dask_for_a_scheduler_or_a_big_input(tmp_path):
 def test_a_worker_killed_mid_run_loses_nothing(months):
     """SIGKILL one worker process after the first partition is in: Dask reruns what it held on
     the other worker (and the nanny restarts it); the answers are the local engine's."""
-    import os
     import signal
 
     from distributed import Client
@@ -152,6 +191,8 @@ def test_a_worker_killed_mid_run_loses_nothing(months):
         )
         client.wait_for_workers(2, timeout="30s")  # the nanny started a new process
         assert killed and killed[0] not in client.run(os.getpid).values()
+        if hasattr(os, "sched_setaffinity"):  # the new process keeps to its CPU as well
+            assert len(set(_pinned(client))) == min(2, len(allowed_cpus()))
     got = _answers(result)
     got["input"].pop("path"), expected["input"].pop("path")
     assert got == expected
