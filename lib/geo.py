@@ -214,17 +214,25 @@ class Attribution:
 
 
 def offline_countries(hosts: pl.Series) -> pl.DataFrame:
-    """Attribute hosts by the offline tiers (ip, cctld, us_tld): ``host, country, method``."""
-    host = pl.col("host")
-    name = host.str.to_lowercase().str.strip_chars_end(".")
-    frame = pl.DataFrame({"host": hosts.unique()}).with_columns(
-        name.alias("_name"), name.str.extract(r"\.([a-z]+)$", 1).alias("tld")
+    """Attribute hosts by the offline tiers (ip, cctld, us_tld): ``host, country, method``.
+
+    Case and trailing dots do not matter; a TLD is ASCII letters, as DNS has them.
+    """
+    frame = pl.DataFrame({"host": hosts.unique()})
+    address = pl.col("host").str.strip_chars_end(".")
+    frame = frame.with_columns(
+        address.str.contains(_IPV4).alias("_is_ip"),
+        pl.col("host").str.extract(r"\.([A-Za-z]+)\.*$", 1).str.to_lowercase().alias("tld"),
     )
-    is_ip = pl.col("_name").str.contains(_IPV4)
-    ips = frame.filter(is_ip).get_column("_name")
-    ip_frame = pl.DataFrame({"_name": ips, "_ip": ip_countries(ips)})
-    cctld = cctld_table().select("tld", pl.col("country").alias("_cc"))
-    frame = frame.join(ip_frame, on="_name", how="left").join(cctld, on="tld", how="left")
+    rows = frame.get_column("_is_ip")
+    found = ip_countries(frame.filter(rows).select(address).to_series())
+    by_ip = pl.Series("_ip", [None] * frame.height, pl.String).scatter(rows.arg_true(), found)
+    by_tld = dict(cctld_table().select("tld", "country").iter_rows())
+    is_ip = pl.col("_is_ip")
+    frame = frame.with_columns(
+        by_ip,
+        pl.col("tld").replace_strict(by_tld, default=None, return_dtype=pl.String).alias("_cc"),
+    )
     us_only = pl.col("tld").is_in(US_ONLY_TLDS) & ~is_ip
     country = (
         pl.when(is_ip)

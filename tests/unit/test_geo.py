@@ -33,6 +33,8 @@ def test_offline_tiers():
             "kgtyk4.kj.yamagata-u.ac.jp",
             "pc.cs.ox.ac.uk",  # .uk counts as GB
             "Host.Example.DE.",  # case and a trailing dot
+            "133.43.96.45.",  # an address with a trailing dot
+            "ws1.Hosp.CA..",  # dots after the TLD
             "pc12.cs.umd.edu",
             "ksc.nasa.gov",
             "a.army.mil",
@@ -49,6 +51,8 @@ def test_offline_tiers():
     assert got["kgtyk4.kj.yamagata-u.ac.jp"] == ("JP", "cctld")
     assert got["pc.cs.ox.ac.uk"] == ("GB", "cctld")
     assert got["Host.Example.DE."] == ("DE", "cctld")
+    assert got["133.43.96.45."] == ("JP", "ip")
+    assert got["ws1.Hosp.CA.."] == ("CA", "cctld")
     for host in ("pc12.cs.umd.edu", "ksc.nasa.gov", "a.army.mil", "k12.ca.us"):
         assert got[host] == ("US", "us_tld")
     assert got["piweba3y.prodigy.com"] == (None, None)
