@@ -111,6 +111,46 @@ def test_an_unpinned_cluster_leaves_the_workers_free():
     assert seen == [tuple(allowed_cpus())]
 
 
+@linux_only
+def test_dask_worker_preloading_the_module_pins_its_processes_too(tmp_path):
+    """The README's own cluster: ``dask scheduler`` and ``dask worker --nworkers 2 --name ...
+    --preload lib.cpu_pinning``, as separate processes."""
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from distributed import Client
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    dask = str(Path(sys.executable).parent / "dask")
+    root = str(Path(__file__).resolve().parents[2])  # the workers run this module's probe
+    env = {**os.environ, "PYTHONPATH": root}
+    log = (tmp_path / "cluster.log").open("w")
+    started = [
+        subprocess.Popen(
+            [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port)]
+            + ["--dashboard-address", ":0"],
+            stdout=log,
+            stderr=log,
+        )
+    ]
+    try:
+        worker = [dask, "worker", address, "--nworkers", "2", "--nthreads", "1"]
+        worker += ["--name", "node", "--preload", "lib.cpu_pinning"]
+        started.append(subprocess.Popen(worker, stdout=log, stderr=log, env=env))
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(2, timeout="30s")
+            assert len(set(_pinned(client))) == min(2, len(allowed_cpus()))
+    finally:
+        for process in reversed(started):
+            process.terminate()
+            process.wait(timeout=30)
+
+
 def test_a_glob_names_the_same_input_as_the_list(months, scheduler):
     listed = _logs(months)
     by_glob = run_q1(str(months / "*.log*"), use_dns=False, engine="dask", scheduler=scheduler)

@@ -20,11 +20,13 @@ linux_only = pytest.mark.skipif(
 def test_workers_take_the_allowed_cpus_in_turn():
     assert [cpu_for(i, [2, 5]) for i in range(5)] == [2, 5, 2, 5, 2]
     assert cpu_for("1", [2, 5]) == 5  # a name that is a number, as text
+    assert [cpu_for(f"node7-{i}", [2, 5]) for i in range(3)] == [2, 5, 2]  # dask worker --name
 
 
-def test_no_cpu_for_a_name_that_is_not_a_number_or_without_cpus():
-    assert cpu_for("tcp-worker-a", [0, 1]) is None
-    assert cpu_for(-1, [0, 1]) is None
+def test_no_cpu_for_a_name_without_a_number_or_without_cpus():
+    assert cpu_for("tcp://10.0.0.5:40123", [0, 1]) is None  # the default name: an address
+    assert cpu_for("worker-a", [0, 1]) is None
+    assert cpu_for(None, [0, 1]) is None
     assert cpu_for(0, []) is None
 
 
