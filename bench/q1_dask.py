@@ -10,7 +10,8 @@ Each contender runs in a fresh process with offline attribution (no DNS):
 - ``local``: ``engine="local"``, this process (decompression on one thread, parsing on a thread
   per core);
 - ``dask1``, ``dask2``: ``engine="dask"`` on ``lib.engines.local_cluster`` with 1 or 2
-  single-threaded worker processes.
+  single-threaded worker processes, each pinned to a CPU of its own (so ``dask1`` is one core's
+  worth of Dask, ``dask2`` two).
 
 For Dask it reports the cluster's start-up apart from the run, because a production cluster is
 already up; ``cold`` is the two together. ``engine`` is the parsing alone (``run`` less the
@@ -186,6 +187,23 @@ def main() -> int:
         f"{report['engine_only']['dask2_over_local']}x; identical answers: "
         f"{report['identical_answers']}"
     )
+    per_round = [
+        {
+            "dask2_over_dask1": round(runs["dask1"][i]["run"] / runs["dask2"][i]["run"], 2),
+            "dask2_over_local": round(runs["local"][i]["run"] / runs["dask2"][i]["run"], 2),
+            "engine_dask2_over_dask1": round(
+                runs["dask1"][i]["engine"] / runs["dask2"][i]["engine"], 2
+            ),
+        }
+        for i in range(args.rounds)
+    ]
+    report["per_round"] = per_round
+    print("each round (ratios within the round, so a drift in the machine's speed cancels):")
+    for i, r in enumerate(per_round, 1):
+        print(
+            f"  {i}: dask2 vs dask1 {r['dask2_over_dask1']:.2f}x (parsing alone "
+            f"{r['engine_dask2_over_dask1']:.2f}x); dask2 vs local {r['dask2_over_local']:.2f}x"
+        )
     write_json(ROOT / "out" / "bench" / "q1_dask.json", report)
     print(json.dumps(report))
     return 0
