@@ -69,7 +69,7 @@ def child(contender: str, logs: list[str]) -> dict:
             from lib.engines import local_cluster
 
             n = int(contender[-1])
-            cluster = stack.enter_context(local_cluster(workers=n))
+            cluster = stack.enter_context(local_cluster(workers=n, pin=True))
             client = stack.enter_context(Client(cluster))
             client.wait_for_workers(n)
             scheduler = cluster.scheduler_address

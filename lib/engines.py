@@ -4,7 +4,7 @@
   its blocks are parsed on a thread per core. The default for small inputs.
 - ``dask``: one task per partition (``lib.log_inputs``) on a Dask cluster: the scheduler named by
   the ``scheduler`` argument or ``DASK_SCHEDULER_ADDRESS``, else a ``LocalCluster`` of one
-  single-threaded worker process per core, each kept on its own CPU. Workers need this package
+  single-threaded worker process per core, each kept on a CPU of its own. Workers need this package
   installed and read access to the files under the same paths.
 - ``auto``: ``dask`` when a scheduler address is set, or when the input is at least
   ``AUTO_DASK_BYTES`` on disk and has more than one partition; ``local`` otherwise.
@@ -168,23 +168,27 @@ def _result(future, part: Partition) -> LogSummary:
         raise EngineError(f"the Dask task for {part} failed: {type(exc).__name__}: {exc}") from exc
 
 
-def local_cluster(workers: int | None = None, pin: bool = True):
+def local_cluster(workers: int | None = None, pin: bool | None = None):
     """The LocalCluster the dask engine starts: one single-threaded worker process per core
-    (``workers`` to choose), each partition on one core, and with ``pin`` each worker kept on a
-    CPU of its own (``lib.cpu_pinning``). Close it (or use ``with``) when done."""
+    (``workers`` to choose), each partition on one core. With ``pin`` each worker is kept on a
+    CPU of its own (``lib.cpu_pinning``); by default only when the workers take every CPU this
+    process may use, since fewer are better left free to go where the machine is idle. Close it
+    (or use ``with``) when done."""
     import logging
 
     import dask
     from distributed import LocalCluster
 
-    from lib.cpu_pinning import PinToCpu
+    from lib.cpu_pinning import PinToCpu, fills
 
+    count = worker_count(workers)
+    pin = fills(count) if pin is None else pin
     # Set before each worker process starts (it imports polars, which sizes its pool, at once).
     environ = {**dask.config.get("distributed.nanny.pre-spawn-environ"), "POLARS_MAX_THREADS": "1"}
     environ.pop("MALLOC_TRIM_THRESHOLD_", None)  # measured: a task ran 5-10% slower with it
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
         return LocalCluster(
-            n_workers=worker_count(workers),
+            n_workers=count,
             threads_per_worker=1,  # one partition per process at a time: the memory bound
             processes=True,
             dashboard_address=":0",

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from lib.cpu_pinning import allowed_cpus, cpu_for
+from lib.cpu_pinning import allowed_cpus, cpu_for, fills
 
 linux_only = pytest.mark.skipif(
     not hasattr(os, "sched_setaffinity") or not os.path.isdir("/proc/self/task"),
@@ -28,6 +28,12 @@ def test_no_cpu_for_a_name_without_a_number_or_without_cpus():
     assert cpu_for("worker-a", [0, 1]) is None
     assert cpu_for(None, [0, 1]) is None
     assert cpu_for(0, []) is None
+
+
+def test_workers_fill_the_cpus_when_there_is_one_per_cpu_or_more():
+    assert fills(2, [0, 1]) and fills(3, [0, 1])
+    assert not fills(1, [0, 1])  # one CPU left free: pinning could keep a worker off it
+    assert not fills(1, [])  # the platform does not tell
 
 
 @linux_only
