@@ -2,10 +2,11 @@
 
 - ``local``: the files one after another in this process, each decompressed by this thread while
   its blocks are parsed on a thread per core. The default for small inputs.
-- ``dask``: one task per partition (``lib.log_inputs``) on a Dask cluster: the scheduler named by
-  the ``scheduler`` argument or ``DASK_SCHEDULER_ADDRESS``, else a ``LocalCluster`` of one
-  single-threaded worker process per core, each kept on a CPU of its own. Workers need this package
-  installed and read access to the files under the same paths.
+- ``dask``: one task per partition (``lib.log_inputs``; a gzip file bigger than a worker's
+  share of the work is cut into ranges of its text by ``balance``) on a Dask cluster: the
+  scheduler named by the ``scheduler`` argument or ``DASK_SCHEDULER_ADDRESS``, else a
+  ``LocalCluster`` of one single-threaded worker process per core, each kept on a CPU of its own.
+  Workers need this package installed and read access to the files under the same paths.
 - ``auto``: ``dask`` when a scheduler address is set, or when the input is at least
   ``AUTO_DASK_BYTES`` on disk and has more than one partition; ``local`` otherwise.
 
@@ -34,7 +35,7 @@ from typing import TextIO
 from lib.access_log import BLOCK_BYTES
 from lib.config import dask_scheduler_address
 from lib.errors import ConfigError, EngineError, ProjectError
-from lib.log_inputs import PARTITION_BYTES, Partition, input_bytes, plan_partitions
+from lib.log_inputs import PARTITION_BYTES, Partition, balance, input_bytes, plan_partitions
 from lib.log_summary import (
     LogSummary,
     PartitionMerger,
@@ -90,7 +91,8 @@ def summarize_inputs(
         scheduler: a Dask scheduler address; default ``DASK_SCHEDULER_ADDRESS``, else a
             LocalCluster.
         workers: local threads, or LocalCluster worker processes (default: the CPU count).
-        partition_bytes: the byte range a Dask task reads from a plain file.
+        partition_bytes: the byte range a Dask task reads from a plain file; a gzip file is cut
+            (``lib.log_inputs.balance``) into ranges no shorter than a quarter of it.
         progress: told, one line at a time, where the Dask run is (its cluster and dashboard,
             then each finished partition).
 
@@ -105,7 +107,10 @@ def summarize_inputs(
         summary = summarize_files(paths, window, block_bytes, threads)
         run = EngineRun("local", len(paths), threads, None, None, 0.0)
     else:
-        summary, run = _summarize_on_dask(parts, window, scheduler, workers, block_bytes, progress)
+        shortest = max(1, partition_bytes // 4)
+        summary, run = _summarize_on_dask(
+            parts, window, scheduler, workers, block_bytes, shortest, progress
+        )
     return summary, replace(run, seconds=round(time.perf_counter() - began, 3))
 
 
@@ -115,12 +120,11 @@ def _summarize_on_dask(
     scheduler: str | None,
     workers: int | None,
     block_bytes: int,
+    shortest: int,
     progress: Progress | None,
 ) -> tuple[LogSummary, EngineRun]:
     from distributed import as_completed
 
-    # Largest first: a big gzip file started last would leave the other workers idle at the end.
-    biggest_first = sorted(parts, key=lambda part: part.weight, reverse=True)
     merger = PartitionMerger()
     with _client(scheduler, workers) as client:
         try:
@@ -132,6 +136,9 @@ def _summarize_on_dask(
                 "start some with: dask worker <scheduler address>"
             ) from None
         count = len(client.scheduler_info(n_workers=-1)["workers"])
+        parts = balance(parts, count, shortest)  # gzip files bigger than a worker's share cut
+        # Largest first: a big piece started last would leave the other workers idle at the end.
+        biggest_first = sorted(parts, key=lambda part: part.weight, reverse=True)
         dashboard = _dashboard(client)
         if progress:
             where = scheduler or f"a LocalCluster on {os.cpu_count()} cores"

@@ -153,6 +153,27 @@ def test_dask_worker_preloading_the_module_pins_its_processes_too(tmp_path):
             process.wait(timeout=30)
 
 
+def test_one_gzip_file_is_cut_across_the_workers_with_the_same_answers(
+    months, tmp_path, scheduler
+):
+    """July (damaged lines all over) gzip-compressed, alone: two workers each take a range of its
+    text; every line is read once, damaged ones counted once, answers as the local engine's."""
+    packed = tmp_path / "jul.log.gz"
+    packed.write_bytes(gzip.compress((months / "jul.log").read_bytes()))
+    local = run_q1(str(packed), use_dns=False, engine="local", **WINDOW)
+    dask = run_q1(
+        str(packed),
+        use_dns=False,
+        engine="dask",
+        scheduler=scheduler,
+        partition_bytes=400_000,  # gzip ranges of 100 kB or more: July's text is about 3 MB
+        **WINDOW,
+    )
+    assert dask.engine.partitions == 2 and local.engine.partitions == 1
+    a, b = _answers(local), _answers(dask)
+    assert a == b and a["rejected_lines"] >= 30
+
+
 def test_a_glob_names_the_same_input_as_the_list(months, scheduler):
     listed = _logs(months)
     by_glob = run_q1(str(months / "*.log*"), use_dns=False, engine="dask", scheduler=scheduler)

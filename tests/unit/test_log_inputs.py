@@ -1,14 +1,19 @@
-"""log_path as files, globs and lists; plain files cut into byte ranges that lose no line."""
+"""log_path as files, globs and lists; files cut into ranges that lose no line: plain files by
+their bytes, gzip files by their text, as balance plans it."""
 
 import gzip
 
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lib.errors import ConfigError, LogReadError
 from lib.log_inputs import (
+    INFLATE_SHARE,
     Partition,
+    balance,
+    finish_time,
     is_gzip,
     open_partition,
     plan_partitions,
@@ -59,11 +64,11 @@ def test_gzip_files_are_whole_partitions_and_plain_files_are_cut(tmp_path):
         Partition(str(plain), 200, 250),
         Partition(str(packed)),
     ]
+    assert parts[-1].packed and parts[-1].weight == 1000  # the text's size, from the trailer
+    assert not any(p.packed for p in parts[:-1])
     assert plan_partitions([plain], partition_bytes=250) == [Partition(str(plain))]
     with pytest.raises(ConfigError, match="positive"):
         plan_partitions([plain], partition_bytes=0)
-    with pytest.raises(ConfigError, match="middle"):
-        open_partition(Partition(str(packed), 0, 10))
     with pytest.raises(LogReadError, match="cannot open"):
         open_partition(Partition(str(tmp_path / "gone.log"), 0, 10))
 
@@ -104,6 +109,98 @@ def test_byte_ranges_hold_every_line_once(
             assert piece.endswith(b"\n")
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(st.binary(max_size=30).map(_no_newline_or_magic), max_size=30),
+    trailing_newline=st.booleans(),
+    cuts=st.lists(st.integers(1, 1000), max_size=6, unique=True),
+    step=st.integers(1, 50),
+)
+def test_ranges_of_a_gzip_file_s_text_hold_every_line_once(
+    tmp_path_factory, lines, trailing_newline, cuts, step
+):
+    data = b"\n".join(lines) + (b"\n" if trailing_newline and lines else b"")
+    path = tmp_path_factory.mktemp("gzip_ranges") / "log.gz"
+    path.write_bytes(gzip.compress(data))
+    bounds = [0, *sorted(cuts)]  # some may lie past the end of the text: those ranges are empty
+    parts = [
+        Partition(str(path), a, b, packed=True)
+        for a, b in zip(bounds, [*bounds[1:], None], strict=True)
+    ]
+    pieces = [_read(p, step) for p in parts]
+    assert b"".join(pieces) == data
+    offset = 0
+    for piece in pieces:
+        assert offset == 0 or data[offset - 1 : offset] == b"\n" or not piece
+        offset += len(piece)
+
+
+def test_damage_in_a_gzip_range_or_before_it_is_an_error_naming_the_range(tmp_path):
+    path = tmp_path / "cut.log.gz"
+    path.write_bytes(gzip.compress(b"".join(b"line %d\n" % i for i in range(50_000)))[:-2000])
+    for start in (10, 10_000_000):  # the damage is read, or inflated on the way to the start
+        part = Partition(str(path), start, None, packed=True)
+        with pytest.raises(LogReadError, match=rf"cut\.log\.gz\[{start}:\] is damaged"):
+            summarize_partition(part, WINDOW)
+
+
+def _gz(name: str, weight: int) -> Partition:
+    return Partition(name, weight=weight, packed=True)
+
+
+def _covers(pieces: list[Partition], whole: Partition) -> bool:
+    """The pieces are contiguous ranges of ``whole``, from 0 to its end."""
+    bounds = [(p.start, p.end) for p in pieces]
+    return (
+        all(p.path == whole.path and p.packed for p in pieces)
+        and bounds[0][0] == 0
+        and bounds[-1][1] is None
+        and all(a[1] == b[0] for a, b in zip(bounds[:-1], bounds[1:], strict=True))
+    )
+
+
+def test_balance_leaves_the_work_alone_when_no_gzip_file_is_more_than_a_share():
+    parts = [_gz("a.gz", 100), _gz("b.gz", 90), Partition("c.log", 0, 200, weight=200)]
+    assert balance(parts, 1) == parts
+    assert balance(parts, 2, min_bytes=10) == parts  # c is the biggest, and a plain range
+    assert balance([_gz("a.gz", 100), _gz("b.gz", 100)], 2, min_bytes=10) == [
+        _gz("a.gz", 100),
+        _gz("b.gz", 100),
+    ]
+
+
+def test_one_gzip_file_on_two_workers_is_cut_in_two_about_equal_pieces():
+    whole = _gz("month.gz", 1_000_000)
+    pieces = balance([whole], 2, min_bytes=10_000)
+    assert len(pieces) == 2 and _covers(pieces, whole)
+    cut = pieces[1].start
+    # The second piece inflates what the first parses: weights say so.
+    assert pieces[0].weight == cut
+    assert pieces[1].weight == round(INFLATE_SHARE * cut) + 1_000_000 - cut
+    assert abs(pieces[0].weight - pieces[1].weight) < 0.02 * whole.weight
+    assert finish_time(pieces, 2) < 0.6 * finish_time([whole], 2)
+
+
+def test_the_bigger_of_two_months_gives_the_smaller_one_s_worker_a_head_piece():
+    july, august = _gz("jul.gz", 208_000_000), _gz("aug.gz", 174_000_000)
+    plan = balance([july, august], 2, min_bytes=16_000_000)
+    head, tail = (p for p in plan if p.path == "jul.gz")
+    assert _covers([head, tail], july) and august in plan and len(plan) == 3
+    assert finish_time(plan, 2) < finish_time([july, august], 2)
+
+
+def test_many_workers_cut_a_file_into_pieces_no_shorter_than_the_least_but_the_first():
+    whole = _gz("big.gz", 1_000_000)
+    for workers in (3, 8, 64):
+        pieces = balance([whole], workers, min_bytes=50_000)
+        assert _covers(pieces, whole)
+        lengths = [(p.end or 1_000_000) - p.start for p in pieces]
+        assert all(n >= 50_000 for n in lengths[1:]) and len(pieces) <= 1_000_000 // 50_000 + 1
+        assert finish_time(pieces, workers) < finish_time([whole], workers)
+        # The later, the shorter: each piece inflates more of the file before it.
+        assert lengths[1:] == sorted(lengths[1:], reverse=True)
+
+
 def test_byte_ranges_give_the_whole_file_summary_with_damage_on_the_edges(tmp_path):
     lines = [line(f"h{i % 11}", 17 + i % 5, i % 60) for i in range(400)]
     for i in range(3, 400, 17):  # damaged lines all over, so range edges fall inside some
@@ -123,6 +220,21 @@ def test_byte_ranges_give_the_whole_file_summary_with_damage_on_the_edges(tmp_pa
         for name in ("hosts", "window_hosts", "hourly", "statuses", "utc_offsets"):
             assert getattr(cut, name).equals(getattr(whole, name)), (name, partition_bytes)
         assert cut.bytes_sent == whole.bytes_sent
+    # The same lines gzip-compressed, cut into ranges of their text.
+    packed = tmp_path / "edges.log.gz"
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    for workers, shortest in ((2, 1), (3, 900), (7, 1500)):
+        merger = PartitionMerger()
+        parts = balance(plan_partitions([packed]), workers, min_bytes=shortest)
+        assert len(parts) >= 2
+        for part in reversed(parts):
+            merger.add(part, summarize_partition(part, WINDOW))
+        cut = merger.result()
+        assert (cut.lines, cut.requests, cut.rejected) == (400, whole.requests, 24)
+        examples = cut.rejected_examples.with_columns(file=pl.lit(str(path)))
+        assert examples.equals(whole.rejected_examples), workers
+        for name in ("hosts", "window_hosts", "hourly", "statuses", "utc_offsets"):
+            assert getattr(cut, name).equals(getattr(whole, name)), (name, workers)
 
 
 def test_a_partition_added_twice_is_refused(tmp_path):
