@@ -135,8 +135,9 @@ def _summarize_on_dask(
                 f"(waited {CONNECT_TIMEOUT}); "
                 "start some with: dask worker <scheduler address>"
             ) from None
-        count = len(client.scheduler_info(n_workers=-1)["workers"])
-        parts = balance(parts, count, shortest)  # gzip files bigger than a worker's share cut
+        found = client.scheduler_info(n_workers=-1)["workers"].values()
+        count, slots = len(found), sum(worker.get("nthreads", 1) for worker in found)
+        parts = balance(parts, slots, shortest)  # gzip files bigger than a task slot's share cut
         # Largest first: a big piece started last would leave the other workers idle at the end.
         biggest_first = sorted(parts, key=lambda part: part.weight, reverse=True)
         dashboard = _dashboard(client)

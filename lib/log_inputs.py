@@ -32,7 +32,7 @@ from lib.synthetic_marker import MARKER_SUFFIX
 
 PARTITION_BYTES = 64 * 1024 * 1024  # plain files are cut into ranges of this size
 MIN_RANGE_BYTES = PARTITION_BYTES // 4  # no gzip range is cut shorter (two parse blocks)
-INFLATE_SHARE = 0.18  # of the work on a gzip log, the decompressing (ISA-L; measured, see README)
+INFLATE_SHARE = 0.18  # of the work on a gzip log, the inflating (ISA-L): 0.22 s of a 1.2 s task
 _GZIP_RATIO = 4  # a gzip log holds about this many times its size in text
 _GLOB_CHARS = frozenset("*?[")
 
