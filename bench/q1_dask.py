@@ -82,13 +82,14 @@ def child(contender: str, logs: list[str]) -> dict:
         again_began = time.perf_counter()  # the same again: the workers have run Q1 before
         repeat = run_q1(logs, use_dns=False, engine=engine, scheduler=scheduler)
         again = time.perf_counter() - again_began
+        digest = _digest(result)
         workers_mb = sorted(client.run(_peak_mb).values()) if client else []
     return {
         "start": started - began,
         "run": run,
         "engine": result.engine.seconds,
         "again": again,
-        "digest": _digest(result) if _digest(result) == _digest(repeat) else "differs",
+        "digest": digest if digest == _digest(repeat) else "differs",
         "client_mb": _peak_mb(),
         "workers_mb": workers_mb,
         "partitions": result.engine.partitions,

@@ -17,7 +17,6 @@ was synthetic.
 from __future__ import annotations
 
 import calendar
-import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import BinaryIO
 import numpy as np
 from isal import igzip
 
-from lib.output import replacing
+from lib.output import replacing, write_json
 from lib.synthetic_marker import marker_path
 
 SYNTHETIC_LINES = 1_569_898
@@ -426,7 +425,6 @@ def generate_log(
     if not 1 <= month[1] <= 12:
         raise ValueError(f"month must be (year, 1..12), not {month}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     with replacing(path) as raw:
         if path.suffix == ".gz":  # no name and mtime 0 in the header: same input, same bytes
@@ -445,6 +443,5 @@ def generate_log(
             "note": "Synthetic NASA-like log, not the real NASA_access_log_Aug95: "
             "anything computed from it describes this generator, not NASA's 1995 traffic.",
         }
-        with replacing(marker_path(path)) as out:
-            out.write((json.dumps(marker, indent=2) + "\n").encode())
+        write_json(marker_path(path), marker)
     return path
