@@ -27,7 +27,7 @@ usage() { sed -n '2,15p' "$0" >&2; exit 2; }
 [[ $name =~ ^[A-Za-z0-9_.@-]{1,64}$ ]] || { echo "user name must be 1-64 of A-Za-z0-9_.@-" >&2; exit 2; }
 [[ $queue =~ ^[A-Za-z0-9_.-]{1,200}$ ]] || { echo "VOTES_QUEUE must be 1-200 of A-Za-z0-9._-" >&2; exit 2; }
 
-secret() { head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='; }
+secret() { head -c 24 /dev/urandom | base64 | tr '+/' '~_' | tr -d '='; }  # never a leading '-': rabbitmqctl would read an option
 vhost_path() { [[ $vhost == / ]] && echo "%2F" || echo "${vhost//\//%2F}"; }
 url() { echo "amqp://$name:$1@$host/$(vhost_path)"; }
 q=${queue//./\\.}
