@@ -23,14 +23,14 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 # The input: the real August 1995 log if present or downloadable, else a labelled synthetic one.
 data: venv
-	$(BIN)/python -m lib.datasets ensure --data-dir $(DATA_DIR) > $(VENV)/q1_input
+	$(BIN)/python -m lib.logs.datasets ensure --data-dir $(DATA_DIR) > $(VENV)/q1_input
 
 q1: data
 	mkdir -p $(OUT_DIR)
 	$(BIN)/papermill notebooks/q1.ipynb $(OUT_DIR)/q1.ipynb \
 		-p log_path "$$(cat $(VENV)/q1_input)" -p early_stopping $(EARLY_STOPPING) \
 		-p output_dir $(OUT_DIR) --no-progress-bar </dev/null
-	$(BIN)/python -m lib.report $(OUT_DIR)/results.json
+	$(BIN)/python -m lib.logs.report $(OUT_DIR)/results.json
 
 services:
 	bash scripts/services-up.sh

@@ -12,9 +12,11 @@ import argparse
 import json
 import sys
 
-from lib.engines import ENGINES
+from lib.config import project_path
 from lib.errors import ProjectError
-from lib.q1 import answers, run_q1
+from lib.logs.plan import ENGINES
+from lib.logs.q1 import answers, run_q1
+from lib.logs.settings import load_settings
 
 
 def main() -> int:
@@ -24,8 +26,16 @@ def main() -> int:
     parser.add_argument("--engine", choices=ENGINES, default="auto")
     args = parser.parse_args()
     try:
+        settings = load_settings()
         logs = args.log[0] if len(args.log) == 1 else args.log
-        result = run_q1(logs, use_dns=False, workers=args.workers, engine=args.engine)
+        result = run_q1(
+            logs,
+            use_dns=False,
+            workers=args.workers,
+            engine=args.engine,
+            scheduler=settings.dask_scheduler_address,
+            geo_cache=project_path(settings.geo_cache),
+        )
     except ProjectError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -53,7 +53,7 @@ def main() -> int:
 
     log = args.log
     if log is None:
-        from lib.synthetic import SYNTHETIC_LINES, generate_log
+        from lib.logs.synthetic import SYNTHETIC_LINES, generate_log
 
         log = ROOT / "out" / "bench" / "synthetic_aug95.log.gz"
         if not log.exists():

@@ -9,7 +9,7 @@ Each contender runs in a fresh process with offline attribution (no DNS):
 
 - ``local``: ``engine="local"``, this process (decompression on one thread, parsing on a thread
   per core);
-- ``dask1``, ``dask2``: ``engine="dask"`` on ``lib.engines.local_cluster`` with 1 or 2
+- ``dask1``, ``dask2``: ``engine="dask"`` on ``lib.logs.cluster.local_cluster`` with 1 or 2
   single-threaded worker processes, each pinned to a CPU of its own (so ``dask1`` is one core's
   worth of Dask, ``dask2`` two).
 
@@ -49,7 +49,7 @@ def _peak_mb() -> float:
 
 def _digest(result) -> str:
     """A fingerprint of every answer (the engine's own report left out)."""
-    from lib.q1 import answers
+    from lib.logs.q1 import answers
 
     data = answers(result)
     data.pop("engine")
@@ -60,15 +60,18 @@ def child(contender: str, logs: list[str]) -> dict:
     """Run one contender in this process and describe the run."""
     from contextlib import ExitStack
 
-    from lib.q1 import run_q1
+    from lib.config import project_path
+    from lib.logs.q1 import run_q1
+    from lib.logs.settings import load_settings
 
+    geo_cache = project_path(load_settings().geo_cache)
     began = time.perf_counter()
     with ExitStack() as stack:
         scheduler, client = None, None
         if contender != "local":
             from distributed import Client
 
-            from lib.engines import local_cluster
+            from lib.logs.cluster import local_cluster
 
             n = int(contender[-1])
             cluster = stack.enter_context(local_cluster(workers=n, pin=True))
@@ -77,10 +80,14 @@ def child(contender: str, logs: list[str]) -> dict:
             scheduler = cluster.scheduler_address
         started = time.perf_counter()
         engine = "local" if scheduler is None else "dask"
-        result = run_q1(logs, use_dns=False, engine=engine, scheduler=scheduler)
+        result = run_q1(
+            logs, use_dns=False, engine=engine, scheduler=scheduler, geo_cache=geo_cache
+        )
         run = time.perf_counter() - started
         again_began = time.perf_counter()  # the same again: the workers have run Q1 before
-        repeat = run_q1(logs, use_dns=False, engine=engine, scheduler=scheduler)
+        repeat = run_q1(
+            logs, use_dns=False, engine=engine, scheduler=scheduler, geo_cache=geo_cache
+        )
         again = time.perf_counter() - again_began
         digest = _digest(result)
         workers_mb = sorted(client.run(_peak_mb).values()) if client else []
@@ -109,7 +116,7 @@ def _measure(contender: str, logs: list[str]) -> dict:
 
 
 def _default_logs() -> list[str]:
-    from lib.synthetic import SYNTHETIC_LINES, generate_log
+    from lib.logs.synthetic import SYNTHETIC_LINES, generate_log
 
     bench = ROOT / "out" / "bench"
     wanted = [

@@ -24,8 +24,8 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lib import clickstream  # noqa: E402
-from lib.config import load_config  # noqa: E402
+from lib.clickstream import queries as clickstream  # noqa: E402
+from lib.clickstream.settings import load_settings  # noqa: E402
 from lib.db import bind_psql_source, connect, normalize_url  # noqa: E402
 
 DAY = "2017-04-01"
@@ -58,7 +58,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = parser.parse_args()
 
-    base = make_url(normalize_url(load_config().database_url))
+    base = make_url(normalize_url(load_settings().database_url))
     name = f"rp_bench_{uuid.uuid4().hex[:8]}"
     admin = psycopg2.connect(
         host=base.host,
@@ -92,8 +92,8 @@ def main() -> int:
         queries = {
             "original top_liked": (ROOT / "bench/sql/original_top_liked_articles.sql", {}),
             "original retention": (ROOT / "bench/sql/original_install_retention.sql", {}),
-            "top_liked": (ROOT / "sql/top_liked_articles.sql", {"top_n": 10}),
-            "retention": (ROOT / "sql/install_retention.sql", {"window_days": 7}),
+            "top_liked": (ROOT / "sql/clickstream/top_liked_articles.sql", {"top_n": 10}),
+            "retention": (ROOT / "sql/clickstream/install_retention.sql", {"window_days": 7}),
         }
         clauses = {
             label: (

@@ -47,11 +47,11 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lib.broker import connection_parameters, declare_topology, persistent  # noqa: E402
-from lib.config import load_config  # noqa: E402
 from lib.db import normalize_url  # noqa: E402
-from lib.vote_client import KioskClient  # noqa: E402
-from lib.votes import Vote, encode  # noqa: E402
+from lib.votes.broker import connection_parameters, declare_topology, persistent  # noqa: E402
+from lib.votes.message import Vote, encode  # noqa: E402
+from lib.votes.settings import load_settings  # noqa: E402
+from tests.support.kiosk_client import KioskClient  # noqa: E402
 
 
 def _request_bytes(path: str, i: int) -> bytes:
@@ -246,7 +246,7 @@ def load_python(port: int, path: str, seconds: float, processes: int, threads: i
 
 class Bench:
     def __init__(self, tmp: Path):
-        config = load_config()
+        config = load_settings()
         self.name = f"rp_bench_votes_{uuid.uuid4().hex[:8]}"
         base = make_url(normalize_url(config.database_url))
         self.admin_dsn = {

@@ -1,7 +1,8 @@
 """PostgreSQL access: engines with clear errors, and the ``.sql`` files under ``sql/`` run with
 bound parameters.
 
-Each query lives once, in ``sql/NAME.sql``, written for psql: psql variables (``:'day'``) with
+Each query lives once, in ``sql/NAME.sql`` (``NAME`` is ``<capability>/<query>``, e.g.
+``clickstream/top_liked_articles``), written for psql: psql variables (``:'day'``) with
 defaults set by ``\\if``/``\\set`` lines. ``sql_text`` turns such a file into SQLAlchemy
 ``text()`` with named binds (``:day``) by dropping the psql meta-command lines and rewriting the
 variable references; nothing is ever formatted into SQL from data.

@@ -1,4 +1,8 @@
-"""The project's exceptions: one base class, a few specific kinds."""
+"""The project's exceptions shared by every capability: one base class, a few kinds.
+
+A capability's own kinds live beside it (``lib.logs.errors``, ``lib.votes.message.VoteError``,
+``lib.votes.broker.BrokerUnavailable``) and derive from ``ProjectError`` too.
+"""
 
 
 class ProjectError(Exception):
@@ -9,17 +13,5 @@ class ConfigError(ProjectError):
     """A setting or parameter is missing or malformed."""
 
 
-class LogReadError(ProjectError):
-    """An access log cannot be read (missing, not gzip, truncated compressed stream)."""
-
-
-class DownloadError(ProjectError):
-    """A download failed or its result did not verify."""
-
-
 class DatabaseError(ProjectError):
     """The database is unreachable or refused a statement (the message is one readable line)."""
-
-
-class EngineError(ProjectError):
-    """The Dask cluster could not be reached, had no workers, or lost a task's worker."""

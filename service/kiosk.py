@@ -1,7 +1,7 @@
 """The kiosk: takes votes over HTTP and hands them to RabbitMQ; serves results from the cache.
 
     python service/kiosk.py --kiosk-id 42 [--port 8080] [--host 127.0.0.1] [--workers 2]
-                            [--threads 8]
+                            [--threads 8]          (or: python -m service.kiosk ...)
 
 - ``POST /votes`` ``{"candidate": "1", "vote_id": "..."}`` (vote_id optional, for safe
   retries) -> 202 ``{"vote_id": ..., "candidate": ...}`` once the broker has confirmed the vote;
@@ -12,11 +12,17 @@
   ``GET /openapi.json`` -> this API as OpenAPI 3.0.
 
 It never touches the database. Configuration: ``AMQP_URL``, ``VOTES_QUEUE``, ``CACHE_DIR``,
-``CANDIDATES`` (see lib/config.py). Served by gunicorn (gthread: processes of threads, one
-broker connection per process, shared by its threads).
+``CANDIDATES``, ``KIOSK_TOKEN``, ``RATE_LIMIT`` (see ``lib.votes.settings``). Served by gunicorn
+(gthread: processes of threads, one broker connection per process, shared by its threads).
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if not __package__:  # `python service/kiosk.py`: import from the repository root, as -m does
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import argparse
 import hmac
@@ -25,29 +31,27 @@ import ipaddress
 import json
 import logging
 import os
-import sys
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 from bottle import Bottle, HTTPResponse, request, response, static_file
-from kiosk_openapi import openapi_document  # service/, beside this file
 
-from lib.broker import BrokerUnavailable, VotePublisher
-from lib.config import load_config
 from lib.errors import ConfigError
-from lib.rate_limit import TokenBucket
-from lib.vote_cache import CHARTS, RESULTS_FILE, CachedResults, staleness
-from lib.votes import (
+from lib.votes.broker import BrokerUnavailable, VotePublisher
+from lib.votes.cache import CHARTS, RESULTS_FILE, CachedResults, staleness
+from lib.votes.message import (
     MAX_BODY_BYTES,
     Candidate,
     VoteError,
     check_kiosk_id,
-    parse_candidates,
     vote_from_request,
 )
+from lib.votes.rate_limit import TokenBucket
+from lib.votes.settings import load_settings
+from service.openapi import openapi_document
 
-logger = logging.getLogger("kiosk")
+# Run as a script this file is __main__; its logger keeps the module's name all the same.
+logger = logging.getLogger("service.kiosk" if __name__ == "__main__" else __name__)
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -268,13 +272,14 @@ def main(argv: list[str] | None = None) -> int:
         help="bottle: Bottle's built-in one-request-at-a-time server (a benchmark baseline only)",
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s kiosk %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
     logging.getLogger("pika").setLevel(logging.WARNING)
     try:
-        config = load_config()
+        settings = load_settings()
         kiosk_id = check_kiosk_id(args.kiosk_id)
-        candidates = parse_candidates(config.candidates)
-        if not _loopback(args.host) and not config.kiosk_token:
+        if not _loopback(args.host) and not settings.kiosk_token:
             raise ConfigError(
                 f"--host {args.host} is reachable from other machines: set KIOSK_TOKEN, the "
                 "bearer token POST /votes will then require"
@@ -284,19 +289,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     app = make_app(
         kiosk_id,
-        candidates,
-        lambda: VotePublisher(config.amqp_url, config.votes_queue),
-        config.cache_dir,
-        token=config.kiosk_token,
-        rate_limit=config.rate_limit,
+        settings.candidates,
+        lambda: VotePublisher(settings.amqp_url, settings.votes_queue),
+        settings.cache_dir,
+        token=settings.kiosk_token,
+        rate_limit=settings.rate_limit,
     )
     logger.info(
         "kiosk %s on http://%s:%d/ (queue %s, cache %s, %s server)",
         kiosk_id,
         args.host,
         args.port,
-        config.votes_queue,
-        config.cache_dir,
+        settings.votes_queue,
+        settings.cache_dir,
         args.server,
     )
     if args.server == "bottle":

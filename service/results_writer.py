@@ -2,7 +2,7 @@
 ``CACHE_DIR`` as ``results.json``; the charts too when the figures changed, at most every
 ``CHART_INTERVAL`` seconds (drawing a chart costs ~0.2 s of CPU, a results query milliseconds).
 
-    python service/results_writer.py
+    python service/results_writer.py        (or: python -m service.results_writer)
 
 The worker runs this loop in a child process of its own (so drawing never holds up storing
 votes); run it standalone when several workers share a queue and start them with
@@ -12,46 +12,51 @@ its parent worker does.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if not __package__:  # `python service/results_writer.py`: import from the repository root
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
 import logging
 import os
 import signal
-import sys
 import time
 
 from sqlalchemy.exc import DBAPIError
 
-from lib.config import Config, load_config
 from lib.db import connect, first_line
 from lib.errors import DatabaseError, ProjectError
-from lib.vote_cache import chart_data, write_results
-from lib.vote_store import apply_vote_schema, vote_results
-from lib.votes import parse_candidates
+from lib.votes.cache import chart_data, write_results
+from lib.votes.settings import VoteSettings, load_settings
+from lib.votes.store import apply_vote_schema, vote_results
 
-logger = logging.getLogger("results")
+# Run as a script this file is __main__; its logger keeps the module's name all the same.
+logger = logging.getLogger("service.results_writer" if __name__ == "__main__" else __name__)
 
 
-def write_results_forever(config: Config, stop, parent_pid: int | None = None) -> None:
+def write_results_forever(settings: VoteSettings, stop, parent_pid: int | None = None) -> None:
     """Write results until ``stop`` (an Event) is set or the parent process is gone; a last
     write on the way out."""
     if parent_pid is not None:
         _configure_logging()
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides when to stop
-    candidates = parse_candidates(config.candidates)
+    candidates = settings.candidates
     engine = None
     drawn, charts_due = None, 0.0
     while True:
         last = stop.is_set() or (parent_pid is not None and os.getppid() != parent_pid)
         try:
             if engine is None:
-                engine = connect(config.database_url)
+                engine = connect(settings.database_url)
                 apply_vote_schema(engine)
             with engine.connect() as conn:
                 results = vote_results(conn, candidates)
             key, now = chart_data(results), time.monotonic()
             draw = key != drawn and (now >= charts_due or last)
-            write_results(config.cache_dir, results, charts=draw)
+            write_results(settings.cache_dir, results, charts=draw)
             if draw:
-                drawn, charts_due = key, now + config.chart_interval
+                drawn, charts_due = key, now + settings.chart_interval
         except (DatabaseError, DBAPIError, OSError) as exc:
             logger.warning("results not written: %s", first_line(exc))
             if engine is not None:
@@ -59,31 +64,33 @@ def write_results_forever(config: Config, stop, parent_pid: int | None = None) -
             engine = None
         if last:
             return
-        stop.wait(config.results_interval)
+        stop.wait(settings.results_interval)
 
 
 def _configure_logging() -> None:
     logging.basicConfig(
         level=logging.INFO,
-        format="%(asctime)s results[%(process)d] %(levelname)s %(message)s",
+        format="%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s",
     )
     for noisy in ("matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
     import threading
 
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     _configure_logging()
     try:
-        config = load_config()
+        settings = load_settings()
     except ProjectError as exc:
         logger.error("%s", exc)
         return 2
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    write_results_forever(config, stop)
+    write_results_forever(settings, stop)
     return 0
 
 

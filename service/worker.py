@@ -1,46 +1,52 @@
 """The vote worker: RabbitMQ -> PostgreSQL in batches -> results cache.
 
-    python service/worker.py [--no-results]
+    python service/worker.py [--no-results]        (or: python -m service.worker)
 
 Consumes the votes queue with a prefetch window, stores a batch when it holds ``BATCH_SIZE``
 votes or is ``BATCH_MS`` old (one transaction, idempotent by vote id, rollup updated in the same
 statement) and acknowledges the batch only after the commit. A message that is not a valid vote
 goes to ``<queue>.dead`` with the reason and is acknowledged, so it never blocks the queue.
-Every ``RESULTS_INTERVAL`` seconds a child process (service/results_writer.py) writes
+Every ``RESULTS_INTERVAL`` seconds a child process (``service/results_writer.py``) writes
 ``results.json`` and the charts into ``CACHE_DIR``; ``--no-results`` leaves that to another.
 
 If RabbitMQ or PostgreSQL goes away it drops both connections (unacknowledged votes return to
 the queue; a vote stored but not acknowledged is ignored when it comes back) and reconnects with
-capped backoff. SIGTERM or SIGINT: store and acknowledge what it holds, write results, exit 0.
+capped backoff, which starts again from its shortest once a session has stored a batch or found
+the queue empty. SIGTERM or SIGINT: store and acknowledge what it holds, write results, exit 0.
 Several workers may share a queue.
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if not __package__:  # `python service/worker.py`: import from the repository root, as -m does
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import argparse
 import logging
 import multiprocessing
 import os
 import signal
-import sys
 import time
 from dataclasses import dataclass, field
 
 import pika
 from pika.exceptions import AMQPError
-from results_writer import write_results_forever  # service/, beside this file
 from sqlalchemy.exc import DBAPIError
 
-from lib.broker import DEAD_SUFFIX, connection_parameters, declare_topology, persistent
-from lib.config import Config, load_config
 from lib.db import connect, first_line
 from lib.errors import DatabaseError, ProjectError
-from lib.vote_store import apply_vote_schema, record_votes
-from lib.votes import Candidate, Vote, VoteError, decode, parse_candidates
+from lib.votes.backoff import Backoff
+from lib.votes.broker import DEAD_SUFFIX, connection_parameters, declare_topology, persistent
+from lib.votes.message import Vote, VoteError, decode
+from lib.votes.settings import VoteSettings, load_settings
+from lib.votes.store import apply_vote_schema, record_votes
+from service.results_writer import write_results_forever
 
-logger = logging.getLogger("worker")
-
-BACKOFF_MAX = 10.0
+# Run as a script this file is __main__; its logger keeps the module's name all the same.
+logger = logging.getLogger("service.worker" if __name__ == "__main__" else __name__)
 _TRANSIENT = (AMQPError, OSError, DatabaseError, DBAPIError)
 
 
@@ -56,9 +62,10 @@ class Batch:
 
 
 class Worker:
-    def __init__(self, config: Config):
-        self.config = config
-        self.candidates: dict[str, Candidate] = parse_candidates(config.candidates)
+    def __init__(self, settings: VoteSettings, backoff: Backoff | None = None):
+        self.settings = settings
+        self.candidates = settings.candidates
+        self.backoff = backoff or Backoff(first=0.5, cap=10.0)
         self.stopping = False
         self.stored = 0
 
@@ -67,38 +74,37 @@ class Worker:
         self.stopping = True
 
     def run(self) -> None:
-        """Work until stopped, reconnecting after failures with capped backoff."""
-        delay = 0.5
+        """Work until stopped, reconnecting after failures with capped backoff (reset by a
+        session that has done its work: stored a batch, or found the queue empty)."""
         while not self.stopping:
             try:
                 self._session()
-                delay = 0.5
             except _TRANSIENT as exc:
+                delay = self.backoff.next()
                 logger.warning(
-                    "connection lost (%s: %s); reconnecting in %.1fs",
+                    "connection lost (%s: %s); reconnecting in %.2fs",
                     type(exc).__name__,
                     first_line(exc),
                     delay,
                 )
                 self._sleep(delay)
-                delay = min(delay * 2, BACKOFF_MAX)
 
     def _session(self) -> None:
-        config = self.config
-        engine = connect(config.database_url)
+        settings = self.settings
+        engine = connect(settings.database_url)
         connection = None
         try:
             apply_vote_schema(engine)
-            connection = pika.BlockingConnection(connection_parameters(config.amqp_url))
+            connection = pika.BlockingConnection(connection_parameters(settings.amqp_url))
             channel = connection.channel()
-            declare_topology(channel, config.votes_queue)
+            declare_topology(channel, settings.votes_queue)
             channel.confirm_delivery()
-            channel.basic_qos(prefetch_count=2 * config.batch_size)
+            channel.basic_qos(prefetch_count=2 * settings.batch_size)
             logger.info(
                 "consuming %s (batch %d / %d ms)",
-                config.votes_queue,
-                config.batch_size,
-                config.batch_ms,
+                settings.votes_queue,
+                settings.batch_size,
+                settings.batch_ms,
             )
             self._consume(engine, channel)
         finally:
@@ -111,9 +117,9 @@ class Worker:
 
     def _consume(self, engine, channel) -> None:
         batch = Batch()
-        wait = self.config.batch_ms / 1000
+        wait = self.settings.batch_ms / 1000
         for method, props, body in channel.consume(
-            self.config.votes_queue, inactivity_timeout=min(wait, 0.05)
+            self.settings.votes_queue, inactivity_timeout=min(wait, 0.05)
         ):
             if method is not None:
                 if not len(batch):
@@ -123,7 +129,9 @@ class Worker:
                 except VoteError as exc:
                     batch.rejects.append((body, exc.reason))
                 batch.last_tag = method.delivery_tag
-            full = len(batch) >= self.config.batch_size
+            elif not len(batch):
+                self.backoff.reset()  # connected, and the queue is drained: a healthy session
+            full = len(batch) >= self.settings.batch_size
             old = len(batch) and time.monotonic() - batch.started >= wait
             if full or old or (self.stopping and len(batch)):
                 self._flush(engine, channel, batch)
@@ -137,7 +145,7 @@ class Worker:
             logger.warning("dead-lettering a message: %s", reason)
             channel.basic_publish(
                 exchange="",
-                routing_key=self.config.votes_queue + DEAD_SUFFIX,
+                routing_key=self.settings.votes_queue + DEAD_SUFFIX,
                 body=body,
                 properties=persistent("rejected", **{"x-reject-reason": reason}),
                 mandatory=True,
@@ -145,6 +153,7 @@ class Worker:
         with engine.begin() as conn:
             inserted = record_votes(conn, batch.votes)
         channel.basic_ack(delivery_tag=batch.last_tag, multiple=True)
+        self.backoff.reset()  # a batch stored: a healthy session
         self.stored += inserted
         logger.debug("batch of %d: %d new, %d rejected", len(batch), inserted, len(batch.rejects))
 
@@ -163,12 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s worker[%(process)d] %(levelname)s %(message)s",
+        format="%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s",
     )
     for noisy in ("pika", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        worker = Worker(load_config())
+        worker = Worker(load_settings())
     except ProjectError as exc:
         logger.error("%s", exc)
         return 2
@@ -179,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         context = multiprocessing.get_context("spawn")
         done = context.Event()
         writer = context.Process(
-            target=write_results_forever, args=(worker.config, done, os.getpid()), daemon=True
+            target=write_results_forever, args=(worker.settings, done, os.getpid()), daemon=True
         )
         writer.start()
     worker.run()

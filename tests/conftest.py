@@ -11,7 +11,7 @@ import psycopg2
 import pytest
 from sqlalchemy.engine import make_url
 
-from lib.config import load_config
+from lib.config import database_url as configured_database_url
 from lib.db import connect, normalize_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +40,7 @@ def _admin_dsn(url: str) -> dict:
 @pytest.fixture(scope="session")
 def database_url() -> str:
     """A fresh database (``rp_test_<random>``) on the configured server, dropped at the end."""
-    base = load_config().database_url
+    base = configured_database_url(os.environ)
     name = f"rp_test_{uuid.uuid4().hex[:10]}"
     admin_statement(base, f'CREATE DATABASE "{name}"')
     url = make_url(normalize_url(base)).set(database=name).render_as_string(hide_password=False)
@@ -95,7 +95,7 @@ def psql_env(database_url: str, schema: str) -> dict:
 
 def pytest_terminal_summary(terminalreporter):
     """The vote pipeline's fault scenarios, every vote accounted for end to end."""
-    from tests.integration.vote_system import LEDGERS
+    from tests.integration.votes.vote_system import LEDGERS
 
     if not LEDGERS:
         return

@@ -82,7 +82,7 @@ def test_notebook_on_the_real_slice(tmp_path, nasa_slice):
 
 
 def test_notebook_on_a_small_synthetic_log(tmp_path):
-    from lib.synthetic import generate_log
+    from lib.logs.synthetic import generate_log
 
     log = generate_log(tmp_path / "synthetic.log.gz", lines=20_000, seed=7)
     data = run(tmp_path, log_path=str(log), inferred=True)
@@ -105,8 +105,8 @@ def test_a_bad_window_fails_with_a_clear_error(tmp_path, nasa_slice):
 
 def test_notebook_on_two_months_through_dask(tmp_path):
     """A list of files through the dask engine (its own LocalCluster) gives the local answers."""
-    from lib.q1 import answers, run_q1
-    from lib.synthetic import generate_log
+    from lib.logs.q1 import answers, run_q1
+    from lib.logs.synthetic import generate_log
 
     july = generate_log(tmp_path / "jul.log", lines=12_000, seed=5, month=(1995, 7))
     august = generate_log(tmp_path / "aug.log.gz", lines=9_000, seed=6)

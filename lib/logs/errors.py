@@ -1,0 +1,15 @@
+"""Q1's own exceptions (``lib.errors`` has the shared ones)."""
+
+from lib.errors import ProjectError
+
+
+class LogReadError(ProjectError):
+    """An access log cannot be read (missing, not gzip, truncated compressed stream)."""
+
+
+class DownloadError(ProjectError):
+    """A download failed or its result did not verify."""
+
+
+class EngineError(ProjectError):
+    """The Dask cluster could not be reached, had no workers, or lost a task's worker."""

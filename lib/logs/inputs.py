@@ -1,0 +1,254 @@
+"""Which files a Q1 run reads, and the partitions they are cut into.
+
+``log_path`` may be one file, a glob (``logs/*.gz``, ``**`` allowed) or a list of either; gzip and
+plain files mix freely. ``resolve_paths`` turns it into a sorted list of distinct absolute files,
+so the answers do not depend on the order the files were named in. A glob skips the sidecar
+markers of synthetic logs (``*.synthetic.json``): they describe logs, they are not logs.
+
+A *partition* is the unit of parallel work: a whole file, or the lines that *start* inside a
+byte range ``[start, end)`` of it. Every line starts in exactly one range, so a line that
+straddles a boundary (damaged or not) is read once, by the partition it starts in. A plain file's
+ranges are of its bytes, cut by ``plan_partitions``. A gzip file cannot be entered in the middle:
+its ranges are of the decompressed text, and a range inflates (without parsing) all the text
+before it. ``balance`` cuts a gzip file that way only when the file is more than one worker's
+share of the work, so that a few big files still keep every worker busy.
+"""
+
+from __future__ import annotations
+
+import glob
+import heapq
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import BinaryIO
+
+from isal import igzip, isal_zlib
+
+from lib.errors import ConfigError
+from lib.logs.errors import LogReadError
+from lib.logs.reading import GZIP_MAGIC, READ_BYTES, open_log
+from lib.logs.synthetic_marker import MARKER_SUFFIX
+
+PARTITION_BYTES = 64 * 1024 * 1024  # plain files are cut into ranges of this size
+MIN_RANGE_BYTES = PARTITION_BYTES // 4  # no gzip range is cut shorter (two parse blocks)
+INFLATE_SHARE = 0.18  # of the work on a gzip log, the inflating (ISA-L): 0.22 s of a 1.2 s task
+_GZIP_RATIO = 4  # a gzip log holds about this many times its size in text
+_GLOB_CHARS = frozenset("*?[")
+
+
+@dataclass(frozen=True, order=True)
+class Partition:
+    """The lines of ``path`` that start in ``[start, end)``; ``end`` None means to the end. For
+    a gzip file (``packed``) the offsets are into its decompressed text.
+
+    ``weight`` is about how much work it is, in bytes of text parsed (a gzip range counts the
+    text it inflates to get to its start as well); it orders the work. ``weight`` and ``packed``
+    are not part of the partition's identity."""
+
+    path: str
+    start: int = 0
+    end: int | None = None
+    weight: int = field(default=0, compare=False)
+    packed: bool = field(default=False, compare=False)
+
+    @property
+    def whole(self) -> bool:
+        return self.start == 0 and self.end is None
+
+    def __str__(self) -> str:
+        end = "" if self.end is None else self.end
+        return self.path if self.whole else f"{self.path}[{self.start}:{end}]"
+
+
+def resolve_paths(
+    log_path: str | Path | Iterable[str | Path], base: Path | None = None
+) -> list[Path]:
+    """The files ``log_path`` names, absolute, distinct and sorted.
+
+    Relative names are taken from ``base`` (default: the working directory). Raises ConfigError
+    for an empty list, a glob that matches no file, or a name that is not a file.
+    """
+    items = [log_path] if isinstance(log_path, (str, Path)) else list(log_path)
+    if not items:
+        raise ConfigError("log_path names no file (an empty list)")
+    base = Path.cwd() if base is None else base
+    found: set[Path] = set()
+    for item in items:
+        path = Path(item).expanduser()
+        path = path if path.is_absolute() else base / path
+        if _GLOB_CHARS.intersection(str(item)):
+            matches = [
+                Path(p)
+                for p in glob.glob(str(path), recursive=True)
+                if Path(p).is_file() and not p.endswith(MARKER_SUFFIX)
+            ]
+            if not matches:
+                raise ConfigError(f"log_path pattern {str(item)!r} matches no file")
+            found.update(m.resolve() for m in matches)
+        elif path.is_file():
+            found.add(path.resolve())
+        else:
+            raise ConfigError(f"log file not found: {item}")
+    return sorted(found)
+
+
+def is_gzip(path: str | Path) -> bool:
+    """True when the file starts with the gzip magic number (its name does not matter)."""
+    try:
+        with open(path, "rb") as raw:
+            return raw.read(2) == GZIP_MAGIC
+    except OSError as exc:
+        raise LogReadError(f"cannot open log {path}: {exc.strerror}") from None
+
+
+def plan_partitions(
+    paths: Iterable[str | Path], partition_bytes: int = PARTITION_BYTES
+) -> list[Partition]:
+    """One partition per gzip file, and ranges of ``partition_bytes`` for plain files."""
+    if partition_bytes < 1:
+        raise ConfigError(f"partition_bytes must be positive, got {partition_bytes}")
+    parts: list[Partition] = []
+    for path in paths:
+        size = Path(path).stat().st_size
+        if is_gzip(path):
+            parts.append(Partition(str(path), weight=text_bytes(path), packed=True))
+        elif size <= partition_bytes:
+            parts.append(Partition(str(path), weight=size))
+        else:
+            for start in range(0, size, partition_bytes):
+                end = min(start + partition_bytes, size)
+                parts.append(Partition(str(path), start, end, weight=end - start))
+    return parts
+
+
+def text_bytes(path: str | Path) -> int:
+    """About how many bytes of text a gzip file holds: its trailer's count when that is
+    plausible (it is the last member's, modulo 4 GiB), else a typical ratio of its size."""
+    size = Path(path).stat().st_size
+    try:
+        with open(path, "rb") as raw:
+            raw.seek(max(0, size - 4))
+            counted = int.from_bytes(raw.read(4), "little")
+    except OSError as exc:
+        raise LogReadError(f"cannot open log {path}: {exc.strerror}") from None
+    return counted if size <= counted <= size * 100 else size * _GZIP_RATIO
+
+
+def balance(
+    parts: list[Partition], workers: int, min_bytes: int = MIN_RANGE_BYTES
+) -> list[Partition]:
+    """Cut each whole gzip partition that is more than one worker's share of the work into
+    ranges of its text, so that ``workers`` finish about together. Other partitions are kept.
+
+    Cutting costs: the range ``[a, b)`` inflates ``b`` bytes and parses ``b - a``, which adds to
+    the work to share; the share is found again from the cut plan a few times, and the plan that
+    ``workers`` would finish first, taking the biggest pieces first, is kept.
+    """
+    if workers < 2:
+        return parts
+    best, best_time = parts, finish_time(parts, workers)
+    share = sum(p.weight for p in parts) / workers
+    for _ in range(4):
+        plan = [
+            piece
+            for part in parts
+            for piece in (_cut(part, share, min_bytes) if part.weight > share else [part])
+        ]
+        if (time := finish_time(plan, workers)) < best_time:
+            best, best_time = plan, time
+        share = sum(p.weight for p in plan) / workers
+    return best
+
+
+def finish_time(parts: list[Partition], workers: int) -> int:
+    """When ``workers`` would be done with ``parts`` (in units of weight), each taking the
+    biggest piece left whenever it is free, as the dask engine submits them."""
+    free = [0] * max(1, workers)
+    for part in sorted(parts, key=lambda p: p.weight, reverse=True):
+        heapq.heapreplace(free, free[0] + part.weight)
+    return max(free)
+
+
+def _cut(part: Partition, share: float, min_bytes: int) -> list[Partition]:
+    """A whole gzip partition cut into ranges costing ``share`` each, or the least a range can
+    cost (inflating the file up to its end) if that is more. They are cut from the end, so the
+    later, the shorter; none is shorter than ``min_bytes`` but the first, which is what is left.
+    The last runs to the end of the file, whatever its real size."""
+    if not (part.packed and part.whole):
+        return [part]
+    cost = max(share, INFLATE_SHARE * part.weight + (1 - INFLATE_SHARE) * min_bytes)
+    starts: list[int] = []
+    end = part.weight
+    while (start := int(end - (cost - INFLATE_SHARE * end) / (1 - INFLATE_SHARE))) >= min_bytes:
+        starts.append(start)
+        end = start
+    bounds = [0, *reversed(starts)]
+    pieces = []
+    for begin, stop in zip(bounds, [*bounds[1:], None], strict=True):
+        length = (part.weight if stop is None else stop) - begin
+        pieces.append(
+            replace(part, start=begin, end=stop, weight=round(INFLATE_SHARE * begin + length))
+        )
+    return pieces
+
+
+def input_bytes(paths: Iterable[str | Path]) -> int:
+    """The files' sizes on disk, added up (compressed size for gzip)."""
+    return sum(Path(p).stat().st_size for p in paths)
+
+
+class _LineRange:
+    """A read-only binary stream of the lines that start in ``[start, end)`` of ``raw`` (a plain
+    file, or a gzip file's decompressed text); ``end`` None means to the end."""
+
+    def __init__(self, raw: BinaryIO, start: int, end: int | None):
+        self._raw = raw
+        if start > 0:  # skip the rest of a line that began before the range
+            _advance(raw, start - 1)
+            raw.readline()
+        self._left = math.inf if end is None else max(0, end - raw.tell())
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        want = self._left if size is None or size < 0 else min(size, self._left)
+        piece = self._raw.read(-1 if want == math.inf else want)
+        self._left = self._left - len(piece) if piece else 0
+        if self._left == 0 and piece and not piece.endswith(b"\n"):
+            piece += self._raw.readline()  # finish the last line that starts in the range
+        return piece
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> _LineRange:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _advance(stream: BinaryIO, offset: int) -> None:
+    """Move ``stream`` forward to ``offset``: a plain file seeks there; a gzip file inflates
+    what lies before it, in large steps (its own ``seek`` reads 8 KiB at a time)."""
+    if not isinstance(stream, igzip.IGzipFile):
+        stream.seek(offset)
+        return
+    left = offset - stream.tell()
+    while left > 0 and (piece := stream.read(min(READ_BYTES, left))):
+        left -= len(piece)
+
+
+def open_partition(part: Partition) -> BinaryIO:
+    """Open a partition for binary reading (decompressed if the file is gzip). Raises
+    LogReadError."""
+    stream = open_log(part.path)
+    if part.whole:
+        return stream
+    try:
+        return _LineRange(stream, part.start, part.end)  # type: ignore[return-value]
+    except (EOFError, OSError, isal_zlib.error) as exc:
+        stream.close()
+        raise LogReadError(f"{part} is damaged or truncated: {exc}") from None

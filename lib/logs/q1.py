@@ -1,0 +1,190 @@
+"""Q1 end to end: plan the input, read it once, attribute the hosts, and the three answers with
+their JSON form.
+
+Used by ``notebooks/q1.ipynb`` and ``bench/q1.py`` alike, so both answer the same way.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+from lib.logs.dns import Resolver
+from lib.logs.engines import EngineRun, Progress, execute
+from lib.logs.geo import METHODS, Attribution, DnsOptions, attribute, preload
+from lib.logs.inputs import PARTITION_BYTES
+from lib.logs.plan import make_plan
+from lib.logs.summary import LogSummary, Window, top_hosts
+from lib.logs.synthetic_marker import is_synthetic
+from lib.output import write_json
+
+
+@dataclass(frozen=True)
+class Q1Result:
+    log_path: str | list[str]  # as given: a file, a glob, or a list
+    files: list[str]  # what it named, absolute and sorted
+    synthetic: bool  # True if any file is synthetic
+    engine: EngineRun
+    window: Window
+    top_n: int
+    early_stopping: int
+    summary: LogSummary
+    top_hosts: pl.DataFrame  # rank, host, requests (inside the window)
+    attribution: Attribution
+
+
+def run_q1(
+    log_path: str | Path | list[str | Path],
+    window_start: str = "1995-08-18T00:00:00-04:00",
+    window_end: str = "1995-08-21T00:00:00-04:00",
+    top_n: int = 10,
+    early_stopping: int = 50,
+    use_dns: bool = True,
+    inferred: bool = False,
+    dns_cache: str | Path | None = None,
+    geo_cache: str | Path | None = None,
+    resolver: Resolver | None = None,
+    workers: int | None = None,
+    engine: str = "auto",
+    scheduler: str | None = None,
+    partition_bytes: int = PARTITION_BYTES,
+    progress: Progress | None = None,
+    base: Path | None = None,
+) -> Q1Result:
+    """Parse the logs once and answer Q1.
+
+    ``log_path`` is a file, a glob or a list of them (relative to ``base``, default the working
+    directory); ``engine``, ``scheduler``, ``workers`` and ``partition_bytes`` are those of
+    ``lib.logs.plan.make_plan``, ``progress`` that of ``lib.logs.engines.execute``. ``dns_cache``
+    and ``geo_cache`` (Q1's settings ``DNS_CACHE`` and ``GEO_CACHE``) keep DNS answers and the IP
+    database's table between runs; None keeps nothing. Raises ConfigError, LogReadError or
+    EngineError.
+    """
+    window = Window.parse(window_start, window_end)
+    plan = make_plan(log_path, engine, scheduler, workers, partition_bytes, base)
+    geo = None if geo_cache is None else Path(geo_cache)
+    # The IP database loads while the logs are parsed (parsing leaves some CPU over).
+    loading = threading.Thread(target=preload, args=(geo,), name="geo-preload", daemon=True)
+    loading.start()
+    summary, run = execute(plan, window, progress=progress)
+    loading.join()
+    attribution = attribute(
+        summary.hosts,
+        early_stopping=early_stopping,
+        use_dns=use_dns,
+        dns=DnsOptions(resolver=resolver, cache_path=dns_cache),
+        inferred=inferred,
+        geo_cache=geo,
+    )
+    named = str(log_path) if isinstance(log_path, (str, Path)) else [str(p) for p in log_path]
+    return Q1Result(
+        log_path=named,
+        files=[str(f) for f in plan.files],
+        synthetic=any(is_synthetic(f) for f in plan.files),
+        engine=run,
+        window=window,
+        top_n=top_n,
+        early_stopping=early_stopping,
+        summary=summary,
+        top_hosts=top_hosts(summary.window_hosts, top_n),
+        attribution=attribution,
+    )
+
+
+def _rows(frame: pl.DataFrame) -> list[dict]:
+    return [
+        {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+        for row in frame.iter_rows(named=True)
+    ]
+
+
+def answers(result: Q1Result) -> dict:
+    """The machine-readable answers (what ``results.json`` holds)."""
+    summary, attribution = result.summary, result.attribution
+    dns = attribution.dns
+    return {
+        "input": {
+            "path": result.log_path,
+            "files": result.files,
+            "synthetic": result.synthetic,
+        },
+        "engine": {
+            "name": result.engine.engine,
+            "partitions": result.engine.partitions,
+            "workers": result.engine.workers,
+            "scheduler": result.engine.scheduler,
+            "seconds": result.engine.seconds,
+        },
+        "total_requests": summary.requests,
+        "lines": summary.lines,
+        "rejected_lines": summary.rejected,
+        "rejected_examples": _rows(summary.rejected_examples),
+        "bytes_sent": summary.bytes_sent,
+        "utc_offset": summary.utc_offset,
+        "window": {
+            "start": result.window.start.isoformat(),
+            "end": result.window.end.isoformat(),
+            "half_open": True,
+            "requests": int(summary.window_hosts.get_column("requests").sum() or 0),
+        },
+        "top_hosts": _rows(result.top_hosts),
+        "top_country": attribution.winner,
+        "coverage": attribution.coverage,
+        "attributed_requests": attribution.attributed_requests,
+        "unattributed_requests": attribution.total_requests - attribution.attributed_requests,
+        "tiers": list(attribution.tiers),
+        "tier_descriptions": {t: METHODS[t] for t in attribution.tiers},
+        "by_method": _rows(attribution.by_method),
+        "top_countries": _rows(attribution.countries.head(10)),
+        "early_stopping": result.early_stopping,
+        "dns": None
+        if dns is None
+        else {
+            "available": dns.available,
+            "message": dns.message,
+            "asked": dns.asked,
+            "resolved": len(dns.addresses),
+            "not_found": len(dns.not_found),
+            "failed": len(dns.failed),
+            "from_cache": dns.from_cache,
+            "seconds": dns.seconds,
+        },
+    }
+
+
+def write_results(result: Q1Result, output_dir: str | Path) -> Path:
+    """Write ``results.json`` into ``output_dir`` atomically; return its path."""
+    return write_json(Path(output_dir) / "results.json", answers(result))
+
+
+def headline(data: dict) -> str:
+    """The three answers as a few lines of text, from ``answers()`` output or results.json."""
+    label = " [SYNTHETIC input: not the real NASA log]" if data["input"]["synthetic"] else ""
+    files = data["input"].get("files", [])
+    named = data["input"]["path"]
+    if len(files) > 1 or not isinstance(named, str):
+        named = f"{len(files)} files ({named})"
+    lines = [
+        f"Q1 on {named}{label}",
+        f"1. HTTP requests: {data['total_requests']:,} "
+        f"({data['rejected_lines']:,} of {data['lines']:,} lines rejected as malformed)",
+        f"2. Top {len(data['top_hosts'])} hosts, {data['window']['start']} <= t < "
+        f"{data['window']['end']}:",
+    ]
+    lines += [f"   {h['rank']:>2}. {h['host']:<40} {h['requests']:>7,}" for h in data["top_hosts"]]
+    top = data["top_country"]
+    if top:
+        lines.append(
+            f"3. Top country: {top['country']} ({top['name']}), {top['requests']:,} requests = "
+            f"{top['share_of_attributed']:.1%} of attributed, {top['share_of_all']:.1%} of all; "
+            f"coverage {data['coverage']:.1%} via {', '.join(data['tiers'])}"
+        )
+    else:
+        lines.append("3. Top country: none could be attributed")
+    if data.get("dns"):
+        lines.append(f"   DNS tier: {data['dns']['message']}")
+    return "\n".join(lines)

@@ -1,0 +1,113 @@
+"""Reading access logs: plain or gzip files (by content, not name), in blocks of whole lines,
+split into one string per line for a format's parser (``lib.logs.formats``).
+
+Bytes that are not UTF-8 are read as U+FFFD, and so is the control byte 0x1F (the block splitter
+uses it internally). Memory is bounded by the block size, whatever the file's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import polars as pl
+from isal import igzip, isal_zlib
+
+from lib.logs.errors import LogReadError
+from lib.logs.formats import PARSED_SCHEMA, parse_lines
+
+GZIP_MAGIC = b"\x1f\x8b"  # how a gzip file starts, whatever its name
+BLOCK_BYTES = 8 * 1024 * 1024  # decompressed bytes parsed at once: bounds memory per batch
+READ_BYTES = 1024 * 1024  # decompression step (larger reads are slower with isal)
+_SEPARATOR = "\x1f"  # the batch reader's column separator; no field may contain it
+_REPLACEMENT = "\ufffd".encode()
+
+
+def open_log(path: str | Path) -> BinaryIO:
+    """Open a log for binary reading, decompressing gzip (by magic number, not by name)."""
+    path = Path(path)
+    try:
+        raw = path.open("rb")
+    except OSError as exc:
+        raise LogReadError(f"cannot open log {path}: {exc.strerror}") from None
+    if raw.peek(2)[:2] == GZIP_MAGIC:
+        return igzip.IGzipFile(fileobj=raw, mode="rb")
+    return raw
+
+
+def iter_blocks(
+    stream: BinaryIO, block_bytes: int = BLOCK_BYTES, name: str = "log"
+) -> Iterator[bytes]:
+    """Yield blocks of about ``block_bytes`` holding whole lines (each block ends with a newline,
+    but maybe the last one). Raise LogReadError if the stream is damaged or truncated."""
+    pieces: list[bytes] = []
+    size = 0
+    while True:
+        try:
+            piece = stream.read(min(READ_BYTES, block_bytes))
+        except (EOFError, OSError, isal_zlib.error) as exc:
+            raise LogReadError(f"{name} is damaged or truncated: {exc}") from None
+        if piece:
+            pieces.append(piece)
+            size += len(piece)
+            if size < block_bytes:
+                continue
+        if not pieces:
+            return
+        chunk = b"".join(pieces)
+        cut = chunk.rfind(b"\n") + 1 if piece else len(chunk)
+        if cut:
+            yield chunk[:cut]
+        pieces, size = ([chunk[cut:]], len(chunk) - cut) if cut < len(chunk) else ([], 0)
+        if not piece:
+            if pieces:
+                yield pieces[0]
+            return
+
+
+def block_to_lines(block: bytes) -> pl.Series:
+    """Split a block into one string per line (one per newline, plus an unterminated last line;
+    a line's trailing carriage return dropped); undecodable bytes become U+FFFD.
+
+    The CSV reader keeps empty lines (as nulls, made "" here) and never joins or splits lines
+    with no quote character and a separator that never occurs; a property test holds it to that.
+    """
+    if not block:
+        return pl.Series("line", [], dtype=pl.String)
+    if _SEPARATOR.encode() in block:
+        block = block.replace(_SEPARATOR.encode(), _REPLACEMENT)
+    frame = pl.read_csv(
+        block,
+        has_header=False,
+        separator=_SEPARATOR,
+        quote_char=None,
+        encoding="utf8-lossy",
+        new_columns=["line"],
+        infer_schema=False,
+        truncate_ragged_lines=True,
+    )
+    return frame.get_column("line").fill_null("")
+
+
+def iter_parsed(
+    path: str | Path, block_bytes: int = BLOCK_BYTES, request_parts: bool = False
+) -> Iterator[tuple[int, pl.DataFrame, pl.DataFrame]]:
+    """Stream a log as ``(lines, requests, rejected)`` per block (memory bounded by the block)."""
+    line_no = 1
+    with open_log(path) as stream:
+        for block in iter_blocks(stream, block_bytes, name=str(path)):
+            lines = block_to_lines(block)
+            good, rejected = parse_lines(lines, line_no, request_parts)
+            line_no += lines.len()
+            yield lines.len(), good, rejected
+
+
+def read_log(path: str | Path, request_parts: bool = True):
+    """Read a whole log into a pandas DataFrame for exploration (the rejected lines are dropped;
+    use ``lib.logs.summary.summarize_log`` for their count). Times are UTC; ``utc_offset`` keeps
+    the zone the server wrote."""
+    frames = [good for _, good, _ in iter_parsed(path, request_parts=request_parts)]
+    if not frames:
+        return pl.DataFrame(schema=PARSED_SCHEMA).to_pandas()
+    return pl.concat(frames).to_pandas()

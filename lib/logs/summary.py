@@ -1,0 +1,295 @@
+"""Stream a log once into the small aggregates the Q1 answers need, and combine them exactly.
+
+A ``LogSummary`` holds counts only (per host, per host inside the window, per hour, per status),
+so a month of logs fits in a few megabytes however large the input. Summaries of separate pieces
+combine with ``combine``: the result is the same whatever the split or the order. A partition
+(``lib.logs.inputs``: a file, or a byte range of a plain one) is summarised by
+``summarize_partition``, the one function every engine runs; ``PartitionMerger`` combines
+partitions arriving in any order and gives each rejected example its line number in its file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+import polars as pl
+
+from lib.errors import ConfigError
+from lib.logs.formats import parse_lines
+from lib.logs.inputs import Partition, open_partition
+from lib.logs.reading import BLOCK_BYTES, block_to_lines, iter_blocks
+
+MAX_EXAMPLES = 10  # rejected lines kept verbatim, the first ones by line number
+_MERGE_EVERY = 8  # block summaries held before they are merged
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open time interval ``start <= t < end`` with time-zone-aware ends."""
+
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def parse(cls, start: str, end: str) -> Window:
+        """Build a window from ISO 8601 strings that carry a UTC offset; raise ConfigError."""
+        ends = []
+        for name, text in (("window_start", start), ("window_end", end)):
+            try:
+                value = datetime.fromisoformat(text)
+            except (TypeError, ValueError):
+                raise ConfigError(f"{name} is not an ISO 8601 time: {text!r}") from None
+            if value.tzinfo is None or value.utcoffset() is None:
+                raise ConfigError(f"{name} needs a UTC offset, e.g. {text}-04:00")
+            ends.append(value)
+        if not ends[0] < ends[1]:
+            raise ConfigError(f"window_start {start} must be before window_end {end}")
+        return cls(ends[0], ends[1])
+
+    def contains(self) -> pl.Expr:
+        """A polars predicate on the ``time`` column."""
+        return (pl.col("time") >= self.start) & (pl.col("time") < self.end)
+
+
+_EXAMPLE_SCHEMA = {"file": pl.String, "line_no": pl.UInt64, "line": pl.String}
+
+
+def _examples() -> pl.DataFrame:
+    return pl.DataFrame(schema=_EXAMPLE_SCHEMA)
+
+
+def _counts(key: str, dtype: pl.DataType) -> pl.DataFrame:
+    return pl.DataFrame(schema={key: dtype, "requests": pl.UInt64})
+
+
+@dataclass(frozen=True)
+class LogSummary:
+    """What one pass over a log yields. Every frame has a ``requests`` count column."""
+
+    lines: int = 0
+    requests: int = 0
+    rejected: int = 0
+    rejected_examples: pl.DataFrame = field(default_factory=_examples)  # file, line_no, line
+    bytes_sent: int = 0
+    hosts: pl.DataFrame = field(default_factory=lambda: _counts("host", pl.String))
+    window_hosts: pl.DataFrame = field(default_factory=lambda: _counts("host", pl.String))
+    hourly: pl.DataFrame = field(default_factory=lambda: _counts("hour", pl.Datetime("us", "UTC")))
+    statuses: pl.DataFrame = field(default_factory=lambda: _counts("status", pl.UInt16))
+    utc_offsets: pl.DataFrame = field(default_factory=lambda: _counts("utc_offset", pl.String))
+
+    @property
+    def utc_offset(self) -> str | None:
+        """The offset the server wrote most often (e.g. ``-0400``)."""
+        if self.utc_offsets.is_empty():
+            return None
+        top = self.utc_offsets.sort(["requests", "utc_offset"], descending=[True, False])
+        return top.item(0, "utc_offset")
+
+
+def _count(frame: pl.DataFrame, key: str) -> pl.DataFrame:
+    return frame.group_by(key).agg(pl.len().cast(pl.UInt64).alias("requests"))
+
+
+def summarize_block(
+    lines: int, requests: pl.DataFrame, rejected: pl.DataFrame, window: Window
+) -> LogSummary:
+    """Aggregate one parsed block (see ``lib.logs.formats``)."""
+    return LogSummary(
+        lines=lines,
+        requests=requests.height,
+        rejected=rejected.height,
+        rejected_examples=rejected.head(MAX_EXAMPLES).select(
+            pl.lit(None, pl.String).alias("file"), "line_no", "line"
+        ),
+        bytes_sent=int(requests.get_column("bytes").sum() or 0),
+        hosts=_count(requests, "host"),
+        window_hosts=_count(requests.filter(window.contains()), "host"),
+        hourly=_count(requests.select(pl.col("time").dt.truncate("1h").alias("hour")), "hour"),
+        statuses=_count(requests, "status"),
+        utc_offsets=_count(requests, "utc_offset"),
+    )
+
+
+def _add(frames: list[pl.DataFrame], key: str, ordered: bool) -> pl.DataFrame:
+    rows = pl.concat(frames)
+    if ordered:  # sorting first is cheaper, the more so when the frames come sorted (measured)
+        return rows.sort(key).group_by(key, maintain_order=True).agg(pl.col("requests").sum())
+    return rows.group_by(key).agg(pl.col("requests").sum())
+
+
+def combine(parts: list[LogSummary], ordered: bool = True) -> LogSummary:
+    """Merge summaries of disjoint pieces of input into one (exact, order-independent).
+
+    With ``ordered`` the count frames are sorted by their key, so equal inputs give equal frames;
+    intermediate merges skip that.
+    """
+    if not parts:
+        return LogSummary()
+    examples = pl.concat([p.rejected_examples for p in parts]).sort("file", "line_no")
+    return LogSummary(
+        lines=sum(p.lines for p in parts),
+        requests=sum(p.requests for p in parts),
+        rejected=sum(p.rejected for p in parts),
+        rejected_examples=examples.head(MAX_EXAMPLES),
+        bytes_sent=sum(p.bytes_sent for p in parts),
+        hosts=_add([p.hosts for p in parts], "host", ordered),
+        window_hosts=_add([p.window_hosts for p in parts], "host", ordered),
+        hourly=_add([p.hourly for p in parts], "hour", ordered),
+        statuses=_add([p.statuses for p in parts], "status", ordered),
+        utc_offsets=_add([p.utc_offsets for p in parts], "utc_offset", ordered),
+    )
+
+
+def summarize_bytes(block: bytes, window: Window) -> LogSummary:
+    """Parse and aggregate one block of whole lines (see ``lib.logs.reading.iter_blocks``); the
+    rejected examples' line numbers count from the block's first line."""
+    lines = block_to_lines(block)
+    requests, rejected = parse_lines(lines)
+    return summarize_block(lines.len(), requests, rejected, window)
+
+
+class Executor(Protocol):
+    """Runs ``fn(*args)`` somewhere and hands back a future: a ThreadPoolExecutor, or a Dask
+    client (its futures have ``result()`` too)."""
+
+    def submit(self, fn: Callable, /, *args: Any) -> Any: ...
+
+
+def summarize_stream(
+    stream: BinaryIO,
+    window: Window,
+    name: str = "log",
+    block_bytes: int = BLOCK_BYTES,
+    executor: Executor | None = None,
+    in_flight: int = 1,
+) -> LogSummary:
+    """Summarise a binary stream of log lines (line numbers count from 1).
+
+    Without an ``executor`` every block is parsed in this thread, one at a time. With one, this
+    thread reads (and decompresses) while the executor parses, at most ``in_flight`` blocks ahead.
+    Memory stays bounded either way: the blocks in flight plus the counts. Raises LogReadError.
+    """
+    parts: list[LogSummary] = []
+    pending: deque = deque()
+    lines_before = 0  # blocks are kept in input order, so this numbers their lines
+
+    def keep(part: LogSummary) -> None:
+        nonlocal parts, lines_before
+        examples = part.rejected_examples.with_columns(pl.col("line_no") + lines_before)
+        parts.append(replace(part, rejected_examples=examples))
+        lines_before += part.lines
+        if len(parts) >= _MERGE_EVERY:  # keeps memory bounded on any input size
+            parts = [combine(parts, ordered=False)]
+
+    for block in iter_blocks(stream, block_bytes, name=name):
+        if executor is None:
+            keep(summarize_bytes(block, window))
+        else:
+            pending.append(executor.submit(summarize_bytes, block, window))
+        while len(pending) > max(0, in_flight):
+            keep(pending.popleft().result())
+    while pending:
+        keep(pending.popleft().result())
+    return combine(parts, ordered=False)
+
+
+def summarize_partition(
+    part: Partition,
+    window: Window,
+    block_bytes: int = BLOCK_BYTES,
+    executor: Executor | None = None,
+    in_flight: int = 1,
+) -> LogSummary:
+    """Summarise one partition (a whole file or a byte range of a plain one); ``executor`` and
+    ``in_flight`` as for ``summarize_stream``.
+
+    The rejected examples carry the file's name; their line numbers count from the partition's
+    first line (``PartitionMerger`` turns them into the file's line numbers).
+    """
+    with open_partition(part) as stream:
+        summary = summarize_stream(stream, window, str(part), block_bytes, executor, in_flight)
+    examples = summary.rejected_examples.with_columns(pl.lit(part.path).alias("file"))
+    return replace(summary, rejected_examples=examples.select(*_EXAMPLE_SCHEMA))
+
+
+class PartitionMerger:
+    """Combine partition summaries, arriving in any order, into the summary of their files.
+
+    Counts are merged as they arrive (memory: the count tables, not the partitions); the
+    rejected examples are kept per partition until ``result`` knows how many lines precede each
+    partition in its file, and so each example's line number in the file.
+    """
+
+    def __init__(self) -> None:
+        self._merged: list[LogSummary] = []
+        self._lines: dict[Partition, int] = {}
+        self._examples: dict[Partition, pl.DataFrame] = {}
+
+    def add(self, part: Partition, summary: LogSummary) -> None:
+        if part in self._lines:
+            raise ValueError(f"partition {part} was added twice")
+        self._lines[part] = summary.lines
+        self._examples[part] = summary.rejected_examples
+        self._merged.append(replace(summary, rejected_examples=_examples()))
+        if len(self._merged) >= _MERGE_EVERY:
+            self._merged = [combine(self._merged, ordered=False)]
+
+    def result(self) -> LogSummary:
+        before: dict[str, int] = {}
+        examples = []
+        for part in sorted(self._lines):
+            offset = before.get(part.path, 0)
+            shifted = pl.col("line_no") + offset
+            examples.append(self._examples[part].with_columns(shifted.cast(pl.UInt64)))
+            before[part.path] = offset + self._lines[part]
+        summary = combine(self._merged)
+        ordered = pl.concat([_examples(), *examples]).sort("file", "line_no")
+        return replace(summary, rejected_examples=ordered.head(MAX_EXAMPLES))
+
+
+def summarize_log(
+    path: str | Path,
+    window: Window,
+    block_bytes: int = BLOCK_BYTES,
+    workers: int | None = None,
+) -> LogSummary:
+    """Stream one plain or gzip log and summarise it, parsing blocks on ``workers`` threads
+    (default: the CPU count; polars releases the GIL) while this thread decompresses. Raises
+    LogReadError."""
+    return summarize_files([path], window, block_bytes, workers)
+
+
+def worker_count(workers: int | None = None) -> int:
+    """``workers``, or one per CPU when not given."""
+    return max(1, workers or os.cpu_count() or 1)
+
+
+def summarize_files(
+    paths: list[str | Path],
+    window: Window,
+    block_bytes: int = BLOCK_BYTES,
+    workers: int | None = None,
+) -> LogSummary:
+    """The single-process engine: each file in turn, as ``summarize_log`` does one."""
+    workers = worker_count(workers)
+    merger = PartitionMerger()
+    with ThreadPoolExecutor(workers) as pool:
+        for path in paths:
+            part = Partition(str(path))
+            merger.add(part, summarize_partition(part, window, block_bytes, pool, workers))
+    return merger.result()
+
+
+def top_hosts(counts: pl.DataFrame, n: int) -> pl.DataFrame:
+    """The ``n`` busiest hosts, most requests first, ties by host name (so always the same)."""
+    if n < 0:
+        raise ConfigError(f"top_n must not be negative, got {n}")
+    ranked = counts.sort(["requests", "host"], descending=[True, False]).head(n)
+    return ranked.with_row_index("rank", offset=1)

@@ -1,0 +1,249 @@
+"""RabbitMQ for votes: the queue topology and a publisher that only reports success once the
+broker has confirmed the message.
+
+Topology (declared idempotently by the worker): a durable direct exchange and a durable queue,
+both named ``<queue>``, bound by that name; kiosks publish to the exchange with the AMQP
+``user_id`` property set to their own user, which RabbitMQ checks, so the worker can trust it as
+the kiosk's identity. ``<queue>.dead`` holds messages the worker cannot use, with the reason in
+the ``x-reject-reason`` header (it publishes them through the default exchange).
+
+A pika connection is not thread-safe: ``VotePublisher`` keeps its connection in an I/O thread of
+its own and takes votes from other threads through ``add_callback_threadsafe``. Make it after a
+fork, never before (the kiosk makes one per server process, on the first vote).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+
+import pika
+from pika.adapters.select_connection import IOLoop, SelectConnection
+from pika.exceptions import AMQPError
+from pika.spec import Basic
+
+from lib.errors import ProjectError
+from lib.votes.backoff import Backoff
+from lib.votes.message import Vote, encode
+
+logger = logging.getLogger(__name__)
+
+DEAD_SUFFIX = ".dead"
+
+
+class BrokerUnavailable(ProjectError):
+    """The broker could not be reached or did not confirm a message; nothing was handed over."""
+
+
+def connection_parameters(amqp_url: str, heartbeat: int = 30) -> pika.URLParameters:
+    """Connection settings that fail fast: one attempt, short socket and blocked timeouts."""
+    params = pika.URLParameters(amqp_url)
+    params.connection_attempts = 1
+    params.socket_timeout = 3
+    params.stack_timeout = 5
+    params.blocked_connection_timeout = 5
+    params.heartbeat = heartbeat
+    params.client_properties = {"connection_name": "random-practise votes"}
+    return params
+
+
+def declare_topology(channel, queue: str) -> None:
+    """The votes exchange and queue (both named ``queue``, bound by that name) and the
+    dead-letter queue; no-ops if they exist. The worker declares them; kiosks, which may only
+    write to the exchange, never do."""
+    channel.exchange_declare(exchange=queue, exchange_type="direct", durable=True)
+    channel.queue_declare(queue=queue, durable=True)
+    channel.queue_bind(queue=queue, exchange=queue, routing_key=queue)
+    channel.queue_declare(queue=queue + DEAD_SUFFIX, durable=True)
+
+
+def persistent(message_id: str, user_id: str | None = None, **headers) -> pika.BasicProperties:
+    """Properties of a persistent JSON message; ``user_id`` must be the connection's user
+    (RabbitMQ refuses the message otherwise, which is what makes it trustworthy)."""
+    return pika.BasicProperties(
+        delivery_mode=pika.DeliveryMode.Persistent,
+        content_type="application/json",
+        message_id=message_id,
+        user_id=user_id,
+        headers=headers or None,
+    )
+
+
+class _Waiter:
+    """One published vote waiting for the broker's answer."""
+
+    __slots__ = ("done", "error")
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.error: str | None = None
+
+    def settle(self, error: str | None = None) -> None:
+        if not self.done.is_set():
+            self.error = self.error or error
+            self.done.set()
+
+
+class VotePublisher:
+    """Publishes votes as persistent messages with publisher confirms and ``mandatory`` set.
+
+    One connection and channel per process, driven by an I/O thread of its own (pika's
+    SelectConnection); request threads hand votes to it and wait for the broker's confirmation.
+    Confirmations arrive asynchronously and often several at once, so many threads share one
+    connection without a round trip each. ``publish`` returns only once the broker confirmed; it
+    raises BrokerUnavailable on a nack, an unroutable message, a lost connection or no answer
+    within ``timeout``, and the caller must not claim the vote (a retry with the same vote id is
+    safe: the worker stores a vote id once). The connection is re-opened with capped backoff.
+    """
+
+    def __init__(self, amqp_url: str, queue: str, timeout: float = 5.0):
+        self._params = connection_parameters(amqp_url)
+        self._user = self._params.credentials.username
+        self._queue = queue
+        self._timeout = timeout
+        self._ioloop = IOLoop()
+        self._connection: SelectConnection | None = None
+        self._channel = None
+        self._ready = threading.Event()
+        self._pending: dict[int, tuple[str, _Waiter]] = {}
+        self._by_id: dict[str, _Waiter] = {}
+        self._next_tag = 1
+        self._backoff = Backoff(first=0.5, cap=10.0)
+        self._closing = False
+        self._lock = threading.Lock()
+        self._outbox: deque[tuple[str, bytes, _Waiter]] = deque()
+        self._draining = False
+        self._thread = threading.Thread(target=self._run, name="vote-publisher", daemon=True)
+        self._thread.start()
+
+    # --- called from request threads -----------------------------------------------------------
+
+    def publish(self, vote: Vote) -> None:
+        waiter = _Waiter()
+        body = encode(vote)
+        if not self._ready.wait(min(self._timeout, 2.0)):
+            raise BrokerUnavailable("broker unreachable: not connected")
+        with self._lock:
+            self._outbox.append((vote.vote_id, body, waiter))
+            wake, self._draining = not self._draining, True
+        if wake:  # one wake-up of the I/O thread carries every vote queued until it runs
+            self._ioloop.add_callback_threadsafe(self._drain)
+        if not waiter.done.wait(self._timeout):
+            raise BrokerUnavailable(f"broker did not confirm within {self._timeout:g}s")
+        if waiter.error:
+            raise BrokerUnavailable(waiter.error)
+
+    def reachable(self) -> bool:
+        """Whether the connection to the broker is open (waits briefly while connecting)."""
+        return self._ready.wait(1.0)
+
+    def close(self) -> None:
+        self._closing = True
+        self._ioloop.add_callback_threadsafe(self._shutdown)
+        self._thread.join(5)
+
+    # --- the I/O thread -----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        self._connect()
+        self._ioloop.start()
+
+    def _connect(self) -> None:
+        self._connection = SelectConnection(
+            self._params,
+            on_open_callback=self._on_open,
+            on_open_error_callback=self._on_lost,
+            on_close_callback=self._on_lost,
+            custom_ioloop=self._ioloop,
+        )
+
+    def _on_open(self, connection) -> None:
+        connection.channel(on_open_callback=self._on_channel)
+
+    def _on_channel(self, channel) -> None:
+        # no declarations: a kiosk may only write to the votes exchange (the worker declares it)
+        channel.add_on_close_callback(lambda _ch, reason: self._on_lost(None, reason))
+        channel.add_on_return_callback(self._on_return)
+        channel.confirm_delivery(self._on_confirm, callback=lambda _f: self._on_ready(channel))
+
+    def _on_ready(self, channel) -> None:
+        self._channel, self._next_tag = channel, 1
+        self._backoff.reset()
+        self._ready.set()
+        logger.info("publisher connected to the broker")
+
+    def _drain(self) -> None:
+        with self._lock:
+            batch, self._outbox, self._draining = self._outbox, deque(), False
+        for vote_id, body, waiter in batch:
+            self._publish(vote_id, body, waiter)
+
+    def _publish(self, vote_id: str, body: bytes, waiter: _Waiter) -> None:
+        channel = self._channel
+        if channel is None or not channel.is_open:
+            waiter.settle("broker unreachable: connection lost")
+            return
+        try:
+            channel.basic_publish(
+                self._queue,
+                self._queue,
+                body,
+                persistent(vote_id, user_id=self._user),
+                mandatory=True,
+            )
+        except (AMQPError, OSError) as exc:
+            waiter.settle(f"broker unreachable: {exc!r}"[:200])
+            return
+        self._pending[self._next_tag] = (vote_id, waiter)
+        self._by_id[vote_id] = waiter
+        self._next_tag += 1
+
+    def _on_return(self, _channel, _method, properties, _body) -> None:
+        waiter = self._by_id.get(properties.message_id or "")
+        if waiter is not None:
+            waiter.error = "broker could not route the vote to its queue"
+
+    def _on_confirm(self, frame) -> None:
+        method = frame.method
+        error = None if isinstance(method, Basic.Ack) else "broker refused the vote (nack)"
+        tags = (
+            [t for t in self._pending if t <= method.delivery_tag]
+            if method.multiple
+            else [method.delivery_tag]
+        )
+        for tag in tags:
+            entry = self._pending.pop(tag, None)
+            if entry is not None:
+                vote_id, waiter = entry
+                self._by_id.pop(vote_id, None)
+                waiter.settle(error)
+
+    def _on_lost(self, _connection, reason) -> None:
+        if self._channel is None and self._connection is None:
+            return
+        self._ready.clear()
+        self._channel = None
+        for _vote_id, waiter in self._pending.values():
+            waiter.settle(f"broker connection lost before confirming: {reason!r}"[:200])
+        self._pending.clear()
+        self._by_id.clear()
+        connection, self._connection = self._connection, None
+        if connection is not None and connection.is_open:
+            connection.close()
+        if self._closing:
+            self._ioloop.stop()
+            return
+        delay = self._backoff.next()
+        logger.warning("broker connection lost (%r); retrying in %.1fs", reason, delay)
+        self._ioloop.call_later(delay, self._reconnect)
+
+    def _reconnect(self) -> None:
+        if self._connection is None and not self._closing:
+            self._connect()
+
+    def _shutdown(self) -> None:
+        if self._connection is not None and self._connection.is_open:
+            self._connection.close()
+        else:
+            self._ioloop.stop()

@@ -1,0 +1,89 @@
+"""Votes in PostgreSQL: the schema, batched idempotent inserts, and the results built from the
+10-minute rollup. The SQL lives in ``sql/votes/``: ``schema.sql``, ``record_votes.sql``,
+``vote_distribution.sql`` and ``recent_votes.sql``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import Connection, Engine
+
+from lib.db import execute_file, query
+from lib.votes.message import BUCKET, Candidate, Vote
+
+RECENT_MINUTES = 10
+
+
+def apply_vote_schema(engine: Engine) -> None:
+    """Create the votes tables and indexes if they are missing (safe to run at every start, and
+    from several workers at once: the DDL runs under an advisory lock)."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('votes_schema'))")
+        execute_file(conn, "votes/schema")
+
+
+def record_votes(conn: Connection, votes: Sequence[Vote]) -> int:
+    """Insert ``votes`` (ignoring vote ids already stored) and add the new ones to the rollup, in
+    the caller's transaction. Returns how many were new; raises DatabaseError."""
+    if not votes:
+        return 0
+    frame = query(
+        conn,
+        "votes/record_votes",
+        vote_ids=[v.vote_id for v in votes],
+        candidates=[v.candidate for v in votes],
+        kiosk_ids=[v.kiosk_id for v in votes],
+        cast_ats=[v.cast_at for v in votes],
+    )
+    return int(frame.at[0, "inserted"])
+
+
+def vote_results(
+    conn: Connection, candidates: dict[str, Candidate], now: datetime | None = None
+) -> dict:
+    """The results document kiosks serve: totals per candidate, votes in the last 10 minutes, and
+    the distribution per 10-minute bucket (every candidate present in every bucket, zeros
+    included). Cost: one pass over the rollup and one over the last 10 minutes of votes."""
+    now = now or datetime.now(UTC)
+    rows = query(conn, "votes/vote_distribution")
+    recent = query(conn, "votes/recent_votes", minutes=RECENT_MINUTES)
+    return build_results(rows.to_dict("records"), recent.to_dict("records"), candidates, now)
+
+
+def build_results(
+    distribution: list[dict], recent: list[dict], candidates: dict[str, Candidate], now: datetime
+) -> dict:
+    """Assemble the results document from rollup rows (``bucket``, ``candidate``, ``votes``) and
+    recent counts (``candidate``, ``votes``). Votes for candidates no longer configured are
+    reported under ``other`` rather than dropped."""
+    ids = list(candidates)
+    totals = dict.fromkeys(ids, 0)
+    other = 0
+    buckets: dict[datetime, dict[str, int]] = {}
+    for row in distribution:
+        votes = int(row["votes"])
+        if row["candidate"] not in totals:
+            other += votes
+            continue
+        totals[row["candidate"]] += votes
+        per = buckets.setdefault(row["bucket"], dict.fromkeys(ids, 0))
+        per[row["candidate"]] += votes
+    last = dict.fromkeys(ids, 0)
+    for row in recent:
+        if row["candidate"] in last:
+            last[row["candidate"]] = int(row["votes"])
+    return {
+        "generated_at": now.astimezone(UTC).isoformat(),
+        "candidates": [{"id": c.id, "name": c.name} for c in candidates.values()],
+        "total_votes": sum(totals.values()) + other,
+        "totals": totals,
+        "other_votes": other,
+        "last_10_minutes": last,
+        "bucket_minutes": int(BUCKET.total_seconds() // 60),
+        "distribution": [
+            {"bucket": bucket.astimezone(UTC).isoformat(), "votes": per}
+            for bucket, per in sorted(buckets.items())
+        ],
+    }

@@ -1,0 +1,78 @@
+"""Per-kiosk broker users (scripts/rabbitmq-users.sh): a kiosk may only publish votes, as
+itself; the worker stores the identity RabbitMQ checked, not what the message body says."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+
+import pika
+import pytest
+from pika.exceptions import ChannelClosedByBroker
+
+from tests.integration.votes.vote_system import ROOT
+from tests.support.kiosk_client import drive
+
+
+def _users(action: str, name: str, queue: str) -> str:
+    done = subprocess.run(
+        ["bash", "scripts/rabbitmq-users.sh", action, name],
+        cwd=ROOT,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "VOTES_QUEUE": queue},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def broker_users(vote_system):
+    suffix = uuid.uuid4().hex[:8]
+    kiosk, worker = f"kiosk-test-{suffix}", f"worker-test-{suffix}"
+    urls = {
+        "kiosk": _users("add-kiosk", kiosk, vote_system.queue),
+        "worker": _users("add-worker", worker, vote_system.queue),
+    }
+    try:
+        yield kiosk, urls
+    finally:
+        for name in (kiosk, worker):
+            subprocess.run(["rabbitmqctl", "-q", "delete_user", name], capture_output=True)
+
+
+def test_votes_from_a_kiosk_user_are_stored_under_its_checked_identity(vote_system, broker_users):
+    kiosk_user, urls = broker_users
+    assert urls["kiosk"].startswith(f"amqp://{kiosk_user}:")
+    vote_system.start_worker(AMQP_URL=urls["worker"])
+    _, client = vote_system.start_kiosk("claims-to-be-k1", AMQP_URL=urls["kiosk"])
+    outcomes = drive("127.0.0.1", client.port, 30, ["1", "2", "3"], threads=2)
+    assert all(o.status == 202 for o in outcomes)
+    vote_system.wait_for_total(30)
+    assert vote_system.sql("SELECT DISTINCT kiosk_id FROM votes") == [(kiosk_user,)]
+
+
+def test_a_kiosk_user_can_neither_read_configure_nor_impersonate(vote_system, broker_users):
+    _, urls = broker_users
+    connection = pika.BlockingConnection(pika.URLParameters(urls["kiosk"]))
+    try:
+        with pytest.raises(ChannelClosedByBroker) as caught:
+            connection.channel().basic_get(vote_system.queue)
+        assert caught.value.reply_code == 403
+        with pytest.raises(ChannelClosedByBroker) as caught:
+            connection.channel().queue_declare("somewhere-else", durable=True)
+        assert caught.value.reply_code == 403
+        channel = connection.channel()
+        channel.confirm_delivery()
+        with pytest.raises(ChannelClosedByBroker) as caught:  # forged identity
+            channel.basic_publish(
+                vote_system.queue,
+                vote_system.queue,
+                b"{}",
+                pika.BasicProperties(user_id="guest"),
+            )
+        assert caught.value.reply_code == 406
+    finally:
+        connection.close()
+    assert vote_system.queue_depth() == 0

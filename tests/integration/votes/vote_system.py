@@ -1,0 +1,236 @@
+"""The real vote pipeline for tests: kiosk and worker processes, a database and queue of the test's
+own, and checks that count every vote end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pika
+import psycopg2
+
+from lib.votes.broker import DEAD_SUFFIX, declare_topology
+from tests.support.kiosk_client import KioskClient, Outcome, drive
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
+    """Poll ``predicate`` until it returns something truthy; AssertionError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class VoteSystem:
+    """Processes of one test: ``start_worker``/``start_kiosk`` spawn ``service/*.py`` with this
+    test's DATABASE_URL, VOTES_QUEUE and CACHE_DIR; ``close`` stops whatever is still running."""
+
+    def __init__(self, database_url: str, dsn: dict, tmp: Path, amqp_url: str):
+        self.dsn = dsn
+        self.queue = f"votes_test_{uuid.uuid4().hex[:10]}"
+        self.cache_dir = tmp / "cache"
+        self.logs = tmp / "logs"
+        self.logs.mkdir()
+        self.amqp_url = amqp_url
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "AMQP_URL": amqp_url,
+            "VOTES_QUEUE": self.queue,
+            "CACHE_DIR": str(self.cache_dir),
+            "RESULTS_INTERVAL": "0.5",
+            "BATCH_SIZE": "100",
+            "BATCH_MS": "50",
+            "RATE_LIMIT": "0",  # the fault tests send thousands of votes a second
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.processes: list[subprocess.Popen] = []
+        # what the worker does at start; kiosks may not declare anything themselves
+        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        declare_topology(connection.channel(), self.queue)
+        connection.close()
+
+    def _spawn(self, name: str, args: list[str], env: dict) -> subprocess.Popen:
+        log = open(self.logs / f"{name}-{len(self.processes)}.log", "w")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        self.processes.append(proc)
+        return proc
+
+    def start_worker(self, **env) -> subprocess.Popen:
+        return self._spawn("worker", ["service/worker.py"], {**self.env, **env})
+
+    def start_kiosk(self, kiosk_id: str = "k1", **env) -> tuple[subprocess.Popen, KioskClient]:
+        """Start a kiosk on a port the system picks (``--port 0``: no race with other sockets
+        for a port chosen in advance) and wait until it answers."""
+        log = self.logs / f"kiosk-{len(self.processes)}.log"
+        proc = self._spawn(
+            "kiosk",
+            ["service/kiosk.py", "--kiosk-id", kiosk_id, "--port", "0"],
+            {**self.env, **env},
+        )
+
+        def listening():
+            if proc.poll() is not None:
+                raise AssertionError(f"kiosk exited with {proc.returncode}: {self.log_text()}")
+            found = re.search(r"Listening at: http://127\.0\.0\.1:([0-9]+)", log.read_text())
+            return int(found.group(1)) if found else None
+
+        client = KioskClient("127.0.0.1", wait_until(listening, 20, "the kiosk to listen"))
+
+        def answering():
+            try:
+                return client.request("GET", "/health")[0]
+            except OSError:
+                return None
+
+        wait_until(answering, 20, "the kiosk to answer")
+        return proc, client
+
+    def start_kiosks(self, count: int, **env) -> list[KioskClient]:
+        return [self.start_kiosk(f"k{i}", **env)[1] for i in range(1, count + 1)]
+
+    def log_text(self) -> str:
+        return "\n".join(p.read_text()[-3000:] for p in sorted(self.logs.iterdir()))
+
+    @staticmethod
+    def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        if proc.poll() is None:
+            proc.send_signal(sig)
+        return proc.wait(timeout)
+
+    def close(self) -> None:
+        for proc in self.processes:
+            if proc.poll() is None:
+                proc.terminate()  # the kiosk's gunicorn master stops its workers
+        for proc in self.processes:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        try:
+            connection = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+            channel = connection.channel()
+            channel.queue_delete(self.queue)
+            channel.queue_delete(self.queue + DEAD_SUFFIX)
+            channel.exchange_delete(self.queue)
+            connection.close()
+        except pika.exceptions.AMQPError:
+            pass
+
+    # --- observations -------------------------------------------------------------------------
+
+    def sql(self, statement: str, params: tuple = ()) -> list[tuple]:
+        with psycopg2.connect(**self.dsn) as conn, conn.cursor() as cur:
+            cur.execute(statement, params)
+            rows = cur.fetchall()
+        conn.close()
+        return rows
+
+    def count(self) -> int:
+        """Votes in the table (0 while the worker has not created it yet)."""
+        try:
+            return self.sql("SELECT count(*) FROM votes")[0][0]
+        except psycopg2.errors.UndefinedTable:
+            return 0
+
+    def stored_ids(self) -> list[str]:
+        return [row[0] for row in self.sql("SELECT vote_id FROM votes")]
+
+    def queue_depth(self, suffix: str = "") -> int:
+        connection = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+        try:
+            declared = connection.channel().queue_declare(self.queue + suffix, passive=True)
+            return declared.method.message_count
+        finally:
+            connection.close()
+
+    def cached_results(self) -> dict | None:
+        try:
+            return json.loads((self.cache_dir / "results.json").read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def wait_for_total(self, total: int, timeout: float = 60) -> dict:
+        """Wait until the cached results count ``total`` votes; return them."""
+
+        def reached():
+            results = self.cached_results()
+            return results if results and results["total_votes"] == total else None
+
+        try:
+            return wait_until(reached, timeout, f"results.json to count {total} votes")
+        except AssertionError as exc:
+            raise AssertionError(
+                f"{exc}; now {self.cached_results()}\n{self.log_text()}"
+            ) from None
+
+
+LEDGERS: list[tuple[str, dict]] = []  # every fault scenario's ledger, printed after the run
+
+
+def send_from_kiosks(
+    clients: list[KioskClient], votes_each: int, retries: int = 0, pause: float = 0.5
+) -> tuple[threading.Thread, list[Outcome]]:
+    """Start sending ``votes_each`` votes to each kiosk at once, in the background (several
+    simulated kiosks, 2 connections each); join the thread, then read the outcomes."""
+    outcomes: list[Outcome] = []
+
+    def one(client: KioskClient) -> None:
+        outcomes.extend(
+            drive("127.0.0.1", client.port, votes_each, ["1", "2", "3"], 2, retries, pause)
+        )
+
+    def all_kiosks() -> None:
+        senders = [threading.Thread(target=one, args=(c,)) for c in clients]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join()
+
+    thread = threading.Thread(target=all_kiosks)
+    thread.start()
+    return thread, outcomes
+
+
+def record(scenario: str, ledger: dict) -> dict:
+    LEDGERS.append((scenario, ledger))
+    return ledger
+
+
+def account(outcomes: list[Outcome], stored: list[str]) -> dict:
+    """Every vote end to end: sent, accepted (2xx), refused, counted, duplicates, lost, extra."""
+    accepted = {o.vote_id for o in outcomes if 200 <= o.status < 300}
+    stored_set = set(stored)
+    return {
+        "sent": len(outcomes),
+        "accepted": len(accepted),
+        "refused": len(outcomes) - len(accepted),
+        "counted": len(stored),
+        "duplicates": len(stored) - len(stored_set),
+        "lost": len(accepted - stored_set),
+        "unclaimed_counted": len(stored_set - accepted),
+    }

@@ -1,0 +1,211 @@
+"""The vote message: validation of HTTP bodies, encode/decode, buckets, candidates, results."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lib.errors import ConfigError
+from lib.votes.cache import CachedResults, chart_data, staleness, write_results
+from lib.votes.message import (
+    MAX_BODY_BYTES,
+    Candidate,
+    Vote,
+    VoteError,
+    bucket_start,
+    check_kiosk_id,
+    decode,
+    encode,
+    parse_candidates,
+    vote_from_request,
+)
+from lib.votes.settings import DEFAULT_CANDIDATES
+from lib.votes.store import build_results
+
+CANDIDATES = parse_candidates(DEFAULT_CANDIDATES)
+NOW = datetime(2026, 11, 28, 12, 34, 56, 789000, tzinfo=UTC)
+JSON = "application/json"
+
+
+def test_default_candidates_are_the_originals():
+    assert list(CANDIDATES) == ["1", "2", "3"]
+    assert CANDIDATES["1"] == Candidate("1", "薯片 chips")
+    assert [c.label for c in CANDIDATES.values()] == ["1 chips", "2 lam lam", "3 justice"]
+    assert Candidate("7", "正氣").label == "7"
+
+
+@pytest.mark.parametrize(
+    "spec", ["", " , ", "1", "1=", "=name", "1=a,1=b", "a b=x", "x" * 17 + "=y"]
+)
+def test_bad_candidate_lists_are_refused(spec):
+    with pytest.raises(ConfigError, match="CANDIDATES"):
+        parse_candidates(spec)
+
+
+def test_kiosk_ids():
+    assert check_kiosk_id("42") == "42"
+    for bad in ("", "a b", "x" * 33, "k/1"):
+        with pytest.raises(ConfigError):
+            check_kiosk_id(bad)
+
+
+def test_a_valid_body_becomes_a_stamped_vote():
+    vote = vote_from_request(b'{"candidate": "2"}', JSON, "k9", CANDIDATES, NOW)
+    assert (vote.candidate, vote.kiosk_id, vote.cast_at) == ("2", "k9", NOW)
+    assert len(vote.vote_id) == 32
+    same = vote_from_request(
+        b'{"candidate": 3, "vote_id": "client-made_01"}',
+        "application/json; charset=utf-8",
+        "k9",
+        CANDIDATES,
+        NOW,
+    )
+    assert (same.candidate, same.vote_id) == ("3", "client-made_01")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        (b'{"candidate": "1"}', "text/plain", 415),
+        (b'{"candidate": "1"}', None, 415),
+        (b"x" * (MAX_BODY_BYTES + 1), JSON, 413),
+        (b'{"candidate": "4"}', JSON, 400),
+        (b'{"candidate": true}', JSON, 400),
+        (b'{"candidate": null}', JSON, 400),
+        (b"{}", JSON, 400),
+        (b"[]", JSON, 400),
+        (b'"1"', JSON, 400),
+        (b"", JSON, 400),
+        (b"\xff", JSON, 400),
+        (b'{"candidate": "1", "vote_id": 12345678}', JSON, 400),
+        (b'{"candidate": "1", "vote_id": null}', JSON, 400),
+        (b'{"candidate": "1", "vote_id": "short"}', JSON, 400),
+        (b'{"candidate": "1", "vote_id": "has space 123"}', JSON, 400),
+        (b'{"candidate": "1", "kiosk_id": "forged"}', JSON, 400),
+    ],
+)
+def test_bad_bodies_are_refused_with_a_status_and_reason(body, content_type, status):
+    with pytest.raises(VoteError) as caught:
+        vote_from_request(body, content_type, "k1", CANDIDATES, NOW)
+    assert caught.value.status == status and caught.value.reason
+
+
+@given(body=st.binary(max_size=300), content_type=st.sampled_from([JSON, "text/plain", None]))
+def test_any_body_is_a_vote_or_a_vote_error(body, content_type):
+    try:
+        vote = vote_from_request(body, content_type, "k1", CANDIDATES, NOW)
+    except VoteError as exc:
+        assert exc.status in (400, 413, 415)
+    else:
+        assert vote.candidate in CANDIDATES
+
+
+@given(data=st.dictionaries(st.sampled_from(["candidate", "vote_id", "x"]), st.text(max_size=70)))
+def test_any_json_object_is_a_vote_or_a_400(data):
+    try:
+        vote = vote_from_request(json.dumps(data).encode(), JSON, "k1", CANDIDATES, NOW)
+    except VoteError as exc:
+        assert exc.status == 400
+    else:
+        assert vote.candidate == data["candidate"]
+
+
+def test_encode_decode_round_trip():
+    vote = Vote("abcdefgh", "1", "kiosk-7", NOW)
+    assert decode(encode(vote), CANDIDATES, "kiosk-7") == vote
+    local = Vote("abcdefgh", "1", "k1", NOW.astimezone(timezone(timedelta(hours=-4))))
+    assert decode(encode(local), CANDIDATES, "k1").cast_at == NOW
+    # the identity is the broker-checked user, whatever the body claims
+    assert decode(encode(vote), CANDIDATES, "kiosk-9").kiosk_id == "kiosk-9"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"v": 2},
+        {"vote_id": "x"},
+        {"candidate": "9"},
+        {"candidate": "1'; DROP TABLE votes;--"},
+        {"cast_at": "soon"},
+        {"cast_at": "2026-11-28T12:00:00"},
+        {"cast_at": None},
+    ],
+)
+def test_decode_refuses_what_is_not_a_vote(change):
+    message = json.loads(encode(Vote("abcdefgh", "1", "k1", NOW)))
+    with pytest.raises(VoteError):
+        decode(json.dumps({**message, **change}).encode(), CANDIDATES, "k1")
+    with pytest.raises(VoteError, match="not UTF-8 JSON"):
+        decode(b"\xff", CANDIDATES, "k1")
+
+
+@pytest.mark.parametrize("user_id", [None, "", "k 1", "x" * 65])
+def test_decode_refuses_a_message_without_a_broker_checked_user(user_id):
+    with pytest.raises(VoteError, match="user_id"):
+        decode(encode(Vote("abcdefgh", "1", "k1", NOW)), CANDIDATES, user_id)
+
+
+def test_buckets_are_ten_minutes_aligned_in_utc():
+    assert bucket_start(NOW) == datetime(2026, 11, 28, 12, 30, tzinfo=UTC)
+    edge = datetime(2026, 11, 28, 8, 39, 59, 999999, tzinfo=timezone(timedelta(hours=-4)))
+    assert bucket_start(edge) == datetime(2026, 11, 28, 12, 30, tzinfo=UTC)
+
+
+def _rows():
+    b1, b2 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC), datetime(2026, 11, 28, 12, 10, tzinfo=UTC)
+    return [
+        {"bucket": b2, "candidate": "2", "votes": 5},
+        {"bucket": b1, "candidate": "1", "votes": 3},
+        {"bucket": b1, "candidate": "retired", "votes": 2},
+    ]
+
+
+def test_results_fill_every_candidate_and_keep_unknown_votes_as_other():
+    results = build_results(_rows(), [{"candidate": "2", "votes": 5}], CANDIDATES, NOW)
+    assert results["totals"] == {"1": 3, "2": 5, "3": 0}
+    assert results["other_votes"] == 2 and results["total_votes"] == 10
+    assert results["last_10_minutes"] == {"1": 0, "2": 5, "3": 0}
+    assert [b["bucket"] for b in results["distribution"]] == [
+        "2026-11-28T12:00:00+00:00",
+        "2026-11-28T12:10:00+00:00",
+    ]
+    assert results["distribution"][0]["votes"] == {"1": 3, "2": 0, "3": 0}
+    assert results["generated_at"] == NOW.isoformat()
+
+
+def test_cache_is_written_whole_and_reread_only_when_changed(tmp_path):
+    results = build_results(_rows(), [], CANDIDATES, NOW)
+    write_results(tmp_path, results)
+    assert {p.name for p in tmp_path.iterdir()} == {"results.json", "totals.png", "timeline.png"}
+    assert (tmp_path / "totals.png").read_bytes().startswith(b"\x89PNG")
+    cache = CachedResults(tmp_path / "results.json")
+    snapshot = cache.read()
+    assert snapshot.document == json.loads(json.dumps(results, default=str))
+    served = json.loads(snapshot.prefix + b',"staleness_seconds":1.5}')
+    assert served == {**snapshot.document, "staleness_seconds": 1.5}
+    assert cache.read() is snapshot  # unchanged file: not re-read
+    later = build_results(_rows()[:1], [], CANDIDATES, NOW + timedelta(seconds=3))
+    assert chart_data(later) != chart_data(results)
+    write_results(tmp_path, later, charts=False)
+    assert cache.read().document["total_votes"] == 5 and cache.read().etag != snapshot.etag
+    generated = datetime.fromisoformat(later["generated_at"])
+    assert staleness(generated, NOW + timedelta(seconds=10)) == pytest.approx(7)
+    assert CachedResults(tmp_path / "missing.json").read() is None
+
+
+def test_token_bucket_allows_bursts_then_the_rate():
+    from lib.votes.rate_limit import TokenBucket
+
+    now = [0.0]
+    bucket = TokenBucket(rate=5, burst=10, clock=lambda: now[0])
+    assert sum(bucket.allow() for _ in range(20)) == 10  # the burst
+    now[0] += 1.0
+    assert sum(bucket.allow() for _ in range(20)) == 5  # a second's worth
+    now[0] += 100.0
+    assert sum(bucket.allow() for _ in range(20)) == 10  # never more than the burst
+    with pytest.raises(ValueError):
+        TokenBucket(rate=0, burst=1)
