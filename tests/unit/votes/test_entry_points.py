@@ -1,0 +1,46 @@
+"""The service's documented entry points: ``python service/<role>.py`` from anywhere and
+``python -m service.<role>`` from the repository root run the same code, and log under the
+module's name. (They stop at a bad setting, before any connection: no service needed.)"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+ROLES = {
+    "kiosk": ["--kiosk-id", "k1", "--port", "0"],
+    "worker": [],
+    "results_writer": [],
+}
+
+
+def run(command: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *command],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+@pytest.mark.parametrize("form", ["script", "module"])
+def test_an_entry_point_starts_and_says_who_it_is(role, form, tmp_path):
+    if form == "script":  # from elsewhere, by path: the documented `python service/<role>.py`
+        command, cwd = [str(ROOT / "service" / f"{role}.py")], tmp_path
+    else:
+        command, cwd = ["-m", f"service.{role}"], ROOT
+    helped = run([*command, "--help"], cwd)
+    assert helped.returncode == 0 and "usage:" in helped.stdout, helped.stderr
+    refused = run([*command, *ROLES[role]], cwd, BATCH_SIZE="none")
+    assert refused.returncode == 2, refused.stderr
+    assert f"service.{role}" in refused.stderr  # the logger's name is the module's
+    assert "BATCH_SIZE must be a positive int" in refused.stderr
+    assert "Traceback" not in refused.stderr
