@@ -98,6 +98,24 @@ def test_notebook_on_a_small_synthetic_log(tmp_path):
     assert sum(row["requests"] for row in methods.values()) == data["total_requests"]
 
 
+def test_the_notebook_takes_its_caches_from_the_environment(tmp_path, monkeypatch):
+    """DNS_CACHE and GEO_CACHE, read in the notebook's first cell, are where the run looks."""
+    from lib.logs.reading import read_log
+    from lib.logs.synthetic import generate_log
+
+    log = generate_log(tmp_path / "synthetic.log.gz", lines=5_000, seed=3)
+    hosts = read_log(log, request_parts=False)["host"].unique()
+    dns_cache = tmp_path / "elsewhere" / "dns.json"
+    dns_cache.parent.mkdir()
+    dns_cache.write_text(json.dumps(dict.fromkeys(hosts, "128.159.144.83")))  # all NASA's
+    monkeypatch.setenv("DNS_CACHE", str(dns_cache))
+    monkeypatch.setenv("GEO_CACHE", str(tmp_path / "geo"))
+    data = run(tmp_path, log_path=str(log), use_dns=True, early_stopping=5)
+    assert data["dns"]["from_cache"] == data["dns"]["asked"] == data["dns"]["resolved"] == 5
+    assert "dns" in data["tiers"]
+    assert list((tmp_path / "geo").glob("ip_networks-*.arrow"))
+
+
 def test_a_bad_window_fails_with_a_clear_error(tmp_path, nasa_slice):
     with pytest.raises(pm.PapermillExecutionError, match="UTC offset"):
         run(tmp_path, log_path=str(nasa_slice), window_start="1995-08-18T00:00:00")

@@ -53,3 +53,26 @@ def test_q2_notebook_leaves_an_unknown_schema_alone_and_says_why(tmp_path, datab
 def test_q2_notebook_rejects_a_bad_day(tmp_path, database_url):
     with pytest.raises(pm.PapermillExecutionError, match="day must be a date"):
         run(tmp_path, database_url=database_url, schema="nb_badday", day="2017-13-45")
+
+
+def test_q2_notebook_connects_to_database_url_by_default(tmp_path, database_url, monkeypatch):
+    """No ``database_url`` parameter: the notebook's first cell reads DATABASE_URL."""
+    import sqlalchemy as sa
+
+    from lib.db import connect
+
+    schema = f"nb_{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    out = run(tmp_path, schema=schema)
+    data = json.loads((out / "results.json").read_text())
+    assert data["install_retention"] == {"installed_users": 5, "retained_users": 4}
+    engine = connect(database_url)  # the test's own database, not the server's default one
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(sa.text("SELECT to_regclass(:t)"), {"t": f"{schema}.articles"})
+            assert found.scalar() is not None
+    finally:
+        engine.dispose()
+    monkeypatch.setenv("DATABASE_URL", "not a url")
+    with pytest.raises(pm.PapermillExecutionError, match="not a database URL"):
+        run(tmp_path, schema=schema)
