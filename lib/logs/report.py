@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import sys
 
-from lib.q1 import headline
+from lib.logs.q1 import headline
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m lib.report RESULTS_JSON", file=sys.stderr)
+        print("usage: python -m lib.logs.report RESULTS_JSON", file=sys.stderr)
         return 2
     try:
         with open(args[0], encoding="utf-8") as f:
