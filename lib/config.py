@@ -22,9 +22,12 @@ DEFAULT_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 def environment(env: Mapping[str, str] | None = None, **overrides: object) -> Mapping[str, str]:
     """``env`` (default ``os.environ``) with ``overrides`` put in under their variables' names
     (``dns_cache`` -> ``DNS_CACHE``), so a parameter given at the edge is read, checked and
-    defaulted like the variable it stands for. An override of None leaves the variable alone."""
+    defaulted like the variable it stands for. An override of None or "" (a notebook parameter
+    left empty) leaves the variable alone."""
     env = os.environ if env is None else env
-    given = {name.upper(): str(value) for name, value in overrides.items() if value is not None}
+    given = {
+        name.upper(): str(value) for name, value in overrides.items() if value not in (None, "")
+    }
     return {**env, **given} if given else env
 
 

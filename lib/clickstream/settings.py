@@ -21,5 +21,5 @@ def load_settings(
     env: Mapping[str, str] | None = None, **overrides: object
 ) -> ClickstreamSettings:
     """The settings from ``env`` (default ``os.environ``), with ``overrides``
-    (``database_url=...``; None: not overridden) taking the place of their variables."""
+    (``database_url=...``; None or "": not overridden) taking the place of their variables."""
     return ClickstreamSettings(database_url=database_url(environment(env, **overrides)))

@@ -33,7 +33,7 @@ class LogSettings:
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> LogSettings:
     """The settings from ``env`` (default ``os.environ``), with ``overrides`` (``dns_cache=...``;
-    None: not overridden) taking the place of their variables. Raises ConfigError."""
+    None or "": not overridden) taking the place of their variables. Raises ConfigError."""
     env = environment(env, **overrides)
     data = data_dir(env)
     return LogSettings(

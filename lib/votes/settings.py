@@ -48,7 +48,7 @@ class VoteSettings:
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> VoteSettings:
     """The settings from ``env`` (default ``os.environ``), with ``overrides`` (``votes_queue=...``;
-    None: not overridden) taking the place of their variables. Raises ConfigError."""
+    None or "": not overridden) taking the place of their variables. Raises ConfigError."""
     env = environment(env, **overrides)
     queue = env.get("VOTES_QUEUE", "votes")
     if not _QUEUE_NAME.match(queue):

@@ -39,6 +39,7 @@ def test_each_variable_is_read():
 def test_a_notebook_parameter_overrides_its_variable_and_none_does_not():
     env = {"DNS_CACHE": "/from/env.json"}
     assert load_settings(env, dns_cache=None).dns_cache == Path("/from/env.json")
+    assert load_settings(env, dns_cache="").dns_cache == Path("/from/env.json")
     assert load_settings(env, dns_cache="given.json").dns_cache == Path("given.json")
 
 
