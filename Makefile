@@ -9,6 +9,14 @@ export PATH := $(abspath $(BIN)):$(PATH)
 DATA_DIR ?= data
 OUT_DIR ?= out/q1
 EARLY_STOPPING ?= 50
+# Q1 on a log of your own: make q1 LOG=/var/log/nginx/access.log WINDOW_START=... WINDOW_END=...
+# (a file or a glob; a relative path is taken from the shell's directory, also with make -C).
+# Empty: the NASA log.
+LOG ?=
+LOG_FORMAT ?= auto
+WINDOW_START ?= 1995-08-18T00:00:00-04:00
+WINDOW_END ?= 1995-08-21T00:00:00-04:00
+TOP_N ?= 10
 
 .PHONY: venv q1 data test services browser lint bench-q1 bench-q1-dask clean
 
@@ -25,10 +33,14 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 data: venv
 	$(BIN)/python -m lib.logs.datasets ensure --data-dir $(DATA_DIR) > $(VENV)/q1_input
 
-q1: data
+q1: $(if $(strip $(LOG)),venv,data)
+	$(if $(strip $(LOG)),printf '%s\n' '$(abspath $(if $(filter /%,$(LOG)),,$(PWD)/)$(LOG))' \
+		> $(VENV)/q1_input)
 	mkdir -p $(OUT_DIR)
 	$(BIN)/papermill notebooks/q1.ipynb $(OUT_DIR)/q1.ipynb \
 		-p log_path "$$(cat $(VENV)/q1_input)" -p early_stopping $(EARLY_STOPPING) \
+		-p log_format '$(LOG_FORMAT)' -p window_start '$(WINDOW_START)' \
+		-p window_end '$(WINDOW_END)' -p top_n $(TOP_N) \
 		-p output_dir $(OUT_DIR) --no-progress-bar </dev/null
 	$(BIN)/python -m lib.logs.report $(OUT_DIR)/results.json
 

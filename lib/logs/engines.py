@@ -60,7 +60,8 @@ def execute(
     LogReadError or EngineError."""
     began = time.perf_counter()
     if plan.engine == "local":
-        summary = summarize_files(list(plan.files), window, block_bytes, plan.workers)
+        choices = dict(plan.choices)
+        summary = summarize_files(list(plan.files), window, block_bytes, plan.workers, choices)
         run = EngineRun("local", len(plan.files), plan.slots, None, None, 0.0)
     else:
         summary, run = _on_dask(plan, window, block_bytes, progress)
@@ -83,7 +84,14 @@ def _on_dask(
                 f"dashboard {link or 'not available'}"
             )
         futures = {
-            connected.submit(summarize_partition, part, window, block_bytes, pure=False): part
+            connected.submit(
+                summarize_partition,
+                part,
+                window,
+                block_bytes,
+                choice=plan.choice_for(part.path),
+                pure=False,
+            ): part
             for part in plan.pieces
         }
         done = 0

@@ -13,3 +13,7 @@ class DownloadError(ProjectError):
 
 class EngineError(ProjectError):
     """The Dask cluster could not be reached, had no workers, or lost a task's worker."""
+
+
+class LogFormatError(ProjectError):
+    """A log's lines are not in a format Q1 can read (none parses them, or too few)."""

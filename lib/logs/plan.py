@@ -1,5 +1,9 @@
-"""Planning a Q1 run: which files, cut into which pieces, read by which engine. One step that
-returns a ``Plan``; ``lib.logs.engines.execute`` carries it out.
+"""Planning a Q1 run: which files, in which format, cut into which pieces, read by which
+engine. One step that returns a ``Plan``; ``lib.logs.engines.execute`` carries it out.
+
+The format of each file is the one asked for, or with ``auto`` the registered format that
+parses its first lines (``lib.logs.formats.detect``); either way a line in another registered
+format is still read (a server's configuration changed mid-file).
 
 - ``local``: the files one after another in this process, each decompressed by one thread while
   its blocks are parsed on a thread per core. The default for small inputs.
@@ -18,6 +22,8 @@ from pathlib import Path
 
 from lib.errors import ConfigError
 from lib.logs.cluster import task_slots
+from lib.logs.errors import LogFormatError
+from lib.logs.formats import AUTO, FORMATS, W3C, FormatChoice, detect, log_format
 from lib.logs.inputs import (
     PARTITION_BYTES,
     Partition,
@@ -26,10 +32,13 @@ from lib.logs.inputs import (
     plan_partitions,
     resolve_paths,
 )
+from lib.logs.reading import iter_blocks, open_log
 from lib.logs.summary import worker_count
 
 ENGINES = ("auto", "local", "dask")
 AUTO_DASK_BYTES = 1 << 30  # 1 GiB of input files, compressed or not
+SAMPLE_BYTES = 64 * 1024  # the start of a file that detection reads
+SAMPLE_LINES = 200
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,11 @@ class Plan:
     workers: int | None  # local threads or LocalCluster processes (None: a cluster's own)
     scheduler: str | None  # the Dask scheduler's address; None: this process or a LocalCluster
     slots: int  # pieces read at once
+    choices: tuple[tuple[str, FormatChoice], ...] = ()  # per file: how its lines are read
+
+    def choice_for(self, path: str) -> FormatChoice:
+        """How the lines of ``path`` are read."""
+        return dict(self.choices)[path]
 
 
 def choose_engine(engine: str, paths: list[Path], partitions: int, scheduler: str | None) -> str:
@@ -62,6 +76,7 @@ def make_plan(
     workers: int | None = None,
     partition_bytes: int = PARTITION_BYTES,
     base: Path | None = None,
+    log_format: str = AUTO,
 ) -> Plan:
     """Plan reading ``log_path`` (a file, a glob or a list; relative to ``base``, default the
     working directory).
@@ -73,19 +88,60 @@ def make_plan(
         workers: local threads, or LocalCluster worker processes (default: the CPU count).
         partition_bytes: the byte range a Dask task reads from a plain file; a gzip file is cut
             into ranges no shorter than a quarter of it.
+        log_format: ``auto`` (detected per file), a registered format's name, or an Apache
+            ``LogFormat`` / nginx ``log_format`` string.
 
-    Raises ConfigError (no such file, unknown engine), LogReadError or EngineError.
+    Raises ConfigError (no such file, unknown engine or format), LogFormatError (no known
+    format reads a file's first lines), LogReadError or EngineError.
     """
     files = resolve_paths(log_path, base)
+    choices = tuple((str(path), choose_format(path, log_format)) for path in files)
     parts = plan_partitions(files, partition_bytes)
     chosen = choose_engine(engine, files, len(parts), scheduler)
     if chosen == "local":
         threads = worker_count(workers)
         whole = tuple(Partition(str(path)) for path in files)
-        return Plan(tuple(files), "local", whole, threads, None, threads)
+        return Plan(tuple(files), "local", whole, threads, None, threads, choices)
     slots = task_slots(scheduler, workers)
     pieces = balance(parts, slots, max(1, partition_bytes // 4))
     # Largest first: a big piece started last would leave the other workers idle at the end.
     biggest_first = sorted(pieces, key=lambda part: part.weight, reverse=True)
     count = None if scheduler else worker_count(workers)
-    return Plan(tuple(files), "dask", tuple(biggest_first), count, scheduler, slots)
+    return Plan(tuple(files), "dask", tuple(biggest_first), count, scheduler, slots, choices)
+
+
+def choose_format(path: Path, requested: str = AUTO) -> FormatChoice:
+    """How ``path`` is read: the format ``requested``, or with ``auto`` (and ``w3c``, which
+    takes its fields from the file's header) the one its first lines say. Raises
+    LogFormatError when nothing registered reads them, ConfigError for an unknown format."""
+    if requested not in (AUTO, W3C):
+        return FormatChoice.of(log_format(requested))
+    sample = sample_lines(path)
+    found = detect(sample)
+    if found is None and not any(line.strip() for line in sample):
+        return FormatChoice.of(FORMATS["common"])  # an empty log: nothing to choose by
+    if found is None or (requested == W3C and found.parser != W3C):
+        tried = "a W3C #Fields: header" if requested == W3C else ", ".join(FORMATS)
+        raise LogFormatError(
+            f"{path}: no known log format reads its first lines (tried {tried}); "
+            f"{examples(sample)}; name the format with log_format (an Apache LogFormat or "
+            "nginx log_format string works too)"
+        )
+    return FormatChoice.of(found)
+
+
+def sample_lines(path: Path) -> list[str]:
+    """The first whole lines of a log (decompressed), at most ``SAMPLE_LINES``."""
+    with open_log(path) as stream:
+        head = next(iter_blocks(stream, SAMPLE_BYTES, name=str(path)), b"")
+    return head.decode("utf-8", "replace").splitlines()[:SAMPLE_LINES]
+
+
+def examples(lines: list[str], count: int = 2, width: int = 120) -> str:
+    """``e.g. line 1: '...', line 2: '...'``: the first non-empty lines, shortened."""
+    shown = [
+        f"line {number}: {line[:width] + ('...' if len(line) > width else '')!r}"
+        for number, line in enumerate(lines, 1)
+        if line.strip()
+    ][:count]
+    return "e.g. " + ", ".join(shown) if shown else "the lines are empty"

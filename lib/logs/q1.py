@@ -13,11 +13,14 @@ from pathlib import Path
 
 import polars as pl
 
+from lib.errors import ConfigError
 from lib.logs.dns import Resolver
 from lib.logs.engines import EngineRun, Progress, execute
+from lib.logs.errors import LogFormatError
+from lib.logs.formats import AUTO
 from lib.logs.geo import METHODS, Attribution, DnsOptions, attribute, preload
 from lib.logs.inputs import PARTITION_BYTES
-from lib.logs.plan import make_plan
+from lib.logs.plan import Plan, make_plan
 from lib.logs.summary import LogSummary, Window, top_hosts
 from lib.logs.synthetic_marker import is_synthetic
 from lib.output import write_json
@@ -27,6 +30,7 @@ from lib.output import write_json
 class Q1Result:
     log_path: str | list[str]  # as given: a file, a glob, or a list
     files: list[str]  # what it named, absolute and sorted
+    formats: dict[str, str]  # file -> the format it was read with
     synthetic: bool  # True if any file is synthetic
     engine: EngineRun
     window: Window
@@ -54,24 +58,31 @@ def run_q1(
     partition_bytes: int = PARTITION_BYTES,
     progress: Progress | None = None,
     base: Path | None = None,
+    log_format: str = AUTO,
+    max_rejected: float = 0.5,
 ) -> Q1Result:
     """Parse the logs once and answer Q1.
 
     ``log_path`` is a file, a glob or a list of them (relative to ``base``, default the working
     directory); ``engine``, ``scheduler``, ``workers`` and ``partition_bytes`` are those of
-    ``lib.logs.plan.make_plan``, ``progress`` that of ``lib.logs.engines.execute``. ``dns_cache``
-    and ``geo_cache`` (Q1's settings ``DNS_CACHE`` and ``GEO_CACHE``) keep DNS answers and the IP
-    database's table between runs; None keeps nothing. Raises ConfigError, LogReadError or
-    EngineError.
+    ``lib.logs.plan.make_plan``, and so is ``log_format`` (``auto``: detected per file),
+    ``progress`` that of ``lib.logs.engines.execute``. ``dns_cache`` and ``geo_cache`` (Q1's
+    settings ``DNS_CACHE`` and ``GEO_CACHE``) keep DNS answers and the IP database's table between
+    runs; None keeps nothing. A run in which no line is a request, or more than ``max_rejected``
+    of the lines are rejected, stops with LogFormatError. Raises ConfigError, LogReadError,
+    LogFormatError or EngineError.
     """
     window = Window.parse(window_start, window_end)
-    plan = make_plan(log_path, engine, scheduler, workers, partition_bytes, base)
+    if not 0 <= max_rejected <= 1:
+        raise ConfigError(f"max_rejected must be a share between 0 and 1, got {max_rejected}")
+    plan = make_plan(log_path, engine, scheduler, workers, partition_bytes, base, log_format)
     geo = None if geo_cache is None else Path(geo_cache)
     # The IP database loads while the logs are parsed (parsing leaves some CPU over).
     loading = threading.Thread(target=preload, args=(geo,), name="geo-preload", daemon=True)
     loading.start()
     summary, run = execute(plan, window, progress=progress)
     loading.join()
+    refuse_unreadable(summary, plan, max_rejected)
     attribution = attribute(
         summary.hosts,
         early_stopping=early_stopping,
@@ -84,6 +95,7 @@ def run_q1(
     return Q1Result(
         log_path=named,
         files=[str(f) for f in plan.files],
+        formats={path: choice.primary.name for path, choice in plan.choices},
         synthetic=any(is_synthetic(f) for f in plan.files),
         engine=run,
         window=window,
@@ -92,6 +104,25 @@ def run_q1(
         summary=summary,
         top_hosts=top_hosts(summary.window_hosts, top_n),
         attribution=attribution,
+    )
+
+
+def refuse_unreadable(summary: LogSummary, plan: Plan, max_rejected: float) -> None:
+    """Raise LogFormatError, in one line, when the run could not do its job: no line was a
+    request, or more than ``max_rejected`` of them were rejected."""
+    if summary.requests and summary.rejected <= max_rejected * summary.lines:
+        return
+    if not summary.lines:
+        raise LogFormatError(f"no lines to read in {', '.join(map(str, plan.files))}")
+    tried = dict.fromkeys(name for _, choice in plan.choices for name in choice.names)
+    shown = [
+        f"{row['file']}:{row['line_no']}: {row['line'][:120]!r}"
+        for row in summary.rejected_examples.head(2).iter_rows(named=True)
+    ]
+    raise LogFormatError(
+        f"{summary.rejected / summary.lines:.1%} of {summary.lines:,} lines rejected "
+        f"(at most {max_rejected:.0%} allowed); formats tried: {', '.join(tried)}; "
+        f"e.g. {'; '.join(shown)}; name the log's format with log_format"
     )
 
 
@@ -110,6 +141,7 @@ def answers(result: Q1Result) -> dict:
         "input": {
             "path": result.log_path,
             "files": result.files,
+            "formats": result.formats,
             "synthetic": result.synthetic,
         },
         "engine": {
@@ -125,6 +157,9 @@ def answers(result: Q1Result) -> dict:
         "rejected_examples": _rows(summary.rejected_examples),
         "bytes_sent": summary.bytes_sent,
         "utc_offset": summary.utc_offset,
+        "requests_per_format": dict(_ranked(summary.formats, "format").iter_rows()),
+        "first_time": _iso(summary.first_time),
+        "last_time": _iso(summary.last_time),
         "window": {
             "start": result.window.start.isoformat(),
             "end": result.window.end.isoformat(),
@@ -132,6 +167,8 @@ def answers(result: Q1Result) -> dict:
             "requests": int(summary.window_hosts.get_column("requests").sum() or 0),
         },
         "top_hosts": _rows(result.top_hosts),
+        "top_referrers": _rows(_ranked(summary.referers, "referer").head(10)),
+        "top_user_agents": _rows(_ranked(summary.user_agents, "user_agent").head(10)),
         "top_country": attribution.winner,
         "coverage": attribution.coverage,
         "attributed_requests": attribution.attributed_requests,
@@ -156,6 +193,15 @@ def answers(result: Q1Result) -> dict:
     }
 
 
+def _ranked(counts: pl.DataFrame, key: str) -> pl.DataFrame:
+    """``key``, ``requests``: most requests first, ties by ``key``."""
+    return counts.sort(["requests", key], descending=[True, False]).select(key, "requests")
+
+
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.isoformat()
+
+
 def write_results(result: Q1Result, output_dir: str | Path) -> Path:
     """Write ``results.json`` into ``output_dir`` atomically; return its path."""
     return write_json(Path(output_dir) / "results.json", answers(result))
@@ -168,13 +214,25 @@ def headline(data: dict) -> str:
     named = data["input"]["path"]
     if len(files) > 1 or not isinstance(named, str):
         named = f"{len(files)} files ({named})"
+    formats = data.get("requests_per_format") or {}
+    window = data["window"]
     lines = [
         f"Q1 on {named}{label}",
         f"1. HTTP requests: {data['total_requests']:,} "
         f"({data['rejected_lines']:,} of {data['lines']:,} lines rejected as malformed)",
-        f"2. Top {len(data['top_hosts'])} hosts, {data['window']['start']} <= t < "
-        f"{data['window']['end']}:",
     ]
+    if formats:
+        lines.append("   read as " + ", ".join(f"{name} ({n:,})" for name, n in formats.items()))
+    if window["requests"] or not data.get("first_time"):
+        lines.append(
+            f"2. Top {len(data['top_hosts'])} hosts, {window['start']} <= t < {window['end']}:"
+        )
+    else:
+        lines.append(
+            f"2. No request in the window {window['start']} <= t < {window['end']}: the log runs "
+            f"from {data['first_time']} to {data['last_time']} (UTC); set window_start and "
+            "window_end"
+        )
     lines += [f"   {h['rank']:>2}. {h['host']:<40} {h['requests']:>7,}" for h in data["top_hosts"]]
     top = data["top_country"]
     if top:

@@ -22,11 +22,14 @@ from typing import Any, BinaryIO, Protocol
 import polars as pl
 
 from lib.errors import ConfigError
-from lib.logs.formats import parse_lines
+from lib.logs.formats import FORMATS, FormatChoice
 from lib.logs.inputs import Partition, open_partition
 from lib.logs.reading import BLOCK_BYTES, block_to_lines, iter_blocks
 
 MAX_EXAMPLES = 10  # rejected lines kept verbatim, the first ones by line number
+# How a log is read when nobody says otherwise: the Common Log Format, with the other registered
+# formats as second chances for the lines it rejects.
+DEFAULT_CHOICE = FormatChoice.of(FORMATS["common"])
 _MERGE_EVERY = 8  # block summaries held before they are merged
 
 
@@ -83,6 +86,11 @@ class LogSummary:
     hourly: pl.DataFrame = field(default_factory=lambda: _counts("hour", pl.Datetime("us", "UTC")))
     statuses: pl.DataFrame = field(default_factory=lambda: _counts("status", pl.UInt16))
     utc_offsets: pl.DataFrame = field(default_factory=lambda: _counts("utc_offset", pl.String))
+    formats: pl.DataFrame = field(default_factory=lambda: _counts("format", pl.String))
+    referers: pl.DataFrame = field(default_factory=lambda: _counts("referer", pl.String))
+    user_agents: pl.DataFrame = field(default_factory=lambda: _counts("user_agent", pl.String))
+    first_time: datetime | None = None  # the earliest request's time (UTC)
+    last_time: datetime | None = None
 
     @property
     def utc_offset(self) -> str | None:
@@ -98,9 +106,19 @@ def _count(frame: pl.DataFrame, key: str) -> pl.DataFrame:
 
 
 def summarize_block(
-    lines: int, requests: pl.DataFrame, rejected: pl.DataFrame, window: Window
+    lines: int,
+    requests: pl.DataFrame,
+    rejected: pl.DataFrame,
+    window: Window,
+    formats: dict[str, int] | None = None,
 ) -> LogSummary:
-    """Aggregate one parsed block (see ``lib.logs.formats``)."""
+    """Aggregate one parsed block (see ``lib.logs.formats``); ``formats`` counts its requests
+    per format (default: all in an unnamed one)."""
+    per_format = pl.DataFrame(
+        {"format": list(formats or {}), "requests": list((formats or {}).values())},
+        schema={"format": pl.String, "requests": pl.UInt64},
+    )
+    times = requests.get_column("time")
     return LogSummary(
         lines=lines,
         requests=requests.height,
@@ -114,6 +132,11 @@ def summarize_block(
         hourly=_count(requests.select(pl.col("time").dt.truncate("1h").alias("hour")), "hour"),
         statuses=_count(requests, "status"),
         utc_offsets=_count(requests, "utc_offset"),
+        formats=per_format,
+        referers=_count(requests.filter(pl.col("referer").is_not_null()), "referer"),
+        user_agents=_count(requests.filter(pl.col("user_agent").is_not_null()), "user_agent"),
+        first_time=times.min(),
+        last_time=times.max(),
     )
 
 
@@ -144,15 +167,23 @@ def combine(parts: list[LogSummary], ordered: bool = True) -> LogSummary:
         hourly=_add([p.hourly for p in parts], "hour", ordered),
         statuses=_add([p.statuses for p in parts], "status", ordered),
         utc_offsets=_add([p.utc_offsets for p in parts], "utc_offset", ordered),
+        formats=_add([p.formats for p in parts], "format", ordered),
+        referers=_add([p.referers for p in parts], "referer", ordered),
+        user_agents=_add([p.user_agents for p in parts], "user_agent", ordered),
+        first_time=min((p.first_time for p in parts if p.first_time), default=None),
+        last_time=max((p.last_time for p in parts if p.last_time), default=None),
     )
 
 
-def summarize_bytes(block: bytes, window: Window) -> LogSummary:
-    """Parse and aggregate one block of whole lines (see ``lib.logs.reading.iter_blocks``); the
-    rejected examples' line numbers count from the block's first line."""
+def summarize_bytes(
+    block: bytes, window: Window, choice: FormatChoice = DEFAULT_CHOICE
+) -> LogSummary:
+    """Parse (as ``choice`` says) and aggregate one block of whole lines (see
+    ``lib.logs.reading.iter_blocks``); the rejected examples' line numbers count from the
+    block's first line."""
     lines = block_to_lines(block)
-    requests, rejected = parse_lines(lines)
-    return summarize_block(lines.len(), requests, rejected, window)
+    requests, rejected, formats = choice.parse(lines)
+    return summarize_block(lines.len(), requests, rejected, window, formats)
 
 
 class Executor(Protocol):
@@ -169,8 +200,10 @@ def summarize_stream(
     block_bytes: int = BLOCK_BYTES,
     executor: Executor | None = None,
     in_flight: int = 1,
+    choice: FormatChoice = DEFAULT_CHOICE,
 ) -> LogSummary:
-    """Summarise a binary stream of log lines (line numbers count from 1).
+    """Summarise a binary stream of log lines (line numbers count from 1), read as ``choice``
+    says.
 
     Without an ``executor`` every block is parsed in this thread, one at a time. With one, this
     thread reads (and decompresses) while the executor parses, at most ``in_flight`` blocks ahead.
@@ -190,9 +223,9 @@ def summarize_stream(
 
     for block in iter_blocks(stream, block_bytes, name=name):
         if executor is None:
-            keep(summarize_bytes(block, window))
+            keep(summarize_bytes(block, window, choice))
         else:
-            pending.append(executor.submit(summarize_bytes, block, window))
+            pending.append(executor.submit(summarize_bytes, block, window, choice))
         while len(pending) > max(0, in_flight):
             keep(pending.popleft().result())
     while pending:
@@ -206,15 +239,18 @@ def summarize_partition(
     block_bytes: int = BLOCK_BYTES,
     executor: Executor | None = None,
     in_flight: int = 1,
+    choice: FormatChoice = DEFAULT_CHOICE,
 ) -> LogSummary:
-    """Summarise one partition (a whole file or a byte range of a plain one); ``executor`` and
-    ``in_flight`` as for ``summarize_stream``.
+    """Summarise one partition (a whole file or a byte range of a plain one); ``executor``,
+    ``in_flight`` and ``choice`` as for ``summarize_stream``.
 
     The rejected examples carry the file's name; their line numbers count from the partition's
     first line (``PartitionMerger`` turns them into the file's line numbers).
     """
     with open_partition(part) as stream:
-        summary = summarize_stream(stream, window, str(part), block_bytes, executor, in_flight)
+        summary = summarize_stream(
+            stream, window, str(part), block_bytes, executor, in_flight, choice
+        )
     examples = summary.rejected_examples.with_columns(pl.lit(part.path).alias("file"))
     return replace(summary, rejected_examples=examples.select(*_EXAMPLE_SCHEMA))
 
@@ -259,11 +295,12 @@ def summarize_log(
     window: Window,
     block_bytes: int = BLOCK_BYTES,
     workers: int | None = None,
+    choice: FormatChoice = DEFAULT_CHOICE,
 ) -> LogSummary:
     """Stream one plain or gzip log and summarise it, parsing blocks on ``workers`` threads
-    (default: the CPU count; polars releases the GIL) while this thread decompresses. Raises
-    LogReadError."""
-    return summarize_files([path], window, block_bytes, workers)
+    (default: the CPU count; polars releases the GIL) while this thread decompresses; read as
+    ``choice`` says. Raises LogReadError."""
+    return summarize_files([path], window, block_bytes, workers, {str(path): choice})
 
 
 def worker_count(workers: int | None = None) -> int:
@@ -276,14 +313,18 @@ def summarize_files(
     window: Window,
     block_bytes: int = BLOCK_BYTES,
     workers: int | None = None,
+    choices: dict[str, FormatChoice] | None = None,
 ) -> LogSummary:
-    """The single-process engine: each file in turn, as ``summarize_log`` does one."""
+    """The single-process engine: each file in turn, as ``summarize_log`` does one, read as
+    ``choices`` says for it (default: ``DEFAULT_CHOICE``)."""
     workers = worker_count(workers)
     merger = PartitionMerger()
     with ThreadPoolExecutor(workers) as pool:
         for path in paths:
             part = Partition(str(path))
-            merger.add(part, summarize_partition(part, window, block_bytes, pool, workers))
+            choice = (choices or {}).get(str(path), DEFAULT_CHOICE)
+            summary = summarize_partition(part, window, block_bytes, pool, workers, choice)
+            merger.add(part, summary)
     return merger.result()
 
 

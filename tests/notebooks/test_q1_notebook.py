@@ -58,8 +58,11 @@ def test_notebook_on_the_real_slice(tmp_path, nasa_slice):
     assert data["input"] == {
         "path": str(nasa_slice),
         "files": [str(nasa_slice.resolve())],
+        "formats": {str(nasa_slice.resolve()): "common"},  # detected
         "synthetic": False,
     }
+    assert data["requests_per_format"] == {"common": 1880}
+    assert data["top_referrers"] == data["top_user_agents"] == []  # the format has none
     assert data["engine"]["name"] == "local"  # auto: a small input stays in the kernel
     assert (data["total_requests"], data["rejected_lines"], data["lines"]) == (1880, 1, 1881)
     assert data["rejected_examples"][0]["line"] == "miriwo"

@@ -1,0 +1,86 @@
+"""Q1 on the command line: the three answers for any access log, no notebook needed.
+
+    python -m lib.logs LOG [LOG ...] [--format auto] [--window-start T --window-end T]
+                       [--top-n 10] [--early-stopping 50] [--no-dns] [--engine auto]
+                       [--max-rejected 0.5] [--output-dir DIR]
+
+LOG is a file or a glob, plain or compressed; relative paths are taken from the working
+directory. Settings (``DNS_CACHE``, ``GEO_CACHE``, ``DASK_SCHEDULER_ADDRESS``) come from the
+environment. Prints the answers; with ``--output-dir`` also writes ``results.json`` there. Exits 1
+with one line on stderr when the run cannot do its job (no such file, a format it cannot read,
+too many rejected lines), 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from lib.config import project_path
+from lib.errors import ProjectError
+from lib.logs.formats import AUTO
+from lib.logs.plan import ENGINES
+from lib.logs.q1 import answers, headline, run_q1, write_results
+from lib.logs.settings import load_settings
+
+DEFAULT_WINDOW = ("1995-08-18T00:00:00-04:00", "1995-08-21T00:00:00-04:00")
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {value}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    cli = argparse.ArgumentParser(prog="python -m lib.logs", description=__doc__.splitlines()[0])
+    cli.add_argument("log", nargs="+", help="log files or globs, plain or compressed")
+    cli.add_argument(
+        "--format",
+        default=AUTO,
+        help="auto (detected per file), a registered format such as combined or common, or an "
+        "Apache LogFormat / nginx log_format string",
+    )
+    cli.add_argument("--window-start", default=DEFAULT_WINDOW[0], help="ISO 8601 with offset")
+    cli.add_argument("--window-end", default=DEFAULT_WINDOW[1], help="ISO 8601, exclusive")
+    cli.add_argument("--top-n", type=int, default=10)
+    cli.add_argument("--early-stopping", type=int, default=50, help="hosts to resolve by DNS")
+    cli.add_argument("--no-dns", action="store_true", help="offline attribution only")
+    cli.add_argument("--engine", choices=ENGINES, default="auto")
+    cli.add_argument("--max-rejected", type=_share, default=0.5, help="share of lines")
+    cli.add_argument("--output-dir", help="also write results.json here")
+    return cli
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        settings = load_settings()
+        result = run_q1(
+            args.log[0] if len(args.log) == 1 else args.log,
+            window_start=args.window_start,
+            window_end=args.window_end,
+            top_n=args.top_n,
+            early_stopping=args.early_stopping,
+            use_dns=not args.no_dns,
+            dns_cache=project_path(settings.dns_cache),
+            geo_cache=project_path(settings.geo_cache),
+            engine=args.engine,
+            scheduler=settings.dask_scheduler_address,
+            log_format=args.format,
+            max_rejected=args.max_rejected,
+        )
+        if args.output_dir:
+            write_results(result, args.output_dir)
+    except (ProjectError, OSError) as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    print(headline(answers(result)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""Custom formats, written the way users already write them: an Apache ``LogFormat`` string
+(``%h %l %u %t \\"%r\\" %>s %b``), an nginx ``log_format`` string (``$remote_addr - $remote_user
+[$time_local] "$request" ...``) or the field list of a W3C extended log's ``#Fields:`` header.
+Each compiles to a whole-line regular expression with a named group per field and the field's
+role (``lib.logs.formats.regex``).
+
+A field between double quotes in the format is matched as the servers escape it (Apache ``\\"``,
+nginx ``\\x22``: any character but a quote or a backslash, or a backslash and any), so a quote
+inside a user agent never ends it early. Outside quotes each field has a pattern of its own
+(``[0-9]{3}`` for a status, ``[^ ]+`` for an address, ...).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from lib.errors import ConfigError
+from lib.logs.formats.fields import CLF_STAMP
+from lib.logs.formats.regex import TIME_ROLES
+
+_APACHE = re.compile(r"%(?:!?[0-9,]+)?([<>])?(?:\{([^}]*)\})?([A-Za-z%])")
+_NGINX = re.compile(r"\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
+_QUOTED = r'(?:[^"\\]|\\.)*'
+_UNQUOTED = {
+    "host": r"[^ ]+",
+    "ident": r"[^ ]+",
+    "user": r"[^ ]+",
+    "time_clf": rf"\[{CLF_STAMP}\]|{CLF_STAMP}",
+    "time_iso": r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[^ ]+",
+    "time_epoch": r"[0-9]+(?:\.[0-9]+)?",
+    "date": r"[0-9]{4}-[0-9]{2}-[0-9]{2}",
+    "clock": r"[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?",
+    "status": r"[0-9]{3}",
+    "bytes": r"[0-9]+|-",
+    "port": r"[0-9]+|-",
+    "duration_s": r"[0-9]+(?:\.[0-9]+)?|-",
+    "duration_ms": r"[0-9]+(?:\.[0-9]+)?|-",
+    "duration_us": r"[0-9]+|-",
+    "request": r".*",
+}
+_APACHE_ROLES = {
+    "h": "host",
+    "a": "host",
+    "l": "ident",
+    "u": "user",
+    "r": "request",
+    "m": "method",
+    "U": "path",
+    "q": "query",
+    "H": "protocol",
+    "s": "status",
+    "b": "bytes",
+    "B": "bytes",
+    "O": "bytes",
+    "v": "vhost",
+    "V": "vhost",
+    "p": "port",
+    "D": "duration_us",
+    "T": "duration_s",
+}
+_NGINX_ROLES = {
+    "remote_addr": "host",
+    "realip_remote_addr": "host",
+    "remote_user": "user",
+    "time_local": "time_clf",
+    "time_iso8601": "time_iso",
+    "msec": "time_epoch",
+    "request": "request",
+    "request_method": "method",
+    "request_uri": "path",
+    "uri": "path",
+    "args": "query",
+    "query_string": "query",
+    "server_protocol": "protocol",
+    "status": "status",
+    "body_bytes_sent": "bytes",
+    "bytes_sent": "bytes",
+    "http_referer": "referer",
+    "http_user_agent": "user_agent",
+    "host": "vhost",
+    "http_host": "vhost",
+    "server_name": "vhost",
+    "server_port": "port",
+    "request_time": "duration_s",
+}
+_W3C_ROLES = {
+    "date": "date",
+    "time": "clock",
+    "c-ip": "host",
+    "cs-username": "user",
+    "cs-method": "method",
+    "cs-uri-stem": "path",
+    "cs-uri-query": "query",
+    "cs-version": "protocol",
+    "sc-status": "status",
+    "sc-bytes": "bytes",
+    "cs(referer)": "referer",
+    "cs(user-agent)": "user_agent",
+    "cs-host": "vhost",
+    "s-port": "port",
+    "time-taken": "duration_ms",
+}
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A format as a regular expression: groups ``g0``, ``g1``, ... hold ``roles``."""
+
+    pattern: str
+    roles: tuple[str, ...]
+
+
+def dialect(text: str) -> str | None:
+    """``apache``, ``nginx`` or None: which server's notation ``text`` is written in."""
+    apache, nginx = bool(_APACHE.search(text)), bool(_NGINX.search(text))
+    if apache and nginx:
+        raise ConfigError(f"log format mixes Apache %-directives and nginx $variables: {text!r}")
+    return "apache" if apache else "nginx" if nginx else None
+
+
+def compile_apache(text: str) -> Compiled:
+    """An Apache ``LogFormat`` string (as in httpd.conf, outer quotes and ``\\"`` allowed)."""
+    text = _unwrap(text, '"').replace('\\"', '"')
+    pieces: list[tuple[str, str | None]] = []  # (literal text, None) or (role, "directive")
+    position, bytes_seen = 0, False
+    for match in _APACHE.finditer(text):
+        pieces.append((text[position : match.start()], None))
+        _, argument, letter = match.groups()
+        if letter == "%":
+            pieces.append(("%", None))
+        else:
+            role = _apache_role(letter, argument)
+            if role == "bytes":
+                role, bytes_seen = ("other" if bytes_seen else "bytes"), True
+            pieces.append((role, "field"))
+        position = match.end()
+    pieces.append((text[position:], None))
+    return _build(pieces, text)
+
+
+def _apache_role(letter: str, argument: str | None) -> str:
+    if letter == "t":
+        return _apache_time(argument)
+    if letter == "i":
+        header = (argument or "").lower()
+        return {"referer": "referer", "user-agent": "user_agent"}.get(header, "other")
+    if letter == "T" and argument in ("ms", "us", "s"):
+        return {"ms": "duration_ms", "us": "duration_us", "s": "duration_s"}[argument]
+    if letter == "a" and argument not in (None, "c"):
+        return "other"
+    return _APACHE_ROLES.get(letter, "other")
+
+
+def _apache_time(argument: str | None) -> str:
+    if argument is None or argument == "%d/%b/%Y:%H:%M:%S %z":
+        return "time_clf"
+    if argument == "sec":
+        return "time_epoch"
+    if argument.replace("begin:", "").replace("end:", "") in ("%Y-%m-%dT%H:%M:%S%z",):
+        return "time_iso"
+    raise ConfigError(
+        f"the time directive %{{{argument}}}t is not supported: use %t, %{{sec}}t or "
+        "%{%Y-%m-%dT%H:%M:%S%z}t"
+    )
+
+
+def compile_nginx(text: str) -> Compiled:
+    """An nginx ``log_format`` string (single-quoted pieces as in nginx.conf are joined)."""
+    quoted = re.findall(r"'([^']*)'", text)
+    text = "".join(quoted) if quoted else text
+    pieces: list[tuple[str, str | None]] = []
+    position, bytes_seen = 0, False
+    for match in _NGINX.finditer(text):
+        pieces.append((text[position : match.start()], None))
+        name = match.group(1) or match.group(2)
+        role = _NGINX_ROLES.get(name, "other")
+        if role == "bytes":
+            role, bytes_seen = ("other" if bytes_seen else "bytes"), True
+        pieces.append((role, "field"))
+        position = match.end()
+    pieces.append((text[position:], None))
+    return _build(pieces, text)
+
+
+def compile_w3c(header: str) -> Compiled:
+    """The ``#Fields:`` header of a W3C extended log (IIS and others): space-separated values,
+    ``-`` for none, times in UTC."""
+    names = header.removeprefix("#Fields:").split()
+    roles = tuple(_W3C_ROLES.get(name.lower(), "other") for name in names)
+    if not names:
+        raise ConfigError(f"W3C header lists no fields: {header!r}")
+    pieces: list[tuple[str, str | None]] = []
+    for index, role in enumerate(roles):
+        pieces += [(" " if index else "", None), (role, "field")]
+    return _build(pieces, header, unquoted={"request": r"[^ ]*"})
+
+
+def _build(
+    pieces: list[tuple[str, str | None]], source: str, unquoted: dict[str, str] | None = None
+) -> Compiled:
+    """The regular expression of literal text and fields; a field between two quotes of the
+    literal text around it is matched as an escaped quoted string."""
+    patterns = {**_UNQUOTED, **(unquoted or {})}
+    roles: list[str] = []
+    regex = ["^"]
+    for index, (value, kind) in enumerate(pieces):
+        if kind is None:
+            regex.append(_escape(value))
+            continue
+        before = pieces[index - 1][0] if index and pieces[index - 1][1] is None else ""
+        after = pieces[index + 1][0] if index + 1 < len(pieces) else ""
+        quoted = before.endswith('"') and after.startswith('"')
+        regex.append(f"(?P<g{len(roles)}>{_QUOTED if quoted else patterns.get(value, '[^ ]*')})")
+        roles.append(value)
+    regex.append("$")
+    if "host" not in roles or not set(TIME_ROLES) & set(roles):
+        raise ConfigError(
+            "a log format needs the client's address (%h or %a; $remote_addr; c-ip) and a time "
+            f"(%t; $time_local, $time_iso8601 or $msec; date and time): {source!r}"
+        )
+    return Compiled("".join(regex), tuple(roles))
+
+
+def _escape(literal: str) -> str:
+    """Literal text for a regular expression that both Python and Rust (polars) read alike."""
+    return re.sub(r"([\\.^$*+?{}\[\]|()])", r"\\\1", literal)
+
+
+def _unwrap(text: str, quote: str) -> str:
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] == quote:
+        return text[1:-1]
+    return text

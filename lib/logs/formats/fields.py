@@ -1,0 +1,99 @@
+"""What every log format's parser produces, and the polars expressions that turn logged text
+into it (times in the servers' notations, status, bytes, the request line).
+
+A parser returns ``(requests, rejected)``: the requests with the columns of ``PARSED_SCHEMA`` and
+``EXTRA_SCHEMA`` (the extras null where the format does not log them), in line order, and the
+rejected lines (``line_no``, ``line``). With ``request_parts`` it adds ``request``, ``method``,
+``path`` and ``protocol``.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+PARSED_SCHEMA = {
+    "line_no": pl.UInt64,
+    "host": pl.String,
+    "time": pl.Datetime("us", "UTC"),
+    "utc_offset": pl.String,
+    "status": pl.UInt16,
+    "bytes": pl.Int64,
+}
+EXTRA_SCHEMA = {"referer": pl.String, "user_agent": pl.String}
+REQUEST_PARTS = ("request", "method", "path", "protocol")
+REJECTED_SCHEMA = {"line_no": pl.UInt64, "line": pl.String}
+
+CLF_STAMP = r"[0-9]{2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}"
+_REQUEST_PATTERN = r"^(?P<method>[^ ]+)(?: (?P<path>.*?))??(?: (?P<protocol>HTTP/[0-9.]+))?$"
+
+
+def numbered(lines: pl.Series, first_line_no: int) -> pl.DataFrame:
+    """``line_no``, ``line``: the batch with its 1-based line numbers (nulls read as "")."""
+    return (
+        pl.DataFrame({"line": lines.cast(pl.String).fill_null("")})
+        .with_row_index("line_no", offset=first_line_no)
+        .with_columns(pl.col("line_no").cast(pl.UInt64))
+    )
+
+
+def clf_time(stamp: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """``dd/Mon/yyyy:HH:MM:SS +zzzz`` -> (the UTC time, the offset as written); the time is null
+    for an impossible date, second or offset."""
+    minute = stamp.str.slice(0, 17).str.to_datetime(
+        "%d/%b/%Y:%H:%M", strict=False, time_unit="us", time_zone="UTC", cache=True
+    )  # a month has 44,640 minutes: each distinct one is parsed once
+    second = stamp.str.slice(18, 2).str.to_integer(strict=False)
+    zone = stamp.str.slice(21, 5).str.to_integer(strict=False)
+    return _utc(minute, second, zone), stamp.str.slice(21, 5)
+
+
+def _utc(minute: pl.Expr, second: pl.Expr, zone: pl.Expr) -> pl.Expr:
+    """The UTC time from a local minute, its second and the zone as a number (e.g. -400)."""
+    hours, minutes = zone.abs() // 100, zone.abs() % 100
+    to_utc = -zone.sign() * (hours * 3600 + minutes * 60)  # -0400: add 4 h to get UTC
+    valid = (second <= 59) & (hours <= 23) & (minutes <= 59)
+    return pl.when(valid).then(minute + pl.duration(seconds=second + to_utc))
+
+
+def iso_time(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """ISO 8601 with an offset (nginx ``$time_iso8601``: ``2026-11-30T10:43:07+01:00``, or
+    ``Z``) -> (the UTC time, the offset as ``+0100``)."""
+    time = text.str.to_datetime(
+        "%Y-%m-%dT%H:%M:%S%.f%#z", strict=False, time_unit="us", time_zone="UTC"
+    )
+    zone = text.str.extract(r"([+-][0-9]{2}):?([0-9]{2})$", 0).str.replace(":", "")
+    return time, pl.when(text.str.ends_with("Z")).then(pl.lit("+0000")).otherwise(zone)
+
+
+def epoch_time(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """Seconds since 1970 (``1732963387.123``, nginx ``$msec``) -> (the UTC time, ``+0000``)."""
+    seconds = text.cast(pl.Float64, strict=False)  # microseconds of 2026 fit in 53 bits
+    micros = (seconds * 1_000_000).round().cast(pl.Int64, strict=False)
+    return micros.cast(pl.Datetime("us", "UTC")), pl.lit("+0000")
+
+
+def date_and_time(date: pl.Expr, clock: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """W3C ``date`` (``2026-11-30``) and ``time`` (``10:43:07``, UTC) -> (the time, ``+0000``)."""
+    stamp = pl.concat_str([date, clock], separator=" ")
+    time = stamp.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us")
+    return time.dt.replace_time_zone("UTC"), pl.lit("+0000")
+
+
+def status(text: pl.Expr) -> pl.Expr:
+    """A three-digit status, null otherwise."""
+    return text.str.to_integer(strict=False).cast(pl.UInt16, strict=False)
+
+
+def body_bytes(text: pl.Expr) -> pl.Expr:
+    """Bytes sent; null where the server logged ``-`` (no body)."""
+    return text.str.to_integer(strict=False)
+
+
+def logged(text: pl.Expr) -> pl.Expr:
+    """A logged text field; null where the server logged ``-`` or nothing (no such value)."""
+    return pl.when(text.is_in(["-", ""])).then(None).otherwise(text)
+
+
+def request_parts(request: pl.Expr) -> pl.Expr:
+    """A struct of ``method``, ``path`` and ``protocol`` from a request line."""
+    return request.str.extract_groups(_REQUEST_PATTERN)

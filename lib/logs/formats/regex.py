@@ -1,0 +1,129 @@
+"""The general parser: a whole-line regular expression with one named group per logged field,
+and what each field holds (its *role*). Formats compiled from an Apache ``LogFormat`` string, an
+nginx ``log_format`` string or a W3C ``#Fields:`` header are parsed here; the Common and Combined
+formats have a faster path of their own (``lib.logs.formats.common``).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from lib.logs.formats import fields as f
+
+# What a field may hold. A format needs a client address and a time; the rest is optional.
+ROLES = (
+    "host",
+    "ident",
+    "user",
+    "time_clf",  # dd/Mon/yyyy:HH:MM:SS +zzzz, with or without the brackets
+    "time_iso",
+    "time_epoch",
+    "date",  # W3C: date and clock, in UTC
+    "clock",
+    "request",
+    "method",
+    "path",
+    "query",
+    "protocol",
+    "status",
+    "bytes",
+    "referer",
+    "user_agent",
+    "vhost",
+    "port",
+    "duration_s",
+    "duration_ms",
+    "duration_us",
+    "other",
+)
+TIME_ROLES = ("time_clf", "time_iso", "time_epoch", "date")
+
+
+def parse(
+    pattern: str,
+    roles: tuple[str, ...],
+    lines: pl.Series,
+    first_line_no: int = 1,
+    with_parts: bool = False,
+    skip_prefix: str | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Parse ``lines`` with ``pattern`` (groups ``g0``, ``g1``, ... holding ``roles``).
+
+    Lines starting with ``skip_prefix`` (W3C directives) are neither requests nor rejected.
+    Returns ``(requests, rejected)`` as ``lib.logs.formats.fields`` describes them.
+    """
+    line = pl.col("line")
+    frame = f.numbered(lines, first_line_no).lazy()
+    if skip_prefix:
+        frame = frame.filter(~line.str.starts_with(skip_prefix))
+    field = _fields(roles)
+    time, offset = _time(field)
+    parsed = frame.with_columns(line.str.extract_groups(pattern).alias("_g")).with_columns(
+        time.alias("time"), offset.alias("utc_offset")
+    )
+    matched = pl.col("_g").struct.field("g0").is_not_null()
+    host = _get(field, "host")
+    ok = (matched & pl.col("time").is_not_null() & host.is_not_null()).fill_null(False)
+    parsed = parsed.with_columns(ok.alias("_ok"))
+    request = _request(field)
+    columns = [
+        "line_no",
+        host.alias("host"),
+        "time",
+        "utc_offset",
+        f.status(_get(field, "status")).alias("status"),
+        f.body_bytes(_get(field, "bytes")).alias("bytes"),
+        f.logged(_get(field, "referer")).alias("referer"),
+        _agent(_get(field, "user_agent"), "date" in roles).alias("user_agent"),
+    ]
+    good = parsed.filter(pl.col("_ok"))
+    if with_parts:
+        good = good.with_columns(request.alias("request"))
+        good = good.with_columns(f.request_parts(pl.col("request")).alias("_req")).unnest("_req")
+        columns += list(f.REQUEST_PARTS)
+    rejected = parsed.filter(~pl.col("_ok")).select(*f.REJECTED_SCHEMA)
+    good, rejected = pl.collect_all([good.select(columns), rejected])
+    return good, rejected
+
+
+def _fields(roles: tuple[str, ...]) -> dict[str, pl.Expr]:
+    """Role -> the expression of the first group holding it, for the roles the format has."""
+    found: dict[str, pl.Expr] = {}
+    for index, role in enumerate(roles):
+        if role != "other" and role not in found:
+            found[role] = pl.col("_g").struct.field(f"g{index}")
+    return found
+
+
+def _get(field: dict[str, pl.Expr], role: str) -> pl.Expr:
+    return field.get(role, pl.lit(None, pl.String))
+
+
+def _time(field: dict[str, pl.Expr]) -> tuple[pl.Expr, pl.Expr]:
+    """The time and the offset written, from whichever time field the format has."""
+    if "time_clf" in field:
+        return f.clf_time(field["time_clf"].str.strip_chars("[]"))
+    if "time_iso" in field:
+        return f.iso_time(field["time_iso"])
+    if "time_epoch" in field:
+        return f.epoch_time(field["time_epoch"])
+    if "date" in field:
+        return f.date_and_time(field["date"], _get(field, "clock"))
+    return pl.lit(None, pl.Datetime("us", "UTC")), pl.lit(None, pl.String)
+
+
+def _request(field: dict[str, pl.Expr]) -> pl.Expr:
+    """The request line as logged, or made of its parts (``GET /a?q=1 HTTP/1.1``)."""
+    if "request" in field:
+        return field["request"]
+    query = f.logged(_get(field, "query").str.strip_prefix("?"))
+    path = _get(field, "path")
+    target = pl.when(query.is_not_null()).then(pl.concat_str([path, pl.lit("?"), query]))
+    parts = [_get(field, "method"), target.otherwise(path), f.logged(_get(field, "protocol"))]
+    return pl.concat_str(parts, separator=" ", ignore_nulls=True)
+
+
+def _agent(agent: pl.Expr, w3c: bool) -> pl.Expr:
+    """The user agent; W3C logs (IIS) write its spaces as ``+``."""
+    agent = f.logged(agent)
+    return agent.str.replace_all("+", " ", literal=True) if w3c else agent

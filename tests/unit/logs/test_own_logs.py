@@ -1,0 +1,156 @@
+"""Q1 on a user's own logs: the format detected per file, a format that changes mid-file, the
+loud failure when the log cannot be read, the empty window, and the command line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lib.errors import ConfigError
+from lib.logs.errors import LogFormatError
+from lib.logs.q1 import answers, headline, run_q1
+
+ROOT = Path(__file__).resolve().parents[3]
+WINDOW = {"window_start": "2026-11-30T00:00:00+00:00", "window_end": "2026-12-01T00:00:00+00:00"}
+
+
+def combined(i: int, agent: str = "Mozilla/5.0", referer: str = "-") -> str:
+    return (
+        f"10.0.{i % 250}.{i % 7} - - [30/Nov/2026:{i % 24:02d}:00:{i % 60:02d} +0100] "
+        f'"GET /p{i} HTTP/1.1" 200 {i} "{referer}" "{agent}"'
+    )
+
+
+def common(i: int) -> str:
+    return f'192.0.2.{i % 9} - - [29/Nov/2026:10:00:00 +0000] "GET / HTTP/1.0" 304 -'
+
+
+def write(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+def test_a_combined_log_is_detected_and_its_referers_and_agents_counted(tmp_path):
+    lines = [combined(i, agent="curl/8" if i % 3 else "Mozilla/5.0") for i in range(300)]
+    lines[5] = combined(5, agent="curl/8", referer="https://search.example/?q=a")
+    log = write(tmp_path / "access.log", lines)
+    data = answers(run_q1(log, use_dns=False, **WINDOW))
+    assert data["input"]["formats"] == {str(log): "combined"}
+    assert data["requests_per_format"] == {"combined": 300}
+    assert data["top_user_agents"] == [
+        {"user_agent": "curl/8", "requests": 200},
+        {"user_agent": "Mozilla/5.0", "requests": 100},
+    ]
+    assert data["top_referrers"] == [{"referer": "https://search.example/?q=a", "requests": 1}]
+    assert data["first_time"] == "2026-11-29T23:00:00+00:00"  # 00:00 at +0100
+    assert data["last_time"] == "2026-11-30T22:00:59+00:00"
+    assert data["window"]["requests"] == 300 - 13  # the hour 00 at +0100 is 29 Nov in UTC
+
+
+def test_a_format_that_changes_mid_file_loses_no_line(tmp_path):
+    lines = [common(i) for i in range(150)] + [combined(i) for i in range(60)]
+    log = write(tmp_path / "access.log", lines)
+    data = answers(run_q1(log, use_dns=False, **WINDOW))
+    assert (data["total_requests"], data["rejected_lines"]) == (210, 0)
+    assert data["requests_per_format"] == {"common": 150, "combined": 60}
+    assert data["input"]["formats"] == {str(log): "common"}  # what most first lines are in
+
+
+def test_files_of_different_formats_are_each_read_in_their_own(tmp_path):
+    first = write(tmp_path / "a.log", [common(i) for i in range(10)])
+    second = write(tmp_path / "b.log", [combined(i) for i in range(20)])
+    data = answers(run_q1([first, second], use_dns=False, **WINDOW))
+    assert data["input"]["formats"] == {str(first): "common", str(second): "combined"}
+    assert data["total_requests"] == 30
+
+
+def test_a_log_no_format_reads_stops_with_one_line_naming_what_was_tried(tmp_path):
+    log = write(tmp_path / "app.log", ["2026-11-30 10:00:00 INFO started", "ready on :8080"])
+    with pytest.raises(LogFormatError) as caught:
+        run_q1(log, use_dns=False)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "no known log format reads its first lines" in message
+    assert "tried combined, common, vhost_combined" in message
+    assert "line 1: '2026-11-30 10:00:00 INFO started', line 2: 'ready on :8080'" in message
+
+
+def test_too_many_rejected_lines_stop_the_run_with_the_share(tmp_path):
+    lines = [combined(i) for i in range(300)] + [f"garbage {i}" for i in range(700)]
+    log = write(tmp_path / "access.log", lines)
+    with pytest.raises(LogFormatError) as caught:
+        run_q1(log, use_dns=False, **WINDOW)
+    message = str(caught.value)
+    assert message.startswith("70.0% of 1,000 lines rejected (at most 50% allowed)")
+    assert "formats tried: combined, common," in message
+    assert f"{log}:301: 'garbage 0'; {log}:302: 'garbage 1'" in message
+    allowed = answers(run_q1(log, use_dns=False, max_rejected=0.75, **WINDOW))
+    assert (allowed["total_requests"], allowed["rejected_lines"]) == (300, 700)
+    with pytest.raises(ConfigError, match="max_rejected"):
+        run_q1(log, use_dns=False, max_rejected=1.5)
+
+
+def test_an_empty_log_is_not_an_answer_of_zero(tmp_path):
+    log = write(tmp_path / "empty.log", [])
+    with pytest.raises(LogFormatError, match="no lines to read"):
+        run_q1(log, use_dns=False)
+
+
+def test_a_custom_format_string_reads_the_log(tmp_path):
+    log = write(
+        tmp_path / "custom.log",
+        [f"2026-11-30T10:00:{i:02d}+00:00 203.0.113.{i} GET /x 200 {i}" for i in range(30)],
+    )
+    data = answers(
+        run_q1(
+            log,
+            use_dns=False,
+            log_format="$time_iso8601 $remote_addr $request_method $uri $status $body_bytes_sent",
+            **WINDOW,
+        )
+    )
+    assert (data["total_requests"], data["requests_per_format"]) == (30, {"custom": 30})
+    with pytest.raises(LogFormatError, match="rejected"):
+        run_q1(log, use_dns=False, log_format="common")  # told the wrong format: said so
+
+
+def test_an_empty_window_says_when_the_log_runs(tmp_path):
+    log = write(tmp_path / "access.log", [combined(i) for i in range(50)])
+    data = answers(run_q1(log, use_dns=False))  # the default window: August 1995
+    assert data["window"]["requests"] == 0 and data["top_hosts"] == []
+    text = headline(data)
+    assert "2. No request in the window 1995-08-18T00:00:00-04:00 <= t < " in text
+    assert "the log runs from 2026-11-29T23:00:00+00:00 to 2026-11-30T22:00:47+00:00" in text
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "lib.logs", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_command_line_answers_or_fails_with_one_line(tmp_path):
+    write(tmp_path / "access.log", [combined(i) for i in range(20)])
+    done = cli("access.log", "--no-dns", "--window-start", WINDOW["window_start"],
+               "--window-end", WINDOW["window_end"], "--top-n", "3", "--output-dir", "out",
+               cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "1. HTTP requests: 20 (0 of 20 lines rejected as malformed)" in done.stdout
+    assert "   read as combined (20)" in done.stdout and "2. Top 3 hosts" in done.stdout
+    assert (tmp_path / "out" / "results.json").exists()
+    write(tmp_path / "app.log", ["not a log line"] * 5)
+    failed = cli("app.log", "--no-dns", cwd=tmp_path)
+    assert failed.returncode == 1 and failed.stdout == ""
+    assert failed.stderr.count("\n") == 1 and failed.stderr.startswith("error: ")
+    assert cli("missing.log", cwd=tmp_path).returncode == 1
+    assert cli("access.log", "--max-rejected", "2", cwd=tmp_path).returncode == 2
