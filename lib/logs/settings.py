@@ -3,7 +3,7 @@
 
 - ``DATA_DIR`` (``data``): where the NASA log is kept or the synthetic one generated;
 - ``DNS_CACHE`` (``$DATA_DIR/cache/dns.json``): DNS answers kept between runs;
-- ``GEO_CACHE`` (``$DATA_DIR/cache/geo``): the IP database as a table, read once from its package;
+- ``GEO_CACHE`` (``$DATA_DIR/cache/geo``): the IP databases as tables, read once from the package;
 - ``NASA_LOG_URLS`` (the archive's ftp URL): download sources, space-separated;
 - ``DOWNLOAD_TIMEOUT`` (``20``): seconds per connection attempt;
 - ``DASK_SCHEDULER_ADDRESS`` (none): the Dask scheduler of the ``dask`` engine (e.g.
