@@ -6,17 +6,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from lib.logs import geo
-from lib.logs.geo import (
-    DnsOptions,
-    attribute,
+from lib.logs import ip_database
+from lib.logs.geo import DnsOptions, attribute, offline_countries, preload
+from lib.logs.ip_database import (
     ip6_networks,
     ip_countries,
     ip_country,
     ip_networks,
-    offline_countries,
     parse_ipv6,
-    preload,
     read_ip6_database,
     read_ip_database,
 )
@@ -402,7 +399,7 @@ def test_ipv6_search_is_exact_for_networks_either_side_of_64_bits(monkeypatch):
             ("3fff::/16", "HH"),  # holds 3fff::/20, documentation
         ]
     )
-    monkeypatch.setattr(geo, "ip6_networks", lambda cache_dir=None: table)
+    monkeypatch.setattr(ip_database, "ip6_networks", lambda cache_dir=None: table)
     cases = {
         "::2": None,
         "0fff:ffff::": None,
@@ -549,14 +546,15 @@ def fresh_ip6_tables():
 
 
 def counting_reader(monkeypatch, name, table):
-    """Replace geo.<name> (a database reader) by one returning ``table``; returns the calls."""
+    """Replace ip_database.<name> (a database reader) by one returning ``table``; returns the
+    calls."""
     calls = []
 
     def read():
         calls.append(1)
         return table
 
-    monkeypatch.setattr(geo, name, read)
+    monkeypatch.setattr(ip_database, name, read)
     return calls
 
 
@@ -620,7 +618,7 @@ def test_no_cache_folder_means_nothing_written(monkeypatch, fresh_ip6_tables):
     def no_writing(path):
         raise AssertionError(f"wrote {path}")
 
-    monkeypatch.setattr(geo, "replacing", no_writing)
+    monkeypatch.setattr(ip_database, "replacing", no_writing)
     counting_reader(monkeypatch, "read_ip6_database", pl.DataFrame())
     assert ip6_networks(None).height == 0  # straight from the reader
 
