@@ -42,6 +42,7 @@ q1: $(if $(strip $(LOG)),venv,data)
 		-p log_format '$(LOG_FORMAT)' -p window_start '$(WINDOW_START)' \
 		-p window_end '$(WINDOW_END)' -p top_n $(TOP_N) \
 		-p output_dir $(OUT_DIR) --no-progress-bar </dev/null
+	$(BIN)/python -m lib.logs.report --html $(OUT_DIR)/q1.ipynb
 	$(BIN)/python -m lib.logs.report $(OUT_DIR)/results.json
 
 services:

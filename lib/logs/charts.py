@@ -1,16 +1,36 @@
-"""Q1's charts: top hosts, countries, attribution coverage, requests per hour, status codes.
-Each takes data and returns a Figure; anything drawn from synthetic input says so in its title."""
+"""Q1's charts: top hosts, countries, attribution coverage, requests over time, status codes,
+and the top referrers and user agents.
+
+Each takes data and returns a Figure whose size does not depend on the data's: at most
+``MAX_BARS`` bars (the note under the chart says how many rows were left out), traffic over the
+span that holds the bulk of the requests (the note says how many fell outside), titles wrapped
+or shrunk to the figure's width, long labels cut in the middle. Anything drawn from synthetic
+input says so in its title. ``ranking_view`` decides what the report shows of a ranking that a
+log's format may not have (referrers, user agents).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, timedelta, timezone
+from pathlib import Path
 
 import matplotlib.dates as mdates
 import polars as pl
-import seaborn as sns
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from lib.charts import figure
+from lib.charts import figure, fit_note, fit_title, save_figure, shorten
+from lib.logs.chart_data import MAX_BARS, Bars, largest, traffic
+
+LABEL_CHARS = 40  # a bar's label is cut in the middle past this
+# What a ranking is called, by its key column: (in a title, in a note, in "the log has no ...").
+RANKINGS = {
+    "host": ("Top hosts", "hosts", "hosts"),
+    "referer": ("Top referrers", "referrers", "referers"),
+    "user_agent": ("Top user agents", "user agents", "user agents"),
+}
 
 
 def _title(text: str, synthetic: bool) -> str:
@@ -25,79 +45,183 @@ def parse_offset(offset: str | None) -> timezone:
     return timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:])))
 
 
-def top_hosts_chart(top: pl.DataFrame, title: str, synthetic: bool = False) -> Figure:
-    """Horizontal bars of ``host``/``requests``, busiest on top."""
-    fig, ax = figure(9, 0.4 * max(top.height, 3) + 1.5)
-    sns.barplot(data=top.to_pandas(), x="requests", y="host", ax=ax, color="steelblue")
-    ax.set(title=_title(title, synthetic), xlabel="requests", ylabel="")
+def _texts(fig: Figure, title: str, note: str, synthetic: bool) -> Figure:
+    """Give ``fig`` its fitted title and, if ``note`` is not empty, its fitted note."""
+    fit_title(fig, _title(title, synthetic))
+    if note:
+        fit_note(fig, note)
     return fig
+
+
+def _nothing(ax: Axes, text: str) -> None:
+    """Say ``text`` in the middle of an empty ``ax``."""
+    ax.set(xticks=[], yticks=[])
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="dimgray")
+
+
+def _bars(
+    bars: Bars,
+    labels: Sequence[str],
+    color: str,
+    values: str = "requests",
+    tags: Sequence[str] = (),
+    empty: str = "nothing to show",
+) -> tuple[Figure, Axes]:
+    """Horizontal bars of ``bars.rows[values]``, the first on top, labelled ``labels`` (cut to
+    ``LABEL_CHARS``) and, at their ends, ``tags`` if given; ``empty`` is said when there is no
+    row. Height grows with the bars drawn, at most ``MAX_BARS`` of them."""
+    count = min(bars.rows.height, MAX_BARS)
+    fig, ax = figure(9, 0.35 * max(count, 3) + 1.8)
+    if not count:
+        _nothing(ax, empty)
+        return fig, ax
+    widths = bars.rows.get_column(values).head(count).to_list()
+    ax.barh(range(count), widths, color=color)
+    ax.set_yticks(range(count), [shorten(str(label), LABEL_CHARS) for label in labels[:count]])
+    ax.set_ylim(count - 0.5, -0.5)  # the first row on top
+    ax.set_xlim(0, max(max(widths), 1) * (1.15 if tags else 1.05))  # room for the tags
+    for i, tag in enumerate(tags[:count]):
+        ax.text(widths[i], i, f" {tag}", va="center", fontsize=8)
+    ax.grid(axis="y", visible=False)
+    return fig, ax
+
+
+def top_hosts_chart(top: pl.DataFrame, title: str, synthetic: bool = False) -> Figure:
+    """Horizontal bars of ``host``/``requests``, busiest on top: the first ``MAX_BARS`` of
+    ``top`` however long it is (the table keeps them all)."""
+    return ranking_chart(top, "host", synthetic, title)
+
+
+def ranking_chart(
+    frame: pl.DataFrame, key: str, synthetic: bool = False, title: str | None = None
+) -> Figure:
+    """Horizontal bars of ``key``/``requests`` (``host``, ``referer``, ``user_agent``), most
+    requests on top, at most ``MAX_BARS`` of them; ``title`` defaults to the ranking's name."""
+    name, noun, _ = RANKINGS.get(key, (f"Top {key}", key, key))
+    bars = largest(frame, key)
+    labels = bars.rows.get_column(key).to_list()
+    fig, ax = _bars(bars, labels, "steelblue", empty=f"no {noun}")
+    ax.set(xlabel="requests", ylabel="")
+    return _texts(fig, title or name, bars.note(noun), synthetic)
 
 
 def countries_chart(countries: pl.DataFrame, n: int = 15, synthetic: bool = False) -> Figure:
-    """Requests per country (the ``n`` largest), labelled with the share of attributed ones."""
-    data = countries.head(n).with_columns(
-        (pl.col("country") + " " + pl.col("name").str.slice(0, 24)).alias("label")
-    )
-    fig, ax = figure(9, 0.35 * max(data.height, 3) + 1.5)
-    sns.barplot(data=data.to_pandas(), x="requests", y="label", ax=ax, color="seagreen")
-    for i, share in enumerate(data.get_column("share_of_attributed")):
-        ax.annotate(f" {share:.1%}", (data.item(i, "requests"), i), va="center", fontsize=8)
-    ax.set(title=_title("Requests by country", synthetic), xlabel="requests", ylabel="")
-    return fig
+    """Requests per country (the ``n`` largest, at most ``MAX_BARS``), each labelled with its
+    share of the requests attributed to any country."""
+    bars = largest(countries, "country", n)
+    labels = [
+        f"{code} {shorten(name or '', 24)}"
+        for code, name in bars.rows.select("country", "name").iter_rows()
+    ]
+    shares = [f"{share:.1%}" for share in bars.rows.get_column("share_of_attributed")]
+    fig, ax = _bars(bars, labels, "seagreen", tags=shares, empty="no request has a country")
+    ax.set(xlabel="requests (labels: % of attributed requests)", ylabel="")
+    return _texts(fig, "Requests by country", bars.note("countries"), synthetic)
 
 
 def hourly_chart(hourly: pl.DataFrame, utc_offset: str | None, synthetic: bool = False) -> Figure:
-    """Requests per hour over the whole log in the server's local time; hours without a single
-    request are drawn as zero, so an outage shows as a gap at the bottom."""
+    """Requests per hour in the server's local time over the whole days that hold the bulk of
+    the traffic (``lib.logs.chart_data.traffic_span``; the note says how many requests fell
+    outside); per day or week when that span is too long for hours. Hours without a single
+    request inside the span are drawn as zero, so an outage shows as a gap at the bottom."""
     tz = parse_offset(utc_offset)
     fig, ax = figure(11, 4)
-    if hourly.height:
-        full = pl.DataFrame(
-            {
-                "hour": pl.datetime_range(
-                    hourly.get_column("hour").min(),
-                    hourly.get_column("hour").max(),
-                    "1h",
-                    eager=True,
-                    time_zone="UTC",
-                )
-            }
-        )
-        data = full.join(hourly, on="hour", how="left").with_columns(
-            pl.col("requests").fill_null(0)
-        )
-        frame = data.to_pandas()
-        frame["hour"] = frame["hour"].dt.tz_convert(tz)
-        sns.lineplot(data=frame, x="hour", y="requests", ax=ax, linewidth=0.8)
-        ax.fill_between(frame["hour"], frame["requests"], alpha=0.25)
-        ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=6, maxticks=12, tz=tz))
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b", tz=tz))
-    ax.set(
-        title=_title(f"Requests per hour (UTC{utc_offset or ''})", synthetic),
-        xlabel="",
-        ylabel="requests per hour",
-    )
-    return fig
+    drawn = traffic(hourly, tz)
+    unit = "hour" if drawn is None else drawn.unit
+    ax.set(xlabel="", ylabel=f"requests per {unit}")
+    title = f"Requests per {unit} (UTC{utc_offset or ''})"
+    if drawn is None:
+        _nothing(ax, "no requests")
+        return _texts(fig, title, "", synthetic)
+    times = [t.astimezone(tz) for t in drawn.frame.get_column("time")]
+    counts = drawn.frame.get_column("requests").to_list()
+    ax.plot(times, counts, linewidth=0.8)
+    ax.fill_between(times, counts, alpha=0.25)
+    ax.set_xlim(drawn.span.start.astimezone(tz), drawn.span.end.astimezone(tz))
+    ax.set_ylim(bottom=0)
+    locator = mdates.AutoDateLocator(minticks=6, maxticks=12, tz=tz)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=tz))
+    return _texts(fig, title, drawn.span.note(), synthetic)
 
 
 def status_chart(statuses: pl.DataFrame, synthetic: bool = False) -> Figure:
-    """Requests per HTTP status code (log scale, so the rare codes stay visible)."""
-    data = statuses.sort("status").with_columns(pl.col("status").cast(pl.String))
+    """Requests per HTTP status code (log scale, so the rare codes stay visible): the
+    ``MAX_BARS`` most frequent codes, in code order."""
+    bars = largest(statuses, "status")
+    data = bars.rows.sort("status")
     fig, ax = figure(8, 4)
-    sns.barplot(data=data.to_pandas(), x="status", y="requests", ax=ax, color="slategray")
-    ax.set_yscale("log")
-    ax.set(title=_title("HTTP status codes", synthetic), xlabel="status", ylabel="requests")
-    return fig
+    ax.set(xlabel="status", ylabel="requests")
+    if data.is_empty():
+        _nothing(ax, "no requests")
+    else:
+        codes = [str(code) for code in data.get_column("status")]
+        ax.bar(codes, data.get_column("requests").to_list(), color="slategray")
+        ax.set_yscale("log")
+    return _texts(fig, "HTTP status codes", bars.note("status codes"), synthetic)
 
 
 def coverage_chart(by_method: pl.DataFrame, synthetic: bool = False) -> Figure:
-    """Share of all requests attributed by each method, and the unattributed rest."""
-    data = by_method.with_columns((pl.col("share") * 100).alias("percent"))
-    fig, ax = figure(8, 3.5)
-    sns.barplot(data=data.to_pandas(), x="percent", y="method", ax=ax, color="darkorange")
-    ax.set(
-        title=_title("Country attribution: % of requests by method", synthetic),
-        xlabel="% of all requests",
-        ylabel="",
+    """Share of all requests attributed by each method, and the unattributed rest (the
+    methods in their tier order)."""
+    data = by_method.head(MAX_BARS).with_columns((pl.col("share") * 100).alias("percent"))
+    bars = Bars(data, by_method.height)
+    fig, ax = _bars(bars, data.get_column("method").to_list(), "darkorange", values="percent")
+    ax.set(xlabel="% of all requests", ylabel="")
+    return _texts(
+        fig,
+        "Country attribution: % of all requests, by method",
+        bars.note("methods"),
+        synthetic,
     )
-    return fig
+
+
+class Message:
+    """A line of plain text that a notebook shows as it is (no quotes, no markdown)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class RankingView:
+    """What a report shows of a ranking: its table and chart, or a message saying why there
+    is none."""
+
+    table: pl.DataFrame
+    figure: Figure | None  # None: nothing to chart
+    message: str  # "" when there is a chart
+
+    @property
+    def outputs(self) -> list[object]:
+        """What to display, in order: the table and the chart, or the message."""
+        if self.figure is None:
+            return [Message(self.message)]
+        return [self.table, self.figure]
+
+
+def ranking_view(
+    table: pl.DataFrame, key: str, logged: Collection[str], synthetic: bool = False
+) -> RankingView:
+    """The view of ``table`` (a ranking of ``key``: ``referer``, ``user_agent``, ``host``):
+    the table and its chart, or, when ``table`` is empty, no chart and a message that says why:
+    the log's format does not record ``key`` (it is not in ``logged``, the fields the formats
+    that read the log record) or no request had one."""
+    if table.height:
+        return RankingView(table, ranking_chart(table, key, synthetic), "")
+    what = RANKINGS.get(key, ("", key, key))[2]
+    if key in logged:
+        return RankingView(table, None, f"no {what} in the log: every request's was empty")
+    return RankingView(table, None, f"the log's format has no {what}")
+
+
+def save_view(view: RankingView, path: str | Path) -> Path | None:
+    """Write ``view``'s chart to ``path``; without a chart, remove a ``path`` left by an
+    earlier run (so the output directory describes this run). Returns the path written."""
+    if view.figure is None:
+        Path(path).unlink(missing_ok=True)
+        return None
+    return save_figure(view.figure, path)

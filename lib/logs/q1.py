@@ -17,13 +17,16 @@ from lib.errors import ConfigError
 from lib.logs.dns import Resolver
 from lib.logs.engines import EngineRun, Progress, execute
 from lib.logs.errors import LogFormatError
-from lib.logs.formats import AUTO
+from lib.logs.formats import AUTO, FORMATS
 from lib.logs.geo import METHODS, Attribution, DnsOptions, attribute, preload
 from lib.logs.inputs import PARTITION_BYTES
 from lib.logs.plan import Plan, make_plan
 from lib.logs.summary import LogSummary, Window, top_hosts
 from lib.logs.synthetic_marker import is_synthetic
 from lib.output import write_json
+
+TOP_FIELDS = 10  # referrers and user agents ranked
+OPTIONAL_FIELDS = ("referer", "user_agent")  # what some formats record and others do not
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,11 @@ class Q1Result:
     summary: LogSummary
     top_hosts: pl.DataFrame  # rank, host, requests (inside the window)
     attribution: Attribution
+    # rank, referer | user_agent, requests: the TOP_FIELDS most frequent; empty when the
+    # format has none (logged_fields says which of the two the files' formats record)
+    top_referrers: pl.DataFrame
+    top_user_agents: pl.DataFrame
+    logged_fields: frozenset[str]  # of OPTIONAL_FIELDS
 
 
 def run_q1(
@@ -104,7 +112,27 @@ def run_q1(
         summary=summary,
         top_hosts=top_hosts(summary.window_hosts, top_n),
         attribution=attribution,
+        top_referrers=_top(summary.referers, "referer"),
+        top_user_agents=_top(summary.user_agents, "user_agent"),
+        logged_fields=logged_fields(plan, summary),
     )
+
+
+def logged_fields(plan: Plan, summary: LogSummary) -> frozenset[str]:
+    """Which of ``OPTIONAL_FIELDS`` the formats that read the log record: each file's own
+    format and any registered one that read some of its lines."""
+    used = [choice.primary for _, choice in plan.choices]
+    used += [FORMATS[name] for name in summary.formats.get_column("format") if name in FORMATS]
+    found = set()
+    for fmt in used:
+        found |= {"referer"} if fmt.has_referer else set()
+        found |= {"user_agent"} if fmt.has_user_agent else set()
+    return frozenset(found)
+
+
+def _top(counts: pl.DataFrame, key: str, n: int = TOP_FIELDS) -> pl.DataFrame:
+    """``rank``, ``key``, ``requests``: the ``n`` largest counts, ties by ``key``."""
+    return _ranked(counts, key).head(n).with_row_index("rank", offset=1)
 
 
 def refuse_unreadable(summary: LogSummary, plan: Plan, max_rejected: float) -> None:
@@ -167,8 +195,8 @@ def answers(result: Q1Result) -> dict:
             "requests": int(summary.window_hosts.get_column("requests").sum() or 0),
         },
         "top_hosts": _rows(result.top_hosts),
-        "top_referrers": _rows(_ranked(summary.referers, "referer").head(10)),
-        "top_user_agents": _rows(_ranked(summary.user_agents, "user_agent").head(10)),
+        "top_referrers": _rows(result.top_referrers.drop("rank")),
+        "top_user_agents": _rows(result.top_user_agents.drop("rank")),
         "top_country": attribution.winner,
         "coverage": attribution.coverage,
         "attributed_requests": attribution.attributed_requests,

@@ -1,8 +1,10 @@
 """Execute notebooks/q1.ipynb with papermill on small inputs and check what it writes."""
 
 import json
+import re
 from collections import Counter
 from datetime import datetime
+from html import unescape
 from pathlib import Path
 
 import papermill as pm
@@ -17,6 +19,7 @@ CHARTS = [
     "requests_per_hour.png",
     "status_codes.png",
 ]
+EXTRA_CHARTS = ["top_referrers.png", "top_user_agents.png"]  # when the format has them
 
 
 def run(tmp_path: Path, **parameters) -> dict:
@@ -32,6 +35,16 @@ def run(tmp_path: Path, **parameters) -> dict:
     for chart in CHARTS:
         assert (out / chart).stat().st_size > 1000, chart
     return json.loads((out / "results.json").read_text())
+
+
+def printed(notebook: Path) -> str:
+    """Every text output of an executed notebook: streams and text/plain results."""
+    executed = json.loads(notebook.read_text())
+    return "".join(
+        "".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+        for c in executed["cells"]
+        for o in c.get("outputs", [])
+    )
 
 
 def test_committed_notebook_has_no_outputs_and_a_parameters_cell():
@@ -63,6 +76,11 @@ def test_notebook_on_the_real_slice(tmp_path, nasa_slice):
     }
     assert data["requests_per_format"] == {"common": 1880}
     assert data["top_referrers"] == data["top_user_agents"] == []  # the format has none
+    for chart in EXTRA_CHARTS:  # and so no chart of them, but a line saying why
+        assert not (tmp_path / "out" / chart).exists(), chart
+    shown = printed(tmp_path / "q1.ipynb")
+    assert "the log's format has no referers" in shown
+    assert "the log's format has no user agents" in shown
     assert data["engine"]["name"] == "local"  # auto: a small input stays in the kernel
     assert (data["total_requests"], data["rejected_lines"], data["lines"]) == (1880, 1, 1881)
     assert data["rejected_examples"][0]["line"] == "miriwo"
@@ -145,3 +163,65 @@ def test_notebook_on_two_months_through_dask(tmp_path):
         "".join(o.get("text", "")) for c in executed["cells"] for o in c.get("outputs", [])
     )
     assert "Dask: 2 partitions" in printed and "dashboard http" in printed
+
+
+def combined_log(path: Path) -> Path:
+    """A small Combined Log Format log of November 2026 (+0100) with referrers and agents."""
+    agents = ["Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0", "curl/8.5.0", "Googlebot/2.1"]
+    lines = [
+        f"10.0.{i % 9}.{i % 13} - - [{1 + i % 28:02d}/Nov/2026:{i % 24:02d}:00:{i % 60:02d} "
+        f'+0100] "GET /p{i} HTTP/1.1" {200 if i % 10 else 404} {i} '
+        f'"{f"https://search.example/?q={i % 5}" if i % 4 else "-"}" "{agents[i % 3]}"'
+        for i in range(600)
+    ]
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+def test_notebook_on_a_combined_log_charts_referrers_and_agents_and_makes_report_html(tmp_path):
+    from lib.logs.report import main
+
+    log = combined_log(tmp_path / "access.log")
+    data = run(
+        tmp_path,
+        log_path=str(log),
+        window_start="2026-11-01T00:00:00+01:00",
+        window_end="2026-12-01T00:00:00+01:00",
+    )
+    assert data["requests_per_format"] == {"combined": 600}
+    assert [r["referer"] for r in data["top_referrers"]] == [
+        f"https://search.example/?q={q}" for q in range(5)
+    ]
+    assert {r["user_agent"] for r in data["top_user_agents"]} == {
+        "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0",
+        "curl/8.5.0",
+        "Googlebot/2.1",
+    }
+    out = tmp_path / "out"
+    for chart in EXTRA_CHARTS:
+        assert (out / chart).stat().st_size > 1000, chart
+    assert "format has no" not in printed(tmp_path / "q1.ipynb")
+
+    # report.html, as make q1 writes it: python -m lib.logs.report --html NOTEBOOK
+    executed = tmp_path / "q1.ipynb"
+    assert main(["--html", str(executed), "--output-dir", str(out)]) == 0
+    html = (out / "report.html").read_text(encoding="utf-8")
+    cells = json.loads(executed.read_text())["cells"]
+    code = [line.strip() for c in cells if c["cell_type"] == "code" for line in c["source"]]
+    assert "run_q1(" in "".join(code)  # the check below looks for something that is there
+    text = unescape(re.sub(r"<[^>]+>", "", html))  # what a reader sees, highlighting gone
+    for line in code:
+        if len(line) > 8:  # "fig", ")": too short to tell code from text
+            assert line not in text, line
+    assert "hl-ipython3" not in html  # no highlighted input block at all
+    assert "Top referrers" not in html  # chart titles are in the images, not the page...
+    assert "Referrers and user agents" in html  # ...the markdown is
+    sources = re.findall(r"""\bsrc\s*=\s*["']?([^"'\s>]*)""", html)
+    assert len(sources) == len(CHARTS) + len(EXTRA_CHARTS)  # every chart, inline
+    assert all(src.startswith("data:image/png;base64,") for src in sources), sources
+    # Nothing that the page needs is fetched: no script, style sheet, font or module by URL.
+    assert not re.search(r"<script[^>]*\bsrc\s*=", html, re.I)
+    assert not re.search(r"<link[^>]*\bhref\s*=\s*[\"']?(https?:)?//", html, re.I)
+    assert not re.search(r"url\(\s*[\"']?(https?:)?//", html, re.I)
+    assert not re.search(r"@import|import\(\s*[\"'](https?:)?//", html, re.I)
+    assert "mathjax" not in html.lower() and "cdnjs" not in html.lower()

@@ -51,6 +51,18 @@ def test_a_combined_log_is_detected_and_its_referers_and_agents_counted(tmp_path
     assert data["window"]["requests"] == 300 - 13  # the hour 00 at +0100 is 29 Nov in UTC
 
 
+def test_the_result_says_which_optional_fields_the_format_records(tmp_path):
+    """A Combined log whose referers are all "-" records referers but has none to rank; a
+    Common log records neither (the notebook says which, instead of an empty chart)."""
+    both = run_q1(write(tmp_path / "a.log", [combined(i) for i in range(50)]), use_dns=False)
+    assert both.logged_fields == {"referer", "user_agent"}
+    assert both.top_referrers.is_empty()
+    assert both.top_user_agents.rows() == [(1, "Mozilla/5.0", 50)]
+    neither = run_q1(write(tmp_path / "c.log", [common(i) for i in range(50)]), use_dns=False)
+    assert neither.logged_fields == frozenset()
+    assert neither.top_referrers.columns == ["rank", "referer", "requests"]
+
+
 def test_a_format_that_changes_mid_file_loses_no_line(tmp_path):
     lines = [common(i) for i in range(150)] + [combined(i) for i in range(60)]
     log = write(tmp_path / "access.log", lines)
