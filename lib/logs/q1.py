@@ -26,6 +26,7 @@ from lib.logs.synthetic_marker import is_synthetic
 from lib.output import write_json
 
 TOP_FIELDS = 10  # referrers and user agents ranked
+HEADLINE_HOSTS = 30  # hosts printed in the headline; results.json has them all
 OPTIONAL_FIELDS = ("referer", "user_agent")  # what some formats record and others do not
 
 
@@ -261,7 +262,11 @@ def headline(data: dict) -> str:
             f"from {data['first_time']} to {data['last_time']} (UTC); set window_start and "
             "window_end"
         )
-    lines += [f"   {h['rank']:>2}. {h['host']:<40} {h['requests']:>7,}" for h in data["top_hosts"]]
+    shown = data["top_hosts"][:HEADLINE_HOSTS]
+    lines += [f"   {h['rank']:>2}. {h['host']:<40} {h['requests']:>7,}" for h in shown]
+    if len(data["top_hosts"]) > len(shown):
+        more = len(data["top_hosts"]) - len(shown)
+        lines.append(f"   ... and {more:,} more hosts in results.json")
     top = data["top_country"]
     if top:
         lines.append(

@@ -166,3 +166,12 @@ def test_the_command_line_answers_or_fails_with_one_line(tmp_path):
     assert failed.stderr.count("\n") == 1 and failed.stderr.startswith("error: ")
     assert cli("missing.log", cwd=tmp_path).returncode == 1
     assert cli("access.log", "--max-rejected", "2", cwd=tmp_path).returncode == 2
+
+
+def test_the_headline_lists_at_most_thirty_hosts_and_says_where_the_rest_are(tmp_path):
+    log = write(tmp_path / "access.log", [combined(i) for i in range(200)])
+    data = answers(run_q1(log, use_dns=False, top_n=100, **WINDOW))
+    assert len(data["top_hosts"]) == 100
+    text = headline(data)
+    assert "\n   30. " in text and "\n   31. " not in text
+    assert "   ... and 70 more hosts in results.json" in text
