@@ -3,9 +3,10 @@
 A ``LogSummary`` holds counts only (per host, per host inside the window, per hour, per status),
 so a month of logs fits in a few megabytes however large the input. Summaries of separate pieces
 combine with ``combine``: the result is the same whatever the split or the order. A partition
-(``lib.logs.inputs``: a file, or a byte range of a plain one) is summarised by
-``summarize_partition``, the one function every engine runs; ``PartitionMerger`` combines
-partitions arriving in any order and gives each rejected example its line number in its file.
+(``lib.logs.inputs``: a file, or a range of a plain one's bytes or a compressed one's text) is
+summarised by ``summarize_partition``, the one function every engine runs; ``PartitionMerger``
+combines partitions arriving in any order and gives each rejected example its line number in its
+file.
 """
 
 from __future__ import annotations
@@ -207,7 +208,7 @@ def summarize_partition(
     executor: Executor | None = None,
     in_flight: int = 1,
 ) -> LogSummary:
-    """Summarise one partition (a whole file or a byte range of a plain one); ``executor`` and
+    """Summarise one partition (a whole file or a range of it); ``executor`` and
     ``in_flight`` as for ``summarize_stream``.
 
     The rejected examples carry the file's name; their line numbers count from the partition's
@@ -260,9 +261,9 @@ def summarize_log(
     block_bytes: int = BLOCK_BYTES,
     workers: int | None = None,
 ) -> LogSummary:
-    """Stream one plain or gzip log and summarise it, parsing blocks on ``workers`` threads
-    (default: the CPU count; polars releases the GIL) while this thread decompresses. Raises
-    LogReadError."""
+    """Stream one log (plain, gzip, bzip2, xz or zstd) and summarise it, parsing blocks on
+    ``workers`` threads (default: the CPU count; polars releases the GIL) while this thread
+    decompresses. Raises LogReadError."""
     return summarize_files([path], window, block_bytes, workers)
 
 
