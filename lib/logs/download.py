@@ -127,8 +127,8 @@ def _one_line(text: str) -> str:
 
 
 def verify_access_log(path: Path) -> None:
-    """Check that ``path`` is a complete log: its whole (gzip) stream decompresses and its first
-    non-empty line is a Common Log Format request.
+    """Check that ``path`` is a complete log: its whole stream (plain, or gzip, bzip2, xz or zstd)
+    decompresses and its first non-empty line is a Common Log Format request.
 
     Raises:
         DownloadError: the stream is truncated or damaged, or the first line is not a log line.

@@ -4,7 +4,8 @@ from lib.errors import ProjectError
 
 
 class LogReadError(ProjectError):
-    """An access log cannot be read (missing, not gzip, truncated compressed stream)."""
+    """An access log cannot be read: missing, not a text log (an archive, binary data...), or its
+    compressed stream is damaged or truncated."""
 
 
 class DownloadError(ProjectError):

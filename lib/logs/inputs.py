@@ -1,17 +1,19 @@
 """Which files a Q1 run reads, and the partitions they are cut into.
 
-``log_path`` may be one file, a glob (``logs/*.gz``, ``**`` allowed) or a list of either; gzip and
-plain files mix freely. ``resolve_paths`` turns it into a sorted list of distinct absolute files,
-so the answers do not depend on the order the files were named in. A glob skips the sidecar
-markers of synthetic logs (``*.synthetic.json``): they describe logs, they are not logs.
+``log_path`` may be one file, a glob (``logs/*.gz``, ``**`` allowed) or a list of either; plain,
+gzip, bzip2, xz and zstd files mix freely (told by their first bytes, not their names).
+``resolve_paths`` turns it into a sorted list of distinct absolute files, so the answers do not
+depend on the order the files were named in. A glob skips the sidecar markers of synthetic logs
+(``*.synthetic.json``): they describe logs, they are not logs.
 
 A *partition* is the unit of parallel work: a whole file, or the lines that *start* inside a
 byte range ``[start, end)`` of it. Every line starts in exactly one range, so a line that
 straddles a boundary (damaged or not) is read once, by the partition it starts in. A plain file's
-ranges are of its bytes, cut by ``plan_partitions``. A gzip file cannot be entered in the middle:
-its ranges are of the decompressed text, and a range inflates (without parsing) all the text
-before it. ``balance`` cuts a gzip file that way only when the file is more than one worker's
-share of the work, so that a few big files still keep every worker busy.
+ranges are of its bytes, cut by ``plan_partitions``. A compressed file cannot be entered in the
+middle: its ranges are of the decompressed text, and a range inflates (without parsing) all the
+text before it. ``balance`` cuts a gzip file that way only when the file is more than one
+worker's share of the work, so that a few big files still keep every worker busy; a zstd file
+too (it decodes as fast). A bzip2 or xz file is read whole, by one worker (``CUT_KINDS``).
 """
 
 from __future__ import annotations
@@ -27,24 +29,44 @@ from typing import BinaryIO
 from isal import igzip, isal_zlib
 
 from lib.errors import ConfigError
+from lib.logs.compression import (
+    HEAD_BYTES,
+    READ,
+    DecodedReader,
+    not_a_log,
+    sniff,
+    stated_text_size,
+)
 from lib.logs.errors import LogReadError
-from lib.logs.reading import GZIP_MAGIC, READ_BYTES, open_log
+from lib.logs.reading import GZIP_MAGIC, READ_BYTES, directory_message, open_log
 from lib.logs.synthetic_marker import MARKER_SUFFIX
 
 PARTITION_BYTES = 64 * 1024 * 1024  # plain files are cut into ranges of this size
 MIN_RANGE_BYTES = PARTITION_BYTES // 4  # no gzip range is cut shorter (two parse blocks)
 INFLATE_SHARE = 0.18  # of the work on a gzip log, the inflating (ISA-L): 0.22 s of a 1.2 s task
 _GZIP_RATIO = 4  # a gzip log holds about this many times its size in text
+# Text per byte of file when the file does not say: about 2/3 of a synthetic month's ratio, as
+# for gzip (gzip -1 5.7; bzip2 -9 14.2, xz -6 12.3, zstd -3 7.9).
+_TEXT_RATIO = {"gzip": _GZIP_RATIO, "bzip2": 10, "xz": 8, "zstd": 5}
+# A compressed file's work per byte of text, against gzip's (ISA-L), in a one-thread task; its
+# weight is its text times this (measured on a synthetic month: docs/benchmarks.md).
+WORK_PER_TEXT_BYTE = {"gzip": 1.0, "zstd": 1.0, "xz": 1.6, "bzip2": 3.7}
+# The kinds ``balance`` may cut into ranges of their text. Each range decodes the text before
+# it, which pays when decoding is a small share of the work, as ISA-L's inflating is
+# (INFLATE_SHARE) and zstd's decoding (measured as fast). bzip2 and xz files are read whole.
+CUT_KINDS = ("gzip", "zstd")
 _GLOB_CHARS = frozenset("*?[")
 
 
 @dataclass(frozen=True, order=True)
 class Partition:
     """The lines of ``path`` that start in ``[start, end)``; ``end`` None means to the end. For
-    a gzip file (``packed``) the offsets are into its decompressed text.
+    a compressed file (``packed``: gzip, bzip2, xz or zstd) the offsets are into its text.
 
-    ``weight`` is about how much work it is, in bytes of text parsed (a gzip range counts the
-    text it inflates to get to its start as well); it orders the work. ``weight`` and ``packed``
+    ``weight`` is about how much work it is, in bytes of gzip text read (a gzip range counts
+    the text it inflates to get to its start as well; a bzip2 or xz file costs more per byte);
+    it orders the work. ``cuttable`` False keeps ``balance`` from cutting a packed file into
+    ranges (bzip2 and xz files are read whole). ``weight``, ``packed`` and ``cuttable``
     are not part of the partition's identity."""
 
     path: str
@@ -52,6 +74,7 @@ class Partition:
     end: int | None = None
     weight: int = field(default=0, compare=False)
     packed: bool = field(default=False, compare=False)
+    cuttable: bool = field(default=True, compare=False)
 
     @property
     def whole(self) -> bool:
@@ -68,7 +91,8 @@ def resolve_paths(
     """The files ``log_path`` names, absolute, distinct and sorted.
 
     Relative names are taken from ``base`` (default: the working directory). Raises ConfigError
-    for an empty list, a glob that matches no file, or a name that is not a file.
+    for an empty list, a glob that matches no file, or a name that is not a file (a directory
+    is told to name its files).
     """
     items = [log_path] if isinstance(log_path, (str, Path)) else list(log_path)
     if not items:
@@ -89,6 +113,10 @@ def resolve_paths(
             found.update(m.resolve() for m in matches)
         elif path.is_file():
             found.add(path.resolve())
+        elif path.is_dir():
+            raise ConfigError(directory_message(str(item)))
+        elif path.exists():
+            raise ConfigError(f"log_path {item} is not a regular file")
         else:
             raise ConfigError(f"log file not found: {item}")
     return sorted(found)
@@ -103,17 +131,47 @@ def is_gzip(path: str | Path) -> bool:
         raise LogReadError(f"cannot open log {path}: {exc.strerror}") from None
 
 
+def log_kind(path: str | Path) -> str:
+    """What a log file is, by its first bytes (its name does not matter).
+
+    Returns:
+        ``text``, ``gzip``, ``bzip2``, ``xz`` or ``zstd``.
+
+    Raises:
+        LogReadError: it cannot be opened, or it is not a log (an archive, an executable, binary
+            data, a compression not read): the one-line message says which.
+    """
+    try:
+        with open(path, "rb") as raw:
+            head = raw.read(HEAD_BYTES)
+    except IsADirectoryError:
+        raise LogReadError(directory_message(str(path))) from None
+    except OSError as exc:
+        raise LogReadError(f"cannot open log {path}: {exc.strerror}") from None
+    kind = sniff(head)
+    if kind not in READ:
+        raise LogReadError(not_a_log(str(path), kind))
+    return kind
+
+
 def plan_partitions(
     paths: Iterable[str | Path], partition_bytes: int = PARTITION_BYTES
 ) -> list[Partition]:
-    """One partition per gzip file, and ranges of ``partition_bytes`` for plain files."""
+    """One whole partition per compressed file (``balance`` may cut gzip and zstd ones), and
+    ranges of ``partition_bytes`` for plain files.
+
+    Raises ConfigError (``partition_bytes`` not positive) or LogReadError (a file that cannot be
+    opened or is not a log; a compressed file's contents are checked when it is read)."""
     if partition_bytes < 1:
         raise ConfigError(f"partition_bytes must be positive, got {partition_bytes}")
     parts: list[Partition] = []
     for path in paths:
+        kind = log_kind(path)
         size = Path(path).stat().st_size
-        if is_gzip(path):
-            parts.append(Partition(str(path), weight=text_bytes(path), packed=True))
+        if kind != "text":
+            weight = round(WORK_PER_TEXT_BYTE[kind] * text_bytes(path, kind))
+            cuttable = kind in CUT_KINDS
+            parts.append(Partition(str(path), weight=weight, packed=True, cuttable=cuttable))
         elif size <= partition_bytes:
             parts.append(Partition(str(path), weight=size))
         else:
@@ -123,24 +181,34 @@ def plan_partitions(
     return parts
 
 
-def text_bytes(path: str | Path) -> int:
-    """About how many bytes of text a gzip file holds: its trailer's count when that is
-    plausible (it is the last member's, modulo 4 GiB), else a typical ratio of its size."""
+def text_bytes(path: str | Path, kind: str = "gzip") -> int:
+    """About how many bytes of text a log of ``kind`` (what ``log_kind`` says it is) holds.
+
+    A plain file's size. For a compressed file, what the file states when that is plausible
+    (from its size to 100 times it): a gzip file's trailer count (the last member's, modulo 4
+    GiB), the sizes an xz file's last stream lists in its index, a zstd file's first frame's
+    content size. Else a typical ratio of its size for its kind (bzip2 states no size).
+    Raises LogReadError if the file cannot be read.
+    """
     size = Path(path).stat().st_size
+    if kind not in _TEXT_RATIO:
+        return size
     try:
         with open(path, "rb") as raw:
-            raw.seek(max(0, size - 4))
-            counted = int.from_bytes(raw.read(4), "little")
+            counted = stated_text_size(raw, kind, size)
     except OSError as exc:
         raise LogReadError(f"cannot open log {path}: {exc.strerror}") from None
-    return counted if size <= counted <= size * 100 else size * _GZIP_RATIO
+    if counted is not None and size <= counted <= size * 100:
+        return counted
+    return size * _TEXT_RATIO[kind]
 
 
 def balance(
     parts: list[Partition], workers: int, min_bytes: int = MIN_RANGE_BYTES
 ) -> list[Partition]:
-    """Cut each whole gzip partition that is more than one worker's share of the work into
-    ranges of its text, so that ``workers`` finish about together. Other partitions are kept.
+    """Cut each whole gzip (or zstd: ``CUT_KINDS``) partition that is more than one worker's
+    share of the work into ranges of its text, so that ``workers`` finish about together. Other
+    partitions are kept.
 
     Cutting costs: the range ``[a, b)`` inflates ``b`` bytes and parses ``b - a``, which adds to
     the work to share; the share is found again from the cut plan a few times, and the plan that
@@ -172,11 +240,11 @@ def finish_time(parts: list[Partition], workers: int) -> int:
 
 
 def _cut(part: Partition, share: float, min_bytes: int) -> list[Partition]:
-    """A whole gzip partition cut into ranges costing ``share`` each, or the least a range can
+    """A whole cuttable partition cut into ranges costing ``share`` each, or the least a range can
     cost (inflating the file up to its end) if that is more. They are cut from the end, so the
     later, the shorter; none is shorter than ``min_bytes`` but the first, which is what is left.
     The last runs to the end of the file, whatever its real size."""
-    if not (part.packed and part.whole):
+    if not (part.packed and part.whole and part.cuttable):
         return [part]
     cost = max(share, INFLATE_SHARE * part.weight + (1 - INFLATE_SHARE) * min_bytes)
     starts: list[int] = []
@@ -195,13 +263,13 @@ def _cut(part: Partition, share: float, min_bytes: int) -> list[Partition]:
 
 
 def input_bytes(paths: Iterable[str | Path]) -> int:
-    """The files' sizes on disk, added up (compressed size for gzip)."""
+    """The files' sizes on disk, added up (compressed size for a compressed file)."""
     return sum(Path(p).stat().st_size for p in paths)
 
 
 class _LineRange:
     """A read-only binary stream of the lines that start in ``[start, end)`` of ``raw`` (a plain
-    file, or a gzip file's decompressed text); ``end`` None means to the end."""
+    file, or a compressed file's text); ``end`` None means to the end."""
 
     def __init__(self, raw: BinaryIO, start: int, end: int | None):
         self._raw = raw
@@ -231,9 +299,9 @@ class _LineRange:
 
 
 def _advance(stream: BinaryIO, offset: int) -> None:
-    """Move ``stream`` forward to ``offset``: a plain file seeks there; a gzip file inflates
-    what lies before it, in large steps (its own ``seek`` reads 8 KiB at a time)."""
-    if not isinstance(stream, igzip.IGzipFile):
+    """Move ``stream`` forward to ``offset``: a plain file seeks there; a compressed file
+    inflates what lies before it, in large steps (gzip's own ``seek`` reads 8 KiB at a time)."""
+    if not isinstance(stream, (igzip.IGzipFile, DecodedReader)):
         stream.seek(offset)
         return
     left = offset - stream.tell()
@@ -242,9 +310,9 @@ def _advance(stream: BinaryIO, offset: int) -> None:
 
 
 def open_partition(part: Partition) -> BinaryIO:
-    """Open a partition for binary reading (decompressed if the file is gzip). Raises
+    """Open a partition for binary reading (decompressed if the file is compressed). Raises
     LogReadError."""
-    stream = open_log(part.path)
+    stream = open_log(part.path, name=str(part))
     if part.whole:
         return stream
     try:

@@ -8,8 +8,8 @@ format is still read (a server's configuration changed mid-file).
 - ``local``: the files one after another in this process, each decompressed by one thread while
   its blocks are parsed on a thread per core. The default for small inputs.
 - ``dask``: one task per piece on a Dask cluster (``lib.logs.cluster``): a plain file is cut into
-  byte ranges, a gzip file more than one task slot's share of the work into ranges of its text
-  (``lib.logs.inputs.balance``); the biggest pieces go first.
+  byte ranges, a gzip or zstd file more than one task slot's share of the work into ranges of its
+  text (``lib.logs.inputs.balance``), a bzip2 or xz file is one piece; the biggest pieces go first.
 - ``auto``: ``dask`` when a scheduler address is given, or when the input is at least
   ``AUTO_DASK_BYTES`` on disk and has more than one partition; ``local`` otherwise.
 """
@@ -86,8 +86,8 @@ def make_plan(
         scheduler: a Dask scheduler's address (Q1's ``DASK_SCHEDULER_ADDRESS``); asked how many
             tasks it runs at once. None: the dask engine starts a LocalCluster.
         workers: local threads, or LocalCluster worker processes (default: the CPU count).
-        partition_bytes: the byte range a Dask task reads from a plain file; a gzip file is cut
-            into ranges no shorter than a quarter of it.
+        partition_bytes: the byte range a Dask task reads from a plain file; a gzip or zstd
+            file is cut into ranges no shorter than a quarter of it.
         log_format: ``auto`` (detected per file), a registered format's name, or an Apache
             ``LogFormat`` / nginx ``log_format`` string.
 

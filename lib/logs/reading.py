@@ -1,5 +1,7 @@
-"""Reading access logs: plain or gzip files (by content, not name), in blocks of whole lines,
-split into one string per line for a format's parser (``lib.logs.formats``).
+"""Reading access logs: plain, gzip, bzip2, xz or zstd files (told by content, not name), in
+blocks of whole lines, split into one string per line for a format's parser
+(``lib.logs.formats``). Anything else (an archive, an executable, binary data, a directory) is a
+one-line LogReadError that says what it is (``lib.logs.compression``).
 
 Bytes that are not UTF-8 are read as U+FFFD, and so is the control byte 0x1F (the block splitter
 uses it internally). Memory is bounded by the block size, whatever the file's.
@@ -14,26 +16,65 @@ from typing import BinaryIO
 import polars as pl
 from isal import igzip, isal_zlib
 
+from lib.logs.compression import DECODED, HEAD_BYTES, not_a_log, open_decoded, sniff
+from lib.logs.compression import GZIP_MAGIC as GZIP_MAGIC
 from lib.logs.errors import LogReadError
 from lib.logs.formats import PARSED_SCHEMA, parse_lines
 
-GZIP_MAGIC = b"\x1f\x8b"  # how a gzip file starts, whatever its name
 BLOCK_BYTES = 8 * 1024 * 1024  # decompressed bytes parsed at once: bounds memory per batch
 READ_BYTES = 1024 * 1024  # decompression step (larger reads are slower with isal)
 _SEPARATOR = "\x1f"  # the batch reader's column separator; no field may contain it
 _REPLACEMENT = "\ufffd".encode()
 
 
-def open_log(path: str | Path) -> BinaryIO:
-    """Open a log for binary reading, decompressing gzip (by magic number, not by name)."""
+def open_log(path: str | Path, name: str | None = None) -> BinaryIO:
+    """Open a log for binary reading of its text: decompressed if it is gzip (ISA-L), bzip2, xz
+    or zstd, told by its first bytes, not its name.
+
+    Args:
+        path: the file.
+        name: how messages name it (default: ``path``), e.g. a partition of it.
+
+    Returns:
+        A binary stream of the text; an empty file is an empty log.
+
+    Raises:
+        LogReadError: it cannot be opened (missing, a directory); it is not a text log (an
+            archive, an executable, binary data or a compression not read, outside or inside
+            its compression); or its compressed stream is damaged where it starts.
+    """
     path = Path(path)
+    name = str(path) if name is None else name
     try:
         raw = path.open("rb")
+    except IsADirectoryError:
+        raise LogReadError(directory_message(name)) from None
     except OSError as exc:
-        raise LogReadError(f"cannot open log {path}: {exc.strerror}") from None
-    if raw.peek(2)[:2] == GZIP_MAGIC:
-        return igzip.IGzipFile(fileobj=raw, mode="rb")
-    return raw
+        raise LogReadError(f"cannot open log {name}: {exc.strerror}") from None
+    kind = sniff(raw.peek(HEAD_BYTES)[:HEAD_BYTES])
+    if kind == "text":
+        return raw
+    if kind == "gzip":
+        stream: BinaryIO = igzip.IGzipFile(fileobj=raw, mode="rb")
+    elif kind in DECODED:
+        stream = open_decoded(raw, kind)
+    else:
+        raw.close()
+        raise LogReadError(not_a_log(name, kind))
+    try:
+        inner = sniff(stream.peek(HEAD_BYTES)[:HEAD_BYTES])  # type: ignore[attr-defined]
+    except (EOFError, OSError, isal_zlib.error) as exc:
+        stream.close()
+        raise LogReadError(f"{name} is damaged or truncated: {exc}") from None
+    if inner != "text":
+        stream.close()
+        raise LogReadError(not_a_log(name, inner, outer=kind))
+    return stream
+
+
+def directory_message(name: str) -> str:
+    """Why a directory given as a log is refused, and what to name instead."""
+    return f"{name} is a directory: name its files, e.g. '{Path(name) / '*.log'}'"
 
 
 def iter_blocks(

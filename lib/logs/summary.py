@@ -3,9 +3,10 @@
 A ``LogSummary`` holds counts only (per host, per host inside the window, per hour, per status),
 so a month of logs fits in a few megabytes however large the input. Summaries of separate pieces
 combine with ``combine``: the result is the same whatever the split or the order. A partition
-(``lib.logs.inputs``: a file, or a byte range of a plain one) is summarised by
-``summarize_partition``, the one function every engine runs; ``PartitionMerger`` combines
-partitions arriving in any order and gives each rejected example its line number in its file.
+(``lib.logs.inputs``: a file, or a range of a plain one's bytes or a compressed one's text) is
+summarised by ``summarize_partition``, the one function every engine runs; ``PartitionMerger``
+combines partitions arriving in any order and gives each rejected example its line number in its
+file.
 """
 
 from __future__ import annotations
@@ -241,8 +242,8 @@ def summarize_partition(
     in_flight: int = 1,
     choice: FormatChoice = DEFAULT_CHOICE,
 ) -> LogSummary:
-    """Summarise one partition (a whole file or a byte range of a plain one); ``executor``,
-    ``in_flight`` and ``choice`` as for ``summarize_stream``.
+    """Summarise one partition (a whole file or a range of it); ``executor``, ``in_flight``
+    and ``choice`` as for ``summarize_stream``.
 
     The rejected examples carry the file's name; their line numbers count from the partition's
     first line (``PartitionMerger`` turns them into the file's line numbers).
@@ -297,9 +298,9 @@ def summarize_log(
     workers: int | None = None,
     choice: FormatChoice = DEFAULT_CHOICE,
 ) -> LogSummary:
-    """Stream one plain or gzip log and summarise it, parsing blocks on ``workers`` threads
-    (default: the CPU count; polars releases the GIL) while this thread decompresses; read as
-    ``choice`` says. Raises LogReadError."""
+    """Stream one log (plain, gzip, bzip2, xz or zstd) and summarise it, parsing blocks on
+    ``workers`` threads (default: the CPU count; polars releases the GIL) while this thread
+    decompresses; read as ``choice`` says. Raises LogReadError."""
     return summarize_files([path], window, block_bytes, workers, {str(path): choice})
 
 

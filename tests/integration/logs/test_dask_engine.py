@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import os
 
 import pytest
+import zstandard
 
 from lib.errors import ConfigError
 from lib.logs.cluster import local_cluster
@@ -175,6 +177,32 @@ def test_one_gzip_file_is_cut_across_the_workers_with_the_same_answers(
     assert dask.engine.partitions == 2 and local.engine.partitions == 1
     a, b = _answers(local), _answers(dask)
     assert a == b and a["rejected_lines"] >= 30
+
+
+def test_bzip2_and_zstd_files_run_on_dask_with_the_local_answers(months, tmp_path, scheduler):
+    """July (damaged lines all over) as zstd in two frames and August as bzip2 under a plain
+    name: each is one task, read whole, and the answers are the local engine's. Alone, the zstd
+    file is cut into ranges of its text across the two workers, as gzip is."""
+    july = (months / "jul.log").read_bytes()
+    frames = zstandard.ZstdCompressor(write_checksum=True)
+    zst = tmp_path / "jul.log.zst"
+    zst.write_bytes(frames.compress(july[:1_000_001]) + frames.compress(july[1_000_001:]))
+    august = tmp_path / "aug.log"  # bzip2 by content, not name
+    august.write_bytes(bz2.compress(gzip.decompress((months / "aug.log.gz").read_bytes())))
+    for paths, pieces in (([str(zst), str(august)], 2), ([str(zst)], 2)):
+        local = run_q1(paths, use_dns=False, engine="local", **WINDOW)
+        dask = run_q1(
+            paths,
+            use_dns=False,
+            engine="dask",
+            scheduler=scheduler,
+            partition_bytes=400_000,
+            **WINDOW,
+        )
+        assert dask.engine.partitions == pieces and local.engine.partitions == len(paths)
+        a, b = _answers(local), _answers(dask)
+        assert a == b and a["rejected_lines"] >= 30
+        assert a["lines"] == 30_000 + (25_000 if len(paths) == 2 else 0)
 
 
 def test_a_glob_names_the_same_input_as_the_list(months, scheduler):
