@@ -78,33 +78,50 @@ def directory_message(name: str) -> str:
 
 
 def iter_blocks(
-    stream: BinaryIO, block_bytes: int = BLOCK_BYTES, name: str = "log"
+    stream: BinaryIO,
+    block_bytes: int = BLOCK_BYTES,
+    name: str = "log",
 ) -> Iterator[bytes]:
     """Yield blocks of about ``block_bytes`` holding whole lines (each block ends with a newline,
-    but maybe the last one). Raise LogReadError if the stream is damaged or truncated."""
-    pieces: list[bytes] = []
-    size = 0
+    but maybe the last one). A line that fills a whole block without ending (no log line is
+    nearly that long: servers cap a request line at 8-64 KiB) is not kept: it is skipped to its
+    end and stands as one line saying so (``cut_line``), which no format reads, so it is counted
+    as a rejected line and memory stays bounded whatever the input: a line shorter than
+    ``block_bytes`` is always kept, one of twice that or more never is. Raise LogReadError if
+    the stream is damaged or truncated."""
+    buffer = bytearray()
+    skipped: int | None = None  # bytes of an over-long line skipped so far
     while True:
         try:
             piece = stream.read(min(READ_BYTES, block_bytes))
         except (EOFError, OSError, isal_zlib.error) as exc:
             raise LogReadError(f"{name} is damaged or truncated: {exc}") from None
-        if piece:
-            pieces.append(piece)
-            size += len(piece)
-            if size < block_bytes:
+        ended = not piece
+        if skipped is not None:
+            end = piece.find(b"\n")
+            if not ended and end < 0:
+                skipped += len(piece)
                 continue
-        if not pieces:
-            return
-        chunk = b"".join(pieces)
-        cut = chunk.rfind(b"\n") + 1 if piece else len(chunk)
+            buffer += cut_line(skipped + max(end, 0)) + (b"" if ended else b"\n")
+            piece, skipped = piece[end + 1 :], None
+        buffer += piece
+        if not ended and len(buffer) < block_bytes:
+            continue
+        cut = len(buffer) if ended else buffer.rfind(b"\n") + 1
         if cut:
-            yield chunk[:cut]
-        pieces, size = ([chunk[cut:]], len(chunk) - cut) if cut < len(chunk) else ([], 0)
-        if not piece:
-            if pieces:
-                yield pieces[0]
+            yield bytes(buffer[:cut])
+            del buffer[:cut]
+        if len(buffer) >= block_bytes:  # a whole block without a newline: not a log line
+            skipped = len(buffer)
+            buffer.clear()
+        if ended:
             return
+
+
+def cut_line(length: int) -> bytes:
+    """What stands for a line of ``length`` bytes that was too long to keep: text no log format
+    reads (it starts with a NUL byte and holds no time)."""
+    return f"\x00[a line of {length:,} bytes without a newline, longer than any log line]".encode()
 
 
 def block_to_lines(block: bytes) -> pl.Series:

@@ -1,5 +1,7 @@
 import gzip
+import io
 import re
+import tracemalloc
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -10,7 +12,15 @@ from hypothesis import strategies as st
 
 from lib.logs.errors import LogReadError
 from lib.logs.formats.common import LINE_PATTERN, parse_line, parse_lines
-from lib.logs.reading import block_to_lines, iter_blocks, iter_parsed, open_log, read_log
+from lib.logs.reading import (
+    block_to_lines,
+    cut_line,
+    iter_blocks,
+    iter_parsed,
+    open_log,
+    read_log,
+)
+from lib.logs.summary import Window, summarize_stream
 
 GOOD = (
     "in24.inetnebr.com - - [01/Aug/1995:00:00:01 -0400] "
@@ -234,3 +244,51 @@ def test_real_slice_has_1880_requests_and_one_rejected_line(nasa_slice):
     assert frame["status"].value_counts().to_dict() == statuses
     rejected = [r for _, _, r in iter_parsed(nasa_slice)][0]
     assert rejected.rows() == [(1881, "miriwo")]
+
+
+class _Endless:
+    """A stream of ``size`` bytes of ``x`` with no newline, made as it is read."""
+
+    def __init__(self, size: int):
+        self.left = size
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n < 0 else min(n, self.left)
+        self.left -= n
+        return b"x" * n
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lengths=st.lists(st.integers(0, 120), min_size=1, max_size=12),
+    block=st.integers(8, 40),
+    ends_with_newline=st.booleans(),
+)
+def test_a_line_longer_than_a_block_becomes_one_cut_line(lengths, block, ends_with_newline):
+    lines = [bytes([97 + i % 26]) * length for i, length in enumerate(lengths)]
+    data = b"\n".join(lines) + (b"\n" if ends_with_newline else b"")
+    out = b"".join(iter_blocks(io.BytesIO(data), block)).split(b"\n")
+    if ends_with_newline:
+        assert out.pop() == b""
+    assert len(out) == len(lines)  # every line counted once, long or not
+    for got, line in zip(out, lines, strict=True):
+        if len(line) < block:
+            assert got == line
+        elif len(line) >= 2 * block + 2:
+            assert got == cut_line(len(line))
+        else:
+            assert got in (line, cut_line(len(line)))
+
+
+def test_a_huge_file_without_a_newline_is_one_rejected_line_in_bounded_memory():
+    tracemalloc.start()
+    try:
+        blocks = list(iter_blocks(_Endless(300 * 1024 * 1024), name="huge"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert blocks == [cut_line(300 * 1024 * 1024)]
+    assert peak < 40 * 1024 * 1024  # a few blocks' worth, not the 300 MB line
+    window = Window.parse("1995-08-01T00:00:00+00:00", "1995-09-01T00:00:00+00:00")
+    summary = summarize_stream(io.BytesIO(b"".join(blocks) + b"\n"), window)
+    assert (summary.lines, summary.requests, summary.rejected) == (1, 0, 1)
