@@ -137,6 +137,14 @@ def test_the_notebook_takes_its_caches_from_the_environment(tmp_path, monkeypatc
     assert list((tmp_path / "geo").glob("ip_networks-*.arrow"))
 
 
+def test_a_log_it_cannot_read_fails_the_notebook_with_one_line(tmp_path):
+    log = tmp_path / "app.log"
+    log.write_text("2026-11-30 10:00:00 INFO started\nready\n" * 50)
+    with pytest.raises(pm.PapermillExecutionError, match="no known log format reads its first"):
+        run(tmp_path, log_path=str(log))
+    assert not (tmp_path / "out" / "results.json").exists()  # no answer that looks like one
+
+
 def test_a_bad_window_fails_with_a_clear_error(tmp_path, nasa_slice):
     with pytest.raises(pm.PapermillExecutionError, match="UTC offset"):
         run(tmp_path, log_path=str(nasa_slice), window_start="1995-08-18T00:00:00")
