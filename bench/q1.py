@@ -47,11 +47,20 @@ def main() -> int:
             "top_hosts": [[h["host"], h["requests"]] for h in data["top_hosts"]],
             "top_country": data["top_country"],
             "coverage": round(data["coverage"], 4),
+            # what only some formats log, and how the lines were read
+            "requests_per_format": data["requests_per_format"],
+            "top_referrer": _first(data["top_referrers"], "referer"),
+            "top_user_agent": _first(data["top_user_agents"], "user_agent"),
         },
         sys.stdout,
     )
     print()
     return 0
+
+
+def _first(rows: list[dict], key: str) -> str | None:
+    """``key`` of the first row, None when there is none (a format that does not log it)."""
+    return rows[0][key] if rows else None
 
 
 if __name__ == "__main__":

@@ -9,6 +9,12 @@ ccTLD hosts and IP literals); paths are heavy-tailed over a few hundred NASA-lik
 About one line in 50,000 is damaged the way real logs are: truncated or empty lines (malformed),
 and requests with undecodable bytes, without a protocol or with a quote inside (still requests).
 
+It can also write the same log in the Combined Log Format (``log_format="combined"``): every line
+then ends with a ``"referer" "user-agent"`` drawn from pools of 1995-era and a few modern values
+(many referers ``-``; a few agents hold a quote, written ``\\"`` as Apache escapes it). Those are
+drawn from a random stream of their own, so hosts, times, requests, statuses, sizes and damaged
+lines are those of the Common version of the same seed, and so are Q1's answers.
+
 Everything it produces is labelled: a sidecar ``<file>.synthetic.json`` marks the file as
 synthetic, and ``lib.logs.synthetic_marker.is_synthetic`` reads it, so reports can say their input
 was synthetic.
@@ -33,6 +39,7 @@ DAMAGE_EVERY = 50_000  # one damaged line in this many
 HOST_POOL = 85_000  # candidate hosts; about 75,000 of them appear in a full-size log
 _BATCH = 200_000  # lines formatted and written at once: bounds memory
 MONTH = (1995, 8)  # the default month: August 1995, local time -0400
+LOG_FORMATS = ("common", "combined")  # what ``generate_log`` can write
 _OUTAGES = {  # seconds after the month's start with no requests, [start, end)
     (1995, 8): (14 * 3600 + 52 * 60 + 2, 86_400 * 2 + 4 * 3600 + 36 * 60 + 13),  # Hurricane Erin
 }
@@ -109,6 +116,76 @@ _IMAGES = (
     "ksclogo-medium launch-logo ksclogosmall launchmedium construct kscmap-tiny "
     "shuttle-patch-logo shuttle-patch-small"
 ).split()
+
+
+# The Combined format's extras, as (text, weight). Agents: mostly 1995 browsers (Netscape 1.x
+# ahead), some robots and a few modern clients; two hold a quote, one a backslash.
+_AGENTS = (
+    ("Mozilla/1.1N (Windows; I; 16bit)", 200),
+    ("Mozilla/1.22 (Windows; I; 16bit)", 140),
+    ("Mozilla/1.22 (Windows; I; 32bit)", 60),
+    ("Mozilla/1.1N (Macintosh; I; 68K)", 60),
+    ("Mozilla/1.2N (Macintosh; I; PPC)", 40),
+    ("Mozilla/2.0b1 (Windows; I; 32bit)", 30),
+    ("Mozilla/1.1N (X11; I; SunOS 4.1.3 sun4m)", 30),
+    ("Mozilla/1.1N (X11; I; IRIX 5.3 IP22)", 10),
+    ("Mozilla/1.1N (X11; I; Linux 1.2.8 i486)", 10),
+    ("NCSA Mosaic/2.0.0b4 (Windows x86)", 50),
+    ("NCSA_Mosaic/2.6 (X11;SunOS 4.1.3 sun4m)  libwww/2.12 modified", 20),
+    ("Spyglass_Mosaic/2.1 libwww/2.15_Spyglass", 20),
+    ("AIR_Mosaic(16bit)/v1.00.198.07", 20),
+    ("IBM WebExplorer DLL /v1.03", 20),
+    ("IWENG/1.2.003", 5),
+    ("Prodigy-WB/1.3e", 5),
+    ("NetCruiser/V2.1", 10),
+    ("MacWeb/1.00ALPHA3", 10),
+    ("Lynx/2.3 BETA libwww/2.14", 30),
+    ("Lynx/2.4 libwww/2.14", 20),
+    ("Cello/1.01a", 10),
+    ("WebCrawler/3.0 Robot libwww/4.0D", 10),
+    ("MOMspider/1.00 libwww-perl/0.40", 5),
+    ('Mozilla/1.1N (Windows; I; 16bit; "Trumpet Winsock 2.0")', 4),
+    ('ArachneSpider/0.9 ("Arachne" crawler; +http://spider.example.edu/)', 2),
+    ("Mozilla/2.0 (compatible; C:\\WINDOWS\\NETSCAPE.INI)", 1),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/124.0.0.0 Safari/537.36", 8),
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+     "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1", 4),
+    ("Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0", 3),
+    ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", 3),
+    ("curl/8.5.0", 2),
+    ("-", 5),
+)  # fmt: skip
+# an online service's own browser, which most of its proxy's lines come from
+_SERVICE_AGENTS = {"prodigy.com": "Prodigy-WB/1.3e", "proxy.aol.com": "IWENG/1.2.003"}
+_SITE = "http://www.ksc.nasa.gov"
+# pages of the site that link to the others (an image's referer is one of them)
+_INTERNAL_REFERERS = (
+    ("/ksc.html", 40), ("/", 15), ("/shuttle/countdown/", 20), ("/shuttle/missions/", 8),
+    ("/shuttle/missions/missions.html", 8), ("/history/apollo/", 6),
+    ("/history/history.html", 4), ("/shuttle/countdown/liftoff.html", 3),
+    ("/shuttle/missions/sts-69/mission-sts-69.html", 3), ("/facilities/lc39a.html", 2),
+    ("/whats-new.html", 3),
+)  # fmt: skip
+_EXTERNAL_REFERERS = (
+    ("http://www.yahoo.com/Science/Space/", 20),
+    ("http://www.yahoo.com/Government/Agencies/Independent_Agencies/NASA/", 8),
+    ("http://www.lycos.com/cgi-bin/pursuit?query=space+shuttle", 8),
+    ("http://webcrawler.com/cgi-bin/WebQuery?searchText=nasa+shuttle", 6),
+    ("http://home.netscape.com/home/whats-cool.html", 6),
+    ("http://www.ncsa.uiuc.edu/SDG/Software/Mosaic/Docs/whats-new.html", 5),
+    ("http://www.nasa.gov/", 10),
+    ("http://www.jsc.nasa.gov/", 4),
+    ("http://www.einet.net/galaxy/Engineering-and-Technology/Aerospace.html", 3),
+    ("http://cuiwww.unige.ch/w3catalog?shuttle", 2),
+    ("https://www.google.com/", 4),
+    ("https://duckduckgo.com/", 1),
+    ("https://en.wikipedia.org/wiki/Kennedy_Space_Center", 2),
+    ("https://web.archive.org/web/1995/http://www.ksc.nasa.gov/", 1),
+)
+_NO_REFERER = 0.4  # share of lines whose browser sent no referer ("-")
+_EXTERNAL = 0.3  # share of the other page requests referred from another site
+_OWN_AGENT = 0.85  # share of a host's lines sent with its usual agent
 
 
 def _pick(seq, x: int):
@@ -329,6 +406,59 @@ class _Catalogue:
         return host, request, status, size
 
 
+def _apache_escape(text: str) -> str:
+    """``text`` as Apache writes it inside a quoted log field: ``\\`` and ``"`` escaped."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _weighted(pairs: tuple[tuple[str, int], ...]) -> tuple[list[str], np.ndarray]:
+    """The texts of ``(text, weight)`` pairs and the cumulative sums of their weights."""
+    return [text for text, _ in pairs], np.cumsum([weight for _, weight in pairs], dtype=float)
+
+
+class _Visitors:
+    """What the Combined format adds to a line: the referer and the user agent.
+
+    Most of a host's lines carry its usual agent (an online service's proxy: the service's
+    browser; another proxy has none, its users vary). An image is referred by a page of the
+    site, another page by the site or another one; many browsers sent no referer. Every
+    ``"referer" "agent"`` ending is built once: ``batch`` returns indices into ``endings``,
+    whose last entry is empty (for malformed lines, which end before it).
+    """
+
+    def __init__(self, rng: np.random.Generator, catalogue: _Catalogue, proxies: int):
+        self.agents, self.agent_cdf = _weighted(_AGENTS)
+        internal, self.internal_cdf = _weighted(_INTERNAL_REFERERS)
+        external, self.external_cdf = _weighted(_EXTERNAL_REFERERS)
+        referers = [_SITE + page for page in internal] + external + ["-"]
+        self.n_internal, self.n_referers = len(internal), len(referers)
+        self.endings = [
+            f' "{_apache_escape(referer)}" "{_apache_escape(agent)}"'
+            for referer in referers
+            for agent in self.agents
+        ] + [""]
+        self.none = len(self.endings) - 1
+        self.usual = _draw(rng, self.agent_cdf, len(catalogue.hosts))
+        for i, host in enumerate(catalogue.hosts[:proxies]):
+            own = [a for suffix, a in _SERVICE_AGENTS.items() if host.endswith(suffix)]
+            self.usual[i] = self.agents.index(own[0]) if own else -1
+        images = ('.gif HTTP/1.0"', '.xbm HTTP/1.0"')
+        self.inline = np.array([r.endswith(images) for r in catalogue.requests])
+
+    def batch(self, rng: np.random.Generator, host: np.ndarray, request: np.ndarray) -> np.ndarray:
+        """Indices into ``endings`` for lines with these host and request indices."""
+        n = len(host)
+        usual = self.usual[host]
+        anyone = _draw(rng, self.agent_cdf, n)
+        agent = np.where((usual >= 0) & (rng.random(n) < _OWN_AGENT), usual, anyone)
+        internal = _draw(rng, self.internal_cdf, n)
+        external = self.n_internal + _draw(rng, self.external_cdf, n)
+        from_outside = ~self.inline[request] & (rng.random(n) < _EXTERNAL)
+        referer = np.where(from_outside, external, internal)
+        referer[rng.random(n) < _NO_REFERER] = self.n_referers - 1  # "-"
+        return referer * len(self.agents) + agent
+
+
 def _damage(rng: np.random.Generator, line: str, kind: int, nth: int) -> str:
     """``line`` damaged in one of five ways (kinds 0 and 1 leave it malformed). Raw bytes are
     carried as surrogates (``surrogateescape``) until the batch is encoded."""
@@ -359,10 +489,17 @@ def _stamps(month: tuple[int, int]) -> list[str]:
 
 
 def _write_lines(
-    out: BinaryIO, rng: np.random.Generator, lines: int, month: tuple[int, int]
+    out: BinaryIO,
+    rng: np.random.Generator,
+    lines: int,
+    month: tuple[int, int],
+    extras_rng: np.random.Generator | None = None,
 ) -> int:
-    """Write the log to ``out``; return how many lines are malformed."""
+    """Write the log to ``out``; return how many lines are malformed. With ``extras_rng`` the
+    lines are Combined: each ends with a referer and an agent drawn from it (never from
+    ``rng``, so everything else is as in the Common log)."""
     catalogue = _Catalogue(rng, HOST_POOL)
+    visitors = None if extras_rng is None else _Visitors(extras_rng, catalogue, len(_proxies()))
     times = _times(rng, lines, month)
     n_damaged = lines // DAMAGE_EVERY
     damaged = np.sort(rng.choice(lines, size=n_damaged, replace=False)).tolist()
@@ -388,13 +525,24 @@ def _write_lines(
                 strict=True,
             )
         ]
+        ending = None if visitors is None else visitors.batch(extras_rng, host, request)
         while damaged and damaged[0] < begin + n:
             k = n_damaged - len(damaged)
             i = damaged.pop(0) - begin
             batch[i] = _damage(rng, batch[i], k % 5, k // 5)
             malformed += k % 5 < 2
+            if ending is not None and k % 5 < 2:  # cut short before the referer
+                ending[i] = visitors.none
+        if ending is not None:
+            endings = visitors.endings
+            batch = [line + endings[e] for line, e in zip(batch, ending.tolist(), strict=True)]
         out.write(("\n".join(batch) + "\n").encode("utf-8", "surrogateescape"))
     return malformed
+
+
+def _extras_rng(seed: int) -> np.random.Generator:
+    """The Combined extras' own random stream: a child of ``seed``'s, independent of it."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
 
 
 def generate_log(
@@ -402,6 +550,7 @@ def generate_log(
     lines: int = SYNTHETIC_LINES,
     seed: int = 1995,
     month: tuple[int, int] = MONTH,
+    log_format: str = "common",
 ) -> Path:
     """Write a synthetic NASA-like log, labelled by its ``<path>.synthetic.json`` marker.
 
@@ -413,32 +562,39 @@ def generate_log(
             files.
         month: ``(year, month)`` the log covers, at -0400; August 1995 (the default) has the
             Hurricane Erin outage, other months have none.
+        log_format: ``common`` (the NASA log's) or ``combined`` (the same lines, each with a
+            referer and a user agent added; malformed lines are cut short before them).
 
     Returns:
         ``path`` as a Path.
 
     Raises:
-        ValueError: ``lines`` is negative. OSError: the files cannot be written.
+        ValueError: ``lines`` is negative, ``month`` or ``log_format`` unknown. OSError: the
+            files cannot be written.
     """
     if lines < 0:
         raise ValueError(f"lines must be >= 0, not {lines}")
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"log_format must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
     if not 1 <= month[1] <= 12:
         raise ValueError(f"month must be (year, 1..12), not {month}")
     path = Path(path)
     rng = np.random.default_rng(seed)
+    extras = _extras_rng(seed) if log_format == "combined" else None
     with replacing(path) as raw:
         if path.suffix == ".gz":  # no name and mtime 0 in the header: same input, same bytes
             gz = igzip.IGzipFile(filename="", mode="wb", compresslevel=1, fileobj=raw, mtime=0)
             with gz:
-                malformed = _write_lines(gz, rng, lines, month)
+                malformed = _write_lines(gz, rng, lines, month, extras)
         else:
-            malformed = _write_lines(raw, rng, lines, month)
+            malformed = _write_lines(raw, rng, lines, month, extras)
         marker = {
             "synthetic": True,
             "generator": "lib.logs.synthetic",
             "seed": seed,
             "lines": lines,
             "month": f"{month[0]}-{month[1]:02d}",
+            "format": log_format,
             "malformed": malformed,
             "note": "Synthetic NASA-like log, not the real NASA_access_log_Aug95: "
             "anything computed from it describes this generator, not NASA's 1995 traffic.",

@@ -1,19 +1,24 @@
-"""The synthetic NASA-like log: deterministic, labelled, shaped like August 1995, damaged a little.
+"""The synthetic NASA-like log: deterministic, labelled, shaped like August 1995, damaged a little,
+in the Common Log Format or, with the same requests, the Combined one.
 
-Small logs only (a full-size one takes seconds and proves nothing more); the shared log has
+Small logs only (a full-size one takes seconds and proves nothing more); the shared logs have
 250,000 lines so that each of the five kinds of damage occurs once.
 """
 
 import gzip
+import hashlib
 import json
 import re
 import statistics
 from collections import Counter
 from datetime import datetime
 
+import polars as pl
 import pytest
 
 from lib.logs import synthetic
+from lib.logs.formats import FORMATS
+from lib.logs.q1 import answers, run_q1
 from lib.logs.synthetic import DAMAGE_EVERY, SYNTHETIC_LINES, generate_log
 from lib.logs.synthetic_marker import is_synthetic, marker_path
 
@@ -22,6 +27,15 @@ IP = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
 STAMP = "%d/%b/%Y:%H:%M:%S %z"
 GAP = ("01:14:52:01", "03:04:36:13")  # Hurricane Erin: nothing after the first, before the second
 SHARED_LINES = 5 * DAMAGE_EVERY
+# the sha256 of Common logs as written before the Combined format existed: they must not change
+COMMON_SHA256 = {
+    (5_000, 3): "a98363ae1c59166e054ec25d0f3f914a1f48f592d9a9c20251ee4fa840cdf5db",
+    (SHARED_LINES, 1995): "99fe843df8969fe48c48e5de2fad3d494e35192a7175ec6d34ef187998b2b718",
+}
+ESCAPED = r'"((?:[^"\\]|\\.)*)"'
+ENDING = re.compile(rf" {ESCAPED} {ESCAPED}$".encode())  # what Combined adds to a Common line
+SAME_ANSWERS = ("total_requests", "lines", "rejected_lines", "bytes_sent", "first_time")
+SAME_ANSWERS += ("last_time", "window", "top_hosts", "top_country", "top_countries", "coverage")
 
 
 def raw_lines(path) -> list[bytes]:
@@ -153,3 +167,87 @@ def test_odd_requests_are_still_requests(shared_log):
     requests = [m.group(3) for line in text_lines(shared_log) if (m := SHAPE.match(line))]
     assert any(r.startswith("GET /") and not r.endswith(" HTTP/1.0") for r in requests)
     assert any('"' in r for r in requests)
+
+
+def test_common_logs_are_byte_identical_to_those_written_before(tmp_path, shared_log):
+    small = generate_log(tmp_path / "small.log", lines=5_000, seed=3)
+    for (lines, seed), path in (((5_000, 3), small), ((SHARED_LINES, 1995), shared_log)):
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == COMMON_SHA256[lines, seed]
+    assert json.loads(marker_path(small).read_text())["format"] == "common"
+
+
+@pytest.fixture(scope="module")
+def combined_log(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("combined")
+    return generate_log(folder / "aug.log", lines=SHARED_LINES, log_format="combined")
+
+
+@pytest.fixture(scope="module")
+def both_answers(shared_log, combined_log) -> tuple[dict, dict]:
+    return answers(run_q1(shared_log, use_dns=False)), answers(run_q1(combined_log, use_dns=False))
+
+
+def test_combined_lines_are_the_common_ones_with_a_referer_and_an_agent(shared_log, combined_log):
+    pairs = list(zip(raw_lines(shared_log), raw_lines(combined_log), strict=True))
+    malformed = 0
+    for common, combined in pairs:
+        if SHAPE.match(common.decode("utf-8", "replace")):
+            ending = ENDING.search(combined)
+            assert ending and combined[: ending.start()] == common, combined
+        else:  # truncated or empty: cut short before the referer, so the very same line
+            assert combined == common
+            malformed += 1
+    assert malformed == 2
+    marker = json.loads(marker_path(combined_log).read_text())
+    assert (marker["format"], marker["malformed"], marker["lines"]) == ("combined", 2, len(pairs))
+
+
+def test_combined_gives_the_answers_of_common_and_its_own_extras(both_answers):
+    common, combined = both_answers
+    assert {k: combined[k] for k in SAME_ANSWERS} == {k: common[k] for k in SAME_ANSWERS}
+    assert common["rejected_lines"] == 2 and common["total_requests"] == SHARED_LINES - 2
+    assert common["top_hosts"] and common["top_country"]["country"] == "US"
+    assert list(combined["input"]["formats"].values()) == ["combined"]
+    assert combined["requests_per_format"] == {"combined": SHARED_LINES - 2}
+    assert common["requests_per_format"] == {"common": SHARED_LINES - 2}
+    assert common["top_referrers"] == common["top_user_agents"] == []
+    referers = [row["referer"] for row in combined["top_referrers"]]
+    agents = [row["user_agent"] for row in combined["top_user_agents"]]
+    assert len(referers) == len(agents) == 10 and "-" not in referers + agents
+    assert referers[0].startswith("http://www.ksc.nasa.gov/")
+    assert any(agent.startswith("Mozilla/1.") for agent in agents)
+
+
+def test_an_escaped_quote_stays_inside_its_agent(combined_log):
+    quoted = [line for line in raw_lines(combined_log) if b'\\"' in line]
+    assert len(quoted) > 20
+    lines = pl.Series("line", [line.decode("utf-8", "replace") for line in quoted])
+    requests, rejected = FORMATS["combined"].parse_lines(lines, request_parts=True)
+    assert rejected.is_empty() and requests.height == len(quoted)
+    pool = {synthetic._apache_escape(agent) for agent, _ in synthetic._AGENTS}
+    agents = Counter(requests.get_column("user_agent").to_list())
+    assert set(agents) <= pool  # whole agents, as logged: never cut at an escaped quote
+    with_quote = [agent for agent in agents if '\\"' in agent]
+    assert with_quote and all(agent.count('\\"') == 2 for agent in with_quote)
+    assert requests.get_column("protocol").eq("HTTP/1.0").all()
+
+
+def test_referers_and_agents_look_like_1995(combined_log):
+    endings = [m.groups() for line in raw_lines(combined_log) if (m := ENDING.search(line))]
+    referers = Counter(referer for referer, _ in endings)
+    assert 0.35 < referers[b"-"] / len(endings) < 0.45
+    assert 20 < len(referers) and any(r.startswith(b"http://www.yahoo.com/") for r in referers)
+    agents = Counter(agent for _, agent in endings)
+    assert agents.most_common(1)[0][0].startswith(b"Mozilla/1.")
+    assert sum(n for agent, n in agents.items() if b"Mozilla/5.0" in agent) < 0.05 * len(endings)
+    assert b"Prodigy-WB/1.3e" in agents and b"-" in agents
+
+
+def test_combined_is_deterministic_and_only_common_or_combined_are_written(tmp_path):
+    a = generate_log(tmp_path / "a.log.gz", lines=20_000, seed=5, log_format="combined")
+    b = generate_log(tmp_path / "b.log.gz", lines=20_000, seed=5, log_format="combined")
+    c = generate_log(tmp_path / "c.log.gz", lines=20_000, seed=5)
+    assert a.read_bytes() == b.read_bytes() != c.read_bytes()
+    with pytest.raises(ValueError, match="log_format"):
+        generate_log(tmp_path / "x.log", lines=10, log_format="nginx")
+    assert not (tmp_path / "x.log").exists()
