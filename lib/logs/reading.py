@@ -23,6 +23,7 @@ from lib.logs.formats import PARSED_SCHEMA, parse_lines
 
 BLOCK_BYTES = 8 * 1024 * 1024  # decompressed bytes parsed at once: bounds memory per batch
 READ_BYTES = 1024 * 1024  # decompression step (larger reads are slower with isal)
+MAX_LINE_BYTES = 1024 * 1024  # a longer line (and one over a block) is cut: rejected, not kept
 _SEPARATOR = "\x1f"  # the batch reader's column separator; no field may contain it
 _REPLACEMENT = "\ufffd".encode()
 
@@ -81,14 +82,16 @@ def iter_blocks(
     stream: BinaryIO,
     block_bytes: int = BLOCK_BYTES,
     name: str = "log",
+    max_line: int = MAX_LINE_BYTES,
 ) -> Iterator[bytes]:
     """Yield blocks of about ``block_bytes`` holding whole lines (each block ends with a newline,
-    but maybe the last one). A line that fills a whole block without ending (no log line is
-    nearly that long: servers cap a request line at 8-64 KiB) is not kept: it is skipped to its
-    end and stands as one line saying so (``cut_line``), which no format reads, so it is counted
-    as a rejected line and memory stays bounded whatever the input: a line shorter than
-    ``block_bytes`` is always kept, one of twice that or more never is. Raise LogReadError if
-    the stream is damaged or truncated."""
+    but maybe the last one). A line longer than ``max_line`` or a block, whichever is more (no
+    log line is nearly that long: servers cap a request line at 8-64 KiB), is not kept: it is
+    skipped to its end and stands as one line saying so (``cut_line``), which no format reads,
+    so it is counted as a rejected line and memory stays bounded whatever the input. A line
+    shorter than that limit is always kept; one longer than the limit and a block is never.
+    Raise LogReadError if the stream is damaged or truncated."""
+    limit = max(block_bytes, max_line)
     buffer = bytearray()
     skipped: int | None = None  # bytes of an over-long line skipped so far
     while True:
@@ -111,7 +114,7 @@ def iter_blocks(
         if cut:
             yield bytes(buffer[:cut])
             del buffer[:cut]
-        if len(buffer) >= block_bytes:  # a whole block without a newline: not a log line
+        if len(buffer) >= limit:  # that much without a newline: not a log line
             skipped = len(buffer)
             buffer.clear()
         if ended:

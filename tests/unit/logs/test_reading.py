@@ -267,7 +267,7 @@ class _Endless:
 def test_a_line_longer_than_a_block_becomes_one_cut_line(lengths, block, ends_with_newline):
     lines = [bytes([97 + i % 26]) * length for i, length in enumerate(lengths)]
     data = b"\n".join(lines) + (b"\n" if ends_with_newline else b"")
-    out = b"".join(iter_blocks(io.BytesIO(data), block)).split(b"\n")
+    out = b"".join(iter_blocks(io.BytesIO(data), block, max_line=block)).split(b"\n")
     if ends_with_newline:
         assert out.pop() == b""
     assert len(out) == len(lines)  # every line counted once, long or not
