@@ -134,8 +134,8 @@ def summarize_block(
         statuses=_count(requests, "status"),
         utc_offsets=_count(requests, "utc_offset"),
         formats=per_format,
-        referers=_count(requests.filter(pl.col("referer").is_not_null()), "referer"),
-        user_agents=_count(requests.filter(pl.col("user_agent").is_not_null()), "user_agent"),
+        referers=_count(requests.select("referer").drop_nulls(), "referer"),  # key only:
+        user_agents=_count(requests.select("user_agent").drop_nulls(), "user_agent"),  # cheaper
         first_time=times.min(),
         last_time=times.max(),
     )
