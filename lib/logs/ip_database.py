@@ -433,6 +433,8 @@ def ip_countries(addresses: pl.Series, cache_dir: Path | None = None) -> pl.Seri
         ConfigError: a database needed is missing or unreadable.
     """
     text = addresses.cast(pl.String)
+    if not text.str.contains(":", literal=True).any():  # IPv4 only (the NASA log): no IPv6 work
+        return _ipv4_lookup(_ipv4_values(text), cache_dir).alias("country")
     v6 = parse_ipv6(text)
     mapped = v6.select(
         (pl.col("hi") == 0) & pl.col("lo").is_between(_MAPPED, _MAPPED + (1 << 32) - 1)

@@ -134,11 +134,18 @@ def summarize_block(
         statuses=_count(requests, "status"),
         utc_offsets=_count(requests, "utc_offset"),
         formats=per_format,
-        referers=_count(requests.select("referer").drop_nulls(), "referer"),  # key only:
-        user_agents=_count(requests.select("user_agent").drop_nulls(), "user_agent"),  # cheaper
+        referers=_logged(requests, "referer"),
+        user_agents=_logged(requests, "user_agent"),
         first_time=times.min(),
         last_time=times.max(),
     )
+
+
+def _logged(requests: pl.DataFrame, key: str) -> pl.DataFrame:
+    """Requests per value of a field some formats log (none when the block's formats do not)."""
+    if key not in requests.columns:
+        return _counts(key, pl.String)
+    return _count(requests.select(key).drop_nulls(), key)  # the key alone: cheaper to filter
 
 
 def _add(frames: list[pl.DataFrame], key: str, ordered: bool) -> pl.DataFrame:

@@ -14,8 +14,10 @@ the requests per format.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 
 import polars as pl
 
@@ -28,6 +30,7 @@ __all__ = ["EXTRA_SCHEMA", "FORMATS", "PARSED_SCHEMA", "FormatChoice", "LogForma
 
 AUTO = "auto"
 W3C = "w3c"
+_FEW = 512  # rejected lines checked one by one for another format's shape before parsing them
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,15 @@ class LogFormat:
         return regex.parse(
             self.pattern, self.roles, lines, first_line_no, request_parts, self.skip_prefix
         )
+
+    @property
+    def shape(self) -> str:
+        """A regular expression every line this format reads matches (Python and Rust alike)."""
+        if self.parser == "common":
+            return common.LINE_PATTERN
+        if self.parser == "combined":
+            return common.COMBINED_LINE_PATTERN
+        return self.pattern
 
     @property
     def has_referer(self) -> bool:
@@ -128,19 +140,25 @@ def log_format(text: str) -> LogFormat:
 def detect(sample: Iterable[str]) -> LogFormat | None:
     """The format of a log from its first lines: W3C when they hold a ``#Fields:`` header, else
     the registered format that parses the most of them (ties: the order of ``FORMATS``); None
-    when none parses any."""
+    when none parses any. Lines are matched against each format's shape first (microseconds),
+    and only the likeliest formats parsed to count the lines they read."""
     lines = [line for line in sample if line.strip()]
     for line in lines:
         if line.startswith("#Fields:"):
             return w3c_format(line)
+    candidates = [fmt for fmt in FORMATS.values() if fmt.parser != W3C]
+    fits = {
+        fmt.name: sum(1 for line in lines if _compiled_shape(fmt.shape).search(line))
+        for fmt in candidates
+    }
     series = pl.Series("line", lines, dtype=pl.String)
     best, most = None, 0
-    for candidate in FORMATS.values():
-        if candidate.parser == W3C:
-            continue
-        parsed = candidate.parse_lines(series)[0].height
+    for fmt in sorted(candidates, key=lambda fmt: -fits[fmt.name]):
+        if fits[fmt.name] <= most:
+            break  # no format can read more lines than match its shape
+        parsed = fmt.parse_lines(series)[0].height
         if parsed > most:
-            best, most = candidate, parsed
+            best, most = fmt, parsed
     return best
 
 
@@ -186,12 +204,24 @@ class FormatChoice:
 def _retry(
     fmt: LogFormat, rejected: pl.DataFrame, request_parts: bool
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Parse the rejected lines with ``fmt``, keeping their line numbers."""
-    again, still = fmt.parse_lines(rejected.get_column("line"), 0, request_parts)
+    """Parse the rejected lines with ``fmt``, keeping their line numbers. A few lines (the
+    usual handful of damaged ones per block) are first checked for the format's shape in
+    Python, which costs microseconds where a parse costs milliseconds."""
+    lines = rejected.get_column("line")
+    if rejected.height <= _FEW:
+        shape = _compiled_shape(fmt.shape)
+        if not any(shape.search(text) for text in lines.to_list()):
+            return rejected.clear(), rejected
+    again, still = fmt.parse_lines(lines, 0, request_parts)
     numbers = rejected.get_column("line_no")
     again = again.with_columns(numbers.gather(again.get_column("line_no")).alias("line_no"))
     still = still.with_columns(numbers.gather(still.get_column("line_no")).alias("line_no"))
     return again, still.select(*REJECTED_SCHEMA)
+
+
+@cache
+def _compiled_shape(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
 
 
 # What a run reads with when nothing else is said (tests and exploration): the Common Log Format.

@@ -26,10 +26,10 @@ import polars as pl
 from lib.logs.formats.fields import (
     CLF_STAMP,
     REJECTED_SCHEMA,
-    clf_time,
     logged,
     numbered,
     request_parts,
+    with_clf_time,
 )
 
 # The whole-line shapes, in the common subset of Python's `re` and Rust's `regex` syntax. A line
@@ -41,6 +41,7 @@ _ESCAPED = r'"(?:[^"\\]|\\.)*"'
 COMBINED_SUFFIX_PATTERN = rf'" [0-9]{{3}} (?:[0-9]{{1,18}}|-) {_ESCAPED} {_ESCAPED}$'
 EXTRA_NAMES = ("referer", "user_agent")
 LINE_PATTERN = rf'^[^ ]+ [^ ]+ [^ ]+ \[{CLF_STAMP}\] ".*" [0-9]{{3}} (?:[0-9]{{1,18}}|-)$'
+COMBINED_LINE_PATTERN = LINE_PATTERN[:-1] + f" {_ESCAPED} {_ESCAPED}$"
 
 
 def parse_lines(
@@ -72,8 +73,7 @@ def _parse(
     line, prefix, suffix = pl.col("line"), pl.col("_prefix"), pl.col("_suffix")
     # The prefix ends with `[dd/Mon/yyyy:HH:MM:SS +zzzz] "`: the stamp is its 29th to 4th last
     # characters. The suffix is `" sss bytes`, and then `"referer" "user agent"` if combined.
-    time, offset = clf_time(prefix.str.slice(-29, 26))
-    parsed = (
+    matched = (
         numbered(lines, first_line_no)
         .lazy()
         .with_columns(
@@ -82,26 +82,24 @@ def _parse(
                 "_suffix"
             ),
         )
-        .with_columns(
-            time.alias("time"),
-            # a line shorter than both shares one quote between them: not a request
-            (line.str.len_bytes() >= prefix.str.len_bytes() + suffix.str.len_bytes()).alias(
-                "_fits"
-            ),
-        )
-        .with_columns(
-            (pl.col("_fits") & pl.col("time").is_not_null()).fill_null(False).alias("_ok")
-        )
     )
-    tail = suffix.str.slice(6).str.splitn(" ", 2)  # bytes, then `"referer" "user agent"`
+    # a line shorter than both shares one quote between them: not a request
+    fits = line.str.len_bytes() >= prefix.str.len_bytes() + suffix.str.len_bytes()
+    parsed = with_clf_time(matched, prefix.str.slice(-29, 26)).with_columns(
+        (fits & pl.col("time").is_not_null()).fill_null(False).alias("_ok")
+    )
     good = parsed.filter(pl.col("_ok"))
+    sent = suffix.str.slice(6)  # bytes, and in combined `"referer" "user agent"` after them
+    extras = []
     if combined:
         # Cut in stages, each a column: an expression used twice in one stage is evaluated
         # twice (measured: `logged` on the slices below, unstaged, doubled the parse time).
+        tail = suffix.str.slice(6).str.splitn(" ", 2)
         good = good.with_columns(tail.alias("_tail")).with_columns(
             pl.col("_tail").struct.field("field_1").alias("_quoted")
         )
-        tail, quoted = pl.col("_tail"), pl.col("_quoted")
+        quoted = pl.col("_quoted")
+        sent = pl.col("_tail").struct.field("field_0")
         # the referer's closing quote: the first `" "` after its opening one (never inside an
         # escaped field, where every quote follows a backslash)
         good = good.with_columns(
@@ -111,15 +109,13 @@ def _parse(
         referer = quoted.str.slice(1, middle - 1)
         agent = quoted.str.slice(middle + 3, quoted.str.len_chars() - middle - 4)
         extras = [referer.alias("referer"), agent.alias("user_agent")]
-    else:
-        extras = [pl.lit(None, pl.String).alias(name) for name in EXTRA_NAMES]
     columns = [
         "line_no",
         prefix.str.splitn(" ", 2).struct.field("field_0").alias("host"),
         "time",
-        offset.alias("utc_offset"),
+        "utc_offset",
         suffix.str.slice(2, 3).str.to_integer().cast(pl.UInt16).alias("status"),
-        tail.struct.field("field_0").str.to_integer(strict=False).alias("bytes"),  # "-": null
+        sent.str.to_integer(strict=False).alias("bytes"),  # "-": null
         *extras,
     ]
     if with_parts:

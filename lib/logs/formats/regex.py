@@ -57,10 +57,7 @@ def parse(
     if skip_prefix:
         frame = frame.filter(~line.str.starts_with(skip_prefix))
     field = _fields(roles)
-    time, offset = _time(field)
-    parsed = frame.with_columns(line.str.extract_groups(pattern).alias("_g")).with_columns(
-        time.alias("time"), offset.alias("utc_offset")
-    )
+    parsed = _with_time(frame.with_columns(line.str.extract_groups(pattern).alias("_g")), field)
     matched = pl.col("_g").struct.field("g0").is_not_null()
     host = _get(field, "host")
     ok = (matched & pl.col("time").is_not_null() & host.is_not_null()).fill_null(False)
@@ -73,9 +70,11 @@ def parse(
         "utc_offset",
         f.status(_get(field, "status")).alias("status"),
         f.body_bytes(_get(field, "bytes")).alias("bytes"),
-        f.logged(_get(field, "referer")).alias("referer"),
-        _agent(_get(field, "user_agent"), "date" in roles).alias("user_agent"),
     ]
+    if "referer" in field:
+        columns.append(f.logged(field["referer"]).alias("referer"))
+    if "user_agent" in field:
+        columns.append(_agent(field["user_agent"], "date" in roles).alias("user_agent"))
     good = parsed.filter(pl.col("_ok"))
     if with_parts:
         good = good.with_columns(request.alias("request"))
@@ -99,17 +98,19 @@ def _get(field: dict[str, pl.Expr], role: str) -> pl.Expr:
     return field.get(role, pl.lit(None, pl.String))
 
 
-def _time(field: dict[str, pl.Expr]) -> tuple[pl.Expr, pl.Expr]:
-    """The time and the offset written, from whichever time field the format has."""
+def _with_time(frame: pl.LazyFrame, field: dict[str, pl.Expr]) -> pl.LazyFrame:
+    """``frame`` with ``time`` and ``utc_offset`` from whichever time field the format has."""
     if "time_clf" in field:
-        return f.clf_time(field["time_clf"].str.strip_chars("[]"))
+        return f.with_clf_time(frame, field["time_clf"].str.strip_chars("[]"))
     if "time_iso" in field:
-        return f.iso_time(field["time_iso"])
-    if "time_epoch" in field:
-        return f.epoch_time(field["time_epoch"])
-    if "date" in field:
-        return f.date_and_time(field["date"], _get(field, "clock"))
-    return pl.lit(None, pl.Datetime("us", "UTC")), pl.lit(None, pl.String)
+        time, offset = f.iso_time(field["time_iso"])
+    elif "time_epoch" in field:
+        time, offset = f.epoch_time(field["time_epoch"])
+    elif "date" in field:
+        time, offset = f.date_and_time(field["date"], _get(field, "clock"))
+    else:
+        time, offset = pl.lit(None, pl.Datetime("us", "UTC")), pl.lit(None, pl.String)
+    return frame.with_columns(time.alias("time"), offset.alias("utc_offset"))
 
 
 def _request(field: dict[str, pl.Expr]) -> pl.Expr:

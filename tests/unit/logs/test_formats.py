@@ -67,8 +67,6 @@ def at(*fields, offset: int = 0) -> datetime:
                 "utc_offset": "-0700",
                 "status": 200,
                 "bytes": 2326,
-                "referer": None,
-                "user_agent": None,
                 "request": "GET /apache_pb.gif HTTP/1.0",
             },
         ),
@@ -126,6 +124,7 @@ def test_each_registered_format_reads_its_servers_lines(name, line, expected):
     (row,), rejected = parse(FORMATS[name], line)
     assert rejected == []
     assert {key: row[key] for key in expected} == expected
+    assert ("referer" in row, "user_agent" in row) == (FORMATS[name].has_referer,) * 2
     assert detect([line]).name == name
 
 

@@ -623,12 +623,19 @@ def test_no_cache_folder_means_nothing_written(monkeypatch, fresh_ip6_tables):
     assert ip6_networks(None).height == 0  # straight from the reader
 
 
-def test_preload_loads_and_caches_both_tables(tmp_path, monkeypatch, fresh_ip6_tables):
+def test_preload_loads_the_ipv4_table_and_ipv6_waits_for_its_first_client(
+    tmp_path, monkeypatch, fresh_ip6_tables
+):
     v4 = counting_reader(monkeypatch, "read_ip_database", read_ip_database())
     v6 = counting_reader(monkeypatch, "read_ip6_database", ip6_networks())
     preload(tmp_path)
-    assert v4 == [1] and v6 == [1]
+    assert v4 == [1] and v6 == []
     assert len(list(tmp_path.glob("ip_networks-*.arrow"))) == 1
-    assert len(list(tmp_path.glob("ip6_networks-*.arrow"))) == 1
+    assert not list(tmp_path.glob("ip6_networks-*.arrow"))
+    ip_countries(pl.Series(["128.159.144.83", "4.4.4.4"]), tmp_path)
+    assert v4 == [1] and v6 == []  # IPv4 clients only: the IPv6 table is not needed
     ip_countries(pl.Series(["128.159.144.83", "2a00:1450:4001:81c::200e"]), tmp_path)
-    assert v4 == [1] and v6 == [1]  # already loaded
+    assert v4 == [1] and v6 == [1]
+    assert len(list(tmp_path.glob("ip6_networks-*.arrow"))) == 1
+    ip_countries(pl.Series(["2a00:1450:4001:81c::200e"]), tmp_path)
+    assert v6 == [1]  # loaded once
