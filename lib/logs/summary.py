@@ -24,6 +24,7 @@ import polars as pl
 
 from lib.errors import ConfigError
 from lib.logs.formats import FORMATS, FormatChoice
+from lib.logs.formats.common import PAIR, split_pairs
 from lib.logs.inputs import Partition, open_partition
 from lib.logs.reading import BLOCK_BYTES, block_to_lines, iter_blocks
 
@@ -120,6 +121,7 @@ def summarize_block(
         schema={"format": pl.String, "requests": pl.UInt64},
     )
     times = requests.get_column("time")
+    pairs = _pairs(requests)
     return LogSummary(
         lines=lines,
         requests=requests.height,
@@ -134,18 +136,31 @@ def summarize_block(
         statuses=_count(requests, "status"),
         utc_offsets=_count(requests, "utc_offset"),
         formats=per_format,
-        referers=_logged(requests, "referer"),
-        user_agents=_logged(requests, "user_agent"),
+        referers=_logged(requests, pairs, "referer"),
+        user_agents=_logged(requests, pairs, "user_agent"),
         first_time=times.min(),
         last_time=times.max(),
     )
 
 
-def _logged(requests: pl.DataFrame, key: str) -> pl.DataFrame:
-    """Requests per value of a field some formats log (none when the block's formats do not)."""
-    if key not in requests.columns:
-        return _counts(key, pl.String)
-    return _count(requests.select(key).drop_nulls(), key)  # the key alone: cheaper to filter
+def _pairs(requests: pl.DataFrame) -> pl.DataFrame | None:
+    """``referer``, ``user_agent``, ``requests``: the Combined format's referer and agent, cut
+    from each distinct pair of the block (far fewer than its lines), or None if it has none."""
+    if PAIR not in requests.columns:
+        return None
+    counts = requests.group_by(PAIR).agg(pl.len().cast(pl.UInt64).alias("requests"))
+    return split_pairs(counts.lazy()).select("referer", "user_agent", "requests").collect()
+
+
+def _logged(requests: pl.DataFrame, pairs: pl.DataFrame | None, key: str) -> pl.DataFrame:
+    """Requests per value of a field some formats log: from the block's referer/agent pairs and
+    from the column itself, whichever the block's formats wrote (empty if none)."""
+    parts = [_counts(key, pl.String)]
+    if pairs is not None:
+        parts.append(pairs.select(key, "requests").drop_nulls(key))
+    if key in requests.columns:
+        parts.append(_count(requests.select(key).drop_nulls(), key))  # the key alone: cheaper
+    return parts[0] if len(parts) == 1 else _add(parts, key, ordered=False)
 
 
 def _add(frames: list[pl.DataFrame], key: str, ordered: bool) -> pl.DataFrame:

@@ -39,7 +39,7 @@ PREFIX_PATTERN = rf'^[^ ]+ [^ ]+ [^ ]+ \[{CLF_STAMP}\] "'
 SUFFIX_PATTERN = r'" [0-9]{3} (?:[0-9]{1,18}|-)$'
 _ESCAPED = r'"(?:[^"\\]|\\.)*"'
 COMBINED_SUFFIX_PATTERN = rf'" [0-9]{{3}} (?:[0-9]{{1,18}}|-) {_ESCAPED} {_ESCAPED}$'
-EXTRA_NAMES = ("referer", "user_agent")
+PAIR = "referer_agent"  # Combined's `"referer" "user agent"` as logged, quotes and all
 LINE_PATTERN = rf'^[^ ]+ [^ ]+ [^ ]+ \[{CLF_STAMP}\] ".*" [0-9]{{3}} (?:[0-9]{{1,18}}|-)$'
 COMBINED_LINE_PATTERN = LINE_PATTERN[:-1] + f" {_ESCAPED} {_ESCAPED}$"
 
@@ -92,23 +92,11 @@ def _parse(
     sent = suffix.str.slice(6)  # bytes, and in combined `"referer" "user agent"` after them
     extras = []
     if combined:
-        # Cut in stages, each a column: an expression used twice in one stage is evaluated
-        # twice (measured: `logged` on the slices below, unstaged, doubled the parse time).
-        tail = suffix.str.slice(6).str.splitn(" ", 2)
-        good = good.with_columns(tail.alias("_tail")).with_columns(
-            pl.col("_tail").struct.field("field_1").alias("_quoted")
-        )
-        quoted = pl.col("_quoted")
+        # bytes, then the quoted pair `"referer" "user agent"`, cut apart only for exploration:
+        # a summary splits the distinct pairs of a block, far fewer than its lines
+        good = good.with_columns(suffix.str.slice(6).str.splitn(" ", 2).alias("_tail"))
         sent = pl.col("_tail").struct.field("field_0")
-        # the referer's closing quote: the first `" "` after its opening one (never inside an
-        # escaped field, where every quote follows a backslash)
-        good = good.with_columns(
-            (quoted.str.slice(1).str.find('" "', literal=True) + 1).alias("_middle")
-        )
-        middle = pl.col("_middle")
-        referer = quoted.str.slice(1, middle - 1)
-        agent = quoted.str.slice(middle + 3, quoted.str.len_chars() - middle - 4)
-        extras = [referer.alias("referer"), agent.alias("user_agent")]
+        extras = [pl.col("_tail").struct.field("field_1").alias(PAIR)]
     columns = [
         "line_no",
         prefix.str.splitn(" ", 2).struct.field("field_0").alias("host"),
@@ -125,11 +113,35 @@ def _parse(
         good = good.with_columns(request_parts(pl.col("request")).alias("_req")).unnest("_req")
         columns += ["request", "method", "path", "protocol"]
     good = good.select(columns)
-    if combined:  # "-" or nothing: null
-        good = good.with_columns(logged(pl.col(name)).alias(name) for name in EXTRA_NAMES)
+    if combined and with_parts:
+        good = split_pairs(good, PAIR).drop(PAIR)
     rejected = parsed.filter(~pl.col("_ok")).select(*REJECTED_SCHEMA)
     good, rejected = pl.collect_all([good, rejected], engine="streaming")
     return good, rejected
+
+
+def split_pairs(frame: pl.LazyFrame, column: str = PAIR) -> pl.LazyFrame:
+    """``frame`` with ``referer`` and ``user_agent`` cut from ``column`` (``"ref" "agent"``,
+    each escaped as the servers write it); ``-`` or nothing is null. In stages: an expression
+    used twice in one stage is evaluated twice."""
+    quoted = pl.col(column)
+    # the referer's closing quote: the first `" "` after its opening one (never inside an
+    # escaped field, where every quote follows a backslash)
+    middle = pl.col("_middle")
+    return (
+        frame.with_columns(
+            (quoted.str.slice(1).str.find('" "', literal=True) + 1).alias("_middle")
+        )
+        .with_columns(
+            quoted.str.slice(1, middle - 1).alias("referer"),
+            quoted.str.slice(middle + 3, quoted.str.len_chars() - middle - 4).alias("user_agent"),
+        )
+        .with_columns(
+            logged(pl.col("referer")).alias("referer"),
+            logged(pl.col("user_agent")).alias("user_agent"),
+        )
+        .drop("_middle")
+    )
 
 
 def parse_line(text: str | bytes) -> dict | None:

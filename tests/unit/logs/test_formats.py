@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from lib.errors import ConfigError
 from lib.logs.formats import FORMATS, FormatChoice, detect, log_format, w3c_format
+from lib.logs.summary import Window, summarize_bytes
 
 COMMON = '127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326'
 COMBINED = COMMON + ' "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"'
@@ -263,6 +264,7 @@ def test_lines_of_another_registered_format_are_still_read_and_counted_per_forma
 
 # --- round trips: generated values, written as each server writes them, read back -------------
 
+ANY_TIME = Window.parse("0001-01-01T00:00:00+00:00", "9999-12-31T00:00:00+00:00")
 _TOKEN = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=20)
 _TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40)
 _TIMES = st.datetimes(
@@ -311,11 +313,17 @@ def test_a_combined_line_round_trips(
         f'{host} - - [{_clf(when, minutes)}] "{request}" {status} '
         f'{"-" if size is None else size} "{escape(referer)}" "{escape(agent)}"'
     )
-    (row,), rejected = parse(FORMATS["combined"], line, parts=False)
+    (row,), rejected = parse(FORMATS["combined"], line)  # with its parts: referer, agent
     assert row["host"] == host and row["status"] == status and row["bytes"] == size
     assert row["time"] == when.replace(second=when.second, microsecond=0)
     assert row["referer"] == (escape(referer) if referer not in ("", "-") else None)
     assert row["user_agent"] == (escape(agent) if agent not in ("", "-") else None)
+    # a summary cuts them from the logged pair itself: the same values
+    summary = summarize_bytes(
+        line.encode() + b"\n", ANY_TIME, FormatChoice.of(FORMATS["combined"])
+    )
+    for key, frame in (("referer", summary.referers), ("user_agent", summary.user_agents)):
+        assert frame.to_dicts() == ([{key: row[key], "requests": 1}] if row[key] else [])
 
 
 @settings(max_examples=100, deadline=None)
