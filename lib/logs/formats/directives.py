@@ -13,6 +13,7 @@ inside a user agent never ends it early. Outside quotes each field has a pattern
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lib.errors import ConfigError
@@ -122,21 +123,12 @@ def dialect(text: str) -> str | None:
 def compile_apache(text: str) -> Compiled:
     """An Apache ``LogFormat`` string (as in httpd.conf, outer quotes and ``\\"`` allowed)."""
     text = _unwrap(text, '"').replace('\\"', '"')
-    pieces: list[tuple[str, str | None]] = []  # (literal text, None) or (role, "directive")
-    position, bytes_seen = 0, False
-    for match in _APACHE.finditer(text):
-        pieces.append((text[position : match.start()], None))
-        _, argument, letter = match.groups()
-        if letter == "%":
-            pieces.append(("%", None))
-        else:
-            role = _apache_role(letter, argument)
-            if role == "bytes":
-                role, bytes_seen = ("other" if bytes_seen else "bytes"), True
-            pieces.append((role, "field"))
-        position = match.end()
-    pieces.append((text[position:], None))
-    return _build(pieces, text)
+    return _build(_split(text, _APACHE, _apache_match), text)
+
+
+def _apache_match(match: re.Match) -> str | None:
+    _, argument, letter = match.groups()
+    return None if letter == "%" else _apache_role(letter, argument)  # %% is a literal %
 
 
 def _apache_role(letter: str, argument: str | None) -> str:
@@ -169,18 +161,33 @@ def compile_nginx(text: str) -> Compiled:
     """An nginx ``log_format`` string (single-quoted pieces as in nginx.conf are joined)."""
     quoted = re.findall(r"'([^']*)'", text)
     text = "".join(quoted) if quoted else text
+    return _build(_split(text, _NGINX, _nginx_match), text)
+
+
+def _nginx_match(match: re.Match) -> str:
+    return _NGINX_ROLES.get(match.group(1) or match.group(2), "other")
+
+
+def _split(
+    text: str, directive: re.Pattern, role_of: Callable[[re.Match], str | None]
+) -> list[tuple[str, str | None]]:
+    """A format string as pieces: ``(literal text, None)`` or ``(role, "field")``, each
+    directive's role from ``role_of`` (None: the directive stands for its text without its
+    first character, as Apache's ``%%``). Only the first bytes-like field counts as bytes."""
     pieces: list[tuple[str, str | None]] = []
     position, bytes_seen = 0, False
-    for match in _NGINX.finditer(text):
+    for match in directive.finditer(text):
         pieces.append((text[position : match.start()], None))
-        name = match.group(1) or match.group(2)
-        role = _NGINX_ROLES.get(name, "other")
-        if role == "bytes":
-            role, bytes_seen = ("other" if bytes_seen else "bytes"), True
-        pieces.append((role, "field"))
+        role = role_of(match)
+        if role is None:
+            pieces.append((match.group(0)[1:], None))
+        else:
+            if role == "bytes":
+                role, bytes_seen = ("other" if bytes_seen else "bytes"), True
+            pieces.append((role, "field"))
         position = match.end()
     pieces.append((text[position:], None))
-    return _build(pieces, text)
+    return pieces
 
 
 def compile_w3c(header: str) -> Compiled:
