@@ -424,7 +424,7 @@ def main() -> int:
             fasts = [18181 + k for k in range(args.kiosks)]
             slows = [18281 + k for k in range(args.kiosks)]
             for port in fasts:
-                bench.kiosk(port, "gunicorn", args.kiosk_workers)
+                bench.kiosk(port, "gthread", args.kiosk_workers)
             for port in slows:
                 bench.kiosk(port, "bottle")
             fast = fasts[0]

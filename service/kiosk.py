@@ -1,7 +1,8 @@
 """The kiosk: takes votes over HTTP and hands them to RabbitMQ; serves results from the cache.
 
     python service/kiosk.py --kiosk-id 42 [--port 8080] [--host 127.0.0.1] [--workers 2]
-                            [--threads 8]          (or: python -m service.kiosk ...)
+                            [--threads 8] [--request-timeout 10] [--server buffered]
+                            (or: python -m service.kiosk ...)
 
 - ``POST /votes`` ``{"candidate": "1", "vote_id": "..."}`` (vote_id optional, for safe
   retries) -> 202 ``{"vote_id": ..., "candidate": ...}`` once the broker has confirmed the vote;
@@ -13,7 +14,9 @@
 
 It never touches the database. Configuration: ``AMQP_URL``, ``VOTES_QUEUE``, ``CACHE_DIR``,
 ``CANDIDATES``, ``KIOSK_TOKEN``, ``RATE_LIMIT`` (see ``lib.votes.settings``). Served by gunicorn
-(gthread: processes of threads, one broker connection per process, shared by its threads).
+processes running ``service.kiosk_server``'s worker: an asyncio loop reads each request whole,
+within deadlines, and a thread runs the app on it; one broker connection per process, shared by
+its threads.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from lib.votes.message import (
 )
 from lib.votes.rate_limit import TokenBucket
 from lib.votes.settings import load_settings
+from service.kiosk_server import Limits, serve
 from service.openapi import openapi_document
 
 # Run as a script this file is __main__; its logger keeps the module's name all the same.
@@ -110,10 +114,8 @@ def make_app(
                 raise fail(401, "a valid 'Authorization: Bearer <token>' header is required")
         if bucket is not None and not bucket.allow():
             raise fail(429, "too many votes from this kiosk; slow down")
-        if request.content_length > MAX_BODY_BYTES:  # refused unread
-            raise fail(413, f"body too large (over {MAX_BODY_BYTES} bytes)")
-        body = request.body.read(MAX_BODY_BYTES + 1)
         try:
+            body = read_body(request.environ, MAX_BODY_BYTES)
             vote = vote_from_request(body, request.content_type, kiosk_id, candidates)
         except VoteError as exc:
             raise fail(exc.status, exc.reason) from None
@@ -194,6 +196,26 @@ def make_app(
     return app
 
 
+def read_body(environ: dict, limit: int) -> bytes:
+    """The request body, never more than ``limit`` bytes read: VoteError 413 past that. Read
+    from ``wsgi.input`` itself, not Bottle's ``request.body``, which spools a body of unknown
+    length (chunked, under a server that passes it through) to a temporary file whole."""
+    length = environ.get("CONTENT_LENGTH") or ""
+    if length and not length.isdigit():
+        raise VoteError(400, "Content-Length must be one decimal number")
+    if length and int(length) > limit:  # refused unread
+        raise VoteError(413, f"body too large (over {limit} bytes)")
+    if length:
+        body = environ["wsgi.input"].read(int(length))
+    elif environ.get("wsgi.input_terminated"):  # the server marks the end: read past the limit
+        body = environ["wsgi.input"].read(limit + 1)
+    else:  # no length and no end: no body (PEP 3333)
+        body = b""
+    if len(body) > limit:
+        raise VoteError(413, f"body too large (over {limit} bytes)")
+    return body
+
+
 def kiosk_page(kiosk_id: str, candidates: dict[str, Candidate]) -> str:
     """The kiosk screen: one button per candidate, the last vote's confirmation, the chart."""
     buttons = "\n".join(
@@ -229,35 +251,6 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def serve(app: Bottle, host: str, port: int, workers: int, threads: int) -> None:
-    """Serve ``app`` with gunicorn: ``workers`` processes of ``threads`` threads each (gthread).
-    Each thread opens its own broker connection on its first vote, after the fork."""
-    from gunicorn.app.base import BaseApplication
-
-    settings = {
-        "bind": f"{host}:{port}",
-        "workers": workers,
-        "threads": threads,
-        "worker_class": "gthread",
-        "keepalive": 5,
-        "graceful_timeout": 10,
-        "limit_request_line": 4094,
-        "limit_request_fields": 50,
-        "accesslog": None,
-        "proc_name": "kiosk",
-    }
-
-    class _Server(BaseApplication):
-        def load_config(self):
-            for name, value in settings.items():
-                self.cfg.set(name, value)
-
-        def load(self):
-            return app
-
-    _Server().run()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="A voting kiosk (see the module docstring).")
     parser.add_argument("--kiosk-id", required=True, help="this kiosk's id (1-32 of A-Za-z0-9_-)")
@@ -266,10 +259,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="server processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per server process")
     parser.add_argument(
+        "--request-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a client has to send a whole request, head and body (then 408)",
+    )
+    parser.add_argument(
         "--server",
-        choices=["gunicorn", "bottle"],
-        default="gunicorn",
-        help="bottle: Bottle's built-in one-request-at-a-time server (a benchmark baseline only)",
+        choices=["buffered", "gthread", "bottle"],
+        default="buffered",
+        help="buffered: gunicorn processes reading each request whole on an asyncio loop "
+        "(service.kiosk_server); gthread: gunicorn's threads reading requests themselves, and "
+        "bottle: Bottle's one-request-at-a-time server (benchmark baselines only)",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -307,7 +308,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.server == "bottle":
         app.run(host=args.host, port=args.port, quiet=True)
     else:
-        serve(app, args.host, args.port, args.workers, args.threads)
+        limits = Limits(
+            MAX_BODY_BYTES, args.request_timeout, headers=tuple(SECURITY_HEADERS.items())
+        )
+        serve(app, args.host, args.port, args.workers, args.threads, limits, args.server)
     return 0
 
 

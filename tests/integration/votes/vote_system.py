@@ -82,13 +82,15 @@ class VoteSystem:
     def start_worker(self, **env) -> subprocess.Popen:
         return self._spawn("worker", ["service/worker.py"], {**self.env, **env})
 
-    def start_kiosk(self, kiosk_id: str = "k1", **env) -> tuple[subprocess.Popen, KioskClient]:
-        """Start a kiosk on a port the system picks (``--port 0``: no race with other sockets
-        for a port chosen in advance) and wait until it answers."""
+    def start_kiosk(
+        self, kiosk_id: str = "k1", *args: str, **env: str
+    ) -> tuple[subprocess.Popen, KioskClient]:
+        """Start a kiosk (``args``: more of its options) on a port the system picks (``--port
+        0``: no race with other sockets for a port chosen in advance); wait until it answers."""
         log = self.logs / f"kiosk-{len(self.processes)}.log"
         proc = self._spawn(
             "kiosk",
-            ["service/kiosk.py", "--kiosk-id", kiosk_id, "--port", "0"],
+            ["service/kiosk.py", "--kiosk-id", kiosk_id, "--port", "0", *args],
             {**self.env, **env},
         )
 

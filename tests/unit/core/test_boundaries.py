@@ -21,6 +21,8 @@ SERVES = {
     "notebooks/q1.ipynb": "logs",
     "notebooks/q2.ipynb": "clickstream",
     "service/kiosk.py": "votes",
+    "service/kiosk_server.py": "votes",
+    "service/http_framing.py": "votes",
     "service/openapi.py": "votes",
     "service/results_writer.py": "votes",
     "service/worker.py": "votes",

@@ -1,0 +1,293 @@
+"""The kiosk's HTTP server: gunicorn's processes, each an asyncio loop that reads every request
+whole, within deadlines and limits, before one of its threads runs the WSGI app on it.
+
+Why not gunicorn's own gthread worker: it hands a connection to a thread as soon as the socket
+is readable, and the thread then blocks reading the rest of the request, with no deadline, so a
+few dozen clients that send half a request line hold every thread. Here the loop reads the
+requests (a waiting connection costs a few KiB, not a thread), framed strictly by
+``service.http_framing``; a request takes a thread only once it is complete, for as long as the
+app needs, and a thread never waits on a client. Deadlines: ``keepalive`` seconds for the first
+byte of a request, then ``request_timeout`` for the whole of it (408 after that, however slowly
+it trickles in). Pipelined requests are answered in order, one at a time.
+
+``serve(app, host, port, workers, threads, limits)``; ``server="gthread"`` serves with gunicorn's
+gthread worker instead (the setup this replaced, kept for the benchmark).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from email.utils import formatdate
+from http import HTTPStatus
+from urllib.parse import unquote_to_bytes
+
+from gunicorn.workers.base import Worker
+
+from service.http_framing import (
+    Closed,
+    Refused,
+    Request,
+    Source,
+    body_framing,
+    encode_response,
+    read_chunked,
+    read_head,
+)
+
+logger = logging.getLogger(__name__)
+MAX_CONNECTIONS = 1000  # per process; more are closed at once
+_JSON = ("Content-Type", "application/json")
+_date: tuple[int, str] = (0, "")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the server allows a request, and what it does when it refuses one."""
+
+    max_body: int  # bytes, after de-chunking
+    request_timeout: float = 10.0  # seconds from a request's first byte to the end of its body
+    keepalive: float = 5.0  # seconds an idle connection waits for its next request
+    headers: tuple[tuple[str, str], ...] = ()  # added to the server's own refusals
+    on_refusal: Callable[[int, str, str], None] | None = None  # (status, reason, client address)
+
+
+def http_date() -> str:
+    """The current time as an HTTP ``Date`` (formatted once a second)."""
+    global _date
+    now = int(time.time())
+    if _date[0] != now:
+        _date = (now, formatdate(now, usegmt=True))
+    return _date[1]
+
+
+class BufferingWorker(Worker):
+    """A gunicorn worker: an asyncio loop reading requests, ``cfg.threads`` threads running the
+    app. ``limits`` is set on a subclass made by ``serve``."""
+
+    limits = Limits(max_body=1024)
+
+    def run(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        """Accept until gunicorn says stop (or the master is gone), then let the requests
+        being answered finish, for up to ``graceful_timeout`` seconds."""
+        self._pool = ThreadPoolExecutor(self.cfg.threads, thread_name_prefix="kiosk-request")
+        self._connections: set[asyncio.Task] = set()
+        self._idle: set[asyncio.Task] = set()
+        servers = [
+            await asyncio.start_server(self._connection, sock=listener.sock, backlog=2048)
+            for listener in self.sockets
+        ]
+        while self.alive and os.getppid() == self.ppid:
+            self.notify()
+            await asyncio.sleep(1.0)
+        for server in servers:
+            server.close()
+        for task in list(self._idle):
+            task.cancel()
+        if self._connections:
+            await asyncio.wait(list(self._connections), timeout=self.cfg.graceful_timeout)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        """Serve one connection: request, response, and again while it is kept alive."""
+        task = asyncio.current_task()
+        if len(self._connections) >= MAX_CONNECTIONS:
+            writer.transport.abort()
+            return
+        self._connections.add(task)
+        peer = writer.get_extra_info("peername") or ("", 0)
+        local = writer.get_extra_info("sockname") or ("", 0)
+        source = Source(reader)
+        loop = asyncio.get_running_loop()
+        try:
+            while self.alive:
+                if not source.buffer:  # nothing pipelined: wait for the next request
+                    self._idle.add(task)
+                    try:
+                        async with asyncio.timeout(self.limits.keepalive):
+                            await source.more()
+                    finally:
+                        self._idle.discard(task)
+                request = await self._read(source, writer, peer)
+                if request is None:
+                    break
+                environ = self._environ(request, peer, local)
+                status, headers, body = await loop.run_in_executor(self._pool, self._call, environ)
+                close = not request.keep_alive or not self.alive
+                headers.append(("Date", http_date()))
+                writer.write(
+                    encode_response(status, headers, body, request.method == "HEAD", close)
+                )
+                async with asyncio.timeout(self.limits.request_timeout):
+                    await writer.drain()
+                if close:
+                    break
+        except (Closed, TimeoutError, ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self._connections.discard(task)
+            writer.close()
+
+    async def _read(
+        self, source: Source, writer: asyncio.StreamWriter, peer: tuple
+    ) -> Request | None:
+        """The next request, whole; None once a refusal has been answered (the connection is
+        then closed: what follows in it cannot be trusted to be framed as the client meant)."""
+        limits = self.limits
+        try:
+            async with asyncio.timeout(limits.request_timeout):
+                request = await read_head(source)
+                length = body_framing(request, limits.max_body)
+                if length != 0 and request.headers.get("expect", "").lower() == "100-continue":
+                    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                if length is None:
+                    request.body = await read_chunked(source, limits.max_body)
+                else:
+                    request.body = await source.exactly(length)
+            return request
+        except Refused as refused:
+            status, reason = refused.status, refused.reason
+        except TimeoutError:
+            status = 408
+            reason = f"request not received in full within {limits.request_timeout:g} s"
+        await self._refuse(source.reader, writer, status, reason, peer[0])
+        return None
+
+    async def _refuse(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        status: int,
+        reason: str,
+        client: str,
+    ) -> None:
+        """Answer ``status`` with its reason in JSON, then close without cutting the answer
+        off: stop sending, and drop what the client still sends for a moment."""
+        if self.limits.on_refusal is not None:
+            self.limits.on_refusal(status, reason, client)
+        headers = [_JSON, *self.limits.headers, ("Date", http_date())]
+        line = f"{status} {HTTPStatus(status).phrase}"
+        body = json.dumps({"error": reason}).encode()
+        writer.write(encode_response(line, headers, body, False, True))
+        try:
+            async with asyncio.timeout(1.0):
+                await writer.drain()
+                writer.write_eof()
+                while await reader.read(65536):
+                    pass
+        except (TimeoutError, ConnectionError, OSError):
+            pass
+
+    def _environ(self, request: Request, peer: tuple, local: tuple) -> dict:
+        """The WSGI environ of a complete request (PEP 3333). The body is de-chunked, so there
+        is a ``CONTENT_LENGTH`` and no ``Transfer-Encoding``; a header whose name has ``_``
+        is dropped (it would pass for its ``-`` twin)."""
+        target, host = request.target, None
+        if not target.startswith("/"):  # absolute-form: its authority is the host (RFC 9112)
+            authority, _, rest = target.partition("://")[2].partition("/")
+            target, host = "/" + rest, authority
+        path, _, query = target.partition("?")
+        environ = {
+            "REQUEST_METHOD": request.method,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),
+            "QUERY_STRING": query,
+            "SERVER_NAME": str(local[0]),
+            "SERVER_PORT": str(local[1]),
+            "SERVER_PROTOCOL": f"HTTP/{request.version}",
+            "REMOTE_ADDR": str(peer[0]),
+            "REMOTE_PORT": str(peer[1]),
+            "CONTENT_LENGTH": str(len(request.body)),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(request.body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": self.cfg.workers > 1,
+            "wsgi.run_once": False,
+            "wsgi.input_terminated": True,
+        }
+        for name, value in request.headers.items():
+            if "_" in name or name in ("content-length", "transfer-encoding"):
+                continue
+            key = name.upper().replace("-", "_")
+            environ[key if key == "CONTENT_TYPE" else f"HTTP_{key}"] = value
+        if host is not None:
+            environ["HTTP_HOST"] = host
+        return environ
+
+    def _call(self, environ: dict) -> tuple[str, list[tuple[str, str]], bytes]:
+        """Run the app on ``environ`` (in a thread): its status, headers and whole body, or a
+        500 without details if it fails."""
+        started: list = []
+        chunks: list[bytes] = []
+
+        def start_response(status, headers, exc_info=None):
+            if started and exc_info is None:
+                raise AssertionError("start_response called twice without exc_info")
+            started[:] = [status, list(headers)]
+            return chunks.append
+
+        try:
+            result = self.wsgi(environ, start_response)
+            try:
+                chunks.extend(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+            if not started:
+                raise RuntimeError("the app returned without calling start_response")
+            return started[0], started[1], b"".join(chunks)
+        except Exception:
+            logger.exception("%s %s failed", environ["REQUEST_METHOD"], environ["PATH_INFO"])
+            body = json.dumps({"error": "500 Internal Server Error"}).encode()
+            return "500 Internal Server Error", [_JSON, *self.limits.headers], body
+
+
+def serve(
+    app: Callable,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    limits: Limits,
+    server: str = "buffered",
+) -> None:
+    """Serve ``app`` with gunicorn: ``workers`` processes, ``threads`` threads each running the
+    app. ``server``: ``buffered`` (BufferingWorker with ``limits``) or ``gthread``."""
+    from gunicorn.app.base import BaseApplication
+
+    worker = type("KioskWorker", (BufferingWorker,), {"limits": limits})
+    settings = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": worker if server == "buffered" else "gthread",
+        "keepalive": int(limits.keepalive),
+        "graceful_timeout": 10,
+        "limit_request_line": 4094,
+        "limit_request_fields": 50,
+        "accesslog": None,
+        "proc_name": "kiosk",
+    }
+
+    class _Server(BaseApplication):
+        def load_config(self):
+            for name, value in settings.items():
+                self.cfg.set(name, value)
+
+        def load(self):
+            return app
+
+    _Server().run()
