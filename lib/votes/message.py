@@ -18,6 +18,7 @@ from lib.errors import ConfigError, ProjectError
 
 MESSAGE_VERSION = 1
 MAX_BODY_BYTES = 1024  # a vote is a few dozen bytes; anything larger is refused with 413
+MAX_JSON_DEPTH = 8  # a vote is one object of strings; deeper bodies are refused unparsed
 BUCKET = timedelta(minutes=10)
 _VOTE_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _KIOSK_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -90,8 +91,8 @@ def vote_from_request(
     """Validate an HTTP request body (``{"candidate": "1", "vote_id": "..."}``) into a Vote.
 
     ``vote_id`` is optional: a client that retries sends the same one, so the vote counts once;
-    without it the kiosk makes one. Raises VoteError (413 too large, 415 not JSON, 400 malformed
-    or unknown candidate).
+    without it the kiosk makes one. Raises VoteError (413 too large, 415 not JSON, 400 malformed,
+    nested too deep, a key repeated or an unknown candidate).
     """
     if len(body) > MAX_BODY_BYTES:
         raise VoteError(413, f"body larger than {MAX_BODY_BYTES} bytes")
@@ -99,7 +100,7 @@ def vote_from_request(
     if media_type != "application/json":
         raise VoteError(415, "Content-Type must be application/json")
     try:
-        data = json.loads(body.decode("utf-8"))
+        data = _request_json(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise VoteError(400, "body is not UTF-8") from None
     except ValueError:
@@ -117,9 +118,36 @@ def vote_from_request(
     vote_id = data.get("vote_id")
     if "vote_id" not in data:
         vote_id = uuid.uuid4().hex
-    elif not isinstance(vote_id, str) or not _VOTE_ID.match(vote_id):
+    elif not isinstance(vote_id, str) or not _VOTE_ID.fullmatch(vote_id):  # no "\n" after
         raise VoteError(400, "vote_id must be 8-64 of A-Za-z0-9_-")
     return Vote(vote_id, candidate, kiosk_id, now or datetime.now(UTC))
+
+
+def _request_json(text: str) -> object:
+    """``text`` parsed as JSON, refused (VoteError 400) if it nests deeper than
+    ``MAX_JSON_DEPTH`` (checked before parsing: the parser recurses) or repeats a key (which
+    parsers resolve differently); ValueError if it is not JSON."""
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise VoteError(400, f"body nests deeper than {MAX_JSON_DEPTH} levels")
+        elif char in "]}":
+            depth -= 1
+
+    def unique(pairs: list[tuple[str, object]]) -> dict:
+        keys = [key for key, _ in pairs]
+        if len(set(keys)) != len(keys):
+            repeated = next(key for key in keys if keys.count(key) > 1)
+            raise VoteError(400, f"body repeats the key {repeated[:40]!r}")
+        return dict(pairs)
+
+    return json.loads(text, object_pairs_hook=unique)
 
 
 def encode(vote: Vote) -> bytes:

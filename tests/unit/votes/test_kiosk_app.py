@@ -127,6 +127,9 @@ def test_a_vote_is_published_then_answered_202(kiosk, publisher):
         (b'{"candidate": "1"}', "text/plain", 415, "Content-Type must be application/json"),
         (b'{"candidate": "1"}', "", 415, "Content-Type must be application/json"),
         (b" " * (MAX_BODY_BYTES + 1), JSON, 413, f"body too large (over {MAX_BODY_BYTES} bytes)"),
+        (b"[" * 1000, JSON, 400, "body nests deeper than 8 levels"),
+        (b'{"candidate": "2", "candidate": "1"}', JSON, 400, "body repeats the key 'candidate'"),
+        (b'{"candidate": "1", "vote_id": "abcdefgh\\n"}', JSON, 400, "vote_id must be 8-64"),
     ],
 )
 def test_bad_votes_get_their_reason_and_publish_nothing(

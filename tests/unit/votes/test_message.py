@@ -94,6 +94,32 @@ def test_bad_bodies_are_refused_with_a_status_and_reason(body, content_type, sta
     assert caught.value.status == status and caught.value.reason
 
 
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"[" * 1000, "body nests deeper than 8 levels"),
+        (b"[" * 9 + b"]" * 9, "body nests deeper than 8 levels"),
+        (b'{"x": ' * 9 + b"1" + b"}" * 9, "body nests deeper than 8 levels"),
+        (b'{"candidate": "2", "candidate": "1"}', "body repeats the key 'candidate'"),
+        (b'{"candidate": "1", "\\u0063andidate": "2"}', "body repeats the key 'candidate'"),
+        (b'{"candidate": "1", "vote_id": "abcdefgh\\n"}', "vote_id must be 8-64"),
+    ],
+)
+def test_deep_repeated_or_newline_ended_bodies_are_a_400_with_a_reason(body, reason):
+    with pytest.raises(VoteError) as caught:
+        vote_from_request(body, JSON, "k1", CANDIDATES, NOW)
+    assert (caught.value.status, caught.value.reason[: len(reason)]) == (400, reason)
+
+
+def test_brackets_inside_strings_are_not_nesting():
+    body = b'{"candidate": "1", "vote_id": "[[[[[[[[[["}'  # refused for its id, not its depth
+    with pytest.raises(VoteError, match="vote_id must be"):
+        vote_from_request(body, JSON, "k1", CANDIDATES, NOW)
+    deep_enough = b"[" * 8 + b"]" * 8
+    with pytest.raises(VoteError, match="must be a JSON object"):
+        vote_from_request(deep_enough, JSON, "k1", CANDIDATES, NOW)
+
+
 @given(body=st.binary(max_size=300), content_type=st.sampled_from([JSON, "text/plain", None]))
 def test_any_body_is_a_vote_or_a_vote_error(body, content_type):
     try:
