@@ -42,6 +42,7 @@ from bottle import Bottle, HTTPResponse, request, response, static_file
 from lib.errors import ConfigError
 from lib.votes.broker import BrokerUnavailable, VotePublisher
 from lib.votes.cache import CHARTS, RESULTS_FILE, CachedResults, staleness
+from lib.votes.http_rules import HostPolicy
 from lib.votes.message import (
     MAX_BODY_BYTES,
     Candidate,
@@ -49,7 +50,8 @@ from lib.votes.message import (
     check_kiosk_id,
     vote_from_request,
 )
-from lib.votes.rate_limit import TokenBucket
+from lib.votes.rate_limit import ClientBuckets
+from lib.votes.refusals import Refusals
 from lib.votes.settings import load_settings
 from service.kiosk_server import Limits, serve
 from service.openapi import openapi_document
@@ -76,13 +78,18 @@ def make_app(
     results_max_age: int = 1,
     token: str | None = None,
     rate_limit: float = 0,
+    hosts: HostPolicy | None = None,
+    refusals: Refusals | None = None,
 ) -> Bottle:
     """The kiosk's Bottle application. ``publisher_factory`` makes the publisher, once per server
-    process, on the first request that needs it. With ``token``, ``POST /votes`` needs
-    ``Authorization: Bearer <token>``; with ``rate_limit`` (votes/s, per process) excess votes
-    get 429."""
+    process, on the first request that needs it. ``POST /votes`` is refused (403) for a Host
+    ``hosts`` does not serve (default: the loopback names) or a foreign Origin; with ``token``
+    it needs ``Authorization: Bearer <token>`` (401); with ``rate_limit`` (votes/s per client,
+    per process) excess votes get 429. Every refusal is counted and logged by ``refusals``."""
     app = Bottle()
-    bucket = TokenBucket(rate_limit, 2 * rate_limit) if rate_limit else None
+    buckets = ClientBuckets(rate_limit, 2 * rate_limit) if rate_limit else None
+    hosts = hosts or HostPolicy.serving("127.0.0.1")
+    refusals = refusals or Refusals()
     expected = f"Bearer {token}".encode() if token else None
     state: dict = {}
     lock = threading.Lock()
@@ -97,6 +104,7 @@ def make_app(
         return state["publisher"]
 
     def fail(status: int, reason: str) -> HTTPResponse:
+        refusals.record(status, reason, request.environ.get("REMOTE_ADDR", ""))
         return HTTPResponse(
             json.dumps({"error": reason}), status, {"Content-Type": "application/json"}
         )
@@ -108,12 +116,18 @@ def make_app(
 
     @app.post("/votes")
     def post_vote():
-        if expected is not None:
+        environ = request.environ
+        foreign = hosts.refusal(
+            environ.get("HTTP_HOST"), environ.get("HTTP_ORIGIN"), environ.get("SERVER_PORT", "")
+        )
+        if foreign is not None:
+            raise fail(403, foreign)
+        if expected is not None:  # before the rate limit: a stranger spends nobody's budget
             given = request.get_header("Authorization", "").encode("utf-8", "replace")
             if not hmac.compare_digest(given, expected):
                 raise fail(401, "a valid 'Authorization: Bearer <token>' header is required")
-        if bucket is not None and not bucket.allow():
-            raise fail(429, "too many votes from this kiosk; slow down")
+        if buckets is not None and not buckets.allow(environ.get("REMOTE_ADDR", "")):
+            raise fail(429, "too many votes from this client; slow down")
         try:
             body = read_body(request.environ, MAX_BODY_BYTES)
             vote = vote_from_request(body, request.content_type, kiosk_id, candidates)
@@ -168,6 +182,7 @@ def make_app(
             "kiosk": "up",
             "broker_reachable": broker,
             "cache_age_seconds": age,
+            "refusals": refusals.counts(),
         }
 
     document = openapi_document(kiosk_id, candidates, list(CHARTS))
@@ -189,6 +204,8 @@ def make_app(
     def _error(error):
         response.content_type = "application/json"
         reason = error.body if isinstance(error.body, str) and error.status_code < 500 else None
+        client = request.environ.get("REMOTE_ADDR", "")
+        refusals.record(error.status_code, reason or error.status_line, client)
         return json.dumps({"error": reason or error.status_line})
 
     for status in (400, 404, 405, 413, 500):
@@ -288,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         logger.error("%s", exc)
         return 2
+    refusals = Refusals()  # before gunicorn forks: its counts are shared by every process
     app = make_app(
         kiosk_id,
         settings.candidates,
@@ -295,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         settings.cache_dir,
         token=settings.kiosk_token,
         rate_limit=settings.rate_limit,
+        hosts=HostPolicy.serving(args.host, settings.kiosk_hosts),
+        refusals=refusals,
     )
     logger.info(
         "kiosk %s on http://%s:%d/ (queue %s, cache %s, %s server)",
@@ -309,7 +329,10 @@ def main(argv: list[str] | None = None) -> int:
         app.run(host=args.host, port=args.port, quiet=True)
     else:
         limits = Limits(
-            MAX_BODY_BYTES, args.request_timeout, headers=tuple(SECURITY_HEADERS.items())
+            MAX_BODY_BYTES,
+            args.request_timeout,
+            headers=tuple(SECURITY_HEADERS.items()),
+            on_refusal=refusals.record,
         )
         serve(app, args.host, args.port, args.workers, args.threads, limits, args.server)
     return 0

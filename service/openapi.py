@@ -46,6 +46,8 @@ def openapi_document(kiosk_id: str, candidates: dict[str, Candidate], charts: li
                         "202": _json("Accepted", "the ballot box confirmed the vote"),
                         "400": _ERROR,
                         "401": _ERROR,
+                        "403": _ERROR,
+                        "408": _ERROR,
                         "413": _ERROR,
                         "415": _ERROR,
                         "429": _ERROR,
@@ -151,6 +153,12 @@ def openapi_document(kiosk_id: str, candidates: dict[str, Candidate], charts: li
                         "kiosk": {"type": "string"},
                         "broker_reachable": {"type": "boolean"},
                         "cache_age_seconds": {"type": "number", "nullable": True},
+                        "refusals": {
+                            "type": "object",
+                            "description": "requests refused since the kiosk started, by "
+                            "status ('other': any status not listed)",
+                            "additionalProperties": {"type": "integer", "minimum": 0},
+                        },
                     },
                     "required": ["kiosk_id", "kiosk", "broker_reachable"],
                 },

@@ -11,8 +11,10 @@
 - ``RESULTS_INTERVAL`` (``2``): seconds between the worker's results refreshes;
 - ``CHART_INTERVAL`` (``10``): charts are redrawn at most this often (and only when changed);
 - ``KIOSK_TOKEN`` (none): bearer token ``POST /votes`` requires; mandatory off loopback;
-- ``RATE_LIMIT`` (``50``): votes a second one kiosk server process accepts on average (bursts of
-  twice that), 0 for none; far above human voting, far below a flood.
+- ``RATE_LIMIT`` (``50``): votes a second one kiosk server process accepts from one client on
+  average (bursts of twice that), 0 for none; far above human voting, far below a flood;
+- ``KIOSK_HOSTS`` (none: the loopback names and the address the kiosk listens on): the host
+  names (``name`` or ``name:port``, comma-separated) ``POST /votes`` may be sent to.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from lib.config import data_dir, database_url, environment, number
 from lib.errors import ConfigError
+from lib.votes.http_rules import parse_hosts
 from lib.votes.message import Candidate, parse_candidates
 
 DEFAULT_CANDIDATES = "1=薯片 chips,2=林林 lam lam,3=正氣 justice"
@@ -44,6 +47,7 @@ class VoteSettings:
     chart_interval: float
     kiosk_token: str | None
     rate_limit: float
+    kiosk_hosts: tuple[str, ...]  # empty: the loopback names and the listening address
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> VoteSettings:
@@ -65,4 +69,5 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         chart_interval=number(env, "CHART_INTERVAL", "10", float),
         kiosk_token=env.get("KIOSK_TOKEN") or None,
         rate_limit=number(env, "RATE_LIMIT", "50", float, zero_ok=True),
+        kiosk_hosts=parse_hosts(env.get("KIOSK_HOSTS", "")),
     )

@@ -174,3 +174,22 @@ def test_expect_100_continue_is_answered_before_the_body(kiosk):
         assert connection.reply().status == 202
     finally:
         connection.close()
+
+
+def test_a_vote_for_another_host_or_from_another_page_is_a_403(kiosk):
+    length = f"Content-Length: {len(VOTE)}\r\n"
+    foreign_host, _ = exchange(kiosk, post(VOTE, length, host=f"evil.example:{kiosk}"))
+    assert foreign_host.status == 403 and "is not a name this kiosk serves" in foreign_host.reason
+    origin = "Origin: http://evil.example\r\n"
+    foreign_page, _ = exchange(kiosk, post(VOTE, length, f"127.0.0.1:{kiosk}", origin))
+    assert foreign_page.status == 403 and "is not this kiosk's own page" in foreign_page.reason
+    own = f"Origin: http://127.0.0.1:{kiosk}\r\n"
+    assert exchange(kiosk, post(VOTE, length, f"127.0.0.1:{kiosk}", own))[0].status == 202
+
+
+def test_the_servers_refusals_are_counted_in_health(kiosk):
+    for _ in range(3):
+        exchange(kiosk, b"GET /health HTTP/1.1\nHost: 127.0.0.1\n\n")
+    exchange(kiosk, post(b"", "Content-Length: 5000\r\n"))
+    reply, _ = exchange(kiosk, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert json.loads(reply.body)["refusals"] == {"400": 3, "413": 1}  # both processes' counts

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from lib.votes.broker import BrokerUnavailable
 from lib.votes.cache import write_results
+from lib.votes.http_rules import HostPolicy, parse_hosts
 from lib.votes.message import MAX_BODY_BYTES, Vote, parse_candidates
 from lib.votes.settings import DEFAULT_CANDIDATES
 from lib.votes.store import build_results
@@ -57,9 +59,13 @@ class Reply:
         return self.json()["error"]
 
 
-def call(app, method: str, path: str, body: bytes = b"", **headers: str) -> Reply:
-    """One request through ``wsgiref.validate`` (which fails on any breach of the WSGI spec)."""
+def call(
+    app, method: str, path: str, body: bytes = b"", client: str = "127.0.0.1", **headers: str
+) -> Reply:
+    """One request from ``client`` through ``wsgiref.validate`` (which fails on any breach of
+    the WSGI spec)."""
     environ: dict = {
+        "REMOTE_ADDR": client,
         "REQUEST_METHOD": method,
         "SCRIPT_NAME": "",
         "PATH_INFO": path,
@@ -99,6 +105,13 @@ def kiosk(tmp_path, publisher):
 def vote(app, body: dict | bytes, content_type: str = JSON, **headers: str) -> Reply:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     return call(app, "POST", "/votes", data, content_type=content_type, **headers)
+
+
+def vote_from(app, client: str, **headers: str) -> int:
+    """A valid vote from the address ``client``: its status."""
+    return call(
+        app, "POST", "/votes", b'{"candidate": "1"}', client, content_type=JSON, **headers
+    ).status
 
 
 def test_a_vote_is_published_then_answered_202(kiosk, publisher):
@@ -171,8 +184,79 @@ def test_over_the_rate_limit_is_a_429(tmp_path, publisher):
     app = make_app("k7", CANDIDATES, lambda: publisher, tmp_path, rate_limit=1)  # bursts of 2
     statuses = [vote(app, {"candidate": "1"}).status for _ in range(4)]
     assert statuses[:2] == [202, 202] and statuses[2:] == [429, 429]
-    assert vote(app, {"candidate": "1"}).reason == "too many votes from this kiosk; slow down"
+    assert vote(app, {"candidate": "1"}).reason == "too many votes from this client; slow down"
     assert len(publisher.votes) == 2
+
+
+def test_one_clients_flood_does_not_refuse_another(tmp_path, publisher):
+    app = make_app("k7", CANDIDATES, lambda: publisher, tmp_path, rate_limit=1)
+    flood = [vote_from(app, "10.0.0.66") for _ in range(20)]
+    assert flood.count(202) == 2 and flood.count(429) == 18
+    assert [vote_from(app, "10.0.0.7"), vote_from(app, "10.0.0.7")] == [202, 202]
+    # IPv6 addresses are counted per /64: a host cannot take a fresh address per vote
+    assert [vote_from(app, f"2001:db8::{i}") for i in range(3)] == [202, 202, 429]
+    assert vote_from(app, "2001:db8:0:1::1") == 202
+
+
+def test_unauthenticated_requests_spend_no_rate_budget(tmp_path, publisher):
+    app = make_app("k7", CANDIDATES, lambda: publisher, tmp_path, token="s3cret", rate_limit=1)
+    assert {vote_from(app, "127.0.0.1") for _ in range(20)} == {401}
+    good = {"authorization": "Bearer s3cret"}
+    assert [vote_from(app, "127.0.0.1", **good) for _ in range(3)] == [202, 202, 429]
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({"host": "evil.example:80"}, "Host 'evil.example:80' is not a name this kiosk serves"),
+        ({"host": "127.0.0.1:8080"}, "Host '127.0.0.1:8080' is not a name"),  # not our port
+        ({"host": "127.0.0.1.evil.example"}, "Host '127.0.0.1.evil.example' is not"),
+        ({"origin": "http://evil.example"}, "Origin 'http://evil.example' is not this kiosk's"),
+        ({"origin": "null"}, "Origin 'null' is not this kiosk's own page"),
+        ({"origin": "http://127.0.0.1:8080"}, "Origin 'http://127.0.0.1:8080' is not"),
+    ],
+)
+def test_a_vote_for_a_host_or_from_a_page_not_the_kiosks_own_is_a_403(
+    kiosk, publisher, headers, reason
+):
+    reply = vote(kiosk, {"candidate": "1"}, **headers)  # the app listens on port 80 here
+    assert (reply.status, reply.reason[: len(reason)]) == (403, reason)
+    assert publisher.votes == []
+
+
+def test_the_kiosks_own_page_and_clients_without_a_page_may_vote(tmp_path, kiosk, publisher):
+    for headers in (
+        {},  # curl, the load bench: no Origin
+        {"origin": "http://127.0.0.1"},
+        {"host": "localhost", "origin": "http://localhost"},
+        {"host": "LOCALHOST:80"},
+        {"host": "[::1]:80", "origin": "http://[::1]:80"},
+    ):
+        assert vote(kiosk, {"candidate": "1"}, **headers).status == 202, headers
+    named = make_app(
+        "k7",
+        CANDIDATES,
+        lambda: publisher,
+        tmp_path,
+        hosts=HostPolicy.serving("0.0.0.0", parse_hosts("kiosk.example.org:443")),
+    )
+    assert (
+        vote_from(named, "10.0.0.2", host="kiosk.example.org", origin="https://kiosk.example.org")
+        == 202
+    )
+    assert vote_from(named, "10.0.0.2", host="127.0.0.1") == 403  # not named: not served
+
+
+def test_refusals_are_counted_in_health_and_logged_without_flooding(kiosk, caplog):
+    caplog.set_level(logging.INFO, logger="lib.votes.refusals")
+    for _ in range(30):
+        vote(kiosk, b"{")
+    vote(kiosk, {"candidate": "1"}, host="evil.example")
+    call(kiosk, "GET", "/nothing")
+    counts = call(kiosk, "GET", "/health").json()["refusals"]
+    assert counts == {"400": 30, "403": 1, "404": 1}
+    lines = [r.getMessage() for r in caplog.records if r.name == "lib.votes.refusals"]
+    assert lines == ["refused 400 to 127.0.0.1: body is not valid JSON"]  # one line a second
 
 
 def test_wrong_method_and_unknown_path_answer_in_json(kiosk):
@@ -246,6 +330,7 @@ def test_health_says_whether_the_broker_is_reachable(tmp_path):
         "kiosk": "up",
         "broker_reachable": True,
         "cache_age_seconds": None,
+        "refusals": {},
     }
     write_cache(tmp_path, {"1": 1})
     assert call(up, "GET", "/health").json()["cache_age_seconds"] > 0
