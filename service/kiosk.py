@@ -42,7 +42,7 @@ from bottle import Bottle, HTTPResponse, request, response, static_file
 from lib.errors import ConfigError
 from lib.votes.broker import BrokerUnavailable, VotePublisher
 from lib.votes.cache import CHARTS, RESULTS_FILE, CachedResults, staleness
-from lib.votes.http_rules import HostPolicy
+from lib.votes.http_rules import HostPolicy, etag_matches
 from lib.votes.message import (
     MAX_BODY_BYTES,
     Candidate,
@@ -155,7 +155,7 @@ def make_app(
             "ETag": snapshot.etag,
             "Last-Modified": snapshot.last_modified,
         }
-        if request.get_header("If-None-Match") == snapshot.etag:
+        if etag_matches(request.get_header("If-None-Match"), snapshot.etag):
             return HTTPResponse(status=304, headers=headers)
         age = staleness(snapshot.generated)
         headers["Content-Type"] = "application/json"

@@ -1,4 +1,4 @@
-"""HTTP rules the kiosk applies: which ``Host`` and ``Origin`` may vote.
+"""HTTP rules the kiosk applies: which ``Host`` and ``Origin`` may vote, and ``If-None-Match``.
 
 A kiosk on 127.0.0.1 is still reachable from any web page a browser on that machine opens:
 the page can make its own name resolve to 127.0.0.1 (DNS rebinding) and post votes. Such a
@@ -16,6 +16,7 @@ from lib.errors import ConfigError
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 _HOST = re.compile(r"([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?")
+_ENTITY_TAG = re.compile(r'\s*(W/)?("[\x21\x23-\x7e\x80-\xff]*")\s*(?:,|\Z)')
 
 
 def split_host(value: str) -> tuple[str, str | None] | None:
@@ -73,3 +74,25 @@ class HostPolicy:
         if origin is not None and origin.lower() not in (f"http://{own}", f"https://{own}"):
             return f"Origin {origin[:80]!r} is not this kiosk's own page"
         return None
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether ``If-None-Match`` matches the current ``etag`` (RFC 9110 13.1.2): ``*``, or a
+    comma-separated list of entity tags compared weakly (``W/"x"`` matches ``"x"``). A header
+    that does not parse matches nothing."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    current = etag.removeprefix("W/")
+    at, text = 0, if_none_match
+    while at < len(text):
+        found = _ENTITY_TAG.match(text, at)
+        if not found:
+            return False
+        if found.group(2) == current:
+            return True
+        at = found.end()
+        while at < len(text) and text[at] in " \t,":
+            at += 1
+    return False

@@ -1,11 +1,35 @@
-"""The kiosk's HTTP rules: which Host and Origin may vote."""
+"""The kiosk's HTTP rules: which Host and Origin may vote, and If-None-Match (RFC 9110)."""
 
 from __future__ import annotations
 
 import pytest
 
 from lib.errors import ConfigError
-from lib.votes.http_rules import HostPolicy, parse_hosts, split_host
+from lib.votes.http_rules import HostPolicy, etag_matches, parse_hosts, split_host
+
+ETAG = '"0123abcd"'
+
+
+@pytest.mark.parametrize(
+    ("header", "matches"),
+    [
+        ('"0123abcd"', True),
+        ('W/"0123abcd"', True),  # weak comparison: a weak tag matches its strong twin
+        ("*", True),
+        (' "other", W/"0123abcd" ', True),
+        ('"a","b",,"0123abcd"', True),
+        ('"other"', False),
+        ('"other", "again"', False),
+        ("0123abcd", False),  # not quoted: not an entity tag
+        ('"0123abcd', False),
+        ('"x" junk, "0123abcd"', False),  # a list that does not parse matches nothing
+        ("", False),
+        (None, False),
+    ],
+)
+def test_if_none_match_follows_rfc_9110(header, matches):
+    assert etag_matches(header, ETAG) is matches
+    assert etag_matches(header, "W/" + ETAG) is matches  # and weakly against a weak tag
 
 
 def test_host_names_and_ports():

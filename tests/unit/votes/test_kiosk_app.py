@@ -310,6 +310,16 @@ def test_results_come_from_the_cache_with_caching_headers(tmp_path, kiosk):
     assert changed.status == 200 and changed.headers["etag"] != etag
 
 
+@pytest.mark.parametrize("condition", ["W/{etag}", "*", '"other", {etag}', '"a",W/{etag} '])
+def test_if_none_match_takes_weak_tags_star_and_lists(tmp_path, kiosk, condition):
+    write_cache(tmp_path, {"1": 3})
+    etag = call(kiosk, "GET", "/results").headers["etag"]
+    same = call(kiosk, "GET", "/results", if_none_match=condition.format(etag=etag))
+    assert (same.status, same.body) == (304, b"")
+    other = call(kiosk, "GET", "/results", if_none_match=condition.format(etag='"stale"'))
+    assert other.status == (304 if condition == "*" else 200)
+
+
 def test_charts_come_from_the_cache(tmp_path, kiosk):
     assert call(kiosk, "GET", "/results/totals.png").status == 503
     png = b"\x89PNG\r\n\x1a\n" + b"0" * 32
