@@ -234,7 +234,8 @@ def read_body(environ: dict, limit: int) -> bytes:
 
 
 def kiosk_page(kiosk_id: str, candidates: dict[str, Candidate]) -> str:
-    """The kiosk screen: one button per candidate, the last vote's confirmation, the chart."""
+    """The kiosk screen: one button per candidate, the last vote's confirmation, the totals and
+    the last 10 minutes as charts."""
     buttons = "\n".join(
         f'<button class="vote" data-candidate="{html.escape(c.id)}">{html.escape(c.name)}</button>'
         for c in candidates.values()
@@ -246,14 +247,18 @@ def kiosk_page(kiosk_id: str, candidates: dict[str, Candidate]) -> str:
 body {{ font-family: sans-serif; margin: 2em; text-align: center; }}
 button.vote {{ font-size: 2.2em; margin: 0.4em; padding: 0.6em 1.2em; min-width: 6em; }}
 #status {{ font-size: 1.4em; min-height: 1.6em; margin: 0.6em; }}
-img {{ max-width: 95%; }}
+#charts {{ display: flex; flex-wrap: wrap; justify-content: center; gap: 1em; }}
+#charts img {{ flex: 1 1 16em; min-width: 0; max-width: 100%; height: auto; }}
 </style></head>
 <body>
 <h1>Vote</h1>
 <div id="buttons">{buttons}</div>
 <div id="status" role="status"></div>
 <div id="totals"></div>
-<img id="chart" alt="results chart" src="results/totals.png">
+<div id="charts">
+<img id="chart" alt="votes per candidate" src="results/totals.png">
+<img id="timeline" alt="votes per 10 minutes" src="results/timeline.png">
+</div>
 <script src="kiosk.js"></script>
 </body></html>
 """

@@ -1,10 +1,14 @@
 // The kiosk screen: a vote per button press (retried with the same vote id if the ballot box is
-// briefly unavailable, so it counts once), a confirmation, and results refreshed every 3 s.
+// briefly unavailable, so it counts once), a confirmation, and results refreshed every 3 s: the
+// totals as text and both charts (totals, and votes per 10 minutes).
 "use strict";
 
 const statusLine = document.getElementById("status");
 const totals = document.getElementById("totals");
-const chart = document.getElementById("chart");
+const charts = {
+  totals: document.getElementById("chart"),
+  timeline: document.getElementById("timeline"),
+};
 
 function newVoteId() {
   const bytes = new Uint8Array(16);
@@ -54,7 +58,9 @@ async function refresh() {
   } catch (err) {
     // keep the last figures
   }
-  chart.src = `results/totals.png?t=${Date.now()}`;
+  for (const [name, image] of Object.entries(charts)) {
+    image.src = `results/${name}.png?t=${Date.now()}`;
+  }
 }
 
 for (const button of document.querySelectorAll("button.vote")) {

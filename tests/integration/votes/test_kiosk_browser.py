@@ -1,5 +1,6 @@
 """The kiosk screen in a real browser (headless Chromium): click a candidate, see the
-confirmation, see the count change once the worker has flushed, keep a screenshot."""
+confirmation, see the count change once the worker has flushed, see both charts (the totals and
+the last 10 minutes) load, keep a screenshot."""
 
 from __future__ import annotations
 
@@ -35,6 +36,13 @@ def test_a_vote_clicked_in_the_browser_is_confirmed_and_counted(vote_system, tmp
         assert "林林 lam lam: 1" in browser.evaluate(
             "document.getElementById('totals').textContent"
         )
+        for chart in ("chart", "timeline"):  # both charts drawn by the worker, loaded
+            width = browser.wait_for(
+                f"(() => {{ const i = document.getElementById('{chart}');"
+                " return i.complete && i.naturalWidth > 0 ? i.naturalWidth : null; })()",
+                30,
+            )
+            assert width > 100, chart
         shot = browser.screenshot(tmp_path / "kiosk.png")
         assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 5000
     finally:

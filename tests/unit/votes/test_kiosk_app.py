@@ -354,6 +354,7 @@ def test_the_screen_script_and_api_document(kiosk):
     assert page.status == 200 and page.headers["content-type"] == "text/html; charset=utf-8"
     text = page.body.decode()
     assert 'data-candidate="1">薯片 chips</button>' in text and "<title>Kiosk k7</title>" in text
+    assert 'src="results/totals.png"' in text and 'src="results/timeline.png"' in text
     script = call(kiosk, "GET", "/kiosk.js")
     assert script.status == 200 and script.headers["content-type"].startswith("text/javascript")
     document = call(kiosk, "GET", "/openapi.json").json()
