@@ -1,18 +1,23 @@
 """Load benchmark of the vote pipeline on 127.0.0.1, with baselines measured in the same run.
 
-    python bench/votes.py [--seconds 60] [--kiosks 3] [--kiosk-workers 1] [--processes 2]
-                          [--threads 8]
+    python bench/votes.py [--seconds 60] [--rounds 4] [--kiosks 3] [--kiosk-workers 1]
+                          [--processes 2] [--threads 8]
 
-Starts, on a database and queue of its own (removed afterwards): one worker, ``--kiosks``
-kiosks on gunicorn (each its own kiosk id, port and broker connections, ``--kiosk-workers``
-processes each), and as many on Bottle's built-in server as the baseline. Then measures:
+Starts, on a database and queue of its own (removed afterwards): one worker and three sets of
+``--kiosks`` kiosks (each its own kiosk id, port and broker connections): on gunicorn with the
+kiosk's buffering worker (``--server buffered``, ``--kiosk-workers`` processes each), on
+gunicorn's gthread worker (``--server gthread``, the setup it replaced: the contender it must
+not lose to) and on Bottle's built-in server (the baseline). Then measures:
 
-1. POST /votes for ``--seconds`` against each set of kiosks, the load spread evenly over them:
-   votes/s accepted (all kiosks together), p50 (their mean) and p95/p99 latency (the worst
-   kiosk's), errors, and the queue depth over time;
-2. GET /results for half as long against each: requests/s;
+1. POST /votes against each set, the load spread evenly over its kiosks: Bottle for
+   ``--seconds``, then gthread and buffered for ``--seconds`` each in ``--rounds`` rounds taken
+   in turn (the order swapped every round). Votes/s accepted (all kiosks together), p50 (their
+   mean) and p95/p99 latency (the worst kiosk's, the worst round's), errors, the queue depth;
+2. GET /results for half as long, the same way: requests/s;
 3. freshness: time from a vote's 202 until GET /results counts it (20 samples);
-4. worker ingest: a backlog published straight to the queue, drained by a worker with the
+4. slow clients: the slowest of 5 ``GET /health`` and 5 votes while 100 connections send a
+   byte a second, on one gthread and one buffered kiosk;
+5. worker ingest: a backlog published straight to the queue, drained by a worker with the
    configured batch size, and a smaller one by a worker storing one vote per transaction.
 
 Load comes from wrk when it is installed (``apt-get install wrk``; a C client, so the CPU goes
@@ -405,9 +410,88 @@ def freshness(bench: Bench, port: int, samples: int = 20) -> dict:
     }
 
 
+CONTENDERS = ("gthread", "buffered")  # today's gunicorn setup, and the one replacing it
+
+
+def combine(parts: list[dict]) -> dict:
+    """Rounds of one contender as one figure: rates over the whole time, p50 the mean of the
+    rounds', p95/p99 the worst round's; each round's votes/s and p99 kept."""
+    seconds = sum(p["ok"] / p["ok_per_s"] for p in parts if p["ok_per_s"])
+    return {
+        "ok_per_s": round(sum(p["ok"] for p in parts) / max(seconds, 1e-9), 1),
+        "requests": sum(p["requests"] for p in parts),
+        "ok": sum(p["ok"] for p in parts),
+        "errors": sum(p["errors"] for p in parts),
+        "p50_ms": round(statistics.fmean(p["p50_ms"] for p in parts), 1),
+        "p95_ms": max(p["p95_ms"] for p in parts),
+        "p99_ms": max(p["p99_ms"] for p in parts),
+        "rounds_ok_per_s": [p["ok_per_s"] for p in parts],
+        "rounds_p99_ms": [p["p99_ms"] for p in parts],
+    }
+
+
+def alternate(
+    bench: Bench, ports: dict[str, list[int]], path: str, seconds: float, rounds: int, c: tuple
+) -> dict[str, dict]:
+    """``rounds`` rounds of load on each contender's kiosks, in turn (the order swapped every
+    round, so drift in the machine falls on both); votes are stored before the next round."""
+    parts: dict[str, list[dict]] = {name: [] for name in CONTENDERS}
+    for r in range(rounds):
+        for name in CONTENDERS if r % 2 == 0 else CONTENDERS[::-1]:
+            stored = bench.count()
+            result = load_many(ports[name], path, seconds / rounds, *c)
+            if path == "/votes":
+                bench.wait_count(stored + result["ok"])
+            parts[name].append(result)
+            print(f"  {path} round {r + 1}, {name}: {result['ok_per_s']}/s p99 {result['p99_ms']}")
+    return {name: combine(parts[name]) for name in CONTENDERS}
+
+
+def under_slow_clients(port: int, clients: int = 100, samples: int = 5) -> dict:
+    """``GET /health`` and a vote while ``clients`` connections send a byte a second: the
+    slowest answer of ``samples`` each (None: no answer within 5 s)."""
+    request = _request_bytes("/votes", 0)
+    socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(clients)]
+    stop = threading.Event()
+
+    def trickle() -> None:
+        for i in range(len(request)):
+            for sock in socks:
+                try:
+                    sock.send(request[i : i + 1])
+                except OSError:
+                    pass
+            if stop.wait(1.0):
+                return
+
+    sender = threading.Thread(target=trickle)
+    sender.start()
+    worst: dict = {"/health": 0.0, "/votes": 0.0}
+    try:
+        time.sleep(1.5)
+        for i in range(samples):
+            for path in worst:
+                start = time.perf_counter()
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                        _exchange(sock, _request_bytes(path, i), bytearray())
+                    took = round(1000 * (time.perf_counter() - start), 1)
+                except OSError:
+                    took = None
+                if worst[path] is not None:
+                    worst[path] = None if took is None else max(worst[path], took)
+    finally:
+        stop.set()
+        sender.join()
+        for sock in socks:
+            sock.close()
+    return {f"worst_{path.strip('/')}_ms": ms for path, ms in worst.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--rounds", type=int, default=4, help="alternations of the contenders")
     parser.add_argument("--kiosks", type=int, default=3, help="kiosk servers of each kind")
     parser.add_argument("--kiosk-workers", type=int, default=1, help="processes per kiosk")
     parser.add_argument("--processes", type=int, default=2)
@@ -416,20 +500,25 @@ def main() -> int:
     args = parser.parse_args()
     out = ROOT / "out" / "bench"
     out.mkdir(parents=True, exist_ok=True)
-    report: dict = {"machine": f"{os.cpu_count()} cores", "args": vars(args)}
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if "model name" in line),
+        "unknown CPU",
+    )
+    report: dict = {"machine": f"{cpu}, {os.cpu_count()} cores", "args": vars(args)}
     with tempfile.TemporaryDirectory() as tmp:
         bench = Bench(Path(tmp))
         try:
             worker = bench.spawn(["service/worker.py"])
-            fasts = [18181 + k for k in range(args.kiosks)]
-            slows = [18281 + k for k in range(args.kiosks)]
-            for port in fasts:
-                bench.kiosk(port, "gthread", args.kiosk_workers)
-            for port in slows:
-                bench.kiosk(port, "bottle")
-            fast = fasts[0]
+            ports = {
+                name: [18181 + 100 * i + k for k in range(args.kiosks)]
+                for i, name in enumerate((*CONTENDERS, "bottle"))
+            }
+            for name, kiosks in ports.items():
+                for port in kiosks:
+                    bench.kiosk(port, name, args.kiosk_workers if name != "bottle" else 1)
             c = (args.processes, args.threads)
 
+            slows = ports["bottle"]
             report["post_votes_bottle_builtin"] = load_many(slows, "/votes", args.seconds, *c)
             print("POST /votes, Bottle built-in:", report["post_votes_bottle_builtin"])
             bench.wait_count(report["post_votes_bottle_builtin"]["ok"])
@@ -438,23 +527,30 @@ def main() -> int:
             stop = threading.Event()
             sampler = threading.Thread(target=sample_depth, args=(bench, stop, depth))
             sampler.start()
-            stored_before = bench.count()
-            report["post_votes_gunicorn"] = load_many(fasts, "/votes", args.seconds, *c)
-            drained = bench.wait_count(stored_before + report["post_votes_gunicorn"]["ok"])
+            votes = alternate(bench, ports, "/votes", args.seconds, args.rounds, c)
             stop.set()
             sampler.join()
-            report["post_votes_gunicorn"]["drained_after_s"] = round(drained, 2)
             report["queue_depth_over_time"] = depth
-            print("POST /votes, gunicorn:", report["post_votes_gunicorn"])
+            for name in CONTENDERS:
+                report[f"post_votes_{name}"] = votes[name]
+                print(f"POST /votes, {name}:", votes[name])
 
-            report["freshness"] = freshness(bench, fast)
+            report["freshness"] = freshness(bench, ports["buffered"][0])
             print("freshness (202 -> visible in GET /results):", report["freshness"])
 
             half = args.seconds / 2
             report["get_results_bottle_builtin"] = load_many(slows, "/results", half, *c)
-            report["get_results_gunicorn"] = load_many(fasts, "/results", half, *c)
             print("GET /results, Bottle built-in:", report["get_results_bottle_builtin"])
-            print("GET /results, gunicorn:", report["get_results_gunicorn"])
+            results = alternate(bench, ports, "/results", half, args.rounds, c)
+            for name in CONTENDERS:
+                report[f"get_results_{name}"] = results[name]
+                print(f"GET /results, {name}:", results[name])
+
+            for name in CONTENDERS:
+                report[f"slow_clients_{name}"] = under_slow_clients(ports[name][0])
+                print(
+                    f"100 clients sending a byte a second, {name}:", report[f"slow_clients_{name}"]
+                )
 
             worker.send_signal(signal.SIGTERM)
             worker.wait(30)
@@ -483,13 +579,17 @@ def main() -> int:
         finally:
             bench.close()
 
-    w, b = report["post_votes_gunicorn"], report["post_votes_bottle_builtin"]
-    gw, gb = report["get_results_gunicorn"], report["get_results_bottle_builtin"]
+    w, b = report["post_votes_buffered"], report["post_votes_bottle_builtin"]
+    t, gt = report["post_votes_gthread"], report["get_results_gthread"]
+    gw, gb = report["get_results_buffered"], report["get_results_bottle_builtin"]
     ib, i1 = report["ingest_batched"], report["ingest_one_per_transaction"]
     report["ratios"] = {
-        "votes_per_s_gunicorn_over_bottle": round(w["ok_per_s"] / max(b["ok_per_s"], 1), 2),
-        "p99_bottle_over_gunicorn": round(b["p99_ms"] / max(w["p99_ms"], 0.1), 2),
-        "results_per_s_gunicorn_over_bottle": round(gw["ok_per_s"] / max(gb["ok_per_s"], 1), 2),
+        "votes_per_s_buffered_over_gthread": round(w["ok_per_s"] / max(t["ok_per_s"], 1), 3),
+        "p99_buffered_over_gthread": round(w["p99_ms"] / max(t["p99_ms"], 0.1), 3),
+        "results_per_s_buffered_over_gthread": round(gw["ok_per_s"] / max(gt["ok_per_s"], 1), 3),
+        "votes_per_s_buffered_over_bottle": round(w["ok_per_s"] / max(b["ok_per_s"], 1), 2),
+        "p99_bottle_over_buffered": round(b["p99_ms"] / max(w["p99_ms"], 0.1), 2),
+        "results_per_s_buffered_over_bottle": round(gw["ok_per_s"] / max(gb["ok_per_s"], 1), 2),
         "results_per_s_over_votes_per_s": round(gw["ok_per_s"] / max(w["ok_per_s"], 1), 2),
         "ingest_batched_over_one_per_transaction": round(
             ib["votes_per_s"] / max(i1["votes_per_s"], 1), 2
