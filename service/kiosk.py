@@ -6,17 +6,20 @@
 
 - ``POST /votes`` ``{"candidate": "1", "vote_id": "..."}`` (vote_id optional, for safe
   retries) -> 202 ``{"vote_id": ..., "candidate": ...}`` once the broker has confirmed the vote;
-  400/413/415 with a reason for bad input; 503 if the broker cannot take it (nothing claimed).
+  400/413/415 with a reason for bad input, 403 for a foreign Host or Origin, 401 without the
+  token (when set), 429 over the client's rate; 503 if the broker cannot take it (nothing
+  claimed).
 - ``GET /results`` -> the worker's cached ``results.json`` plus ``staleness_seconds``;
   ``GET /results/<chart>.png`` -> a cached chart; 503 until the worker has written them.
-- ``GET /health`` -> kiosk, broker and cache state; ``GET /`` -> the kiosk screen;
+- ``GET /health`` -> kiosk, broker and cache state, refusals by status; ``GET /`` -> the
+  kiosk screen (buttons, totals, both charts);
   ``GET /openapi.json`` -> this API as OpenAPI 3.0.
 
 It never touches the database. Configuration: ``AMQP_URL``, ``VOTES_QUEUE``, ``CACHE_DIR``,
-``CANDIDATES``, ``KIOSK_TOKEN``, ``RATE_LIMIT`` (see ``lib.votes.settings``). Served by gunicorn
-processes running ``service.kiosk_server``'s worker: an asyncio loop reads each request whole,
-within deadlines, and a thread runs the app on it; one broker connection per process, shared by
-its threads.
+``CANDIDATES``, ``KIOSK_TOKEN``, ``RATE_LIMIT``, ``KIOSK_HOSTS`` (see ``lib.votes.settings``).
+Served by gunicorn processes running ``service.kiosk_server``'s worker: an asyncio loop reads
+each request whole, within deadlines, and a thread runs the app on it; one broker connection
+per process, shared by its threads.
 """
 
 from __future__ import annotations

@@ -18,10 +18,10 @@ import pytest
 from lib.votes.broker import BrokerUnavailable
 from lib.votes.cache import write_results
 from lib.votes.http_rules import HostPolicy, parse_hosts
-from lib.votes.message import MAX_BODY_BYTES, Vote, parse_candidates
+from lib.votes.message import MAX_BODY_BYTES, Vote, VoteError, parse_candidates
 from lib.votes.settings import DEFAULT_CANDIDATES
 from lib.votes.store import build_results
-from service.kiosk import SECURITY_HEADERS, make_app
+from service.kiosk import SECURITY_HEADERS, make_app, read_body
 
 CANDIDATES = parse_candidates(DEFAULT_CANDIDATES)
 JSON = "application/json"
@@ -151,6 +151,33 @@ def test_bad_votes_get_their_reason_and_publish_nothing(
     reply = vote(kiosk, body, content_type)
     assert (reply.status, reply.reason[: len(reason)]) == (status, reason)
     assert publisher.votes == []
+
+
+class CountingInput(io.BytesIO):
+    """A request body that records how much of it was read."""
+
+    def read(self, size: int = -1) -> bytes:
+        data = super().read(size)
+        self.taken = getattr(self, "taken", 0) + len(data)
+        return data
+
+
+@pytest.mark.parametrize(
+    ("length", "terminated", "status"),
+    [("5000", False, 413), ("", True, 413), ("x1", False, 400)],
+)
+def test_a_body_is_never_read_past_the_limit(length, terminated, status):
+    body = CountingInput(b"[" * 5000)  # e.g. a chunked body a server de-chunks as it is read
+    environ = {"CONTENT_LENGTH": length, "wsgi.input": body, "wsgi.input_terminated": terminated}
+    with pytest.raises(VoteError) as refused:
+        read_body(environ, MAX_BODY_BYTES)
+    assert refused.value.status == status
+    assert getattr(body, "taken", 0) <= MAX_BODY_BYTES + 1
+
+
+def test_without_a_length_or_an_end_there_is_no_body():
+    environ = {"CONTENT_LENGTH": "", "wsgi.input": io.BytesIO(b"never read")}
+    assert read_body(environ, MAX_BODY_BYTES) == b""
 
 
 def test_a_broker_that_cannot_take_the_vote_is_a_503_that_claims_nothing(tmp_path):
