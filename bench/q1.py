@@ -51,6 +51,7 @@ def main() -> int:
             "requests_per_format": data["requests_per_format"],
             "top_referrer": _first(data["top_referrers"], "referer"),
             "top_user_agent": _first(data["top_user_agents"], "user_agent"),
+            "engine": result.engine.engine,  # the one `auto` took
         },
         sys.stdout,
     )

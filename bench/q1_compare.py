@@ -12,7 +12,17 @@ Combined one. Contenders, each a fresh process:
 - ``naive``:    ``bench/naive_q1.py``, per-line ``re.search`` into pandas (the original approach);
 - ``lib``:      ``bench/q1.py``, the three answers through lib with offline attribution;
 - ``combined``: ``bench/q1.py`` on the Combined month (skipped for a ``--log`` without a
-  ``--combined-log``).
+  ``--combined-log``);
+- ``goaccess``: GoAccess (Debian's package, ``apt-get install goaccess``; left out, saying so,
+  when it is not installed) reading the text from ``gzip -dc`` with ``--log-format=COMMON`` into
+  a whole-file JSON report, no HTML: the tool users compare a log report with
+  (``--no-ip-validation``: the NASA log's clients are mostly host names, which GoAccess would
+  otherwise count as failed lines and skip);
+- ``startup``:  what ``bench/q1.py`` pays before it reads a byte: the interpreter and its
+  imports (``-c`` with the same imports), so the table shows it apart from the work.
+
+After the rounds, ``bench/q1_stages.py`` times lib's stages one after another (start-up, plan,
+decompression, line splitting, parse and count, merge, attribution) on each month.
 
 Prints the CPU, a table of median wall seconds, peak memory (max RSS of the process tree) and the
 ratios the targets are stated in (each round's too), checks that the Common and the Combined
@@ -26,6 +36,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -40,9 +51,11 @@ LOGS = {  # format -> the cached full-size synthetic month in it
     "common": BENCH_DIR / "synthetic_aug95.log.gz",
     "combined": BENCH_DIR / "synthetic_aug95_combined.log.gz",
 }
-# what bench/q1.py prints that depends on the format, not on the requests
-FORMAT_SPECIFIC = ("requests_per_format", "top_referrer", "top_user_agent")
+# what bench/q1.py prints that depends on the format (or the engine), not on the requests
+FORMAT_SPECIFIC = ("requests_per_format", "top_referrer", "top_user_agent", "engine")
 COMBINED_TARGET = 1.2  # the Combined month within this many times the Common one
+# What bench/q1.py imports before it reads the log: the start-up contender imports the same.
+STARTUP_IMPORTS = "import lib.config, lib.errors, lib.logs.plan, lib.logs.q1, lib.logs.settings"
 
 
 def cpu_model() -> str:
@@ -129,6 +142,15 @@ def contenders_for(log: Path, combined: Path | None, skip_naive: bool) -> dict[s
     }
     if combined is not None:
         contenders["combined"] = f"{py} {ROOT}/bench/q1.py {shlex.quote(str(combined))}"
+    if shutil.which("goaccess"):
+        report = BENCH_DIR / "goaccess.json"
+        contenders["goaccess"] = (
+            f"gzip -dc {q} | goaccess --log-format=COMMON --no-ip-validation --no-progress "
+            f"-o {shlex.quote(str(report))} - 2>/dev/null"
+        )
+    else:
+        print("goaccess is not installed (apt-get install goaccess): left out", flush=True)
+    contenders["startup"] = f"cd {ROOT} && {py} -c {shlex.quote(STARTUP_IMPORTS)}"
     if skip_naive:
         del contenders["naive"]
     return contenders
@@ -143,6 +165,9 @@ def ratios_of(wall: dict[str, float], per_round: list[dict[str, float]]) -> dict
     }
     if "naive" in wall:
         ratios = {"naive_over_lib": wall["naive"] / wall["lib"], **ratios}
+    if "goaccess" in wall:
+        ratios["goaccess_over_lib"] = wall["goaccess"] / wall["lib"]
+    ratios["startup_share_of_lib"] = wall["startup"] / wall["lib"]
     if "combined" in wall:
         ratios["combined_over_common"] = wall["combined"] / wall["lib"]
         each = [r["combined"] / r["lib"] for r in per_round]
@@ -157,6 +182,8 @@ def print_rounds(per_round: list[dict[str, float]]) -> None:
     )
     for i, r in enumerate(per_round, 1):
         naive = f"naive/lib {r['naive'] / r['lib']:5.2f}  " if "naive" in r else ""
+        if "goaccess" in r:
+            naive += f"goaccess/lib {r['goaccess'] / r['lib']:5.2f}  "
         times = " ".join(f"{n} {t:.3f}" for n, t in r.items())
         ratios_now = f"lib/awk {r['lib'] / r['awk']:.2f}  lib/floor {r['lib'] / r['floor']:.2f}"
         if "combined" in r:
@@ -164,11 +191,45 @@ def print_rounds(per_round: list[dict[str, float]]) -> None:
         print(f"  {i}: {times}  | {naive}{ratios_now}")
 
 
+def lib_stages(log: Path | None) -> dict | None:
+    """``bench/q1_stages.py``'s account of where lib's time goes on ``log`` (None: no log)."""
+    if log is None:
+        return None
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "q1_stages.py"), str(log)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def print_stages(stages: dict[str, dict | None]) -> None:
+    """The stages of lib's work, run one after another (wall and CPU seconds)."""
+    shown = {name: found for name, found in stages.items() if found}
+    print("lib's stages, one after another (wall s / CPU s; a real run overlaps them):")
+    names = list(next(iter(shown.values()))["stages"])
+    print(f"  {'stage':<12}" + "".join(f" {name:>17}" for name in shown))
+    for stage in [*names, "serial_total"]:
+        cells = []
+        for found in shown.values():
+            times = found["serial_total"] if stage == "serial_total" else found["stages"][stage]
+            cells.append(f"{times['wall_s']:>8.3f} /{times['cpu_s']:>7.3f}")
+        print(f"  {stage:<12}" + "".join(f" {cell:>17}" for cell in cells))
+
+
 def check_answers(contenders: dict[str, str]) -> int:
     """Print lib's answers and, if there is a Combined month, its own and whether they agree
     (format-specific keys aside); 1 if they do not."""
     answer = q1_answers(contenders["lib"])
     print("lib answers:", json.dumps(answer))
+    if "goaccess" in contenders:
+        general = json.loads((BENCH_DIR / "goaccess.json").read_bytes().decode("utf-8", "replace"))
+        general = general["general"]
+        print(
+            f"goaccess read {general['valid_requests']:,} requests "
+            f"({general['failed_requests']:,} failed lines); lib {answer['total_requests']:,}"
+        )
     if "combined" not in contenders:
         return 0
     combined = q1_answers(contenders["combined"])
@@ -220,13 +281,21 @@ def main() -> int:
     for name in contenders:
         print(f"{name:<9} {wall[name]:>9.3f} {peak[name]:>8.0f}")
     print(
-        "ratios (targets: naive/lib >= 8, lib/awk <= 1.6, lib/floor <= 2, lib peak < 500 MB, "
+        "ratios (targets: lib/awk <= 1.0, naive/lib >= 10, goaccess/lib >= 15, lib peak < 500 MB, "
         f"combined/common <= {COMBINED_TARGET}):"
     )
     for key, value in ratios.items():
         print(f"  {key:<38} {value:6.2f}")
     print_rounds(per_round)
-    report = {"cpu": cpu_model(), "wall_s": wall, "peak_mb": peak, "ratios": ratios}
+    stages = {name: lib_stages(path) for name, path in (("common", log), ("combined", combined))}
+    print_stages(stages)
+    report = {
+        "cpu": cpu_model(),
+        "wall_s": wall,
+        "peak_mb": peak,
+        "ratios": ratios,
+        "stages": stages,
+    }
     print(json.dumps({**report, "rounds": args.rounds, "per_round_wall_s": per_round}))
     return check_answers(contenders)
 
