@@ -284,8 +284,10 @@ kill_node() {
 
 stop_all() {
   local i pid pids until
-  [[ -d $base ]] || return 0
-  [[ -f $base/.rabbitmq-cluster ]] || die "$base was not made by this script; not touching it"
+  # (A folder removed by hand while its nodes ran: they are still found, and killed, below.)
+  if [[ -d $base && ! -f $base/.rabbitmq-cluster ]]; then
+    die "$base was not made by this script; not touching it"
+  fi
   for i in $(known_nodes); do
     if [[ -n $(node_pid "$i") ]]; then say "node $i: stopping $(node_name "$i")"; fi
   done
@@ -335,7 +337,7 @@ case $cmd in
     [[ $n =~ ^[1-9][0-9]*$ ]] || usage
     t0=$SECONDS
     bring_up $(seq "$n")
-    say "$n nodes clustered and answering AMQP ($((SECONDS - t0)) s)"
+    say "$n node(s) clustered and answering AMQP ($((SECONDS - t0)) s)"
     urls $(seq "$n")
     ;;
   start-node) need_node "${2:-}"; bring_up "$2"; say "node $2 is up and in the cluster" ;;
