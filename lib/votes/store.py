@@ -1,6 +1,6 @@
 """Votes in PostgreSQL: the schema, batched idempotent inserts, and the results built from the
 10-minute rollup. The SQL lives in ``sql/votes/``: ``schema.sql``, ``record_votes.sql``,
-``vote_distribution.sql`` and ``recent_votes.sql``.
+``conflicting_votes.sql``, ``vote_distribution.sql`` and ``recent_votes.sql``.
 """
 
 from __future__ import annotations
@@ -17,16 +17,18 @@ RECENT_MINUTES = 10
 
 
 def apply_vote_schema(engine: Engine) -> None:
-    """Create the votes tables and indexes if they are missing (safe to run at every start, and
-    from several workers at once: the DDL runs under an advisory lock)."""
+    """Create the votes tables and indexes if they are missing, and re-key a votes table made
+    before votes were keyed per kiosk (safe to run at every start, and from several workers at
+    once: the DDL runs under an advisory lock)."""
     with engine.begin() as conn:
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('votes_schema'))")
         execute_file(conn, "votes/schema")
 
 
 def record_votes(conn: Connection, votes: Sequence[Vote]) -> int:
-    """Insert ``votes`` (ignoring vote ids already stored) and add the new ones to the rollup, in
-    the caller's transaction. Returns how many were new; raises DatabaseError."""
+    """Insert ``votes`` (ignoring (kiosk, vote id) keys already stored, and all but the first of
+    the batch's votes with one key) and add the new ones to the rollup, in the caller's
+    transaction. Returns how many were new; raises DatabaseError."""
     if not votes:
         return 0
     frame = query(
@@ -38,6 +40,22 @@ def record_votes(conn: Connection, votes: Sequence[Vote]) -> int:
         cast_ats=[v.cast_at for v in votes],
     )
     return int(frame.at[0, "inserted"])
+
+
+def conflicting_votes(conn: Connection, votes: Sequence[Vote]) -> dict[int, str]:
+    """Of ``votes`` (just recorded in the caller's transaction), those whose kiosk and vote id
+    are stored for another candidate: ``{index in votes: candidate stored}``. Raises
+    DatabaseError."""
+    if not votes:
+        return {}
+    frame = query(
+        conn,
+        "votes/conflicting_votes",
+        vote_ids=[v.vote_id for v in votes],
+        candidates=[v.candidate for v in votes],
+        kiosk_ids=[v.kiosk_id for v in votes],
+    )
+    return {int(row.position) - 1: row.stored for row in frame.itertuples()}
 
 
 def vote_results(
