@@ -139,6 +139,7 @@ class VoteSystem:
             channel.queue_delete(self.queue)
             channel.queue_delete(self.queue + DEAD_SUFFIX)
             channel.exchange_delete(self.queue)
+            channel.exchange_delete(self.queue + DEAD_SUFFIX)
             connection.close()
         except pika.exceptions.AMQPError:
             pass
