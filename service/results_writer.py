@@ -1,6 +1,7 @@
 """The results writer: every ``RESULTS_INTERVAL`` seconds, the results from the rollup into
 ``CACHE_DIR`` as ``results.json``; the charts too when the figures changed, at most every
 ``CHART_INTERVAL`` seconds (drawing a chart costs ~0.2 s of CPU, a results query milliseconds).
+The distribution is labelled in ``VOTES_TIME_ZONE``.
 
     python service/results_writer.py        (or: python -m service.results_writer)
 
@@ -51,7 +52,7 @@ def write_results_forever(settings: VoteSettings, stop, parent_pid: int | None =
                 engine = connect(settings.database_url)
                 apply_vote_schema(engine)
             with engine.connect() as conn:
-                results = vote_results(conn, candidates)
+                results = vote_results(conn, candidates, time_zone=settings.votes_time_zone)
             key, now = chart_data(results), time.monotonic()
             draw = key != drawn and (now >= charts_due or last)
             write_results(settings.cache_dir, results, charts=draw)

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -59,23 +59,35 @@ def conflicting_votes(conn: Connection, votes: Sequence[Vote]) -> dict[int, str]
 
 
 def vote_results(
-    conn: Connection, candidates: dict[str, Candidate], now: datetime | None = None
+    conn: Connection,
+    candidates: dict[str, Candidate],
+    now: datetime | None = None,
+    time_zone: tzinfo = UTC,
 ) -> dict:
     """The results document kiosks serve: totals per candidate, votes in the last 10 minutes, and
     the distribution per 10-minute bucket (every candidate present in every bucket, zeros
-    included). Cost: one pass over the rollup and one over the last 10 minutes of votes."""
+    included), each bucket also in the kiosks' ``time_zone``. Cost: one pass over the rollup and
+    one over the last 10 minutes of votes."""
     now = now or datetime.now(UTC)
     rows = query(conn, "votes/vote_distribution")
     recent = query(conn, "votes/recent_votes", minutes=RECENT_MINUTES)
-    return build_results(rows.to_dict("records"), recent.to_dict("records"), candidates, now)
+    return build_results(
+        rows.to_dict("records"), recent.to_dict("records"), candidates, now, time_zone
+    )
 
 
 def build_results(
-    distribution: list[dict], recent: list[dict], candidates: dict[str, Candidate], now: datetime
+    distribution: list[dict],
+    recent: list[dict],
+    candidates: dict[str, Candidate],
+    now: datetime,
+    time_zone: tzinfo = UTC,
 ) -> dict:
-    """Assemble the results document from rollup rows (``bucket``, ``candidate``, ``votes``) and
-    recent counts (``candidate``, ``votes``). Votes for candidates no longer configured are
-    reported under ``other`` rather than dropped."""
+    """Assemble the results document from rollup rows (``bucket``, an aware time whatever the
+    session's zone; ``candidate``, ``votes``) and recent counts (``candidate``, ``votes``).
+    Buckets are given in UTC (``bucket``) and in ``time_zone`` (``local_time``, what the charts
+    label them with). Votes for candidates no longer configured are reported under ``other``
+    rather than dropped."""
     ids = list(candidates)
     totals = dict.fromkeys(ids, 0)
     other = 0
@@ -100,8 +112,13 @@ def build_results(
         "other_votes": other,
         "last_10_minutes": last,
         "bucket_minutes": int(BUCKET.total_seconds() // 60),
+        "time_zone": str(time_zone),
         "distribution": [
-            {"bucket": bucket.astimezone(UTC).isoformat(), "votes": per}
+            {
+                "bucket": bucket.astimezone(UTC).isoformat(),
+                "local_time": bucket.astimezone(time_zone).isoformat(),
+                "votes": per,
+            }
             for bucket, per in sorted(buckets.items())
         ],
     }
