@@ -389,3 +389,21 @@ def test_a_kiosk_reachable_from_other_machines_needs_a_token(vote_system):
         timeout=30,
     )
     assert proc.returncode == 2 and "KIOSK_TOKEN" in proc.stderr
+
+
+def test_a_deleted_chart_is_drawn_again_on_the_next_cycle(vote_system):
+    # charts may be redrawn only once an hour: only a missing one is drawn sooner
+    vote_system.start_worker(CHART_INTERVAL="3600", VOTES_TIME_ZONE="Asia/Hong_Kong")
+    _, client = vote_system.start_kiosk()
+    assert client.post_vote("2").status == 202
+    results = vote_system.wait_for_total(1)
+    assert results["time_zone"] == "Asia/Hong_Kong"
+    assert [b["local_time"][-6:] for b in results["distribution"]] == ["+08:00"]
+    charts = [vote_system.cache_dir / f"{name}.png" for name in ("totals", "timeline")]
+    wait_until(lambda: all(c.exists() for c in charts), 30, "the charts")
+    for chart in charts:
+        chart.unlink()
+        wait_until(chart.exists, 15, f"{chart.name} drawn again")  # RESULTS_INTERVAL is 0.5 s
+        status, headers, body = client.request("GET", f"/results/{chart.name}")
+        assert status == 200 and body.startswith(b"\x89PNG\r\n\x1a\n")
+    assert vote_system.wait_for_total(1)["totals"] == {"1": 0, "2": 1, "3": 0}
