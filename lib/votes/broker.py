@@ -12,7 +12,8 @@ queue), so its broker user may write to its own names and nothing else.
 Properties the worker cannot decode (a header pika cannot turn into a Python value, such as a
 NaN where it expects a number) would make pika raise inside its connection, and the message
 would come back at every restart; ``tolerate_undecodable_properties`` makes such a message
-arrive with empty properties and the reason in ``undecodable``, so it can be dead-lettered.
+arrive without its headers (its publisher and id kept) and the reason in ``undecodable``, so it
+can be dead-lettered.
 
 A pika connection is not thread-safe: ``VotePublisher`` keeps its connection in an I/O thread of
 its own and takes votes from other threads through ``add_callback_threadsafe``. Make it after a
@@ -22,6 +23,7 @@ fork, never before (the kiosk makes one per server process, on the first vote).
 from __future__ import annotations
 
 import logging
+import struct
 import threading
 from collections import deque
 
@@ -68,8 +70,9 @@ def declare_topology(channel, queue: str) -> None:
 
 
 class _TolerantProperties(spec.BasicProperties):
-    """Message properties that decode whatever arrives: on a value pika cannot decode, empty
-    properties with the reason in ``undecodable`` (None when they decoded)."""
+    """Message properties that decode whatever arrives. On a value pika cannot decode (only a
+    header can hold one), the other properties without the headers, and the reason in
+    ``undecodable`` (None when everything decoded); if even that fails, none at all."""
 
     undecodable: str | None = None
 
@@ -77,9 +80,32 @@ class _TolerantProperties(spec.BasicProperties):
         try:
             return super().decode(encoded, offset)
         except Exception as exc:  # anything at all: a publisher chose these bytes
+            reason = f"{type(exc).__name__}: {exc}"[:160]
+        self.__init__()
+        try:
+            super().decode(_without_headers(encoded, offset))
+        except Exception:  # noqa: BLE001 - not even that: no properties
             self.__init__()
-            self.undecodable = f"{type(exc).__name__}: {exc}"[:160]
-            return self
+        self.undecodable = reason
+        return self
+
+
+def _without_headers(encoded: bytes, offset: int) -> bytes:
+    """Encoded basic properties with the headers table cut out (and its flag cleared): the
+    fields before it are two short strings, the table says its own length."""
+    (flags,) = struct.unpack_from(">H", encoded, offset)
+    if flags & 1 or not flags & spec.BasicProperties.FLAG_HEADERS:
+        raise ValueError("no headers to cut out, or flags pika does not know")
+    at = offset + 2
+    for flag in (
+        spec.BasicProperties.FLAG_CONTENT_TYPE,
+        spec.BasicProperties.FLAG_CONTENT_ENCODING,
+    ):
+        if flags & flag:
+            at += 1 + encoded[at]
+    (length,) = struct.unpack_from(">I", encoded, at)
+    rest = encoded[offset + 2 : at] + encoded[at + 4 + length :]
+    return struct.pack(">H", flags & ~spec.BasicProperties.FLAG_HEADERS) + rest
 
 
 def tolerate_undecodable_properties() -> None:

@@ -48,7 +48,16 @@ def test_undecodable_headers_arrive_empty_with_the_reason(tolerant, stamp):
     _, decoded = frame.decode_frame(raw)
     properties = decoded.properties
     assert properties.undecodable and "Error" in properties.undecodable
-    assert (properties.user_id, properties.headers, properties.message_id) == (None, None, None)
+    assert properties.headers is None  # the rest is kept: who sent it, and its id
+    assert (properties.user_id, properties.message_id) == ("k1", "m1")
+    assert (properties.delivery_mode, properties.content_type) == (2, "application/json")
+
+
+def test_properties_beyond_repair_arrive_empty(tolerant):
+    properties = spec.props[spec.BasicProperties.INDEX]()
+    properties.decode(b"\x00")  # not even the flags
+    assert properties.undecodable and "error" in properties.undecodable
+    assert (properties.user_id, properties.message_id, properties.headers) == (None, None, None)
 
 
 def test_decodable_properties_are_untouched(tolerant):
