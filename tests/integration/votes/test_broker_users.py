@@ -123,3 +123,19 @@ def test_a_worker_user_dead_letters_poison(vote_system, broker_users):
     admin.close()
     assert body == b"[" * 5000 and props.headers["x-original-user-id"] == kiosk_user
     assert "larger than" in props.headers["x-reject-reason"]
+
+
+def test_two_kiosks_may_use_the_same_vote_id(vote_system, broker_users):
+    kiosk_user, urls = broker_users
+    vote_system.start_worker()
+    _, own = vote_system.start_kiosk("k-own", AMQP_URL=urls["kiosk"])
+    _, guest = vote_system.start_kiosk("k-guest")  # the test's own broker user, guest
+    assert own.post_vote("1", "shared-vote-id").status == 202
+    assert guest.post_vote("2", "shared-vote-id").status == 202
+    assert guest.post_vote("2", "shared-vote-id").status == 202  # a retry: counts once
+    assert vote_system.wait_for_total(2)["totals"] == {"1": 1, "2": 1, "3": 0}
+    assert sorted(vote_system.sql("SELECT kiosk_id, vote_id FROM votes")) == [
+        ("guest", "shared-vote-id"),
+        (kiosk_user, "shared-vote-id"),
+    ]
+    assert vote_system.queue_depth(DEAD_SUFFIX) == 0
