@@ -275,11 +275,18 @@ def record(scenario: str, ledger: dict) -> dict:
     return ledger
 
 
-def account(outcomes: list[Outcome], stored: list[str]) -> dict:
-    """Every vote end to end: sent, accepted (2xx), refused, counted, duplicates, lost, extra."""
+def account(
+    outcomes: list[Outcome],
+    stored: list[str],
+    poison: int | None = None,
+    dead_lettered: int | None = None,
+) -> dict:
+    """Every vote end to end: sent, accepted (2xx), refused, counted, duplicates, lost, extra;
+    and, for a scenario that publishes poison among the votes, how much and how much of it the
+    dead-letter queue holds."""
     accepted = {o.vote_id for o in outcomes if 200 <= o.status < 300}
     stored_set = set(stored)
-    return {
+    ledger = {
         "sent": len(outcomes),
         "accepted": len(accepted),
         "refused": len(outcomes) - len(accepted),
@@ -288,3 +295,6 @@ def account(outcomes: list[Outcome], stored: list[str]) -> dict:
         "lost": len(accepted - stored_set),
         "unclaimed_counted": len(stored_set - accepted),
     }
+    if poison is not None:
+        ledger |= {"poison": poison, "dead_lettered": dead_lettered}
+    return ledger
