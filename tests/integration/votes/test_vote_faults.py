@@ -126,3 +126,7 @@ def test_poison_messages_among_votes(vote_system):
     assert results["total_votes"] == vote_system.count() == 3000
     assert vote_system.sql("SELECT sum(votes) FROM vote_buckets") == [(3000,)]
     assert worker.poll() is None, "the worker must keep running"
+    # 270 dead letters in a few seconds: logged a line a second, each saying how many it left out
+    log = "".join(p.read_text() for p in vote_system.logs.glob("worker-*.log"))
+    lines = log.count("dead-lettered a message from guest")
+    assert 1 <= lines < 30 and "more not logged)" in log, lines
