@@ -5,7 +5,7 @@
 # process (AMQP_URL); nothing is stored in the repository.
 #
 #   scripts/rabbitmq-users.sh add-kiosk  NAME   # e.g. kiosk-42: write to the exchange only
-#   scripts/rabbitmq-users.sh add-worker NAME   # declare, consume, dead-letter
+#   scripts/rabbitmq-users.sh add-worker NAME   # declare, consume, dead-letter: its names only
 #   scripts/rabbitmq-users.sh rotate     NAME   # a new secret; the old one stops working at once
 #   scripts/rabbitmq-users.sh remove     NAME
 #
@@ -43,9 +43,11 @@ case $action in
   add-worker)
     pass=$(secret)
     rabbitmqctl -q add_user "$name" "$pass" >/dev/null
-    # its exchange and queues; dead letters go through the default exchange
+    # its exchanges and queues (VOTES_QUEUE, VOTES_QUEUE.dead) and nothing else: dead letters go
+    # through the exchange of their own, never the default exchange (which reaches every queue);
+    # write on VOTES_QUEUE is what binding the votes queue needs
     rabbitmqctl -q set_permissions -p "$vhost" "$name" \
-      "^$q(\\.dead)?\$" "^($q(\\.dead)?|amq\\.default)\$" "^$q(\\.dead)?\$" >/dev/null
+      "^$q(\\.dead)?\$" "^$q(\\.dead)?\$" "^$q(\\.dead)?\$" >/dev/null
     url "$pass"
     ;;
   rotate)

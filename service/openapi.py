@@ -132,15 +132,29 @@ def openapi_document(kiosk_id: str, candidates: dict[str, Candidate], charts: li
                         "totals": counts,
                         "last_10_minutes": counts,
                         "bucket_minutes": {"type": "integer"},
+                        "time_zone": {
+                            "type": "string",
+                            "description": "the kiosks' IANA time zone (VOTES_TIME_ZONE), in "
+                            "which each bucket's local_time is given",
+                        },
                         "distribution": {
                             "type": "array",
                             "items": {
                                 "type": "object",
                                 "properties": {
-                                    "bucket": {"type": "string", "format": "date-time"},
+                                    "bucket": {
+                                        "type": "string",
+                                        "format": "date-time",
+                                        "description": "the bucket's start, in UTC",
+                                    },
+                                    "local_time": {
+                                        "type": "string",
+                                        "format": "date-time",
+                                        "description": "the same instant in time_zone",
+                                    },
                                     "votes": counts,
                                 },
-                                "required": ["bucket", "votes"],
+                                "required": ["bucket", "local_time", "votes"],
                             },
                         },
                     },

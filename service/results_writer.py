@@ -1,6 +1,8 @@
 """The results writer: every ``RESULTS_INTERVAL`` seconds, the results from the rollup into
 ``CACHE_DIR`` as ``results.json``; the charts too when the figures changed, at most every
-``CHART_INTERVAL`` seconds (drawing a chart costs ~0.2 s of CPU, a results query milliseconds).
+``CHART_INTERVAL`` seconds (drawing a chart costs ~0.2 s of CPU, a results query milliseconds),
+and at once when a chart is missing from the cache. The distribution is labelled in
+``VOTES_TIME_ZONE``.
 
     python service/results_writer.py        (or: python -m service.results_writer)
 
@@ -27,7 +29,7 @@ from sqlalchemy.exc import DBAPIError
 
 from lib.db import connect, first_line
 from lib.errors import DatabaseError, ProjectError
-from lib.votes.cache import chart_data, write_results
+from lib.votes.cache import chart_data, charts_missing, write_results
 from lib.votes.settings import VoteSettings, load_settings
 from lib.votes.store import apply_vote_schema, vote_results
 
@@ -51,9 +53,11 @@ def write_results_forever(settings: VoteSettings, stop, parent_pid: int | None =
                 engine = connect(settings.database_url)
                 apply_vote_schema(engine)
             with engine.connect() as conn:
-                results = vote_results(conn, candidates)
+                results = vote_results(conn, candidates, time_zone=settings.votes_time_zone)
             key, now = chart_data(results), time.monotonic()
-            draw = key != drawn and (now >= charts_due or last)
+            # a chart gone from the cache (deleted, a disk cleaned) is drawn again at once
+            missing = charts_missing(settings.cache_dir)
+            draw = missing or (key != drawn and (now >= charts_due or last))
             write_results(settings.cache_dir, results, charts=draw)
             if draw:
                 drawn, charts_due = key, now + settings.chart_interval

@@ -3,9 +3,12 @@
     python service/worker.py [--no-results]        (or: python -m service.worker)
 
 Consumes the votes queue with a prefetch window, stores a batch when it holds ``BATCH_SIZE``
-votes or is ``BATCH_MS`` old (one transaction, idempotent by vote id, rollup updated in the same
-statement) and acknowledges the batch only after the commit. A message that is not a valid vote
-goes to ``<queue>.dead`` with the reason and is acknowledged, so it never blocks the queue.
+votes or is ``BATCH_MS`` old (one transaction, idempotent by kiosk and vote id, rollup updated in
+the same statement) and acknowledges the batch only after the commit. A message it cannot count
+goes to ``<queue>.dead`` with the reason and is acknowledged, so it never blocks the queue or
+stops the worker: one that is not a vote (whatever its body or properties), one stamped later
+than the worker's clock plus ``VOTE_CLOCK_SKEW`` or before ``VOTES_OPEN_AT``, and one reusing a
+kiosk's vote id for another candidate. However long a vote waited in the queue, it counts.
 Every ``RESULTS_INTERVAL`` seconds a child process (``service/results_writer.py``) writes
 ``results.json`` and the charts into ``CACHE_DIR``; ``--no-results`` leaves that to another.
 
@@ -31,18 +34,26 @@ import os
 import signal
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import pika
 from pika.exceptions import AMQPError
 from sqlalchemy.exc import DBAPIError
 
 from lib.db import connect, first_line
-from lib.errors import DatabaseError, ProjectError
+from lib.errors import ConfigError, DatabaseError, ProjectError
 from lib.votes.backoff import Backoff
-from lib.votes.broker import DEAD_SUFFIX, connection_parameters, declare_topology, persistent
-from lib.votes.message import Vote, VoteError, decode
+from lib.votes.broker import (
+    DEAD_SUFFIX,
+    connection_parameters,
+    declare_topology,
+    persistent,
+    tolerate_undecodable_properties,
+)
+from lib.votes.message import Vote, VoteError, check_cast_at, decode
 from lib.votes.settings import VoteSettings, load_settings
-from lib.votes.store import apply_vote_schema, record_votes
+from lib.votes.store import apply_vote_schema, conflicting_votes, record_votes
+from lib.votes.throttle import LogThrottle
 from service.results_writer import write_results_forever
 
 # Run as a script this file is __main__; its logger keeps the module's name all the same.
@@ -50,15 +61,30 @@ logger = logging.getLogger("service.worker" if __name__ == "__main__" else __nam
 _TRANSIENT = (AMQPError, OSError, DatabaseError, DBAPIError)
 
 
+@dataclass(frozen=True)
+class Received:
+    """A message as received: what dead-lettering it keeps (its body, publisher and id)."""
+
+    body: bytes
+    user_id: str | None
+    message_id: str | None
+
+
 @dataclass
 class Batch:
     votes: list[Vote] = field(default_factory=list)
-    rejects: list[tuple[bytes, str]] = field(default_factory=list)
+    messages: list[Received] = field(default_factory=list)  # one per vote, in the same order
+    rejects: list[tuple[Received, str]] = field(default_factory=list)
     last_tag: int | None = None
     started: float = 0.0
 
     def __len__(self) -> int:
         return len(self.votes) + len(self.rejects)
+
+
+def _text(value: object, limit: int = 255) -> str | None:
+    """A property value worth keeping on a dead letter: a string that fits a short string."""
+    return value if isinstance(value, str) and len(value.encode()) <= limit else None
 
 
 class Worker:
@@ -68,6 +94,8 @@ class Worker:
         self.backoff = backoff or Backoff(first=0.5, cap=10.0)
         self.stopping = False
         self.stored = 0
+        self.dead_lettered = 0
+        self._dead_log = LogThrottle(interval=1.0)
 
     def stop(self, *_args) -> None:
         logger.info("stop requested: finishing the current batch")
@@ -91,6 +119,7 @@ class Worker:
 
     def _session(self) -> None:
         settings = self.settings
+        tolerate_undecodable_properties()  # before any message arrives
         engine = connect(settings.database_url)
         connection = None
         try:
@@ -124,10 +153,7 @@ class Worker:
             if method is not None:
                 if not len(batch):
                     batch.started = time.monotonic()
-                try:
-                    batch.votes.append(decode(body, self.candidates, props.user_id))
-                except VoteError as exc:
-                    batch.rejects.append((body, exc.reason))
+                self._take(batch, body, props)
                 batch.last_tag = method.delivery_tag
             elif not len(batch):
                 self.backoff.reset()  # connected, and the queue is drained: a healthy session
@@ -140,22 +166,73 @@ class Worker:
                 break
         channel.cancel()
 
-    def _flush(self, engine, channel, batch: Batch) -> None:
-        for body, reason in batch.rejects:
-            logger.warning("dead-lettering a message: %s", reason)
-            channel.basic_publish(
-                exchange="",
-                routing_key=self.settings.votes_queue + DEAD_SUFFIX,
-                body=body,
-                properties=persistent("rejected", **{"x-reject-reason": reason}),
-                mandatory=True,
+    def _take(self, batch: Batch, body: bytes, props) -> None:
+        """Add a message to ``batch``: as a vote, or as a reject with its reason. Whatever the
+        message, nothing is raised: an error here would stop the worker, and the message would
+        come back at the next start."""
+        received = Received(body, _text(props.user_id, 64), _text(props.message_id))
+        settings = self.settings
+        try:
+            undecodable = getattr(props, "undecodable", None)
+            if undecodable:
+                raise VoteError(400, f"message properties cannot be decoded ({undecodable})")
+            vote = decode(body, self.candidates, props.user_id)
+            check_cast_at(
+                vote, datetime.now(UTC), settings.vote_clock_skew, settings.votes_open_at
             )
+        except VoteError as exc:
+            batch.rejects.append((received, exc.reason))
+        except Exception as exc:  # a bug in decode must not turn a message into a poison
+            batch.rejects.append((received, f"message cannot be read ({type(exc).__name__})"))
+        else:
+            batch.votes.append(vote)
+            batch.messages.append(received)
+
+    def _flush(self, engine, channel, batch: Batch) -> None:
+        """Store the batch's votes, dead-letter its rejects (and the votes that reuse a kiosk's
+        vote id for another candidate, which only the database can tell), then acknowledge it
+        all. A crash before the acknowledgement redelivers the batch: the votes count once
+        still, and a reject may be dead-lettered twice."""
         with engine.begin() as conn:
             inserted = record_votes(conn, batch.votes)
+            conflicts = conflicting_votes(conn, batch.votes)
+        rejects = batch.rejects + [
+            (
+                batch.messages[i],
+                f"conflict: vote_id {batch.votes[i].vote_id} of kiosk {batch.votes[i].kiosk_id} "
+                f"is already counted for candidate {stored!r}, "
+                f"not {batch.votes[i].candidate!r}",
+            )
+            for i, stored in sorted(conflicts.items())
+        ]
+        for received, reason in rejects:
+            self._dead_letter(channel, received, reason)
         channel.basic_ack(delivery_tag=batch.last_tag, multiple=True)
         self.backoff.reset()  # a batch stored: a healthy session
         self.stored += inserted
-        logger.debug("batch of %d: %d new, %d rejected", len(batch), inserted, len(batch.rejects))
+        logger.debug("batch of %d: %d new, %d rejected", len(batch), inserted, len(rejects))
+
+    def _dead_letter(self, channel, received: Received, reason: str) -> None:
+        """Publish a message to ``<queue>.dead`` (confirmed) with its reason and publisher, so
+        it can be looked at and replayed; log it, at most a line a second."""
+        dead = self.settings.votes_queue + DEAD_SUFFIX
+        headers = {"x-reject-reason": reason[:1000]}
+        if received.user_id is not None:
+            headers["x-original-user-id"] = received.user_id
+        channel.basic_publish(
+            exchange=dead,
+            routing_key=dead,
+            body=received.body,
+            properties=persistent(received.message_id or "rejected", **headers),
+            mandatory=True,
+        )
+        self.dead_lettered += 1
+        left_out = self._dead_log.admit()
+        if left_out is not None:
+            more = f" (and {left_out} more not logged)" if left_out else ""
+            logger.warning(
+                "dead-lettered a message from %s: %s%s", received.user_id, reason[:300], more
+            )
 
     def _sleep(self, seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -191,12 +268,21 @@ def main(argv: list[str] | None = None) -> int:
             target=write_results_forever, args=(worker.settings, done, os.getpid()), daemon=True
         )
         writer.start()
-    worker.run()
+    status = 0
+    try:
+        worker.run()
+    except ConfigError as exc:  # found only on connecting, such as a driver that is missing
+        logger.error("%s", exc)
+        status = 2
     if writer is not None:
         done.set()
         writer.join(30)
-    logger.info("stopped; %d votes stored by this worker", worker.stored)
-    return 0
+    logger.info(
+        "stopped; %d votes stored and %d messages dead-lettered by this worker",
+        worker.stored,
+        worker.dead_lettered,
+    )
+    return status
 
 
 if __name__ == "__main__":

@@ -100,9 +100,10 @@ def pytest_terminal_summary(terminalreporter):
     if not LEDGERS:
         return
     columns = ["sent", "accepted", "refused", "counted", "duplicates", "lost", "unclaimed_counted"]
+    columns += ["poison", "dead_lettered"]  # only where poison was published among the votes
     terminalreporter.section("vote pipeline under faults")
     terminalreporter.write_line(f"{'scenario':34}" + "".join(f"{c:>18}" for c in columns))
     for scenario, ledger in LEDGERS:
         terminalreporter.write_line(
-            f"{scenario:34}" + "".join(f"{ledger[c]:>18}" for c in columns)
+            f"{scenario:34}" + "".join(f"{ledger.get(c, '-'):>18}" for c in columns)
         )

@@ -5,7 +5,15 @@ Topology (declared idempotently by the worker): a durable direct exchange and a 
 both named ``<queue>``, bound by that name; kiosks publish to the exchange with the AMQP
 ``user_id`` property set to their own user, which RabbitMQ checks, so the worker can trust it as
 the kiosk's identity. ``<queue>.dead`` holds messages the worker cannot use, with the reason in
-the ``x-reject-reason`` header (it publishes them through the default exchange).
+the ``x-reject-reason`` header and the publisher in ``x-original-user-id``; the worker publishes
+them to an exchange of that name, never through the default exchange (which reaches every
+queue), so its broker user may write to its own names and nothing else.
+
+Properties the worker cannot decode (a header pika cannot turn into a Python value, such as a
+NaN where it expects a number) would make pika raise inside its connection, and the message
+would come back at every restart; ``tolerate_undecodable_properties`` makes such a message
+arrive without its headers (its publisher and id kept) and the reason in ``undecodable``, so it
+can be dead-lettered.
 
 A pika connection is not thread-safe: ``VotePublisher`` keeps its connection in an I/O thread of
 its own and takes votes from other threads through ``add_callback_threadsafe``. Make it after a
@@ -15,10 +23,12 @@ fork, never before (the kiosk makes one per server process, on the first vote).
 from __future__ import annotations
 
 import logging
+import struct
 import threading
 from collections import deque
 
 import pika
+from pika import spec
 from pika.adapters.select_connection import IOLoop, SelectConnection
 from pika.exceptions import AMQPError
 from pika.spec import Basic
@@ -50,12 +60,60 @@ def connection_parameters(amqp_url: str, heartbeat: int = 30) -> pika.URLParamet
 
 def declare_topology(channel, queue: str) -> None:
     """The votes exchange and queue (both named ``queue``, bound by that name) and the
-    dead-letter queue; no-ops if they exist. The worker declares them; kiosks, which may only
-    write to the exchange, never do."""
-    channel.exchange_declare(exchange=queue, exchange_type="direct", durable=True)
-    channel.queue_declare(queue=queue, durable=True)
-    channel.queue_bind(queue=queue, exchange=queue, routing_key=queue)
-    channel.queue_declare(queue=queue + DEAD_SUFFIX, durable=True)
+    dead-letter exchange and queue (both ``queue.dead``); no-ops if they exist. The worker
+    declares them; kiosks, which may only write to the votes exchange, never do."""
+    dead = queue + DEAD_SUFFIX
+    for name in (queue, dead):
+        channel.exchange_declare(exchange=name, exchange_type="direct", durable=True)
+        channel.queue_declare(queue=name, durable=True)
+        channel.queue_bind(queue=name, exchange=name, routing_key=name)
+
+
+class _TolerantProperties(spec.BasicProperties):
+    """Message properties that decode whatever arrives. On a value pika cannot decode (only a
+    header can hold one), the other properties without the headers, and the reason in
+    ``undecodable`` (None when everything decoded); if even that fails, none at all."""
+
+    undecodable: str | None = None
+
+    def decode(self, encoded, offset=0):
+        try:
+            return super().decode(encoded, offset)
+        except Exception as exc:  # anything at all: a publisher chose these bytes
+            reason = f"{type(exc).__name__}: {exc}"[:160]
+        self.__init__()
+        try:
+            super().decode(_without_headers(encoded, offset))
+        except Exception:  # noqa: BLE001 - not even that: no properties
+            self.__init__()
+        self.undecodable = reason
+        return self
+
+
+def _without_headers(encoded: bytes, offset: int) -> bytes:
+    """Encoded basic properties with the headers table cut out (and its flag cleared): the
+    fields before it are two short strings, the table says its own length."""
+    (flags,) = struct.unpack_from(">H", encoded, offset)
+    if flags & 1 or not flags & spec.BasicProperties.FLAG_HEADERS:
+        raise ValueError("no headers to cut out, or flags pika does not know")
+    at = offset + 2
+    for flag in (
+        spec.BasicProperties.FLAG_CONTENT_TYPE,
+        spec.BasicProperties.FLAG_CONTENT_ENCODING,
+    ):
+        if flags & flag:
+            at += 1 + encoded[at]
+    (length,) = struct.unpack_from(">I", encoded, at)
+    rest = encoded[offset + 2 : at] + encoded[at + 4 + length :]
+    return struct.pack(">H", flags & ~spec.BasicProperties.FLAG_HEADERS) + rest
+
+
+def tolerate_undecodable_properties() -> None:
+    """Make this process's pika decode every message's properties through
+    ``_TolerantProperties`` (pika looks the class up in ``spec.props`` for each content header).
+    For a consumer, such as the worker: a message whose headers pika cannot decode would
+    otherwise raise inside the connection, taking the consumer down at every delivery."""
+    spec.props[spec.BasicProperties.INDEX] = _TolerantProperties
 
 
 def persistent(message_id: str, user_id: str | None = None, **headers) -> pika.BasicProperties:

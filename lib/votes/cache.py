@@ -32,6 +32,11 @@ def write_results(cache_dir: Path, results: dict, charts: bool = True) -> None:
     write_json(Path(cache_dir) / RESULTS_FILE, results)
 
 
+def charts_missing(cache_dir: Path) -> bool:
+    """Whether any chart is missing from ``cache_dir`` (so it must be drawn whatever changed)."""
+    return any(not (Path(cache_dir) / f"{name}.png").is_file() for name in CHARTS)
+
+
 def chart_data(results: dict) -> tuple:
     """What the charts depend on: charts are redrawn only when this changes."""
     return (

@@ -1,6 +1,8 @@
 """Q3's charts: votes per candidate, and votes per 10-minute bucket, drawn from a results
-document (``lib.votes.store``). Candidates' names may be Chinese: a font that draws them is found
-on the system and used as fallback; without one the labels keep the names' Latin part."""
+document (``lib.votes.store``). Each candidate has one colour on every chart, by its place in
+the configured list. Buckets are labelled in the results' time zone (``VOTES_TIME_ZONE``).
+Candidates' names may be Chinese: a font that draws them is found on the system and used as
+fallback; without one the labels keep the names' Latin part."""
 
 from __future__ import annotations
 
@@ -28,6 +30,20 @@ CJK_FONTS = (
     "Droid Sans Fallback",
 )
 _CJK_FILES = ("wqy", "notosanscjk", "sourcehansans", "droidsansfallback")  # in file names
+# Candidates' colours, in the order they are configured (seaborn's colour-blind palette), then
+# again from the start for an eleventh candidate and beyond.
+CANDIDATE_COLOURS = (
+    "#0173b2",
+    "#de8f05",
+    "#029e73",
+    "#d55e00",
+    "#cc78bc",
+    "#ca9161",
+    "#fbafe4",
+    "#949494",
+    "#ece133",
+    "#56b4e9",
+)
 
 
 class _OneWeightNotice(logging.Filter):
@@ -78,6 +94,20 @@ def candidate_labels(candidates: list[dict], cjk: bool | None = None) -> dict[st
     return {c["id"]: Candidate(c["id"], c["name"]).label for c in candidates}
 
 
+def candidate_colours(candidates: list[dict]) -> dict[str, str]:
+    """``id -> colour`` (hex): by each candidate's place in the configured list, so the same
+    candidate has the same colour on every chart, whatever the votes."""
+    return {
+        c["id"]: CANDIDATE_COLOURS[i % len(CANDIDATE_COLOURS)] for i, c in enumerate(candidates)
+    }
+
+
+def _palette(results: dict, labels: dict[str, str]) -> dict[str, str]:
+    """``label -> colour`` for seaborn's ``hue``."""
+    colours = candidate_colours(results["candidates"])
+    return {labels[cid]: colour for cid, colour in colours.items()}
+
+
 def vote_totals_chart(results: dict) -> Figure:
     """Total votes per candidate (from a results document of ``lib.votes.store``)."""
     with _names_font():
@@ -89,7 +119,16 @@ def _vote_totals_chart(results: dict, labels: dict[str, str]) -> Figure:
         {"candidate": [labels[c] for c in results["totals"]], "votes": results["totals"].values()}
     )
     fig, ax = figure(7, 0.6 * max(len(frame), 3) + 1.5)
-    sns.barplot(data=frame, x="votes", y="candidate", ax=ax, color="mediumpurple")
+    sns.barplot(
+        data=frame,
+        x="votes",
+        y="candidate",
+        hue="candidate",
+        palette=_palette(results, labels),
+        saturation=1,  # the palette's own colours, the same on every chart
+        legend=False,
+        ax=ax,
+    )
     for i, votes in enumerate(frame["votes"]):
         ax.annotate(f" {votes:,}", (votes, i), va="center", fontsize=10)
     ax.set(title=f"Votes: {results['total_votes']:,} in all", xlabel="votes", ylabel="")
@@ -97,7 +136,8 @@ def _vote_totals_chart(results: dict, labels: dict[str, str]) -> Figure:
 
 
 def vote_timeline_chart(results: dict, buckets: int = 72) -> Figure:
-    """Votes per candidate per 10-minute bucket (the last ``buckets`` of them), grouped bars."""
+    """Votes per candidate per 10-minute bucket (the last ``buckets`` of them), grouped bars,
+    labelled in the results' time zone (``local_time``; ``bucket``, in UTC, if absent)."""
     with _names_font():
         return _vote_timeline_chart(results, buckets, candidate_labels(results["candidates"]))
 
@@ -105,7 +145,9 @@ def vote_timeline_chart(results: dict, buckets: int = 72) -> Figure:
 def _vote_timeline_chart(results: dict, buckets: int, labels: dict[str, str]) -> Figure:
     rows = [
         {
-            "bucket": pd.Timestamp(entry["bucket"]).strftime("%d %b %H:%M"),
+            "bucket": pd.Timestamp(entry.get("local_time", entry["bucket"])).strftime(
+                "%d %b %H:%M"
+            ),
             "candidate": labels[cid],
             "votes": votes,
         }
@@ -115,10 +157,21 @@ def _vote_timeline_chart(results: dict, buckets: int, labels: dict[str, str]) ->
     frame = pd.DataFrame(rows, columns=["bucket", "candidate", "votes"])
     fig, ax = figure(10, 4)
     if len(frame):
-        sns.barplot(data=frame, x="bucket", y="votes", hue="candidate", ax=ax)
+        palette = _palette(results, labels)
+        sns.barplot(
+            data=frame,
+            x="bucket",
+            y="votes",
+            hue="candidate",
+            hue_order=list(palette),
+            palette=palette,
+            saturation=1,
+            ax=ax,
+        )
         names = list(dict.fromkeys(frame["bucket"]))
         step = max(1, len(names) // 8)
         ax.set_xticks(range(0, len(names), step), names[::step])
     minutes = results.get("bucket_minutes", 10)
-    ax.set(title=f"Votes per {minutes} minutes (UTC)", xlabel="", ylabel="votes")
+    zone = results.get("time_zone", "UTC")
+    ax.set(title=f"Votes per {minutes} minutes ({zone})", xlabel="", ylabel="votes")
     return fig

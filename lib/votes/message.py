@@ -18,8 +18,15 @@ from lib.errors import ConfigError, ProjectError
 
 MESSAGE_VERSION = 1
 MAX_BODY_BYTES = 1024  # a vote is a few dozen bytes; anything larger is refused with 413
+MAX_MESSAGE_BYTES = 4096  # a vote message is ~130 bytes; the worker refuses larger ones unread
 MAX_JSON_DEPTH = 8  # a vote is one object of strings; deeper bodies are refused unparsed
 BUCKET = timedelta(minutes=10)
+# The times a message may carry: none before the Unix epoch (no kiosk clock says so), none in the
+# last year datetime can hold (so the time in any zone, a day either side, still exists), which
+# keeps every later step (PostgreSQL, the buckets, labels in VOTES_TIME_ZONE) within range.
+EARLIEST_CAST_AT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_CAST_AT = datetime(9999, 1, 1, tzinfo=UTC)
+_MESSAGE_FIELDS = frozenset({"v", "vote_id", "candidate", "kiosk_id", "cast_at"})
 _VOTE_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _KIOSK_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _PUBLISHER = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")  # a RabbitMQ user name
@@ -100,7 +107,7 @@ def vote_from_request(
     if media_type != "application/json":
         raise VoteError(415, "Content-Type must be application/json")
     try:
-        data = _request_json(body.decode("utf-8"))
+        data = _strict_json(body.decode("utf-8"), "body")
     except UnicodeDecodeError:
         raise VoteError(400, "body is not UTF-8") from None
     except ValueError:
@@ -123,10 +130,10 @@ def vote_from_request(
     return Vote(vote_id, candidate, kiosk_id, now or datetime.now(UTC))
 
 
-def _request_json(text: str) -> object:
-    """``text`` parsed as JSON, refused (VoteError 400) if it nests deeper than
-    ``MAX_JSON_DEPTH`` (checked before parsing: the parser recurses) or repeats a key (which
-    parsers resolve differently); ValueError if it is not JSON."""
+def _strict_json(text: str, what: str) -> object:
+    """``text`` parsed as JSON, refused (VoteError 400, naming ``what``: body, message) if it nests
+    deeper than ``MAX_JSON_DEPTH`` (checked before parsing: the parser recurses) or repeats a key
+    (which parsers resolve differently); ValueError if it is not JSON."""
     depth, in_string, escaped = 0, False, False
     for char in text:
         if in_string:
@@ -136,7 +143,7 @@ def _request_json(text: str) -> object:
         elif char in "[{":
             depth += 1
             if depth > MAX_JSON_DEPTH:
-                raise VoteError(400, f"body nests deeper than {MAX_JSON_DEPTH} levels")
+                raise VoteError(400, f"{what} nests deeper than {MAX_JSON_DEPTH} levels")
         elif char in "]}":
             depth -= 1
 
@@ -144,7 +151,7 @@ def _request_json(text: str) -> object:
         keys = [key for key, _ in pairs]
         if len(set(keys)) != len(keys):
             repeated = next(key for key in keys if keys.count(key) > 1)
-            raise VoteError(400, f"body repeats the key {repeated[:40]!r}")
+            raise VoteError(400, f"{what} repeats the key {repeated[:40]!r}")
         return dict(pairs)
 
     return json.loads(text, object_pairs_hook=unique)
@@ -166,29 +173,84 @@ def encode(vote: Vote) -> bytes:
 
 def decode(body: bytes, candidates: dict[str, Candidate], user_id: str | None) -> Vote:
     """A message back into a Vote, validated as strictly as at the kiosk; VoteError(400) says
-    what is wrong with a message that is not a vote. The kiosk's identity is ``user_id``, the
-    message property RabbitMQ checked against the publishing connection's user, never the
-    body's ``kiosk_id`` (which a kiosk could write as it likes)."""
+    what is wrong with a message that is not a vote, and nothing else is raised, whatever the
+    body. The kiosk's identity is ``user_id``, the message property RabbitMQ checked against the
+    publishing connection's user, never the body's ``kiosk_id`` (which a kiosk could write as it
+    likes). Refused unparsed: a body over ``MAX_MESSAGE_BYTES`` or nested over
+    ``MAX_JSON_DEPTH``; refused as well: a repeated key, an unknown field, a value of the wrong
+    type, and a ``cast_at`` outside ``EARLIEST_CAST_AT``..``LATEST_CAST_AT``, so that whatever
+    decodes, PostgreSQL stores."""
+    if len(body) > MAX_MESSAGE_BYTES:
+        raise VoteError(400, f"message larger than {MAX_MESSAGE_BYTES} bytes")
     try:
-        data = json.loads(body.decode("utf-8"))
+        data = _strict_json(body.decode("utf-8"), "message")
     except (UnicodeDecodeError, ValueError):
         raise VoteError(400, "message is not UTF-8 JSON") from None
-    if not isinstance(data, dict) or data.get("v") != MESSAGE_VERSION:
+    if not isinstance(data, dict) or not _is_int(data.get("v"), MESSAGE_VERSION):
         raise VoteError(400, f"message is not a version {MESSAGE_VERSION} vote")
+    unknown = sorted(set(data) - _MESSAGE_FIELDS)
+    if unknown:
+        raise VoteError(
+            400, f"message has unexpected fields: {', '.join(map(repr, unknown))[:100]}"
+        )
     vote_id, candidate, cast_at = (data.get(key) for key in ("vote_id", "candidate", "cast_at"))
-    if not isinstance(vote_id, str) or not _VOTE_ID.match(vote_id):
+    if not isinstance(vote_id, str) or not _VOTE_ID.fullmatch(vote_id):
         raise VoteError(400, "message has no valid vote_id")
     if not isinstance(candidate, str) or candidate not in candidates:
         raise VoteError(400, f"message names unknown candidate {str(candidate)[:20]!r}")
-    if not isinstance(user_id, str) or not _PUBLISHER.match(user_id):
+    if not isinstance(user_id, str) or not _PUBLISHER.fullmatch(user_id):
         raise VoteError(400, "message has no user_id property naming the kiosk's broker user")
+    return Vote(vote_id, candidate, user_id, _cast_at(cast_at))
+
+
+def _is_int(value: object, expected: int) -> bool:
+    """``value`` is the integer ``expected`` itself (not ``true``, not ``1.0``)."""
+    return type(value) is int and value == expected
+
+
+def _cast_at(value: object) -> datetime:
+    """A message's ``cast_at`` as a UTC time within the bounds; VoteError otherwise."""
+    if not isinstance(value, str) or len(value) > 64:
+        raise VoteError(400, "message has no valid cast_at time")
     try:
-        when = datetime.fromisoformat(cast_at)
-    except (TypeError, ValueError):
+        when = datetime.fromisoformat(value)
+    except ValueError:
         raise VoteError(400, "message has no valid cast_at time") from None
-    if when.tzinfo is None:
+    if when.tzinfo is None or when.utcoffset() is None:
         raise VoteError(400, "message cast_at has no time zone")
-    return Vote(vote_id, candidate, user_id, when.astimezone(UTC))
+    try:
+        when = when.astimezone(UTC)
+    except (OverflowError, ValueError):  # 0001-01-01T00:00+14:00 is in year 0 in UTC
+        raise VoteError(400, f"message cast_at {value!r} is out of range") from None
+    if not EARLIEST_CAST_AT <= when < LATEST_CAST_AT:
+        raise VoteError(
+            400,
+            f"message cast_at {value!r} is out of range "
+            f"({EARLIEST_CAST_AT:%Y-%m-%d} to {LATEST_CAST_AT:%Y-%m-%d} UTC)",
+        )
+    return when
+
+
+def check_cast_at(
+    vote: Vote, now: datetime, skew: timedelta, opens_at: datetime | None = None
+) -> Vote:
+    """``vote`` if its time is one the server accepts: not later than ``now`` (the worker's
+    clock) plus ``skew``, not before ``opens_at`` (the opening of the vote, if set). However old
+    otherwise: a vote may wait in the queue through a long outage. Raises VoteError(400)."""
+    if vote.cast_at > now + skew:
+        raise VoteError(
+            400,
+            f"cast_at {vote.cast_at.isoformat()} is later than the worker's clock "
+            f"({now.astimezone(UTC).isoformat(timespec='seconds')}) plus "
+            f"VOTE_CLOCK_SKEW ({skew.total_seconds():g}s)",
+        )
+    if opens_at is not None and vote.cast_at < opens_at:
+        raise VoteError(
+            400,
+            f"cast_at {vote.cast_at.isoformat()} is before the vote opened "
+            f"(VOTES_OPEN_AT {opens_at.isoformat()})",
+        )
+    return vote
 
 
 def bucket_start(when: datetime) -> datetime:

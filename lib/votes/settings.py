@@ -10,11 +10,21 @@
   votes or after this many milliseconds, whichever comes first;
 - ``RESULTS_INTERVAL`` (``2``): seconds between the worker's results refreshes;
 - ``CHART_INTERVAL`` (``10``): charts are redrawn at most this often (and only when changed);
-- ``KIOSK_TOKEN`` (none): bearer token ``POST /votes`` requires; mandatory off loopback;
+- ``KIOSK_TOKEN`` (none): bearer token ``POST /votes`` requires; mandatory off loopback; at least
+  16 visible ASCII characters (a shorter or blank one is refused at start);
 - ``RATE_LIMIT`` (``50``): votes a second one kiosk server process accepts from one client on
   average (bursts of twice that), 0 for none; far above human voting, far below a flood;
 - ``KIOSK_HOSTS`` (none: the loopback names and the address the kiosk listens on): the host
-  names (``name`` or ``name:port``, comma-separated) ``POST /votes`` may be sent to.
+  names (``name`` or ``name:port``, comma-separated) ``POST /votes`` may be sent to;
+- ``VOTE_CLOCK_SKEW`` (``30``): seconds a vote's time may be later than the worker's clock (a
+  kiosk's clock runs a little ahead); a later one is dead-lettered, 0 to 86400;
+- ``VOTES_OPEN_AT`` (none): when the vote opened, an ISO time with its zone
+  (``2026-11-28T08:00:00+08:00``); a vote stamped earlier is dead-lettered;
+- ``VOTES_TIME_ZONE`` (``UTC``): the kiosks' IANA time zone (``Asia/Hong_Kong``), in which the
+  10-minute distribution is labelled (the database keeps UTC).
+
+``DATABASE_URL`` and ``AMQP_URL`` are checked here, so a malformed one stops a program at start
+with one line, before it connects anywhere.
 """
 
 from __future__ import annotations
@@ -22,7 +32,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import pika
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from lib.config import data_dir, database_url, environment, number
 from lib.errors import ConfigError
@@ -32,6 +49,9 @@ from lib.votes.message import Candidate, parse_candidates
 DEFAULT_CANDIDATES = "1=薯片 chips,2=林林 lam lam,3=正氣 justice"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+_TOKEN = re.compile(r"[!-~]{16,}")  # visible ASCII: what an Authorization header carries as is
+MAX_CLOCK_SKEW = 86400.0
+DEFAULT_TIME_ZONE = UTC.tzname(None)  # the name UTC
 
 
 @dataclass(frozen=True)
@@ -48,6 +68,9 @@ class VoteSettings:
     kiosk_token: str | None
     rate_limit: float
     kiosk_hosts: tuple[str, ...]  # empty: the loopback names and the listening address
+    vote_clock_skew: timedelta
+    votes_open_at: datetime | None  # UTC
+    votes_time_zone: ZoneInfo
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> VoteSettings:
@@ -58,8 +81,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
     if not _QUEUE_NAME.match(queue):
         raise ConfigError(f"VOTES_QUEUE must be 1-200 of A-Za-z0-9._-, got {queue!r}")
     return VoteSettings(
-        database_url=database_url(env),
-        amqp_url=env.get("AMQP_URL") or DEFAULT_AMQP_URL,
+        database_url=_database_url(database_url(env)),
+        amqp_url=_amqp_url(env.get("AMQP_URL") or DEFAULT_AMQP_URL),
         votes_queue=queue,
         cache_dir=Path(env.get("CACHE_DIR") or data_dir(env) / "cache" / "results"),
         candidates=parse_candidates(env.get("CANDIDATES", DEFAULT_CANDIDATES)),
@@ -67,7 +90,81 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         batch_ms=number(env, "BATCH_MS", "100", int),
         results_interval=number(env, "RESULTS_INTERVAL", "2", float),
         chart_interval=number(env, "CHART_INTERVAL", "10", float),
-        kiosk_token=env.get("KIOSK_TOKEN") or None,
+        kiosk_token=_kiosk_token(env.get("KIOSK_TOKEN", "")),
         rate_limit=number(env, "RATE_LIMIT", "50", float, zero_ok=True),
         kiosk_hosts=parse_hosts(env.get("KIOSK_HOSTS", "")),
+        vote_clock_skew=_clock_skew(env),
+        votes_open_at=_open_at(env.get("VOTES_OPEN_AT", "")),
+        votes_time_zone=_time_zone(env.get("VOTES_TIME_ZONE") or DEFAULT_TIME_ZONE),
     )
+
+
+def _database_url(url: str) -> str:
+    """``url`` if it is a PostgreSQL URL SQLAlchemy can read, else ConfigError (the URL is not
+    repeated: it may hold a password)."""
+    try:
+        parsed = make_url(url)
+        port = parsed.port
+    except (ArgumentError, ValueError) as exc:
+        raise ConfigError(f"DATABASE_URL is malformed: {str(exc).splitlines()[0][:100]}") from None
+    if parsed.get_backend_name() not in ("postgresql", "postgres"):
+        raise ConfigError(f"DATABASE_URL must be a postgresql:// URL, not {parsed.drivername}://")
+    if port is not None and not 0 < port < 65536:
+        raise ConfigError(f"DATABASE_URL port must be 1-65535, got {port}")
+    return url
+
+
+def _amqp_url(url: str) -> str:
+    """``url`` if it is an amqp:// or amqps:// URL pika can read, else ConfigError."""
+    try:
+        scheme = urlsplit(url).scheme
+        if scheme not in ("amqp", "amqps"):
+            raise ValueError(f"the scheme must be amqp or amqps, not {scheme!r}")
+        pika.URLParameters(url)
+    except (ValueError, IndexError, TypeError) as exc:
+        raise ConfigError(f"AMQP_URL is malformed: {str(exc).splitlines()[0][:100]}") from None
+    return url
+
+
+def _kiosk_token(token: str) -> str | None:
+    """None for no token; else the token if it is long enough to guess, else ConfigError (which
+    does not repeat it)."""
+    if token == "":
+        return None
+    if not _TOKEN.fullmatch(token):
+        raise ConfigError(
+            f"KIOSK_TOKEN must be at least 16 visible ASCII characters (no spaces), got "
+            f"{len(token)} characters; leave it empty for none"
+        )
+    return token
+
+
+def _clock_skew(env: Mapping[str, str]) -> timedelta:
+    seconds = number(env, "VOTE_CLOCK_SKEW", "30", float, zero_ok=True)
+    if not seconds <= MAX_CLOCK_SKEW:
+        raise ConfigError(f"VOTE_CLOCK_SKEW must be 0 to {MAX_CLOCK_SKEW:g} seconds")
+    return timedelta(seconds=seconds)
+
+
+def _open_at(text: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+        if when.tzinfo is None:
+            raise ValueError("it has no time zone")
+        return when.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise ConfigError(
+            f"VOTES_OPEN_AT must be an ISO time with its zone (2026-11-28T08:00:00+08:00), "
+            f"got {text[:60]!r}: {exc}"
+        ) from None
+
+
+def _time_zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        raise ConfigError(
+            f"VOTES_TIME_ZONE must be an IANA time zone name (Asia/Hong_Kong), got {name[:60]!r}"
+        ) from None

@@ -1,12 +1,12 @@
 """Votes in PostgreSQL: the schema, batched idempotent inserts, and the results built from the
 10-minute rollup. The SQL lives in ``sql/votes/``: ``schema.sql``, ``record_votes.sql``,
-``vote_distribution.sql`` and ``recent_votes.sql``.
+``conflicting_votes.sql``, ``vote_distribution.sql`` and ``recent_votes.sql``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -17,16 +17,18 @@ RECENT_MINUTES = 10
 
 
 def apply_vote_schema(engine: Engine) -> None:
-    """Create the votes tables and indexes if they are missing (safe to run at every start, and
-    from several workers at once: the DDL runs under an advisory lock)."""
+    """Create the votes tables and indexes if they are missing, and re-key a votes table made
+    before votes were keyed per kiosk (safe to run at every start, and from several workers at
+    once: the DDL runs under an advisory lock)."""
     with engine.begin() as conn:
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('votes_schema'))")
         execute_file(conn, "votes/schema")
 
 
 def record_votes(conn: Connection, votes: Sequence[Vote]) -> int:
-    """Insert ``votes`` (ignoring vote ids already stored) and add the new ones to the rollup, in
-    the caller's transaction. Returns how many were new; raises DatabaseError."""
+    """Insert ``votes`` (ignoring (kiosk, vote id) keys already stored, and all but the first of
+    the batch's votes with one key) and add the new ones to the rollup, in the caller's
+    transaction. Returns how many were new; raises DatabaseError."""
     if not votes:
         return 0
     frame = query(
@@ -40,24 +42,52 @@ def record_votes(conn: Connection, votes: Sequence[Vote]) -> int:
     return int(frame.at[0, "inserted"])
 
 
+def conflicting_votes(conn: Connection, votes: Sequence[Vote]) -> dict[int, str]:
+    """Of ``votes`` (just recorded in the caller's transaction), those whose kiosk and vote id
+    are stored for another candidate: ``{index in votes: candidate stored}``. Raises
+    DatabaseError."""
+    if not votes:
+        return {}
+    frame = query(
+        conn,
+        "votes/conflicting_votes",
+        vote_ids=[v.vote_id for v in votes],
+        candidates=[v.candidate for v in votes],
+        kiosk_ids=[v.kiosk_id for v in votes],
+    )
+    return {int(row.position) - 1: row.stored for row in frame.itertuples()}
+
+
 def vote_results(
-    conn: Connection, candidates: dict[str, Candidate], now: datetime | None = None
+    conn: Connection,
+    candidates: dict[str, Candidate],
+    now: datetime | None = None,
+    time_zone: tzinfo = UTC,
 ) -> dict:
     """The results document kiosks serve: totals per candidate, votes in the last 10 minutes, and
     the distribution per 10-minute bucket (every candidate present in every bucket, zeros
-    included). Cost: one pass over the rollup and one over the last 10 minutes of votes."""
+    included), each bucket also in the kiosks' ``time_zone``. Cost: one pass over the rollup and
+    one over the last 10 minutes of votes."""
     now = now or datetime.now(UTC)
     rows = query(conn, "votes/vote_distribution")
     recent = query(conn, "votes/recent_votes", minutes=RECENT_MINUTES)
-    return build_results(rows.to_dict("records"), recent.to_dict("records"), candidates, now)
+    return build_results(
+        rows.to_dict("records"), recent.to_dict("records"), candidates, now, time_zone
+    )
 
 
 def build_results(
-    distribution: list[dict], recent: list[dict], candidates: dict[str, Candidate], now: datetime
+    distribution: list[dict],
+    recent: list[dict],
+    candidates: dict[str, Candidate],
+    now: datetime,
+    time_zone: tzinfo = UTC,
 ) -> dict:
-    """Assemble the results document from rollup rows (``bucket``, ``candidate``, ``votes``) and
-    recent counts (``candidate``, ``votes``). Votes for candidates no longer configured are
-    reported under ``other`` rather than dropped."""
+    """Assemble the results document from rollup rows (``bucket``, an aware time whatever the
+    session's zone; ``candidate``, ``votes``) and recent counts (``candidate``, ``votes``).
+    Buckets are given in UTC (``bucket``) and in ``time_zone`` (``local_time``, what the charts
+    label them with). Votes for candidates no longer configured are reported under ``other``
+    rather than dropped."""
     ids = list(candidates)
     totals = dict.fromkeys(ids, 0)
     other = 0
@@ -82,8 +112,13 @@ def build_results(
         "other_votes": other,
         "last_10_minutes": last,
         "bucket_minutes": int(BUCKET.total_seconds() // 60),
+        "time_zone": str(time_zone),
         "distribution": [
-            {"bucket": bucket.astimezone(UTC).isoformat(), "votes": per}
+            {
+                "bucket": bucket.astimezone(UTC).isoformat(),
+                "local_time": bucket.astimezone(time_zone).isoformat(),
+                "votes": per,
+            }
             for bucket, per in sorted(buckets.items())
         ],
     }

@@ -10,7 +10,8 @@ import pika
 import pytest
 from pika.exceptions import ChannelClosedByBroker
 
-from tests.integration.votes.vote_system import ROOT
+from lib.votes.broker import DEAD_SUFFIX
+from tests.integration.votes.vote_system import ROOT, wait_until
 from tests.support.kiosk_client import drive
 
 
@@ -76,3 +77,65 @@ def test_a_kiosk_user_can_neither_read_configure_nor_impersonate(vote_system, br
     finally:
         connection.close()
     assert vote_system.queue_depth() == 0
+
+
+def test_a_worker_user_may_use_its_own_names_and_no_other_queue(vote_system, broker_users):
+    _, urls = broker_users
+    queue, dead = vote_system.queue, vote_system.queue + DEAD_SUFFIX
+    elsewhere = f"elsewhere-{uuid.uuid4().hex[:8]}"
+    admin = pika.BlockingConnection(pika.URLParameters(vote_system.amqp_url))
+    admin.channel().queue_declare(elsewhere)
+    connection = pika.BlockingConnection(pika.URLParameters(urls["worker"]))
+    try:
+        for exchange, routing_key in [("", elsewhere), ("", queue), ("amq.direct", elsewhere)]:
+            channel = connection.channel()
+            channel.confirm_delivery()
+            with pytest.raises(ChannelClosedByBroker) as caught:
+                channel.basic_publish(exchange, routing_key, b"{}", pika.BasicProperties())
+            assert caught.value.reply_code == 403, (exchange, routing_key)
+        with pytest.raises(ChannelClosedByBroker) as caught:
+            connection.channel().queue_declare(elsewhere, passive=False, durable=True)
+        assert caught.value.reply_code == 403
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.basic_publish(dead, dead, b"dead letter", pika.BasicProperties())  # its own
+    finally:
+        if connection.is_open:
+            connection.close()
+        admin.channel().queue_delete(elsewhere)
+        admin.close()
+    assert vote_system.queue_depth(DEAD_SUFFIX) == 1
+
+
+def test_a_worker_user_dead_letters_poison(vote_system, broker_users):
+    kiosk_user, urls = broker_users
+    vote_system.start_worker(AMQP_URL=urls["worker"])
+    connection = pika.BlockingConnection(pika.URLParameters(urls["kiosk"]))
+    channel = connection.channel()
+    channel.confirm_delivery()
+    queue = vote_system.queue
+    channel.basic_publish(queue, queue, b"[" * 5000, pika.BasicProperties(user_id=kiosk_user))
+    connection.close()
+    wait_until(lambda: vote_system.queue_depth(DEAD_SUFFIX) == 1, 30, "the dead letter")
+    assert vote_system.queue_depth() == 0
+    admin = pika.BlockingConnection(pika.URLParameters(vote_system.amqp_url))
+    _, props, body = admin.channel().basic_get(queue + DEAD_SUFFIX, auto_ack=True)
+    admin.close()
+    assert body == b"[" * 5000 and props.headers["x-original-user-id"] == kiosk_user
+    assert "larger than" in props.headers["x-reject-reason"]
+
+
+def test_two_kiosks_may_use_the_same_vote_id(vote_system, broker_users):
+    kiosk_user, urls = broker_users
+    vote_system.start_worker()
+    _, own = vote_system.start_kiosk("k-own", AMQP_URL=urls["kiosk"])
+    _, guest = vote_system.start_kiosk("k-guest")  # the test's own broker user, guest
+    assert own.post_vote("1", "shared-vote-id").status == 202
+    assert guest.post_vote("2", "shared-vote-id").status == 202
+    assert guest.post_vote("2", "shared-vote-id").status == 202  # a retry: counts once
+    assert vote_system.wait_for_total(2)["totals"] == {"1": 1, "2": 1, "3": 0}
+    assert sorted(vote_system.sql("SELECT kiosk_id, vote_id FROM votes")) == [
+        ("guest", "shared-vote-id"),
+        (kiosk_user, "shared-vote-id"),
+    ]
+    assert vote_system.queue_depth(DEAD_SUFFIX) == 0

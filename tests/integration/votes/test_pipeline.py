@@ -255,7 +255,7 @@ def test_vote_sql_files_run_with_psql_and_lib_alike(vote_system):
 
     from lib.db import connect
     from lib.votes.message import Vote, parse_candidates
-    from lib.votes.store import apply_vote_schema, record_votes, vote_results
+    from lib.votes.store import apply_vote_schema, conflicting_votes, record_votes, vote_results
 
     dsn = vote_system.dsn
     env = {
@@ -290,23 +290,41 @@ def test_vote_sql_files_run_with_psql_and_lib_alike(vote_system):
     )
     assert done.stdout.strip() == "2|2"  # two new votes (one id twice), two buckets
 
+    conflict = subprocess.run(
+        [
+            *psql,
+            *("-v", "vote_ids={psqlvote2,psqlvote2,psqlvote1}"),
+            *("-v", "candidates={2,3,2}"),
+            *("-v", "kiosk_ids={k1,k1,k9}"),
+            *("-f", "sql/votes/conflicting_votes.sql"),
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert conflict.stdout.split() == ["2|2"]  # k1's psqlvote2 is a vote for 2, not 3
+
     engine = connect(vote_system.env["DATABASE_URL"])
     apply_vote_schema(engine)
     when = datetime(2026, 11, 28, 12, 10, tzinfo=UTC)
+    batch = [
+        Vote("libvote01", "2", "k2", when),
+        Vote("psqlvote2", "2", "k1", when),  # delivered again: stored already, no conflict
+        Vote("psqlvote2", "3", "k1", when),  # the same id of the same kiosk for another
+        Vote("psqlvote1", "1", "k2", when),  # another kiosk's vote with the same id
+    ]
     with engine.begin() as conn:
-        assert (
-            record_votes(
-                conn, [Vote("libvote01", "2", "k2", when), Vote("psqlvote2", "3", "k2", when)]
-            )
-            == 1
-        )
+        assert record_votes(conn, batch) == 2
+        assert conflicting_votes(conn, batch) == {2: "2"}
     with engine.connect() as conn:
         results = vote_results(conn, parse_candidates("1=a,2=b,3=c"))
     engine.dispose()
-    assert results["totals"] == {"1": 1, "2": 2, "3": 0}
+    assert results["totals"] == {"1": 2, "2": 2, "3": 0}
     assert [(b["bucket"][11:16], b["votes"]) for b in results["distribution"]] == [
         ("12:00", {"1": 1, "2": 0, "3": 0}),
-        ("12:10", {"1": 0, "2": 2, "3": 0}),
+        ("12:10", {"1": 1, "2": 2, "3": 0}),
     ]
     rows = subprocess.run(
         [*psql, "-f", "sql/votes/vote_distribution.sql"],
@@ -316,19 +334,28 @@ def test_vote_sql_files_run_with_psql_and_lib_alike(vote_system):
         capture_output=True,
         text=True,
     ).stdout.splitlines()
-    assert [r.split("|")[1:] for r in rows] == [["1", "1"], ["2", "2"]]
+    assert [r.split("|")[1:] for r in rows] == [["1", "1"], ["1", "1"], ["2", "2"]]
 
 
 def test_a_kiosk_with_a_token_refuses_votes_without_it(vote_system):
-    _, client = vote_system.start_kiosk(KIOSK_TOKEN="s3cret-token")
+    _, client = vote_system.start_kiosk(KIOSK_TOKEN="s3cret-token-0123456789")
     body = b'{"candidate": "1"}'
-    for auth in (None, "Bearer wrong", "Bearer s3cret-tokenX", "s3cret-token", "Bearer "):
+    for auth in (
+        None,
+        "Bearer wrong",
+        "Bearer s3cret-token-0123456789X",
+        "s3cret-token-0123456789",
+        "Bearer ",
+    ):
         headers = {"Content-Type": "application/json"}
         if auth is not None:
             headers["Authorization"] = auth
         status, _, reply = client.request("POST", "/votes", body, headers)
         assert status == 401 and "Bearer" in json.loads(reply)["error"], auth
-    headers = {"Content-Type": "application/json", "Authorization": "Bearer s3cret-token"}
+    headers = {
+        "Content-Type": "application/json",
+        "Authorization": "Bearer s3cret-token-0123456789",
+    }
     assert client.request("POST", "/votes", body, headers)[0] == 202
     assert client.request("GET", "/results")[0] in (200, 503)  # reading needs no token
     assert vote_system.queue_depth() == 1
@@ -362,3 +389,21 @@ def test_a_kiosk_reachable_from_other_machines_needs_a_token(vote_system):
         timeout=30,
     )
     assert proc.returncode == 2 and "KIOSK_TOKEN" in proc.stderr
+
+
+def test_a_deleted_chart_is_drawn_again_on_the_next_cycle(vote_system):
+    # charts may be redrawn only once an hour: only a missing one is drawn sooner
+    vote_system.start_worker(CHART_INTERVAL="3600", VOTES_TIME_ZONE="Asia/Hong_Kong")
+    _, client = vote_system.start_kiosk()
+    assert client.post_vote("2").status == 202
+    results = vote_system.wait_for_total(1)
+    assert results["time_zone"] == "Asia/Hong_Kong"
+    assert [b["local_time"][-6:] for b in results["distribution"]] == ["+08:00"]
+    charts = [vote_system.cache_dir / f"{name}.png" for name in ("totals", "timeline")]
+    wait_until(lambda: all(c.exists() for c in charts), 30, "the charts")
+    for chart in charts:
+        chart.unlink()
+        wait_until(chart.exists, 15, f"{chart.name} drawn again")  # RESULTS_INTERVAL is 0.5 s
+        status, headers, body = client.request("GET", f"/results/{chart.name}")
+        assert status == 200 and body.startswith(b"\x89PNG\r\n\x1a\n")
+    assert vote_system.wait_for_total(1)["totals"] == {"1": 0, "2": 1, "3": 0}

@@ -4,11 +4,22 @@ must be counted exactly once. These restart the machine's real servers, briefly.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.integration.votes.vote_system import account, record, send_from_kiosks, wait_until
+import pika
+
+from lib.votes.broker import DEAD_SUFFIX
+from tests.integration.votes.vote_system import (
+    UndecodableProperties,
+    account,
+    record,
+    send_from_kiosks,
+    wait_until,
+)
 
 CANDIDATES = ["1", "2", "3"]
 
@@ -64,3 +75,58 @@ def test_rabbitmq_restart_kiosk_answers_503_and_retries_count_once(vote_system):
     assert (ledger["lost"], ledger["duplicates"], ledger["unclaimed_counted"]) == (0, 0, 0)
     assert results["total_votes"] == vote_system.count() == 3000
     assert worker.poll() is None
+
+
+def _poison(serial: int) -> tuple[bytes, pika.BasicProperties]:
+    """The ``serial``-th poison message, as the test's (valid) kiosk user publishes it: one of
+    each kind the worker once could not survive, and the other kinds it must refuse."""
+    now = datetime.now(UTC)
+    good = {"v": 1, "vote_id": f"poison{serial:06d}", "candidate": "1", "kiosk_id": "k1"}
+    bodies = [
+        {**good, "cast_at": "0001-01-01T00:00:00+14:00"},  # OverflowError once
+        {**good, "cast_at": "9999-12-31T23:59:59-14:00"},
+        {**good, "cast_at": (now + timedelta(hours=2)).isoformat()},  # the future
+        {**good, "cast_at": now.isoformat(), "candidate": "9"},
+        {**good, "cast_at": now.isoformat(), "vote_id": "poison\n"},
+        "[" * 100_000,  # RecursionError once
+        '{"v": 1, "v": 1}',
+        {**good, "cast_at": now.isoformat(), "pad": "x" * 10_000},
+        {**good, "cast_at": now.isoformat()},  # a good body with headers pika cannot decode
+    ]
+    body = bodies[serial % len(bodies)]
+    raw = (body if isinstance(body, str) else json.dumps(body)).encode()
+    kind = (
+        UndecodableProperties if serial % len(bodies) == len(bodies) - 1 else pika.BasicProperties
+    )
+    return raw, kind(delivery_mode=2, message_id=f"poison-{serial}", user_id="guest")
+
+
+def test_poison_messages_among_votes(vote_system):
+    worker = vote_system.start_worker()
+    clients = vote_system.start_kiosks(2)
+    sender, outcomes = send_from_kiosks(clients, 1500)
+    poison = [_poison(i) for i in range(270)]
+    for start in range(0, len(poison), 30):  # while the kiosks send their votes
+        vote_system.publish(poison[start : start + 30])
+        time.sleep(0.2)
+    sender.join()
+    results = vote_system.wait_for_total(3000, timeout=120)
+    wait_until(
+        lambda: vote_system.queue_depth(DEAD_SUFFIX) >= len(poison), 60, "every dead letter"
+    )
+    letters = vote_system.take_dead_letters()
+    ledger = record(
+        "poison messages among votes",
+        account(outcomes, vote_system.stored_ids(), len(poison), len(letters)),
+    )
+    assert ledger["accepted"] == 3000
+    assert (ledger["lost"], ledger["duplicates"], ledger["unclaimed_counted"]) == (0, 0, 0)
+    assert sorted(p.message_id for p, _ in letters) == sorted(p.message_id for _, p in poison)
+    assert all(p.headers["x-reject-reason"] for p, _ in letters)
+    assert results["total_votes"] == vote_system.count() == 3000
+    assert vote_system.sql("SELECT sum(votes) FROM vote_buckets") == [(3000,)]
+    assert worker.poll() is None, "the worker must keep running"
+    # 270 dead letters in a few seconds: logged a line a second, each saying how many it left out
+    log = "".join(p.read_text() for p in vote_system.logs.glob("worker-*.log"))
+    lines = log.count("dead-lettered a message from guest")
+    assert 1 <= lines < 30 and "more not logged)" in log, lines

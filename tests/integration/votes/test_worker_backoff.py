@@ -96,4 +96,5 @@ def test_backoff_starts_again_once_a_session_has_consumed(database_url):
     channel.queue_delete(queue)
     channel.queue_delete(queue + DEAD_SUFFIX)
     channel.exchange_delete(queue)
+    channel.exchange_delete(queue + DEAD_SUFFIX)
     connection.close()

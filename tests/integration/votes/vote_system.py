@@ -8,11 +8,14 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pika
@@ -28,6 +31,23 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+_Y2K = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+class UndecodableProperties(pika.BasicProperties):
+    """Properties with a ``when`` header that is a timestamp no datetime can hold: valid AMQP,
+    passed on by RabbitMQ, but pika (which never encodes such a value) raises decoding it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.headers = {**(self.headers or {}), "when": _Y2K}
+
+    def encode(self) -> list[bytes]:
+        raw = b"".join(super().encode())
+        y2k = b"T" + struct.pack(">Q", int(_Y2K.timestamp()))
+        return [raw.replace(y2k, b"T" + b"\xff" * 8)]
 
 
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
@@ -139,6 +159,7 @@ class VoteSystem:
             channel.queue_delete(self.queue)
             channel.queue_delete(self.queue + DEAD_SUFFIX)
             channel.exchange_delete(self.queue)
+            channel.exchange_delete(self.queue + DEAD_SUFFIX)
             connection.close()
         except pika.exceptions.AMQPError:
             pass
@@ -167,6 +188,37 @@ class VoteSystem:
         try:
             declared = connection.channel().queue_declare(self.queue + suffix, passive=True)
             return declared.method.message_count
+        finally:
+            connection.close()
+
+    def publish(self, messages: Iterable[tuple[bytes, pika.BasicProperties]]) -> int:
+        """Publish ``messages`` (body, properties) to the votes exchange as the test's broker
+        user, confirmed, as a kiosk would; return how many."""
+        connection = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+        try:
+            channel = connection.channel()
+            channel.confirm_delivery()
+            sent = 0
+            for body, properties in messages:
+                channel.basic_publish(self.queue, self.queue, body, properties, mandatory=True)
+                sent += 1
+            return sent
+        finally:
+            connection.close()
+
+    def take_dead_letters(self) -> list[tuple[pika.BasicProperties, bytes]]:
+        """Every message now in the dead-letter queue, taken off it: (properties, body)."""
+        connection = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+        letters = []
+        try:
+            channel = connection.channel()
+            while True:
+                method, properties, body = channel.basic_get(
+                    self.queue + DEAD_SUFFIX, auto_ack=True
+                )
+                if method is None:
+                    return letters
+                letters.append((properties, body))
         finally:
             connection.close()
 
@@ -223,11 +275,18 @@ def record(scenario: str, ledger: dict) -> dict:
     return ledger
 
 
-def account(outcomes: list[Outcome], stored: list[str]) -> dict:
-    """Every vote end to end: sent, accepted (2xx), refused, counted, duplicates, lost, extra."""
+def account(
+    outcomes: list[Outcome],
+    stored: list[str],
+    poison: int | None = None,
+    dead_lettered: int | None = None,
+) -> dict:
+    """Every vote end to end: sent, accepted (2xx), refused, counted, duplicates, lost, extra;
+    and, for a scenario that publishes poison among the votes, how much and how much of it the
+    dead-letter queue holds."""
     accepted = {o.vote_id for o in outcomes if 200 <= o.status < 300}
     stored_set = set(stored)
-    return {
+    ledger = {
         "sent": len(outcomes),
         "accepted": len(accepted),
         "refused": len(outcomes) - len(accepted),
@@ -236,3 +295,6 @@ def account(outcomes: list[Outcome], stored: list[str]) -> dict:
         "lost": len(accepted - stored_set),
         "unclaimed_counted": len(stored_set - accepted),
     }
+    if poison is not None:
+        ledger |= {"poison": poison, "dead_lettered": dead_lettered}
+    return ledger

@@ -44,3 +44,23 @@ def test_an_entry_point_starts_and_says_who_it_is(role, form, tmp_path):
     assert f"service.{role}" in refused.stderr  # the logger's name is the module's
     assert "BATCH_SIZE must be a positive int" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+@pytest.mark.parametrize("role", ["kiosk", "worker"])
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("DATABASE_URL", "postgresql://u:hunter2@h:port/db", "DATABASE_URL is malformed"),
+        ("DATABASE_URL", "not a url", "DATABASE_URL is malformed"),
+        ("AMQP_URL", "amqp://u:hunter2@h:port/%2F", "AMQP_URL is malformed"),
+        ("AMQP_URL", "rabbit", "AMQP_URL is malformed"),
+        ("KIOSK_TOKEN", "hunter2", "KIOSK_TOKEN must be at least 16"),
+        ("KIOSK_TOKEN", "   ", "KIOSK_TOKEN must be at least 16"),
+    ],
+)
+def test_a_bad_url_or_token_stops_a_program_with_one_line(role, variable, value, said, tmp_path):
+    done = run([str(ROOT / "service" / f"{role}.py"), *ROLES[role]], tmp_path, **{variable: value})
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and said in lines[0], done.stderr
+    assert "hunter2" not in done.stderr

@@ -13,10 +13,12 @@ from lib.errors import ConfigError
 from lib.votes.cache import CachedResults, chart_data, staleness, write_results
 from lib.votes.message import (
     MAX_BODY_BYTES,
+    MAX_MESSAGE_BYTES,
     Candidate,
     Vote,
     VoteError,
     bucket_start,
+    check_cast_at,
     check_kiosk_id,
     decode,
     encode,
@@ -168,6 +170,132 @@ def test_decode_refuses_what_is_not_a_vote(change):
         decode(json.dumps({**message, **change}).encode(), CANDIDATES, "k1")
     with pytest.raises(VoteError, match="not UTF-8 JSON"):
         decode(b"\xff", CANDIDATES, "k1")
+
+
+GOOD = {
+    "v": 1,
+    "vote_id": "abcdefgh",
+    "candidate": "1",
+    "kiosk_id": "k1",
+    "cast_at": NOW.isoformat(),
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({**GOOD, "cast_at": "0001-01-01T00:00:00+14:00"}, "out of range"),  # year 0 in UTC
+        ({**GOOD, "cast_at": "9999-12-31T23:59:59-14:00"}, "out of range"),  # year 10000
+        ({**GOOD, "cast_at": "0001-01-01T00:00:00+00:00"}, "out of range"),
+        ({**GOOD, "cast_at": "9999-12-31T23:59:59+00:00"}, "out of range"),
+        ({**GOOD, "cast_at": "1969-12-31T23:59:59+00:00"}, "out of range"),
+        ({**GOOD, "cast_at": "2026-11-28T12:00:00" + " " * 60 + "Z"}, "no valid cast_at"),
+        ({**GOOD, "cast_at": 1764331200}, "no valid cast_at"),
+        ({**GOOD, "cast_at": ["2026-11-28T12:00:00Z"]}, "no valid cast_at"),
+        ({**GOOD, "v": True}, "not a version 1 vote"),
+        ({**GOOD, "v": 1.0}, "not a version 1 vote"),
+        ({**GOOD, "vote_id": "abcdefgh\n"}, "no valid vote_id"),
+        ({**GOOD, "vote_id": "abcd\x00efgh"}, "no valid vote_id"),
+        ({**GOOD, "vote_id": 12345678}, "no valid vote_id"),
+        ({**GOOD, "candidate": "1\x00"}, "unknown candidate"),
+        ({**GOOD, "candidate": "1\n"}, "unknown candidate"),
+        ({**GOOD, "candidate": None}, "unknown candidate"),
+        ({**GOOD, "extra": "x"}, "unexpected fields"),
+        ('{"v": 1, "v": 1, "vote_id": "abcdefgh"}', "message repeats the key 'v'"),
+        ("[" * 100000, "message larger than"),
+        ("[" * 1000, "message nests deeper than 8 levels"),
+        ('{"x": ' * 9 + "1" + "}" * 9, "message nests deeper than 8 levels"),
+        ("1" * 4000, "not a version 1 vote"),
+        ("9" * 5000, "message larger than"),
+        ('{"v": 1e999999}', "not a version 1 vote"),
+        ("NaN", "not a version 1 vote"),
+        (b"\xff\xfe", "not UTF-8 JSON"),
+        (b"", "not UTF-8 JSON"),
+        (b" " * (MAX_MESSAGE_BYTES + 1), "message larger than"),
+    ],
+)
+def test_decode_dead_letters_every_poison_with_its_reason(body, reason):
+    if isinstance(body, dict):
+        body = json.dumps(body)
+    if isinstance(body, str):
+        body = body.encode()
+    with pytest.raises(VoteError) as caught:
+        decode(body, CANDIDATES, "k1")
+    assert reason in caught.value.reason and caught.value.status == 400
+
+
+def test_decode_takes_times_at_the_edges_of_its_range_with_any_offset():
+    for cast_at, utc in [
+        ("1970-01-01T00:00:00+00:00", datetime(1970, 1, 1, tzinfo=UTC)),
+        ("1970-01-01T13:59:00+13:59", datetime(1970, 1, 1, 0, 0, tzinfo=UTC)),
+        ("9998-12-31T23:59:59.999999+00:00", datetime(9998, 12, 31, 23, 59, 59, 999999, UTC)),
+        ("2026-11-28T12:00:00-23:59", datetime(2026, 11, 29, 11, 59, tzinfo=UTC)),
+        ("2026-11-28T12:00Z", datetime(2026, 11, 28, 12, tzinfo=UTC)),
+    ]:
+        vote = decode(json.dumps({**GOOD, "cast_at": cast_at}).encode(), CANDIDATES, "k1")
+        assert vote.cast_at == utc and vote.cast_at.tzinfo is UTC
+
+
+@given(body=st.binary(max_size=MAX_MESSAGE_BYTES + 10))
+def test_any_bytes_are_a_vote_or_a_vote_error(body):
+    try:
+        vote = decode(body, CANDIDATES, "k1")
+    except VoteError as exc:
+        assert exc.status == 400 and exc.reason
+    else:
+        assert vote.candidate in CANDIDATES
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@given(
+    changes=st.dictionaries(
+        st.sampled_from([*GOOD, "x"]),
+        _JSON_VALUES
+        | st.datetimes(
+            timezones=st.timezones()
+            | st.builds(
+                timezone,
+                st.timedeltas(
+                    min_value=timedelta(hours=-23, minutes=-59),
+                    max_value=timedelta(hours=23, minutes=59),
+                ),
+            )
+        ).map(datetime.isoformat),
+    ),
+    dropped=st.sets(st.sampled_from(list(GOOD))),
+    user_id=st.none() | st.sampled_from(["k1", "kiosk-7", ""]) | st.text(max_size=70),
+)
+def test_any_message_at_the_fields_edges_is_a_vote_or_a_vote_error(changes, dropped, user_id):
+    data = {k: v for k, v in {**GOOD, **changes}.items() if k not in dropped}
+    body = json.dumps(data, allow_nan=True).encode()
+    try:
+        vote = decode(body, CANDIDATES, user_id)
+    except VoteError as exc:
+        assert exc.status == 400 and exc.reason
+    else:
+        assert vote.kiosk_id == user_id and vote.candidate == data["candidate"]
+        assert datetime(1970, 1, 1, tzinfo=UTC) <= vote.cast_at < datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def test_a_vote_later_than_the_clock_plus_skew_or_before_the_opening_is_refused():
+    skew = timedelta(seconds=30)
+    at = lambda when: Vote("abcdefgh", "1", "k1", when)  # noqa: E731
+    assert check_cast_at(at(NOW + skew), NOW, skew) == at(NOW + skew)
+    assert check_cast_at(at(NOW - timedelta(days=3)), NOW, skew).cast_at < NOW  # never too old
+    with pytest.raises(VoteError, match="later than the worker's clock .* plus VOTE_CLOCK_SKEW"):
+        check_cast_at(at(NOW + skew + timedelta(microseconds=1)), NOW, skew)
+    opens = NOW - timedelta(hours=1)
+    assert check_cast_at(at(opens), NOW, skew, opens).cast_at == opens
+    with pytest.raises(VoteError, match="before the vote opened"):
+        check_cast_at(at(opens - timedelta(microseconds=1)), NOW, skew, opens)
 
 
 @pytest.mark.parametrize("user_id", [None, "", "k 1", "x" * 65])

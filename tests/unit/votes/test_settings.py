@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from lib.errors import ConfigError
@@ -43,7 +46,68 @@ def test_overrides_stand_for_their_variables():
 
 def test_rate_limit_and_token_settings():
     assert load_settings({}).rate_limit == 50 and load_settings({}).kiosk_token is None
-    assert load_settings({"RATE_LIMIT": "0", "KIOSK_TOKEN": "s3cret"}).kiosk_token == "s3cret"
+    token = "s3cret-0123456789"
+    assert load_settings({"RATE_LIMIT": "0", "KIOSK_TOKEN": token}).kiosk_token == token
+    assert load_settings({"KIOSK_TOKEN": ""}).kiosk_token is None
     for bad in ("-1", "lots"):
         with pytest.raises(ConfigError, match="RATE_LIMIT"):
             load_settings({"RATE_LIMIT": bad})
+
+
+@pytest.mark.parametrize(
+    "token", [" ", "\t\n", " " * 20, "s3cret", "x" * 15, " " + "x" * 20, "x" * 10 + " " + "x" * 10]
+)
+def test_a_short_or_blank_kiosk_token_is_refused_without_being_repeated(token):
+    with pytest.raises(ConfigError, match="KIOSK_TOKEN must be at least 16") as caught:
+        load_settings({"KIOSK_TOKEN": token})
+    assert token.strip() == "" or token.strip() not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("DATABASE_URL", "not a url", "DATABASE_URL is malformed"),
+        ("DATABASE_URL", "postgresql://u:pw@h:notaport/db", "DATABASE_URL is malformed"),
+        ("DATABASE_URL", "mysql://u:pw@h/db", "must be a postgresql:// URL"),
+        ("DATABASE_URL", "postgresql://u:pw@h:99999/db", "port must be 1-65535"),
+        ("AMQP_URL", "garbage", "AMQP_URL is malformed"),
+        ("AMQP_URL", "http://u:pw@h/", "AMQP_URL is malformed"),
+        ("AMQP_URL", "amqp://u:pw@h:notaport/%2F", "AMQP_URL is malformed"),
+        ("AMQP_URL", "amqp://u:pw@h:99999/%2F", "AMQP_URL is malformed"),
+        ("AMQP_URL", "amqp://u:pw@h/%2F?heartbeat=soon", "AMQP_URL is malformed"),
+    ],
+)
+def test_malformed_urls_are_one_line_without_the_password(variable, value, said):
+    with pytest.raises(ConfigError, match=said) as caught:
+        load_settings({variable: value})
+    assert "\n" not in str(caught.value) and "pw" not in str(caught.value)
+
+
+def test_vote_time_settings():
+    default = load_settings({})
+    assert default.vote_clock_skew == timedelta(seconds=30)
+    assert default.votes_open_at is None and default.votes_time_zone == ZoneInfo("UTC")
+    given = load_settings(
+        {
+            "VOTE_CLOCK_SKEW": "0",
+            "VOTES_OPEN_AT": "2026-11-28T08:00:00+08:00",
+            "VOTES_TIME_ZONE": "Asia/Hong_Kong",
+        }
+    )
+    assert given.vote_clock_skew == timedelta(0)
+    assert given.votes_open_at == datetime(2026, 11, 28, 0, 0, tzinfo=UTC)
+    assert given.votes_time_zone == ZoneInfo("Asia/Hong_Kong")
+    for env, name in [
+        ({"VOTE_CLOCK_SKEW": "-1"}, "VOTE_CLOCK_SKEW"),
+        ({"VOTE_CLOCK_SKEW": "nan"}, "VOTE_CLOCK_SKEW"),
+        ({"VOTE_CLOCK_SKEW": "inf"}, "VOTE_CLOCK_SKEW"),
+        ({"VOTE_CLOCK_SKEW": "86401"}, "VOTE_CLOCK_SKEW"),
+        ({"VOTES_OPEN_AT": "2026-11-28T08:00:00"}, "VOTES_OPEN_AT"),
+        ({"VOTES_OPEN_AT": "tomorrow"}, "VOTES_OPEN_AT"),
+        ({"VOTES_OPEN_AT": "0001-01-01T00:00:00+14:00"}, "VOTES_OPEN_AT"),
+        ({"VOTES_TIME_ZONE": "Mars/Olympus_Mons"}, "VOTES_TIME_ZONE"),
+        ({"VOTES_TIME_ZONE": "../../etc/passwd"}, "VOTES_TIME_ZONE"),
+        ({"VOTES_TIME_ZONE": "+08:00"}, "VOTES_TIME_ZONE"),
+    ]:
+        with pytest.raises(ConfigError, match=name):
+            load_settings(env)
