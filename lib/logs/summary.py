@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -203,7 +204,18 @@ def summarize_bytes(
 ) -> LogSummary:
     """Parse (as ``choice`` says) and aggregate one block of whole lines (see
     ``lib.logs.reading.iter_blocks``); the rejected examples' line numbers count from the
-    block's first line."""
+    block's first line. Common and Combined blocks take the compiled fast path
+    (``lib.logs.fast_summary``) when it is built; the summary is the same."""
+    from lib.logs import fast_summary  # it builds on this module
+
+    fast = fast_summary.counts_for(window, choice)
+    if fast is None:
+        return polars_summary(block, window, choice)
+    return combine([fast.summarize_block(block), fast.summary()], ordered=False)
+
+
+def polars_summary(block: bytes, window: Window, choice: FormatChoice) -> LogSummary:
+    """``summarize_bytes`` through polars alone: every line split, parsed and counted there."""
     lines = block_to_lines(block)
     requests, rejected, formats = choice.parse(lines)
     return summarize_block(lines.len(), requests, rejected, window, formats)
@@ -232,8 +244,16 @@ def summarize_stream(
     thread reads (and decompresses) while the executor parses, at most ``in_flight`` blocks ahead.
     Memory stays bounded either way: the blocks in flight plus the counts. Raises LogReadError.
     """
+    from lib.logs import fast_summary  # it builds on this module
+
     parts: list[LogSummary] = []
     pending: deque = deque()
+    # Common and Combined: the well-formed lines are counted in C across the blocks, and each
+    # block's summary holds only its other lines (and its line count, which numbers them). The
+    # counts live in this process: an executor elsewhere (a Dask client) gets whole blocks.
+    local = executor is None or isinstance(executor, ThreadPoolExecutor)
+    fast = fast_summary.counts_for(window, choice) if local else None
+    task = fast.summarize_block if fast else partial(summarize_bytes, window=window, choice=choice)
     lines_before = 0  # blocks are kept in input order, so this numbers their lines
 
     def keep(part: LogSummary) -> None:
@@ -246,13 +266,15 @@ def summarize_stream(
 
     for block in iter_blocks(stream, block_bytes, name=name):
         if executor is None:
-            keep(summarize_bytes(block, window, choice))
+            keep(task(block))
         else:
-            pending.append(executor.submit(summarize_bytes, block, window, choice))
+            pending.append(executor.submit(task, block))
         while len(pending) > max(0, in_flight):
             keep(pending.popleft().result())
     while pending:
         keep(pending.popleft().result())
+    if fast:
+        keep(fast.summary())
     return combine(parts, ordered=False)
 
 
