@@ -77,7 +77,8 @@ def _counts(key: str, dtype: pl.DataType) -> pl.DataFrame:
 
 @dataclass(frozen=True)
 class LogSummary:
-    """What one pass over a log yields. Every frame has a ``requests`` count column."""
+    """What one pass over a log yields. Every frame has a ``requests`` count column and one row
+    per key."""
 
     lines: int = 0
     requests: int = 0
@@ -121,15 +122,20 @@ def summarize_block(
         {"format": list(formats or {}), "requests": list((formats or {}).values())},
         schema={"format": pl.String, "requests": pl.UInt64},
     )
+    examples = rejected.head(MAX_EXAMPLES).select(
+        pl.lit(None, pl.String).alias("file"), "line_no", "line"
+    )
+    if requests.is_empty():  # often (a block's left-over lines): no group-bys of nothing
+        return LogSummary(
+            lines=lines, rejected=rejected.height, rejected_examples=examples, formats=per_format
+        )
     times = requests.get_column("time")
     pairs = _pairs(requests)
     return LogSummary(
         lines=lines,
         requests=requests.height,
         rejected=rejected.height,
-        rejected_examples=rejected.head(MAX_EXAMPLES).select(
-            pl.lit(None, pl.String).alias("file"), "line_no", "line"
-        ),
+        rejected_examples=examples,
         bytes_sent=int(requests.get_column("bytes").sum() or 0),
         hosts=_count(requests, "host"),
         window_hosts=_count(requests.filter(window.contains()), "host"),
@@ -171,6 +177,16 @@ def _add(frames: list[pl.DataFrame], key: str, ordered: bool) -> pl.DataFrame:
     return rows.group_by(key).agg(pl.col("requests").sum())
 
 
+def _merge(frames: list[pl.DataFrame], key: str, ordered: bool) -> pl.DataFrame:
+    """``_add`` for a summary's count frames, whose keys are unique: when at most one holds
+    rows (a block with no requests holds none) there is nothing to add up."""
+    filled = [frame for frame in frames if not frame.is_empty()]
+    if len(filled) > 1:
+        return _add(filled, key, ordered)
+    one = filled[0] if filled else frames[0]
+    return one.sort(key) if ordered else one
+
+
 def combine(parts: list[LogSummary], ordered: bool = True) -> LogSummary:
     """Merge summaries of disjoint pieces of input into one (exact, order-independent).
 
@@ -186,14 +202,14 @@ def combine(parts: list[LogSummary], ordered: bool = True) -> LogSummary:
         rejected=sum(p.rejected for p in parts),
         rejected_examples=examples.head(MAX_EXAMPLES),
         bytes_sent=sum(p.bytes_sent for p in parts),
-        hosts=_add([p.hosts for p in parts], "host", ordered),
-        window_hosts=_add([p.window_hosts for p in parts], "host", ordered),
-        hourly=_add([p.hourly for p in parts], "hour", ordered),
-        statuses=_add([p.statuses for p in parts], "status", ordered),
-        utc_offsets=_add([p.utc_offsets for p in parts], "utc_offset", ordered),
-        formats=_add([p.formats for p in parts], "format", ordered),
-        referers=_add([p.referers for p in parts], "referer", ordered),
-        user_agents=_add([p.user_agents for p in parts], "user_agent", ordered),
+        hosts=_merge([p.hosts for p in parts], "host", ordered),
+        window_hosts=_merge([p.window_hosts for p in parts], "host", ordered),
+        hourly=_merge([p.hourly for p in parts], "hour", ordered),
+        statuses=_merge([p.statuses for p in parts], "status", ordered),
+        utc_offsets=_merge([p.utc_offsets for p in parts], "utc_offset", ordered),
+        formats=_merge([p.formats for p in parts], "format", ordered),
+        referers=_merge([p.referers for p in parts], "referer", ordered),
+        user_agents=_merge([p.user_agents for p in parts], "user_agent", ordered),
         first_time=min((p.first_time for p in parts if p.first_time), default=None),
         last_time=max((p.last_time for p in parts if p.last_time), default=None),
     )
