@@ -12,12 +12,14 @@
  * block and its bytes as read, for the polars path to accept or reject ("the careful path").
  *
  * Counter(combined, window_start_us, window_end_us) keeps the counts of one partition:
- *   add(block) scans a block of whole lines without the GIL, merges its counts under the
- *     Counter's own lock (blocks come from a thread pool) and returns the left-over lines;
- *   result() hands the counts back as plain lists (lib/logs/fast_summary.py makes them frames).
- * Keeping the counts here, not in per-block Python tables merged by polars, is what makes the
- * path cheap: turning a block's 19,000 host counts into frames and merging them cost more than
- * scanning its 75,000 lines.
+ *   add(block) parses a block of whole lines without the GIL, counts its accepted lines into
+ *     one of the Counter's shards (a lock each: blocks come from a thread pool) and returns
+ *     the left-over lines;
+ *   result() merges the shards and hands the counts back as plain lists
+ *     (lib/logs/fast_summary.py makes them frames).
+ * Keeping the counts here, not in per-block tables, is what makes the path cheap: turning a
+ * block's 19,000 host counts into frames and merging them cost more than scanning its 75,000
+ * lines, and so did building and merging a C table per block.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -45,6 +47,7 @@ typedef struct {
     Entry *slots;
     size_t mask;
     size_t used;
+    int owns_keys; /* new keys are copied (the blocks they come from go away) */
 } Table;
 
 typedef struct {
@@ -75,11 +78,12 @@ hash_bytes(const char *p, size_t n)
 }
 
 static int
-table_init(Table *t, size_t capacity)
+table_init(Table *t, size_t capacity, int owns_keys)
 {
     t->slots = calloc(capacity, sizeof(Entry));
     t->mask = capacity - 1;
     t->used = 0;
+    t->owns_keys = owns_keys;
     return t->slots ? 0 : -1;
 }
 
@@ -105,11 +109,11 @@ table_grow(Table *t)
     return 0;
 }
 
-/* The entry of key (added with zero counts if new); NULL when out of memory. */
+/* The entry of key, whose hash_bytes is hash (added with zero counts if new); NULL when out
+ * of memory. */
 static Entry *
-table_get(Table *t, const char *key, size_t len)
+table_find(Table *t, const char *key, size_t len, uint64_t hash)
 {
-    uint64_t hash = hash_bytes(key, len);
     size_t i = (size_t)hash & t->mask;
     for (;;) {
         Entry *e = &t->slots[i];
@@ -123,15 +127,28 @@ table_get(Table *t, const char *key, size_t len)
     if ((t->used + 1) * 2 > t->mask + 1) {
         if (table_grow(t) < 0)
             return NULL;
-        return table_get(t, key, len);
+        return table_find(t, key, len, hash);
     }
     Entry *e = &t->slots[i];
+    if (t->owns_keys) {
+        char *copy = malloc(len ? len : 1);
+        if (!copy)
+            return NULL;
+        memcpy(copy, key, len);
+        key = copy;
+    }
     e->key = key;
     e->len = (uint32_t)len;
     e->hash = hash;
     memcpy(e->head, key, len < INLINE_KEY ? len : INLINE_KEY);
     t->used++;
     return e;
+}
+
+static Entry *
+table_get(Table *t, const char *key, size_t len)
+{
+    return table_find(t, key, len, hash_bytes(key, len));
 }
 
 static int
@@ -194,6 +211,7 @@ typedef struct {
     int64_t bytes; /* -1: logged as "-" (null in polars, 0 in the byte total) */
     const char *pair;
     size_t pair_len;
+    uint64_t host_hash, pair_hash; /* set by parse_block */
 } Line;
 
 /* Printable ASCII only: nothing for block_to_lines to replace with U+FFFD (bytes over 0x7E,
@@ -447,37 +465,31 @@ parse_line(const char *s, Py_ssize_t n, int combined, Line *out)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Counts: of one block while it is scanned, or of all the blocks of a Counter.                */
+/* Counts, and the lines of a block on their way to them.                                      */
 
 typedef struct {
-    Py_ssize_t index, start, len;
-} Leftover;
-
-typedef struct {
-    int owns_keys;        /* a Counter's copies of the keys (a block's point into the block) */
     int64_t requests;
-    uint64_t bytes_sent;  /* wraps, as polars' Int64 sum does (a block's only; see add()) */
-    Table hosts, offsets, pairs;
+    Table hosts, offsets, pairs; /* keys owned: copied when first seen */
     IntTable hours;
     uint64_t statuses[1000];
-    int64_t first, last;  /* valid when requests > 0 */
+    int64_t first, last; /* valid when requests > 0 */
 } Counts;
 
 static int
-counts_init(Counts *c, int combined, int owns_keys, size_t hosts)
+counts_init(Counts *c, int combined)
 {
     memset(c, 0, sizeof *c);
-    c->owns_keys = owns_keys;
-    return (table_init(&c->hosts, hosts) < 0 || table_init(&c->offsets, 16) < 0 ||
-            table_init(&c->pairs, combined ? 1024 : 2) < 0 || itable_init(&c->hours, 64) < 0)
+    return (table_init(&c->hosts, 1 << 12, 1) < 0 || table_init(&c->offsets, 16, 1) < 0 ||
+            table_init(&c->pairs, combined ? 1 << 10 : 2, 1) < 0 ||
+            itable_init(&c->hours, 64) < 0)
                ? -1
                : 0;
 }
 
 static void
-table_free(Table *t, int owns_keys)
+table_free(Table *t)
 {
-    if (owns_keys && t->slots)
+    if (t->owns_keys && t->slots)
         for (size_t i = 0; i <= t->mask; i++)
             free((char *)t->slots[i].key);
     free(t->slots);
@@ -487,14 +499,13 @@ table_free(Table *t, int owns_keys)
 static void
 counts_free(Counts *c)
 {
-    table_free(&c->hosts, c->owns_keys);
-    table_free(&c->offsets, c->owns_keys);
-    table_free(&c->pairs, c->owns_keys);
+    table_free(&c->hosts);
+    table_free(&c->offsets);
+    table_free(&c->pairs);
     itable_free(&c->hours);
-    memset(&c->hours, 0, sizeof c->hours);
+    memset(c, 0, sizeof *c);
 }
 
-/* Add a block's table to a Counter's, copying the keys that are new to it. */
 static int
 table_merge(Table *into, Table *from)
 {
@@ -502,19 +513,9 @@ table_merge(Table *into, Table *from)
         Entry *e = &from->slots[i];
         if (!e->key)
             continue;
-        Entry *to = table_get(into, e->key, e->len);
+        Entry *to = table_find(into, e->key, e->len, e->hash);
         if (!to)
             return -1;
-        if (to->key == e->key) { /* new: own a copy (the block goes away) */
-            char *copy = malloc(e->len ? e->len : 1);
-            if (!copy) {
-                to->key = NULL; /* leave the slot empty again: nothing points at the block */
-                into->used--;
-                return -1;
-            }
-            memcpy(copy, e->key, e->len);
-            to->key = copy;
-        }
         to->count += e->count;
         to->window += e->window;
     }
@@ -549,37 +550,38 @@ counts_merge(Counts *into, Counts *from)
 }
 
 typedef struct {
-    Leftover *items;
-    size_t n, cap;
-} Leftovers;
+    Py_ssize_t index, start, len;
+} Leftover;
 
-static int
-keep_leftover(Leftovers *l, Py_ssize_t index, Py_ssize_t start, Py_ssize_t len)
+/* A growing array; `size` is the size of one item. */
+typedef struct {
+    void *items;
+    size_t n, cap;
+} Array;
+
+static void *
+array_push(Array *a, size_t size)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        Leftover *grown = realloc(l->items, cap * sizeof(Leftover));
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 256;
+        void *grown = realloc(a->items, cap * size);
         if (!grown)
-            return -1;
-        l->items = grown;
-        l->cap = cap;
+            return NULL;
+        a->items = grown;
+        a->cap = cap;
     }
-    l->items[l->n++] = (Leftover){index, start, len};
-    return 0;
+    return (char *)a->items + size * a->n++;
 }
 
-static const int64_t HOUR_US = 3600LL * 1000000;
-
-/* Count a block's lines into c (a block's own Counts), the others into left. Runs without the
- * GIL: it touches only the block (immutable bytes) and its own memory. -1: no memory. */
+/* Split a block into lines as block_to_lines does (one per newline, plus an unterminated last
+ * one; one trailing CR dropped) and parse each: the accepted ones into `accepted` (Line), the
+ * others into `left` (Leftover). Runs without the GIL: it reads only the block (immutable
+ * bytes). -1: no memory. */
 static int
-scan_block(const char *block, Py_ssize_t size, int combined, int64_t window_start,
-           int64_t window_end, Counts *c, Leftovers *left, Py_ssize_t *lines)
+parse_block(const char *block, Py_ssize_t size, int combined, Array *accepted, Array *left,
+            Py_ssize_t *lines)
 {
-    int64_t hour = INT64_MIN; /* the current hour [hour, hour + 1 h) and its count */
-    uint64_t *hour_count = NULL;
     Py_ssize_t pos = 0, index = 0;
-    /* block_to_lines: one line per newline, plus an unterminated last one. */
     while (pos < size) {
         const char *nl = memchr(block + pos, '\n', size - pos);
         Py_ssize_t end = nl ? nl - block : size;
@@ -587,41 +589,21 @@ scan_block(const char *block, Py_ssize_t size, int combined, int64_t window_star
         Py_ssize_t text = len;
         if (text && block[pos + text - 1] == '\r')
             text--; /* the CSV reader drops one trailing carriage return */
-        Line ln;
-        if (parse_line(block + pos, text, combined, &ln)) {
-            Entry *host = table_get(&c->hosts, ln.host, ln.host_len);
-            Entry *offset = table_get(&c->offsets, ln.offset, 5);
-            if (!host || !offset)
-                return -1;
-            host->count++;
-            if (ln.time_us >= window_start && ln.time_us < window_end)
-                host->window++;
-            offset->count++;
-            if (!hour_count || ln.time_us < hour || ln.time_us - hour >= HOUR_US) {
-                /* dt.truncate("1h") floors, also before 1970 */
-                hour = ln.time_us - (((ln.time_us % HOUR_US) + HOUR_US) % HOUR_US);
-                hour_count = itable_get(&c->hours, hour);
-                if (!hour_count)
-                    return -1;
-            }
-            (*hour_count)++;
-            c->statuses[ln.status]++;
-            if (ln.bytes > 0)
-                c->bytes_sent += (uint64_t)ln.bytes;
-            if (combined) {
-                Entry *pair = table_get(&c->pairs, ln.pair, ln.pair_len);
-                if (!pair)
-                    return -1;
-                pair->count++;
-            }
-            if (!c->requests || ln.time_us < c->first)
-                c->first = ln.time_us;
-            if (!c->requests || ln.time_us > c->last)
-                c->last = ln.time_us;
-            c->requests++;
-        }
-        else if (keep_leftover(left, index, pos, len) < 0)
+        Line *ln = array_push(accepted, sizeof(Line));
+        if (!ln)
             return -1;
+        if (parse_line(block + pos, text, combined, ln)) {
+            ln->host_hash = hash_bytes(ln->host, ln->host_len);
+            if (combined)
+                ln->pair_hash = hash_bytes(ln->pair, ln->pair_len);
+        }
+        else {
+            accepted->n--;
+            Leftover *l = array_push(left, sizeof(Leftover));
+            if (!l)
+                return -1;
+            *l = (Leftover){index, pos, len};
+        }
         index++;
         pos = nl ? end + 1 : size;
     }
@@ -629,15 +611,79 @@ scan_block(const char *block, Py_ssize_t size, int combined, int64_t window_star
     return 0;
 }
 
+static const int64_t HOUR_US = 3600LL * 1000000;
+
+#define AHEAD 8 /* lines ahead whose table slots are asked for (a miss: tables are megabytes) */
+
+/* Count parsed lines into c; their byte total (wrapping) into *bytes_sent. -1: no memory. */
+static int
+count_lines(Counts *c, const Line *lines, size_t n, int combined, int64_t window_start,
+            int64_t window_end, uint64_t *bytes_sent)
+{
+    int64_t hour = INT64_MIN; /* the current hour [hour, hour + 1 h) and its count */
+    uint64_t *hour_count = NULL;
+    Entry *offset = NULL; /* the last zone's entry (a log has one or two) */
+    for (size_t i = 0; i < n; i++) {
+        if (i + AHEAD < n) {
+            __builtin_prefetch(&c->hosts.slots[lines[i + AHEAD].host_hash & c->hosts.mask]);
+            if (combined)
+                __builtin_prefetch(&c->pairs.slots[lines[i + AHEAD].pair_hash & c->pairs.mask]);
+        }
+        const Line *ln = &lines[i];
+        Entry *host = table_find(&c->hosts, ln->host, ln->host_len, ln->host_hash);
+        if (!host)
+            return -1;
+        host->count++;
+        if (ln->time_us >= window_start && ln->time_us < window_end)
+            host->window++;
+        if (!offset || memcmp(offset->head, ln->offset, 5) != 0) {
+            offset = table_get(&c->offsets, ln->offset, 5);
+            if (!offset)
+                return -1;
+        }
+        offset->count++;
+        if (!hour_count || ln->time_us < hour || ln->time_us - hour >= HOUR_US) {
+            /* dt.truncate("1h") floors, also before 1970 */
+            hour = ln->time_us - (((ln->time_us % HOUR_US) + HOUR_US) % HOUR_US);
+            hour_count = itable_get(&c->hours, hour);
+            if (!hour_count)
+                return -1;
+        }
+        (*hour_count)++;
+        c->statuses[ln->status]++;
+        if (ln->bytes > 0)
+            *bytes_sent += (uint64_t)ln->bytes;
+        if (combined) {
+            Entry *pair = table_find(&c->pairs, ln->pair, ln->pair_len, ln->pair_hash);
+            if (!pair)
+                return -1;
+            pair->count++;
+        }
+        if (!c->requests || ln->time_us < c->first)
+            c->first = ln->time_us;
+        if (!c->requests || ln->time_us > c->last)
+            c->last = ln->time_us;
+        c->requests++;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Counter: the Python type.                                                                   */
+
+#define SHARDS 8 /* blocks counted at once (one per pool thread), each into its own Counts */
+
+typedef struct {
+    PyThread_type_lock lock;
+    int ready; /* counts initialised */
+    Counts counts;
+} Shard;
 
 typedef struct {
     PyObject_HEAD
     int combined;
     int64_t window_start, window_end;
-    PyThread_type_lock lock; /* blocks are added from several threads at once */
-    Counts counts;
+    Shard shards[SHARDS];
 } Counter;
 
 static int
@@ -648,17 +694,19 @@ Counter_init(Counter *self, PyObject *args, PyObject *kwds)
     long long start, end;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "pLL:Counter", kwlist, &combined, &start, &end))
         return -1;
-    if (self->lock) {
+    if (self->shards[0].lock) {
         PyErr_SetString(PyExc_RuntimeError, "a Counter is initialised once");
         return -1;
     }
     self->combined = combined;
     self->window_start = start;
     self->window_end = end;
-    self->lock = PyThread_allocate_lock();
-    if (!self->lock || counts_init(&self->counts, combined, 1, 1 << 12) < 0) {
-        PyErr_NoMemory();
-        return -1;
+    for (int i = 0; i < SHARDS; i++) {
+        self->shards[i].lock = PyThread_allocate_lock();
+        if (!self->shards[i].lock) {
+            PyErr_NoMemory();
+            return -1;
+        }
     }
     return 0;
 }
@@ -666,20 +714,33 @@ Counter_init(Counter *self, PyObject *args, PyObject *kwds)
 static void
 Counter_dealloc(Counter *self)
 {
-    counts_free(&self->counts);
-    if (self->lock)
-        PyThread_free_lock(self->lock);
+    for (int i = 0; i < SHARDS; i++) {
+        counts_free(&self->shards[i].counts);
+        if (self->shards[i].lock)
+            PyThread_free_lock(self->shards[i].lock);
+    }
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static int
 check_ready(Counter *self)
 {
-    if (!self->lock) {
+    if (!self->shards[SHARDS - 1].lock) {
         PyErr_SetString(PyExc_RuntimeError, "Counter.__init__ was not called");
         return -1;
     }
     return 0;
+}
+
+/* A shard nobody is counting into (or, if all are busy, the first, once free); locked. */
+static Shard *
+take_shard(Counter *self)
+{
+    for (int i = 0; i < SHARDS; i++)
+        if (PyThread_acquire_lock(self->shards[i].lock, NOWAIT_LOCK))
+            return &self->shards[i];
+    PyThread_acquire_lock(self->shards[0].lock, WAIT_LOCK);
+    return &self->shards[0];
 }
 
 static PyObject *
@@ -690,35 +751,35 @@ Counter_add(Counter *self, PyObject *args)
         return NULL;
     const char *data = PyBytes_AS_STRING(block); /* bytes are immutable: safe unlocked */
     Py_ssize_t size = PyBytes_GET_SIZE(block), lines = 0;
-    Counts c;
-    Leftovers left = {NULL, 0, 0};
-    int failed = 0, merged = 0;
+    Array accepted = {NULL, 0, 0}, left = {NULL, 0, 0};
+    int failed = 0, counted = 0;
     uint64_t bytes_sent = 0;
     Py_BEGIN_ALLOW_THREADS
-    failed = counts_init(&c, self->combined, 0, 1 << 15) < 0 ||
-             scan_block(data, size, self->combined, self->window_start, self->window_end, &c,
-                        &left, &lines) < 0;
+    failed = parse_block(data, size, self->combined, &accepted, &left, &lines) < 0;
     /* Mostly left over: not this format after all, and polars reads the whole block faster
-     * than the left-overs one by one; the block's counts are dropped. */
+     * than the left-overs one by one; nothing of it is counted. */
     if (!failed && (Py_ssize_t)left.n * 2 <= lines) {
-        PyThread_acquire_lock(self->lock, WAIT_LOCK);
-        failed = counts_merge(&self->counts, &c) < 0;
-        PyThread_release_lock(self->lock);
-        merged = 1;
-        bytes_sent = c.bytes_sent;
+        Shard *shard = take_shard(self);
+        if (!shard->ready)
+            shard->ready = counts_init(&shard->counts, self->combined) == 0;
+        failed = !shard->ready ||
+                 count_lines(&shard->counts, accepted.items, accepted.n, self->combined,
+                             self->window_start, self->window_end, &bytes_sent) < 0;
+        PyThread_release_lock(shard->lock);
+        counted = 1;
     }
-    counts_free(&c);
+    free(accepted.items);
     Py_END_ALLOW_THREADS
     if (failed) {
         free(left.items);
         return PyErr_NoMemory();
     }
     PyObject *indices = NULL, *texts = NULL;
-    if (merged) {
+    if (counted) {
         indices = PyList_New((Py_ssize_t)left.n);
         texts = PyList_New((Py_ssize_t)left.n);
         for (size_t i = 0; indices && texts && i < left.n; i++) {
-            Leftover *l = &left.items[i];
+            Leftover *l = (Leftover *)left.items + i;
             PyObject *k = PyLong_FromSsize_t(l->index);
             PyObject *v = PyBytes_FromStringAndSize(data + l->start, l->len);
             if (!k || !v) {
@@ -817,8 +878,23 @@ Counter_result(Counter *self, PyObject *Py_UNUSED(ignored))
         return NULL;
     PyObject *items[RESULT_ITEMS] = {NULL};
     PyObject *result = NULL;
-    Counts *c = &self->counts;
-    PyThread_acquire_lock(self->lock, WAIT_LOCK); /* no add() runs meanwhile: the GIL is held */
+    /* All shards locked: no add() counts meanwhile. The others are merged into the first. */
+    for (int i = 0; i < SHARDS; i++)
+        PyThread_acquire_lock(self->shards[i].lock, WAIT_LOCK);
+    Counts *c = &self->shards[0].counts;
+    int failed = !self->shards[0].ready && counts_init(c, self->combined) < 0;
+    self->shards[0].ready = !failed;
+    for (int i = 1; i < SHARDS && !failed; i++) {
+        if (!self->shards[i].ready)
+            continue;
+        failed = counts_merge(c, &self->shards[i].counts) < 0;
+        counts_free(&self->shards[i].counts);
+        self->shards[i].ready = 0;
+    }
+    if (failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
     items[0] = PyLong_FromLongLong(c->requests);
     if (!items[0] || table_lists(&c->hosts, &items[1], &items[2], &items[3], &items[4]) < 0 ||
         int_lists(c->hours.keys, c->hours.counts, c->hours.full, c->hours.mask + 1, &items[5],
@@ -846,7 +922,8 @@ Counter_result(Counter *self, PyObject *Py_UNUSED(ignored))
         items[i] = NULL;
     }
 done:
-    PyThread_release_lock(self->lock);
+    for (int i = SHARDS - 1; i >= 0; i--)
+        PyThread_release_lock(self->shards[i].lock);
     for (int i = 0; i < RESULT_ITEMS; i++)
         Py_XDECREF(items[i]);
     return result;
