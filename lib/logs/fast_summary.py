@@ -112,10 +112,10 @@ def _careful(
     series = block_to_lines(text)
     if series.len() != len(raw) + head + tail:  # block_to_lines' tests hold it to one per \n
         raise RuntimeError("block_to_lines split the left-over lines differently")
-    series = series.slice(int(head), len(raw))
-    requests, rejected, formats = choice.parse(series, 0)
-    numbers = pl.Series("line_no", indices, dtype=pl.UInt64) + 1
-    rejected = rejected.with_columns(numbers.gather(rejected.get_column("line_no")))
+    numbered = pl.DataFrame(
+        [pl.Series("line_no", indices, dtype=pl.UInt64) + 1, series.slice(int(head), len(raw))]
+    )
+    requests, rejected, formats = choice.parse_numbered(numbered)
     return summarize_block(len(raw), requests, rejected, window, formats)
 
 
