@@ -195,7 +195,8 @@ def combine(parts: list[LogSummary], ordered: bool = True) -> LogSummary:
     """
     if not parts:
         return LogSummary()
-    examples = pl.concat([p.rejected_examples for p in parts]).sort("file", "line_no")
+    kept = [p.rejected_examples for p in parts if not p.rejected_examples.is_empty()]
+    examples = pl.concat(kept).sort("file", "line_no") if kept else _examples()
     return LogSummary(
         lines=sum(p.lines for p in parts),
         requests=sum(p.requests for p in parts),
@@ -274,8 +275,10 @@ def summarize_stream(
 
     def keep(part: LogSummary) -> None:
         nonlocal parts, lines_before
-        examples = part.rejected_examples.with_columns(pl.col("line_no") + lines_before)
-        parts.append(replace(part, rejected_examples=examples))
+        if not part.rejected_examples.is_empty():  # most blocks have none: no polars call
+            examples = part.rejected_examples.with_columns(pl.col("line_no") + lines_before)
+            part = replace(part, rejected_examples=examples)
+        parts.append(part)
         lines_before += part.lines
         if len(parts) >= _MERGE_EVERY:  # keeps memory bounded on any input size
             parts = [combine(parts, ordered=False)]
