@@ -475,15 +475,19 @@ typedef struct {
     int64_t first, last; /* valid when requests > 0 */
 } Counts;
 
+static void counts_free(Counts *c);
+
+/* -1 (and nothing held) when out of memory. */
 static int
 counts_init(Counts *c, int combined)
 {
     memset(c, 0, sizeof *c);
-    return (table_init(&c->hosts, 1 << 12, 1) < 0 || table_init(&c->offsets, 16, 1) < 0 ||
-            table_init(&c->pairs, combined ? 1 << 10 : 2, 1) < 0 ||
-            itable_init(&c->hours, 64) < 0)
-               ? -1
-               : 0;
+    if (table_init(&c->hosts, 1 << 12, 1) < 0 || table_init(&c->offsets, 16, 1) < 0 ||
+        table_init(&c->pairs, combined ? 1 << 10 : 2, 1) < 0 || itable_init(&c->hours, 64) < 0) {
+        counts_free(c);
+        return -1;
+    }
+    return 0;
 }
 
 static void
