@@ -92,7 +92,8 @@ def iter_blocks(
     shorter than that limit is always kept; one longer than the limit and a block is never.
     Raise LogReadError if the stream is damaged or truncated."""
     limit = max(block_bytes, max_line)
-    buffer = bytearray()
+    pieces: list[bytes] = []  # read, not yet yielded: joined once per block (a single copy)
+    held = 0  # their length
     skipped: int | None = None  # bytes of an over-long line skipped so far
     while True:
         try:
@@ -105,20 +106,36 @@ def iter_blocks(
             if not ended and end < 0:
                 skipped += len(piece)
                 continue
-            buffer += cut_line(skipped + max(end, 0)) + (b"" if ended else b"\n")
+            pieces.append(cut_line(skipped + max(end, 0)) + (b"" if ended else b"\n"))
+            held += len(pieces[-1])
             piece, skipped = piece[end + 1 :], None
-        buffer += piece
-        if not ended and len(buffer) < block_bytes:
+        if piece:
+            pieces.append(piece)
+            held += len(piece)
+        if not ended and held < block_bytes:
             continue
-        cut = len(buffer) if ended else buffer.rfind(b"\n") + 1
-        if cut:
-            yield bytes(buffer[:cut])
-            del buffer[:cut]
-        if len(buffer) >= limit:  # that much without a newline: not a log line
-            skipped = len(buffer)
-            buffer.clear()
+        block, pieces = (pieces, []) if ended else _split_after_last_newline(pieces)
+        if block:
+            yield b"".join(block)
+        held = sum(map(len, pieces))
+        if held >= limit:  # that much without a newline: not a log line
+            skipped = held
+            pieces, held = [], 0
         if ended:
             return
+
+
+def _split_after_last_newline(pieces: list[bytes]) -> tuple[list, list[bytes]]:
+    """``pieces`` cut after their last newline: (what comes up to it, as views where a piece is
+    cut; what follows it). Nothing before if no piece holds a newline."""
+    for index in range(len(pieces) - 1, -1, -1):
+        end = pieces[index].rfind(b"\n") + 1
+        if end:
+            piece = pieces[index]
+            head = piece if end == len(piece) else memoryview(piece)[:end]
+            rest = [piece[end:]] if end < len(piece) else []
+            return [*pieces[:index], head], rest + pieces[index + 1 :]
+    return [], pieces
 
 
 def cut_line(length: int) -> bytes:

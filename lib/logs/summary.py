@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -76,7 +77,8 @@ def _counts(key: str, dtype: pl.DataType) -> pl.DataFrame:
 
 @dataclass(frozen=True)
 class LogSummary:
-    """What one pass over a log yields. Every frame has a ``requests`` count column."""
+    """What one pass over a log yields. Every frame has a ``requests`` count column and one row
+    per key."""
 
     lines: int = 0
     requests: int = 0
@@ -120,15 +122,20 @@ def summarize_block(
         {"format": list(formats or {}), "requests": list((formats or {}).values())},
         schema={"format": pl.String, "requests": pl.UInt64},
     )
+    examples = rejected.head(MAX_EXAMPLES).select(
+        pl.lit(None, pl.String).alias("file"), "line_no", "line"
+    )
+    if requests.is_empty():  # often (a block's left-over lines): no group-bys of nothing
+        return LogSummary(
+            lines=lines, rejected=rejected.height, rejected_examples=examples, formats=per_format
+        )
     times = requests.get_column("time")
     pairs = _pairs(requests)
     return LogSummary(
         lines=lines,
         requests=requests.height,
         rejected=rejected.height,
-        rejected_examples=rejected.head(MAX_EXAMPLES).select(
-            pl.lit(None, pl.String).alias("file"), "line_no", "line"
-        ),
+        rejected_examples=examples,
         bytes_sent=int(requests.get_column("bytes").sum() or 0),
         hosts=_count(requests, "host"),
         window_hosts=_count(requests.filter(window.contains()), "host"),
@@ -170,6 +177,16 @@ def _add(frames: list[pl.DataFrame], key: str, ordered: bool) -> pl.DataFrame:
     return rows.group_by(key).agg(pl.col("requests").sum())
 
 
+def _merge(frames: list[pl.DataFrame], key: str, ordered: bool) -> pl.DataFrame:
+    """``_add`` for a summary's count frames, whose keys are unique: when at most one holds
+    rows (a block with no requests holds none) there is nothing to add up."""
+    filled = [frame for frame in frames if not frame.is_empty()]
+    if len(filled) > 1:
+        return _add(filled, key, ordered)
+    one = filled[0] if filled else frames[0]
+    return one.sort(key) if ordered else one
+
+
 def combine(parts: list[LogSummary], ordered: bool = True) -> LogSummary:
     """Merge summaries of disjoint pieces of input into one (exact, order-independent).
 
@@ -178,21 +195,22 @@ def combine(parts: list[LogSummary], ordered: bool = True) -> LogSummary:
     """
     if not parts:
         return LogSummary()
-    examples = pl.concat([p.rejected_examples for p in parts]).sort("file", "line_no")
+    kept = [p.rejected_examples for p in parts if not p.rejected_examples.is_empty()]
+    examples = pl.concat(kept).sort("file", "line_no") if kept else _examples()
     return LogSummary(
         lines=sum(p.lines for p in parts),
         requests=sum(p.requests for p in parts),
         rejected=sum(p.rejected for p in parts),
         rejected_examples=examples.head(MAX_EXAMPLES),
         bytes_sent=sum(p.bytes_sent for p in parts),
-        hosts=_add([p.hosts for p in parts], "host", ordered),
-        window_hosts=_add([p.window_hosts for p in parts], "host", ordered),
-        hourly=_add([p.hourly for p in parts], "hour", ordered),
-        statuses=_add([p.statuses for p in parts], "status", ordered),
-        utc_offsets=_add([p.utc_offsets for p in parts], "utc_offset", ordered),
-        formats=_add([p.formats for p in parts], "format", ordered),
-        referers=_add([p.referers for p in parts], "referer", ordered),
-        user_agents=_add([p.user_agents for p in parts], "user_agent", ordered),
+        hosts=_merge([p.hosts for p in parts], "host", ordered),
+        window_hosts=_merge([p.window_hosts for p in parts], "host", ordered),
+        hourly=_merge([p.hourly for p in parts], "hour", ordered),
+        statuses=_merge([p.statuses for p in parts], "status", ordered),
+        utc_offsets=_merge([p.utc_offsets for p in parts], "utc_offset", ordered),
+        formats=_merge([p.formats for p in parts], "format", ordered),
+        referers=_merge([p.referers for p in parts], "referer", ordered),
+        user_agents=_merge([p.user_agents for p in parts], "user_agent", ordered),
         first_time=min((p.first_time for p in parts if p.first_time), default=None),
         last_time=max((p.last_time for p in parts if p.last_time), default=None),
     )
@@ -203,7 +221,18 @@ def summarize_bytes(
 ) -> LogSummary:
     """Parse (as ``choice`` says) and aggregate one block of whole lines (see
     ``lib.logs.reading.iter_blocks``); the rejected examples' line numbers count from the
-    block's first line."""
+    block's first line. Common and Combined blocks take the compiled fast path
+    (``lib.logs.fast_summary``) when it is built; the summary is the same."""
+    from lib.logs import fast_summary  # it builds on this module
+
+    fast = fast_summary.counts_for(window, choice)
+    if fast is None:
+        return polars_summary(block, window, choice)
+    return combine([fast.summarize_block(block), fast.summary()], ordered=False)
+
+
+def polars_summary(block: bytes, window: Window, choice: FormatChoice) -> LogSummary:
+    """``summarize_bytes`` through polars alone: every line split, parsed and counted there."""
     lines = block_to_lines(block)
     requests, rejected, formats = choice.parse(lines)
     return summarize_block(lines.len(), requests, rejected, window, formats)
@@ -232,27 +261,39 @@ def summarize_stream(
     thread reads (and decompresses) while the executor parses, at most ``in_flight`` blocks ahead.
     Memory stays bounded either way: the blocks in flight plus the counts. Raises LogReadError.
     """
+    from lib.logs import fast_summary  # it builds on this module
+
     parts: list[LogSummary] = []
     pending: deque = deque()
+    # Common and Combined: the well-formed lines are counted in C across the blocks, and each
+    # block's summary holds only its other lines (and its line count, which numbers them). The
+    # counts live in this process: an executor elsewhere (a Dask client) gets whole blocks.
+    local = executor is None or isinstance(executor, ThreadPoolExecutor)
+    fast = fast_summary.counts_for(window, choice) if local else None
+    task = fast.summarize_block if fast else partial(summarize_bytes, window=window, choice=choice)
     lines_before = 0  # blocks are kept in input order, so this numbers their lines
 
     def keep(part: LogSummary) -> None:
         nonlocal parts, lines_before
-        examples = part.rejected_examples.with_columns(pl.col("line_no") + lines_before)
-        parts.append(replace(part, rejected_examples=examples))
+        if not part.rejected_examples.is_empty():  # most blocks have none: no polars call
+            examples = part.rejected_examples.with_columns(pl.col("line_no") + lines_before)
+            part = replace(part, rejected_examples=examples)
+        parts.append(part)
         lines_before += part.lines
         if len(parts) >= _MERGE_EVERY:  # keeps memory bounded on any input size
             parts = [combine(parts, ordered=False)]
 
     for block in iter_blocks(stream, block_bytes, name=name):
         if executor is None:
-            keep(summarize_bytes(block, window, choice))
+            keep(task(block))
         else:
-            pending.append(executor.submit(summarize_bytes, block, window, choice))
+            pending.append(executor.submit(task, block))
         while len(pending) > max(0, in_flight):
             keep(pending.popleft().result())
     while pending:
         keep(pending.popleft().result())
+    if fast:
+        keep(fast.summary())
     return combine(parts, ordered=False)
 
 

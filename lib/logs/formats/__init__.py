@@ -200,6 +200,25 @@ class FormatChoice:
             requests = pl.concat(found, how="diagonal_relaxed").sort("line_no")
         return requests, rejected, counts
 
+    def parse_numbered(
+        self, lines: pl.DataFrame, request_parts: bool = False
+    ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
+        """``parse`` for lines that keep their own numbers (``line_no``, ``line``; e.g. those a
+        faster reader left over): every format, the primary too, checks a few lines for its
+        shape before it parses them. With no request found, ``requests`` is empty (and has the
+        columns of ``lines``)."""
+        found, counts, rejected = [], {}, lines.select(*REJECTED_SCHEMA)
+        for fmt in (self.primary, *self.others):
+            if rejected.is_empty():
+                break
+            again, rejected = _retry(fmt, rejected, request_parts)
+            if again.height:
+                counts[fmt.name] = again.height
+                found.append(again)
+        if not found:
+            return lines.clear(), rejected, counts
+        return pl.concat(found, how="diagonal_relaxed").sort("line_no"), rejected, counts
+
 
 def _retry(
     fmt: LogFormat, rejected: pl.DataFrame, request_parts: bool

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from lib.errors import ConfigError
 from lib.logs.formats import FORMATS, FormatChoice, detect, log_format, w3c_format
+from lib.logs.formats.fields import REJECTED_SCHEMA
 from lib.logs.summary import Window, summarize_bytes
 
 COMMON = '127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326'
@@ -260,6 +261,24 @@ def test_lines_of_another_registered_format_are_still_read_and_counted_per_forma
     assert rejected.get_column("line_no").to_list() == [12, 15]
     assert rejected.get_column("line").to_list() == ["garbage", ""]
     assert counts == {"common": 2, "combined": 1, "vhost_combined": 1}
+
+
+@pytest.mark.parametrize("name", ["common", "combined"])
+def test_numbered_lines_are_read_as_parse_reads_them(name):
+    # what the fast path leaves over: a few lines with numbers of their own, which each format
+    # checks for its shape before parsing them
+    lines = [COMMON, COMBINED, "garbage", VHOST_COMBINED, COMMON, ""]
+    numbers = [3, 8, 9, 20, 21, 40]
+    choice = FormatChoice.of(FORMATS[name])
+    requests, rejected, counts = choice.parse(pl.Series(lines))
+    numbered = pl.DataFrame({"line_no": numbers, "line": lines}, schema=REJECTED_SCHEMA)
+    again, still, counted = choice.parse_numbered(numbered)
+    renumber = pl.col("line_no").map_elements(lambda n: numbers[n - 1], pl.UInt64)
+    assert again.equals(requests.with_columns(renumber))
+    assert still.equals(rejected.with_columns(renumber))
+    assert counted == counts
+    none, still, counted = choice.parse_numbered(numbered.filter(pl.col("line") == "garbage"))
+    assert (none.height, still.rows(), counted) == (0, [(9, "garbage")], {})
 
 
 # --- round trips: generated values, written as each server writes them, read back -------------

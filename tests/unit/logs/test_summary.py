@@ -2,7 +2,7 @@ import polars as pl
 import pytest
 
 from lib.errors import ConfigError
-from lib.logs.summary import Window, combine, summarize_log, top_hosts
+from lib.logs.summary import LogSummary, Window, combine, summarize_log, top_hosts
 
 WINDOW = Window.parse("1995-08-18T00:00:00-04:00", "1995-08-21T00:00:00-04:00")
 
@@ -108,3 +108,24 @@ def test_real_slice_summary(nasa_slice):
     assert (s.lines, s.requests, s.rejected) == (1881, 1880, 1)
     assert s.rejected_examples.rows() == [(str(nasa_slice), 1881, "miriwo")]
     assert s.window_hosts.is_empty()  # the slice covers 1 Aug only
+
+
+def test_a_block_without_requests_has_the_frames_of_one_with_them(tmp_path):
+    lines = [line("h1", "18/Aug/1995:01:00:00")]
+    some = summarize_log(write(tmp_path, lines, "some.log"), WINDOW)
+    none = summarize_log(write(tmp_path, ["bad", ""], "none.log"), WINDOW)
+    assert (none.lines, none.requests, none.rejected, none.first_time) == (2, 0, 2, None)
+    for name in ("hosts", "window_hosts", "hourly", "statuses", "utc_offsets", "formats"):
+        assert getattr(none, name).is_empty(), name
+        assert getattr(none, name).schema == getattr(some, name).schema, name
+
+
+def test_combining_with_empty_parts_adds_nothing(tmp_path):
+    lines = [line(f"h{i % 3}", f"{18 + i % 2}/Aug/1995:0{i % 5}:00:00") for i in range(20)]
+    s = summarize_log(write(tmp_path, lines), WINDOW)
+    alone = combine([LogSummary(), s, LogSummary()])  # one part with rows: nothing to add up
+    twice = combine([s, s])  # added up by group-by
+    for name in ("hosts", "window_hosts", "hourly", "statuses", "utc_offsets", "formats"):
+        one, two = getattr(alone, name), getattr(twice, name)
+        assert one.schema == two.schema, name
+        assert one.with_columns(pl.col("requests") * 2).equals(two), name
