@@ -12,9 +12,12 @@ Stages, each as wall and CPU seconds (CPU counts every thread of this process):
 - ``decompress``:  reading the whole text (``lib.logs.reading.open_log`` in 1 MiB reads);
 - ``split``:       cutting the text into blocks of whole lines (``iter_blocks``) on text
   already in memory;
-- ``parse_count``: each block parsed and counted (``lib.logs.summary.summarize_bytes``, what a
-  parsing thread runs), one block after another on one thread of this process;
-- ``merge``:       the blocks' counts merged into one summary;
+- ``parse_count``: each block parsed and counted, one block after another on one thread of this
+  process, as a parsing thread does it: for Common and Combined the compiled fast path
+  (``lib.logs.fast_summary``: C counts across the blocks, polars for the lines it leaves), for
+  other formats ``lib.logs.summary.summarize_bytes`` per block;
+- ``merge``:       the counts turned into one summary (the fast path's tables into frames, and
+  the blocks' summaries combined);
 - ``attribute``:   countries for the hosts, offline (the IP database, loaded from its cache).
 
 Prints one JSON object: the stages, the CPU model, and the summary's request count (which must
@@ -50,6 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lib.config import project_path  # noqa: E402
+from lib.logs import fast_summary  # noqa: E402
 from lib.logs.formats import AUTO  # noqa: E402
 from lib.logs.geo import attribute  # noqa: E402
 from lib.logs.plan import make_plan  # noqa: E402
@@ -92,8 +96,16 @@ def split_blocks(text: bytes) -> list[bytes]:
     return list(iter_blocks(io.BytesIO(text)))
 
 
-def parse_blocks(blocks: list[bytes], window: Window, choice) -> list:
-    return [summarize_bytes(block, window, choice) for block in blocks]
+def parse_blocks(blocks: list[bytes], window: Window, choice) -> tuple[list, object]:
+    """The blocks' summaries, and the fast path's counts (None if it does not read them)."""
+    fast = fast_summary.counts_for(window, choice)
+    if fast is None:
+        return [summarize_bytes(block, window, choice) for block in blocks], None
+    return [fast.summarize_block(block) for block in blocks], fast
+
+
+def merge(parts: list, fast) -> object:
+    return combine(parts + ([fast.summary()] if fast else []))
 
 
 def main() -> int:
@@ -108,9 +120,9 @@ def main() -> int:
     text = stages.run("decompress", read_all, plan.files[0])
     blocks = stages.run("split", split_blocks, text)
     text = b""
-    parts = stages.run("parse_count", parse_blocks, blocks, window, choice)
+    parts, fast = stages.run("parse_count", parse_blocks, blocks, window, choice)
     blocks = []
-    summary = stages.run("merge", combine, parts)
+    summary = stages.run("merge", merge, parts, fast)
     geo_cache = project_path(load_settings().geo_cache)
     stages.run("attribute", lambda: attribute(summary.hosts, use_dns=False, geo_cache=geo_cache))
     with open("/proc/cpuinfo", encoding="utf-8") as info:

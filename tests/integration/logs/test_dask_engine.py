@@ -13,7 +13,7 @@ from lib.errors import ConfigError
 from lib.logs.cluster import local_cluster
 from lib.logs.cpu_pinning import allowed_cpus
 from lib.logs.errors import EngineError, LogReadError
-from lib.logs.plan import choose_engine
+from lib.logs.plan import choose_engine, make_plan
 from lib.logs.q1 import answers, run_q1
 from lib.logs.settings import load_settings
 from lib.logs.synthetic import generate_log
@@ -247,14 +247,19 @@ def test_auto_goes_to_the_scheduler_in_the_environment(months, scheduler, monkey
     assert (result.engine.engine, result.engine.scheduler) == ("dask", scheduler)
 
 
-def test_auto_picks_dask_for_a_scheduler_or_a_big_input(tmp_path):
-    small = tmp_path / "a.log"
-    small.write_text("x\n")
-    assert choose_engine("auto", [small], 1, None) == "local"
-    assert choose_engine("auto", [small], 1, "tcp://10.0.0.5:8786") == "dask"
-    assert choose_engine("local", [small], 1, "tcp://10.0.0.5:8786") == "local"
+def test_auto_picks_dask_for_a_scheduler_only(tmp_path):
+    big = tmp_path / "big.log"
+    line = b'h - - [01/Aug/1995:00:00:01 -0400] "GET / HTTP/1.0" 200 1\n'
+    with big.open("wb") as out:  # 2 GiB, sparse after its first lines: once auto sent it to Dask
+        out.write(line * 2000)
+        out.truncate(2 << 30)
+    plan = make_plan(big, engine="auto", log_format="common")
+    assert (plan.engine, plan.scheduler) == ("local", None)
+    assert choose_engine("auto", None) == "local"
+    assert choose_engine("auto", "tcp://10.0.0.5:8786") == "dask"
+    assert choose_engine("local", "tcp://10.0.0.5:8786") == "local"
     with pytest.raises(ConfigError, match="engine must be one of"):
-        choose_engine("spark", [small], 1, None)
+        choose_engine("spark", None)
 
 
 def test_a_worker_killed_mid_run_loses_nothing(months):
