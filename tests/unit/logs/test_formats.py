@@ -182,6 +182,12 @@ def test_a_w3c_log_is_read_by_its_fields_header():
             r"c\" \"d",
             "GET / HTTP/1.1",
         ),
+        (  # a referer ending in an escaped quote and a space: `" "` inside it, not after it
+            r'1.2.3.4 - - [30/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "a\" " "ua"',
+            r"a\" ",
+            "ua",
+            "GET / HTTP/1.1",
+        ),
     ],
 )
 def test_escaped_quotes_stay_inside_their_field(line, referer, agent, request_line):
