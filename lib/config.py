@@ -9,6 +9,7 @@ a default, so a fresh clone works with no environment at all; ``.env.example`` l
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,14 +35,15 @@ def environment(env: Mapping[str, str] | None = None, **overrides: object) -> Ma
 def number(
     env: Mapping[str, str], name: str, default: str, kind: type, zero_ok: bool = False
 ) -> int | float:
-    """``env[name]`` (or ``default``) as a positive ``kind``; 0 too with ``zero_ok``. Raises
-    ConfigError naming the variable."""
+    """``env[name]`` (or ``default``) as a positive, finite ``kind``; 0 too with ``zero_ok``.
+    Raises ConfigError naming the variable (``nan`` and ``inf`` too: an interval of ``inf``
+    never comes round, and ``nan`` compares false with every bound)."""
     wanted = f"{'a non-negative' if zero_ok else 'a positive'} {kind.__name__}"
     try:
         value = kind(env.get(name, default))
     except ValueError:
         raise ConfigError(f"{name} must be {wanted}, got {env[name]!r}") from None
-    if value < 0 or (value == 0 and not zero_ok):
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
         raise ConfigError(f"{name} must be {wanted}, got {value}")
     return value
 
