@@ -262,7 +262,8 @@ class Bench:
         }
         self._admin(f'CREATE DATABASE "{self.name}"')
         self.dsn = {**self.admin_dsn, "dbname": self.name}
-        self.amqp_url = config.amqp_url
+        self.amqp_url = config.amqp_urls[0]
+        self.queue_type = config.queue_type
         self.queue = f"votes_bench_{uuid.uuid4().hex[:8]}"
         self.env = {
             **os.environ,
@@ -275,7 +276,7 @@ class Bench:
         self.tmp = tmp
         self.procs: list[subprocess.Popen] = []
         connection = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
-        declare_topology(connection.channel(), self.queue)  # as the worker will; kiosks may not
+        declare_topology(connection.channel(), self.queue, self.queue_type)  # as the worker will
         connection.close()
 
     def _admin(self, statement: str) -> None:
@@ -351,7 +352,7 @@ class Bench:
     def publish_backlog(self, votes: int) -> None:
         connection = pika.BlockingConnection(connection_parameters(self.amqp_url))
         channel = connection.channel()
-        declare_topology(channel, self.queue)
+        declare_topology(channel, self.queue, self.queue_type)
         channel.confirm_delivery()
         user = pika.URLParameters(self.amqp_url).credentials.username
         now = datetime.now(UTC)

@@ -83,7 +83,7 @@ def test_a_worker_user_may_use_its_own_names_and_no_other_queue(vote_system, bro
     _, urls = broker_users
     queue, dead = vote_system.queue, vote_system.queue + DEAD_SUFFIX
     elsewhere = f"elsewhere-{uuid.uuid4().hex[:8]}"
-    admin = pika.BlockingConnection(pika.URLParameters(vote_system.amqp_url))
+    admin = vote_system.connect()
     admin.channel().queue_declare(elsewhere)
     connection = pika.BlockingConnection(pika.URLParameters(urls["worker"]))
     try:
@@ -118,7 +118,7 @@ def test_a_worker_user_dead_letters_poison(vote_system, broker_users):
     connection.close()
     wait_until(lambda: vote_system.queue_depth(DEAD_SUFFIX) == 1, 30, "the dead letter")
     assert vote_system.queue_depth() == 0
-    admin = pika.BlockingConnection(pika.URLParameters(vote_system.amqp_url))
+    admin = vote_system.connect()
     _, props, body = admin.channel().basic_get(queue + DEAD_SUFFIX, auto_ack=True)
     admin.close()
     assert body == b"[" * 5000 and props.headers["x-original-user-id"] == kiosk_user
