@@ -23,6 +23,8 @@ class Outcome:
     status: int  # the last HTTP status (0: no answer at all)
     attempts: int
     latency: float  # seconds, first attempt to last answer
+    # time.monotonic() of each answer that was a 503 or no answer at all (retried, or the last)
+    unavailable_at: tuple[float, ...] = ()
 
 
 class KioskClient:
@@ -59,6 +61,7 @@ class KioskClient:
         headers = {"Content-Type": "application/json"}
         start = time.perf_counter()
         status, attempts = 0, 0
+        unavailable: list[float] = []
         while attempts <= retries:
             attempts += 1
             try:
@@ -67,9 +70,11 @@ class KioskClient:
                 status = 0
             if status not in (0, 503):
                 break
+            unavailable.append(time.monotonic())
             if attempts <= retries:
                 time.sleep(pause)
-        return Outcome(vote_id, candidate, status, attempts, time.perf_counter() - start)
+        latency = time.perf_counter() - start
+        return Outcome(vote_id, candidate, status, attempts, latency, tuple(unavailable))
 
     def results(self) -> dict | None:
         """``GET /results`` as a dict, or None while the kiosk answers 503."""

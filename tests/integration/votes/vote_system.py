@@ -320,6 +320,22 @@ def record(scenario: str, ledger: dict) -> dict:
     return ledger
 
 
+def unavailability(outcomes: list[Outcome], gap: float = 1.0) -> dict:
+    """How long the kiosks answered 503 (or nothing): ``answers_503``, how many such answers;
+    ``seconds_503``, the time covered by them, answers less than ``gap`` seconds apart counting
+    as one stretch (clients retry every 0.5 s, so an outage is one stretch however many
+    clients saw it); ``first_to_last_503``, from the first such answer to the last."""
+    times = sorted(t for o in outcomes for t in o.unavailable_at)
+    if not times:
+        return {"answers_503": 0, "seconds_503": 0.0, "first_to_last_503": 0.0}
+    covered = sum(b - a for a, b in zip(times, times[1:], strict=False) if b - a < gap)
+    return {
+        "answers_503": len(times),
+        "seconds_503": round(covered, 2),
+        "first_to_last_503": round(times[-1] - times[0], 2),
+    }
+
+
 def account(
     outcomes: list[Outcome],
     stored: list[str],
