@@ -58,8 +58,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lib.db import normalize_url  # noqa: E402
-from lib.votes.broker import connection_parameters, declare_topology, persistent  # noqa: E402
+from lib.votes.broker import declare_topology, persistent  # noqa: E402
 from lib.votes.message import Vote, encode  # noqa: E402
+from lib.votes.nodes import connection_parameters  # noqa: E402
 from lib.votes.settings import load_settings  # noqa: E402
 from tests.support.kiosk_client import KioskClient  # noqa: E402
 

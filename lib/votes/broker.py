@@ -41,10 +41,8 @@ from pika.spec import Basic
 from lib.errors import ConfigError, ProjectError
 from lib.votes.backoff import Backoff
 from lib.votes.message import Vote, encode
-from lib.votes.nodes import Nodes, address, connection_parameters
+from lib.votes.nodes import Nodes, address
 from lib.votes.queue_type import mismatch, queue_arguments
-
-__all__ = ["connection_parameters"]  # where callers have found it: it lives in lib.votes.nodes
 
 logger = logging.getLogger(__name__)
 
