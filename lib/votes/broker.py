@@ -274,7 +274,8 @@ class VotePublisher:
         channel.queue_declare(self._queue, passive=True, callback=declare)
 
     def _on_channel(self, channel) -> None:
-        # no declarations: a kiosk may only write to the votes exchange (the worker declares it)
+        # it publishes only: a kiosk never makes a queue or exchange (the type check above
+        # declares only a queue that exists, to compare); the worker declares the topology
         channel.add_on_close_callback(lambda _ch, reason: self._on_lost(None, reason))
         channel.add_on_return_callback(self._on_return)
         channel.confirm_delivery(self._on_confirm, callback=lambda _f: self._on_ready(channel))
