@@ -322,17 +322,23 @@ def record(scenario: str, ledger: dict) -> dict:
 
 def unavailability(outcomes: list[Outcome], gap: float = 1.0) -> dict:
     """How long the kiosks answered 503 (or nothing): ``answers_503``, how many such answers;
-    ``seconds_503``, the time covered by them, answers less than ``gap`` seconds apart counting
-    as one stretch (clients retry every 0.5 s, so an outage is one stretch however many
-    clients saw it); ``first_to_last_503``, from the first such answer to the last."""
-    times = sorted(t for o in outcomes for t in o.unavailable_at)
-    if not times:
+    ``seconds_503``, the time covered by those attempts (each from its sending to its answer),
+    stretches less than ``gap`` seconds apart joined (clients retry 0.5 s after a 503, so one
+    outage is one stretch however many clients saw it); ``first_to_last_503``, from the first
+    such attempt's sending to the last one's answer."""
+    spans = sorted(span for o in outcomes for span in o.unavailable)
+    if not spans:
         return {"answers_503": 0, "seconds_503": 0.0, "first_to_last_503": 0.0}
-    covered = sum(b - a for a, b in zip(times, times[1:], strict=False) if b - a < gap)
+    covered, (start, end) = 0.0, spans[0]
+    for a, b in spans[1:]:
+        if a - end >= gap:
+            covered, start = covered + end - start, a
+        end = max(end, b)
+    covered += end - start
     return {
-        "answers_503": len(times),
+        "answers_503": len(spans),
         "seconds_503": round(covered, 2),
-        "first_to_last_503": round(times[-1] - times[0], 2),
+        "first_to_last_503": round(end - spans[0][0], 2),
     }
 
 
