@@ -1,7 +1,7 @@
 """Load benchmark of the vote pipeline on 127.0.0.1, with baselines measured in the same run.
 
     python bench/votes.py [--seconds 60] [--rounds 4] [--kiosks 3] [--kiosk-workers 1]
-                          [--processes 2] [--threads 8]
+                          [--processes 2] [--threads 8] [--backlog 30000] [--cluster N]
 
 Starts, on a database and queue of its own (removed afterwards): one worker and three sets of
 ``--kiosks`` kiosks (each its own kiosk id, port and broker connections): on gunicorn with the
@@ -19,6 +19,11 @@ not lose to) and on Bottle's built-in server (the baseline). Then measures:
    byte a second, on one gthread and one buffered kiosk;
 5. worker ingest: a backlog published straight to the queue, drained by a worker with the
    configured batch size, and a smaller one by a worker storing one vote per transaction.
+
+With ``--cluster N`` (as root: the nodes run as the rabbitmq user) it measures instead, on buffered
+kiosks: POST /votes on a quorum queue over an N-node cluster of its own (each kiosk given the
+node list starting at another node) against a classic queue on this machine's node, in rounds
+taken in turn, and worker ingest on each; results in out/bench/votes_cluster.json.
 
 Load comes from wrk when it is installed (``apt-get install wrk``; a C client, so the CPU goes
 to what is measured) with ``--processes`` x ``--threads`` connections, else from as many Python
@@ -53,8 +58,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lib.db import normalize_url  # noqa: E402
-from lib.votes.broker import connection_parameters, declare_topology, persistent  # noqa: E402
+from lib.votes.broker import declare_topology, persistent  # noqa: E402
 from lib.votes.message import Vote, encode  # noqa: E402
+from lib.votes.nodes import connection_parameters  # noqa: E402
 from lib.votes.settings import load_settings  # noqa: E402
 from tests.support.kiosk_client import KioskClient  # noqa: E402
 
@@ -250,7 +256,12 @@ def load_python(port: int, path: str, seconds: float, processes: int, threads: i
 
 
 class Bench:
-    def __init__(self, tmp: Path):
+    """A database and queues of the benchmark's own, and the processes it starts; on the broker
+    of ``amqp_urls`` (default: the settings') with queues of ``queue_type`` (the settings')."""
+
+    def __init__(
+        self, tmp: Path, amqp_urls: list[str] | None = None, queue_type: str | None = None
+    ):
         config = load_settings()
         self.name = f"rp_bench_votes_{uuid.uuid4().hex[:8]}"
         base = make_url(normalize_url(config.database_url))
@@ -262,21 +273,29 @@ class Bench:
         }
         self._admin(f'CREATE DATABASE "{self.name}"')
         self.dsn = {**self.admin_dsn, "dbname": self.name}
-        self.amqp_url = config.amqp_url
+        self.amqp_urls = list(amqp_urls or config.amqp_urls)
+        self.amqp_url = ",".join(self.amqp_urls)
+        self.queue_type = queue_type or config.queue_type
         self.queue = f"votes_bench_{uuid.uuid4().hex[:8]}"
         self.env = {
             **os.environ,
             "DATABASE_URL": base.set(database=self.name).render_as_string(hide_password=False),
+            "AMQP_URL": self.amqp_url,
             "VOTES_QUEUE": self.queue,
+            "VOTES_QUEUE_TYPE": self.queue_type,
             "CACHE_DIR": str(tmp / "cache"),
             "RESULTS_INTERVAL": "1",
             "RATE_LIMIT": "0",
         }
         self.tmp = tmp
         self.procs: list[subprocess.Popen] = []
-        connection = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
-        declare_topology(connection.channel(), self.queue)  # as the worker will; kiosks may not
+        connection = self.connect()
+        declare_topology(connection.channel(), self.queue, self.queue_type)  # as the worker will
         connection.close()
+
+    def connect(self) -> pika.BlockingConnection:
+        """A connection to the first node that answers."""
+        return pika.BlockingConnection([connection_parameters(u) for u in self.amqp_urls])
 
     def _admin(self, statement: str) -> None:
         conn = psycopg2.connect(**self.admin_dsn)
@@ -297,7 +316,7 @@ class Bench:
         self.procs.append(proc)
         return proc
 
-    def kiosk(self, port: int, server: str, workers: int = 2) -> None:
+    def kiosk(self, port: int, server: str, workers: int = 2, **env) -> None:
         self.spawn(
             [
                 "service/kiosk.py",
@@ -309,7 +328,8 @@ class Bench:
                 server,
                 "--workers",
                 str(workers),
-            ]
+            ],
+            **env,
         )
         client = KioskClient("127.0.0.1", port)
         for _ in range(200):
@@ -332,7 +352,7 @@ class Bench:
             conn.close()
 
     def depth(self) -> int:
-        connection = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+        connection = self.connect()
         try:
             return (
                 connection.channel().queue_declare(self.queue, passive=True).method.message_count
@@ -349,11 +369,11 @@ class Bench:
         return time.perf_counter() - start
 
     def publish_backlog(self, votes: int) -> None:
-        connection = pika.BlockingConnection(connection_parameters(self.amqp_url))
+        connection = self.connect()
         channel = connection.channel()
-        declare_topology(channel, self.queue)
+        declare_topology(channel, self.queue, self.queue_type)
         channel.confirm_delivery()
-        user = pika.URLParameters(self.amqp_url).credentials.username
+        user = pika.URLParameters(self.amqp_urls[0]).credentials.username
         now = datetime.now(UTC)
         for i in range(votes):
             vote = Vote(uuid.uuid4().hex, str(i % 3 + 1), "backlog", now)
@@ -372,7 +392,7 @@ class Bench:
             except subprocess.TimeoutExpired:
                 proc.kill()
         try:
-            connection = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+            connection = self.connect()
             connection.channel().queue_delete(self.queue)
             connection.channel().queue_delete(self.queue + ".dead")
             connection.channel().exchange_delete(self.queue)
@@ -488,6 +508,102 @@ def under_slow_clients(port: int, clients: int = 100, samples: int = 5) -> dict:
     return {f"worst_{path.strip('/')}_ms": ms for path, ms in worst.items()}
 
 
+def ingest(bench: Bench, size: int, **env) -> dict:
+    """A backlog of ``size`` votes published to the queue, then drained by a worker (with
+    ``env``): votes/s from its first stored batch to the last vote stored."""
+    bench.publish_backlog(size)
+    before = bench.count()
+    target = before + size
+    proc = bench.spawn(["service/worker.py", "--no-results"], **env)
+    while (first := bench.count()) == before:  # timed from the first stored batch
+        time.sleep(0.005)
+    start = time.perf_counter()
+    bench.wait_count(target)
+    seconds = time.perf_counter() - start
+    size = target - first
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(30)
+    return {"votes": size, "seconds": round(seconds, 2), "votes_per_s": round(size / seconds)}
+
+
+SETUPS = ("quorum_cluster", "classic_one_node")
+
+
+def cluster_main(args, report: dict, out: Path) -> int:
+    """``--cluster N``: POST /votes on a quorum queue replicated over an N-node cluster of the
+    benchmark's own (scripts/rabbitmq-cluster.sh; kiosk i given the node list starting at node
+    i) against a classic queue on this machine's node, in alternating rounds, with the buffered
+    kiosks; then worker ingest on each. Results: out/bench/votes_cluster.json."""
+    from tests.support.rabbit_cluster import _CHECKOUT, rabbit_cluster
+
+    c = (args.processes, args.threads)
+    started = time.perf_counter()
+    with (
+        rabbit_cluster(
+            args.cluster,
+            base_dir=f"/tmp/rp-rabbitmq-bench-{_CHECKOUT}",
+            prefix=f"rp-bench-{_CHECKOUT}",
+        ) as cluster,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        report["cluster_start_s"] = round(time.perf_counter() - started, 1)
+        print(f"{args.cluster}-node cluster up in {report['cluster_start_s']} s: {cluster.urls}")
+        for name in SETUPS:
+            (Path(tmp) / name).mkdir()
+        benches = {
+            "quorum_cluster": Bench(Path(tmp) / SETUPS[0], cluster.urls, "quorum"),
+            "classic_one_node": Bench(Path(tmp) / SETUPS[1], None, "classic"),
+        }
+        ports = {
+            name: [18181 + 100 * i + k for k in range(args.kiosks)]
+            for i, name in enumerate(SETUPS)
+        }
+        try:
+            for name, bench in benches.items():
+                bench.spawn(["service/worker.py"])
+                for k, port in enumerate(ports[name]):
+                    urls = bench.amqp_urls[k % len(bench.amqp_urls) :]
+                    urls += bench.amqp_urls[: k % len(bench.amqp_urls)]
+                    bench.kiosk(port, "buffered", args.kiosk_workers, AMQP_URL=",".join(urls))
+            parts: dict[str, list[dict]] = {name: [] for name in SETUPS}
+            for r in range(args.rounds):
+                for name in SETUPS if r % 2 == 0 else SETUPS[::-1]:
+                    bench = benches[name]
+                    stored = bench.count()
+                    result = load_many(ports[name], "/votes", args.seconds / args.rounds, *c)
+                    bench.wait_count(stored + result["ok"])
+                    parts[name].append(result)
+                    print(
+                        f"  /votes round {r + 1}, {name}: {result['ok_per_s']}/s "
+                        f"p99 {result['p99_ms']} ms, errors {result['errors']}"
+                    )
+            for name in SETUPS:
+                report[f"post_votes_{name}"] = combine(parts[name])
+                print(f"POST /votes, {name}:", report[f"post_votes_{name}"])
+            for name, bench in benches.items():
+                bench.procs[0].send_signal(signal.SIGTERM)  # the worker: ingest starts afresh
+                bench.procs[0].wait(30)
+                report[f"ingest_{name}"] = ingest(bench, args.backlog)
+                print(f"worker ingest, {name}:", report[f"ingest_{name}"])
+        finally:
+            for bench in benches.values():
+                bench.close()
+    q, k = report["post_votes_quorum_cluster"], report["post_votes_classic_one_node"]
+    report["ratios"] = {
+        "votes_per_s_quorum_cluster_over_classic": round(q["ok_per_s"] / max(k["ok_per_s"], 1), 3),
+        "p99_quorum_cluster_over_classic": round(q["p99_ms"] / max(k["p99_ms"], 0.1), 3),
+        "ingest_quorum_cluster_over_classic": round(
+            report["ingest_quorum_cluster"]["votes_per_s"]
+            / max(report["ingest_classic_one_node"]["votes_per_s"], 1),
+            3,
+        ),
+    }
+    print("ratios:", json.dumps(report["ratios"]))
+    (out / "votes_cluster.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"report: {out / 'votes_cluster.json'}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60)
@@ -497,6 +613,13 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--backlog", type=int, default=30_000)
+    parser.add_argument(
+        "--cluster",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead: a quorum queue on an N-node cluster against a classic queue on one node",
+    )
     args = parser.parse_args()
     out = ROOT / "out" / "bench"
     out.mkdir(parents=True, exist_ok=True)
@@ -505,6 +628,8 @@ def main() -> int:
         "unknown CPU",
     )
     report: dict = {"machine": f"{cpu}, {os.cpu_count()} cores", "args": vars(args)}
+    if args.cluster:
+        return cluster_main(args, report, out)
     with tempfile.TemporaryDirectory() as tmp:
         bench = Bench(Path(tmp))
         try:
@@ -558,23 +683,7 @@ def main() -> int:
                 ("ingest_batched", args.backlog, {}),
                 ("ingest_one_per_transaction", args.backlog // 10, {"BATCH_SIZE": "1"}),
             ]:
-                bench.publish_backlog(size)
-                before = bench.count()
-                target = before + size
-                proc = bench.spawn(["service/worker.py", "--no-results"], **env)
-                while (first := bench.count()) == before:  # timed from the first stored batch
-                    time.sleep(0.005)
-                start = time.perf_counter()
-                bench.wait_count(target)
-                seconds = time.perf_counter() - start
-                size = target - first
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(30)
-                report[label] = {
-                    "votes": size,
-                    "seconds": round(seconds, 2),
-                    "votes_per_s": round(size / seconds),
-                }
+                report[label] = ingest(bench, size, **env)
                 print(f"{label}:", report[label])
         finally:
             bench.close()

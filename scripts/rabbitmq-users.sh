@@ -9,7 +9,9 @@
 #   scripts/rabbitmq-users.sh rotate     NAME   # a new secret; the old one stops working at once
 #   scripts/rabbitmq-users.sh remove     NAME
 #
-# Environment: VOTES_QUEUE (votes), RABBITMQ_VHOST (/), AMQP_HOST (127.0.0.1:5672) for the URL.
+# Environment: VOTES_QUEUE (votes), RABBITMQ_VHOST (/), AMQP_HOST (127.0.0.1:5672) for the URL;
+# for a cluster, AMQP_HOST=rmq-1:5672,rmq-2:5672,... prints the URL of each node, comma-separated
+# (users and permissions are cluster-wide: run this once, on any member).
 #
 # Rotating a kiosk's secret: run `rotate`, put the printed URL in the kiosk's AMQP_URL and restart
 # the kiosk. Votes it accepted before are safe (already confirmed by the broker); while it restarts
@@ -29,7 +31,12 @@ usage() { sed -n '2,15p' "$0" >&2; exit 2; }
 
 secret() { head -c 24 /dev/urandom | base64 | tr '+/' '~_' | tr -d '='; }  # never a leading '-': rabbitmqctl would read an option
 vhost_path() { [[ $vhost == / ]] && echo "%2F" || echo "${vhost//\//%2F}"; }
-url() { echo "amqp://$name:$1@$host/$(vhost_path)"; }
+url() {  # one URL per host of AMQP_HOST (a cluster's nodes, comma-separated), as AMQP_URL takes them
+  local h out=()
+  IFS=, read -ra hosts <<<"$host"
+  for h in "${hosts[@]}"; do out+=("amqp://$name:$1@$h/$(vhost_path)"); done
+  (IFS=,; echo "${out[*]}")
+}
 q=${queue//./\\.}
 
 case $action in

@@ -15,7 +15,8 @@
   kiosk screen (buttons, totals, both charts);
   ``GET /openapi.json`` -> this API as OpenAPI 3.0.
 
-It never touches the database. Configuration: ``AMQP_URL``, ``VOTES_QUEUE``, ``CACHE_DIR``,
+It never touches the database. Configuration: ``AMQP_URL`` (one node or a cluster's list),
+``VOTES_QUEUE``, ``VOTES_QUEUE_TYPE``, ``CACHE_DIR``,
 ``CANDIDATES``, ``KIOSK_TOKEN``, ``RATE_LIMIT``, ``KIOSK_HOSTS`` (see ``lib.votes.settings``).
 Served by gunicorn processes running ``service.kiosk_server``'s worker: an asyncio loop reads
 each request whole, within deadlines, and a thread runs the app on it; one broker connection
@@ -317,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     app = make_app(
         kiosk_id,
         settings.candidates,
-        lambda: VotePublisher(settings.amqp_url, settings.votes_queue),
+        lambda: VotePublisher(settings.amqp_urls, settings.votes_queue, settings.queue_type),
         settings.cache_dir,
         token=settings.kiosk_token,
         rate_limit=settings.rate_limit,

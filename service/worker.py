@@ -12,6 +12,9 @@ kiosk's vote id for another candidate. However long a vote waited in the queue, 
 Every ``RESULTS_INTERVAL`` seconds a child process (``service/results_writer.py``) writes
 ``results.json`` and the charts into ``CACHE_DIR``; ``--no-results`` leaves that to another.
 
+``AMQP_URL`` may list several nodes of a cluster: it connects to the first that answers, starting
+from the one after the node of its last session. A votes queue of another type than
+``VOTES_QUEUE_TYPE`` stops it at start (exit 2, one line saying what to do).
 If RabbitMQ or PostgreSQL goes away it drops both connections (unacknowledged votes return to
 the queue; a vote stored but not acknowledged is ignored when it comes back) and reconnects with
 capped backoff, which starts again from its shortest once a session has stored a batch or found
@@ -36,7 +39,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import pika
 from pika.exceptions import AMQPError
 from sqlalchemy.exc import DBAPIError
 
@@ -45,12 +47,12 @@ from lib.errors import ConfigError, DatabaseError, ProjectError
 from lib.votes.backoff import Backoff
 from lib.votes.broker import (
     DEAD_SUFFIX,
-    connection_parameters,
     declare_topology,
     persistent,
     tolerate_undecodable_properties,
 )
 from lib.votes.message import Vote, VoteError, check_cast_at, decode
+from lib.votes.nodes import Nodes, address
 from lib.votes.settings import VoteSettings, load_settings
 from lib.votes.store import apply_vote_schema, conflicting_votes, record_votes
 from lib.votes.throttle import LogThrottle
@@ -92,6 +94,7 @@ class Worker:
         self.settings = settings
         self.candidates = settings.candidates
         self.backoff = backoff or Backoff(first=0.5, cap=10.0)
+        self.nodes = Nodes(settings.amqp_urls)
         self.stopping = False
         self.stored = 0
         self.dead_lettered = 0
@@ -124,14 +127,16 @@ class Worker:
         connection = None
         try:
             apply_vote_schema(engine)
-            connection = pika.BlockingConnection(connection_parameters(settings.amqp_url))
+            connection, node = self.nodes.connect()  # the next session: the next node first
             channel = connection.channel()
-            declare_topology(channel, settings.votes_queue)
+            declare_topology(channel, settings.votes_queue, settings.queue_type)
             channel.confirm_delivery()
             channel.basic_qos(prefetch_count=2 * settings.batch_size)
             logger.info(
-                "consuming %s (batch %d / %d ms)",
+                "consuming %s (%s queue) on %s (batch %d / %d ms)",
                 settings.votes_queue,
+                settings.queue_type,
+                address(node),
                 settings.batch_size,
                 settings.batch_ms,
             )

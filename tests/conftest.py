@@ -101,9 +101,13 @@ def pytest_terminal_summary(terminalreporter):
         return
     columns = ["sent", "accepted", "refused", "counted", "duplicates", "lost", "unclaimed_counted"]
     columns += ["poison", "dead_lettered"]  # only where poison was published among the votes
+    columns += ["answers_503", "seconds_503", "first_to_last_503"]  # where 503s were timed
+    width = max(len(scenario) for scenario, _ in LEDGERS) + 2
     terminalreporter.section("vote pipeline under faults")
-    terminalreporter.write_line(f"{'scenario':34}" + "".join(f"{c:>18}" for c in columns))
+    terminalreporter.write_line(
+        f"{'scenario':{width}}" + "".join(f"{c:>{len(c) + 2}}" for c in columns)
+    )
     for scenario, ledger in LEDGERS:
         terminalreporter.write_line(
-            f"{scenario:34}" + "".join(f"{ledger.get(c, '-'):>18}" for c in columns)
+            f"{scenario:{width}}" + "".join(f"{ledger.get(c, '-'):>{len(c) + 2}}" for c in columns)
         )

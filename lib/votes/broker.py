@@ -7,7 +7,12 @@ both named ``<queue>``, bound by that name; kiosks publish to the exchange with 
 the kiosk's identity. ``<queue>.dead`` holds messages the worker cannot use, with the reason in
 the ``x-reject-reason`` header and the publisher in ``x-original-user-id``; the worker publishes
 them to an exchange of that name, never through the default exchange (which reaches every
-queue), so its broker user may write to its own names and nothing else.
+queue), so its broker user may write to its own names and nothing else. Both queues are of the
+type ``VOTES_QUEUE_TYPE`` says (``lib.votes.queue_type``); one that exists with the other type is
+a ConfigError for the worker and a refusal of every vote (503) for a kiosk that can see it.
+
+The broker may be several nodes (``lib.votes.nodes``): a connection goes to one of them and, once
+lost, the next goes to the next node round the list.
 
 Properties the worker cannot decode (a header pika cannot turn into a Python value, such as a
 NaN where it expects a number) would make pika raise inside its connection, and the message
@@ -30,12 +35,14 @@ from collections import deque
 import pika
 from pika import spec
 from pika.adapters.select_connection import IOLoop, SelectConnection
-from pika.exceptions import AMQPError
+from pika.exceptions import AMQPError, ChannelClosedByBroker
 from pika.spec import Basic
 
-from lib.errors import ProjectError
+from lib.errors import ConfigError, ProjectError
 from lib.votes.backoff import Backoff
 from lib.votes.message import Vote, encode
+from lib.votes.nodes import Nodes, address
+from lib.votes.queue_type import mismatch, queue_arguments
 
 logger = logging.getLogger(__name__)
 
@@ -46,26 +53,22 @@ class BrokerUnavailable(ProjectError):
     """The broker could not be reached or did not confirm a message; nothing was handed over."""
 
 
-def connection_parameters(amqp_url: str, heartbeat: int = 30) -> pika.URLParameters:
-    """Connection settings that fail fast: one attempt, short socket and blocked timeouts."""
-    params = pika.URLParameters(amqp_url)
-    params.connection_attempts = 1
-    params.socket_timeout = 3
-    params.stack_timeout = 5
-    params.blocked_connection_timeout = 5
-    params.heartbeat = heartbeat
-    params.client_properties = {"connection_name": "random-practise votes"}
-    return params
-
-
-def declare_topology(channel, queue: str) -> None:
+def declare_topology(channel, queue: str, queue_type: str = "quorum") -> None:
     """The votes exchange and queue (both named ``queue``, bound by that name) and the
-    dead-letter exchange and queue (both ``queue.dead``); no-ops if they exist. The worker
-    declares them; kiosks, which may only write to the votes exchange, never do."""
+    dead-letter exchange and queue (both ``queue.dead``), the queues of type ``queue_type``;
+    no-ops if they exist. The worker declares them; kiosks, which may only write to the votes
+    exchange, never do. Raises ConfigError (one line saying what to do) if a queue exists with
+    the other type; the channel is then closed."""
     dead = queue + DEAD_SUFFIX
     for name in (queue, dead):
         channel.exchange_declare(exchange=name, exchange_type="direct", durable=True)
-        channel.queue_declare(queue=name, durable=True)
+        try:
+            channel.queue_declare(queue=name, durable=True, arguments=queue_arguments(queue_type))
+        except ChannelClosedByBroker as exc:
+            line = mismatch(name, queue_type, exc.reply_code, exc.reply_text)
+            if line is None:
+                raise
+            raise ConfigError(line) from None
         channel.queue_bind(queue=name, exchange=name, routing_key=name)
 
 
@@ -152,13 +155,29 @@ class VotePublisher:
     connection without a round trip each. ``publish`` returns only once the broker confirmed; it
     raises BrokerUnavailable on a nack, an unroutable message, a lost connection or no answer
     within ``timeout``, and the caller must not claim the vote (a retry with the same vote id is
-    safe: the worker stores a vote id once). The connection is re-opened with capped backoff.
+    safe: the worker stores a vote id once). A lost connection is re-opened to the next node of
+    ``amqp_urls`` at once, and once every node has been tried, with capped backoff.
+
+    On each connection, before taking votes, it checks the votes queue's type where its user may
+    (declaring an existing queue needs the configure permission a kiosk's own user lacks: then
+    the worker's check at its start is the one that holds): a queue of the other type makes every
+    vote a BrokerUnavailable with the line saying so, until a later connection finds it right.
     """
 
-    def __init__(self, amqp_url: str, queue: str, timeout: float = 5.0):
-        self._params = connection_parameters(amqp_url)
-        self._user = self._params.credentials.username
+    def __init__(
+        self,
+        amqp_urls: tuple[str, ...] | list[str] | str,
+        queue: str,
+        queue_type: str = "quorum",
+        timeout: float = 5.0,
+    ):
+        self._nodes = Nodes([amqp_urls] if isinstance(amqp_urls, str) else amqp_urls)
+        self._node = ""  # host:port of the node of the current connection
+        self._user: str | None = None
         self._queue = queue
+        self._queue_type = queue_type
+        self._refusal: str | None = None  # why every vote is refused (a queue of the other type)
+        self._tries = 0  # connections tried since the last one that became ready
         self._timeout = timeout
         self._ioloop = IOLoop()
         self._connection: SelectConnection | None = None
@@ -180,6 +199,8 @@ class VotePublisher:
     def publish(self, vote: Vote) -> None:
         waiter = _Waiter()
         body = encode(vote)
+        if self._refusal is not None:
+            raise BrokerUnavailable(self._refusal)
         if not self._ready.wait(min(self._timeout, 2.0)):
             raise BrokerUnavailable("broker unreachable: not connected")
         with self._lock:
@@ -208,8 +229,11 @@ class VotePublisher:
         self._ioloop.start()
 
     def _connect(self) -> None:
+        params = self._nodes.take()
+        self._node, self._user = address(params), params.credentials.username
+        self._tries += 1
         self._connection = SelectConnection(
-            self._params,
+            params,
             on_open_callback=self._on_open,
             on_open_error_callback=self._on_lost,
             on_close_callback=self._on_lost,
@@ -217,10 +241,41 @@ class VotePublisher:
         )
 
     def _on_open(self, connection) -> None:
-        connection.channel(on_open_callback=self._on_channel)
+        connection.channel(on_open_callback=self._check_queue_type)
+
+    def _check_queue_type(self, channel) -> None:
+        """On a channel of its own (the broker closes a channel on each refusal): if the queue
+        exists (a passive declare: no permission needed), declare it with this type. A queue of
+        the other type refuses every vote; no queue yet (the worker makes it) or a user that
+        may not declare leaves it unchecked. Then the publishing channel opens."""
+
+        def declare(_frame) -> None:
+            channel.queue_declare(
+                self._queue,
+                durable=True,
+                arguments=queue_arguments(self._queue_type),
+                callback=lambda _frame: channel.close(),
+            )
+
+        def closed(_channel, reason) -> None:
+            connection = self._connection
+            if connection is None or not connection.is_open:
+                return  # the connection went: _on_lost takes it from here
+            code, text = getattr(reason, "reply_code", 0), getattr(reason, "reply_text", "")
+            line = mismatch(self._queue, self._queue_type, code, str(text))
+            if line is None:
+                connection.channel(on_open_callback=self._on_channel)
+                return
+            self._refusal = line
+            logger.error("refusing votes: %s", line)
+            connection.close()
+
+        channel.add_on_close_callback(closed)
+        channel.queue_declare(self._queue, passive=True, callback=declare)
 
     def _on_channel(self, channel) -> None:
-        # no declarations: a kiosk may only write to the votes exchange (the worker declares it)
+        # it publishes only: a kiosk never makes a queue or exchange (the type check above
+        # declares only a queue that exists, to compare); the worker declares the topology
         channel.add_on_close_callback(lambda _ch, reason: self._on_lost(None, reason))
         channel.add_on_return_callback(self._on_return)
         channel.confirm_delivery(self._on_confirm, callback=lambda _f: self._on_ready(channel))
@@ -228,8 +283,9 @@ class VotePublisher:
     def _on_ready(self, channel) -> None:
         self._channel, self._next_tag = channel, 1
         self._backoff.reset()
+        self._tries, self._refusal = 0, None
         self._ready.set()
-        logger.info("publisher connected to the broker")
+        logger.info("publisher connected to the broker at %s", self._node)
 
     def _drain(self) -> None:
         with self._lock:
@@ -292,8 +348,12 @@ class VotePublisher:
         if self._closing:
             self._ioloop.stop()
             return
-        delay = self._backoff.next()
-        logger.warning("broker connection lost (%r); retrying in %.1fs", reason, delay)
+        # another node at once, until each has been tried; then (or for a refusal) backoff
+        fresh = self._tries < len(self._nodes) and self._refusal is None
+        delay = 0.05 if fresh else self._backoff.next()
+        logger.warning(
+            "broker connection to %s lost (%r); retrying in %.2fs", self._node, reason, delay
+        )
         self._ioloop.call_later(delay, self._reconnect)
 
     def _reconnect(self) -> None:

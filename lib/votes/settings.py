@@ -2,8 +2,13 @@
 
 - ``DATABASE_URL`` (``postgresql+psycopg2://postgres@127.0.0.1:5432/test``): where votes are
   stored (the worker and the results writer; kiosks never touch it);
-- ``AMQP_URL`` (``amqp://guest:guest@127.0.0.1:5672/%2F``): the broker;
+- ``AMQP_URL`` (``amqp://guest:guest@127.0.0.1:5672/%2F``): the broker; for a cluster, the
+  nodes' URLs comma-separated: a process connects to the first that answers and, on losing it,
+  to the next (give each kiosk and worker the list starting at a different node to spread them);
 - ``VOTES_QUEUE`` (``votes``): the durable queue kiosks publish to (``<name>.dead`` holds rejects);
+- ``VOTES_QUEUE_TYPE`` (``quorum``): ``quorum`` (replicated to the cluster's nodes; a confirm
+  means a majority has the vote) or ``classic`` (on one node); both queues get it, and a queue
+  that exists with the other type stops the worker with one line;
 - ``CACHE_DIR`` (``$DATA_DIR/cache/results``): where the worker writes results for kiosks;
 - ``CANDIDATES`` (``1=薯片 chips,2=林林 lam lam,3=正氣 justice``): ``id=name``, comma-separated;
 - ``BATCH_SIZE`` (``200``) and ``BATCH_MS`` (``100``): the worker stores a batch at this many
@@ -23,8 +28,8 @@
 - ``VOTES_TIME_ZONE`` (``UTC``): the kiosks' IANA time zone (``Asia/Hong_Kong``), in which the
   10-minute distribution is labelled (the database keeps UTC).
 
-``DATABASE_URL`` and ``AMQP_URL`` are checked here, so a malformed one stops a program at start
-with one line, before it connects anywhere.
+``DATABASE_URL`` and each of ``AMQP_URL``'s URLs are checked here, so a malformed one stops a
+program at start with one line, before it connects anywhere.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from lib.votes.message import Candidate, parse_candidates
 
 DEFAULT_CANDIDATES = "1=薯片 chips,2=林林 lam lam,3=正氣 justice"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+QUEUE_TYPES = ("quorum", "classic")
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 _TOKEN = re.compile(r"[!-~]{16,}")  # visible ASCII: what an Authorization header carries as is
 MAX_CLOCK_SKEW = 86400.0
@@ -57,8 +63,9 @@ DEFAULT_TIME_ZONE = UTC.tzname(None)  # the name UTC
 @dataclass(frozen=True)
 class VoteSettings:
     database_url: str
-    amqp_url: str
+    amqp_urls: tuple[str, ...]  # one per node, in the order given
     votes_queue: str
+    queue_type: str  # one of QUEUE_TYPES
     cache_dir: Path
     candidates: dict[str, Candidate]  # in the order given
     batch_size: int
@@ -82,8 +89,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         raise ConfigError(f"VOTES_QUEUE must be 1-200 of A-Za-z0-9._-, got {queue!r}")
     return VoteSettings(
         database_url=_database_url(database_url(env)),
-        amqp_url=_amqp_url(env.get("AMQP_URL") or DEFAULT_AMQP_URL),
+        amqp_urls=amqp_urls(env.get("AMQP_URL") or DEFAULT_AMQP_URL),
         votes_queue=queue,
+        queue_type=_queue_type(env.get("VOTES_QUEUE_TYPE") or QUEUE_TYPES[0]),
         cache_dir=Path(env.get("CACHE_DIR") or data_dir(env) / "cache" / "results"),
         candidates=parse_candidates(env.get("CANDIDATES", DEFAULT_CANDIDATES)),
         batch_size=number(env, "BATCH_SIZE", "200", int),
@@ -114,16 +122,32 @@ def _database_url(url: str) -> str:
     return url
 
 
-def _amqp_url(url: str) -> str:
-    """``url`` if it is an amqp:// or amqps:// URL pika can read, else ConfigError."""
-    try:
-        scheme = urlsplit(url).scheme
-        if scheme not in ("amqp", "amqps"):
-            raise ValueError(f"the scheme must be amqp or amqps, not {scheme!r}")
-        pika.URLParameters(url)
-    except (ValueError, IndexError, TypeError) as exc:
-        raise ConfigError(f"AMQP_URL is malformed: {str(exc).splitlines()[0][:100]}") from None
-    return url
+def amqp_urls(text: str) -> tuple[str, ...]:
+    """The comma-separated amqp:// or amqps:// URLs of ``text`` (spaces around them ignored),
+    each one pika can read, else ConfigError naming which (never repeating one: it may hold a
+    password)."""
+    urls = tuple(part.strip() for part in text.split(","))
+    for number_, url in enumerate(urls, 1):
+        which = f"AMQP_URL (URL {number_} of {len(urls)})" if len(urls) > 1 else "AMQP_URL"
+        try:
+            if not url:
+                raise ValueError("it is empty")
+            scheme = urlsplit(url).scheme
+            if scheme not in ("amqp", "amqps"):
+                raise ValueError(f"the scheme must be amqp or amqps, not {scheme[:10]!r}")
+            pika.URLParameters(url)
+        except (ValueError, IndexError, TypeError) as exc:
+            reason = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
+            raise ConfigError(f"{which} is malformed: {reason}") from None
+    return urls
+
+
+def _queue_type(name: str) -> str:
+    if name not in QUEUE_TYPES:
+        raise ConfigError(
+            f"VOTES_QUEUE_TYPE must be {' or '.join(QUEUE_TYPES)}, got {name[:40]!r}"
+        )
+    return name
 
 
 def _kiosk_token(token: str) -> str | None:

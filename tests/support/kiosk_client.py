@@ -23,6 +23,9 @@ class Outcome:
     status: int  # the last HTTP status (0: no answer at all)
     attempts: int
     latency: float  # seconds, first attempt to last answer
+    # each attempt answered 503 or not at all (retried, or the last): its time.monotonic()
+    # from sending to that answer
+    unavailable: tuple[tuple[float, float], ...] = ()
 
 
 class KioskClient:
@@ -59,17 +62,21 @@ class KioskClient:
         headers = {"Content-Type": "application/json"}
         start = time.perf_counter()
         status, attempts = 0, 0
+        unavailable: list[tuple[float, float]] = []
         while attempts <= retries:
             attempts += 1
+            sent = time.monotonic()
             try:
                 status, _, _ = self.request("POST", "/votes", body, headers)
             except (OSError, http.client.HTTPException):
                 status = 0
             if status not in (0, 503):
                 break
+            unavailable.append((sent, time.monotonic()))
             if attempts <= retries:
                 time.sleep(pause)
-        return Outcome(vote_id, candidate, status, attempts, time.perf_counter() - start)
+        latency = time.perf_counter() - start
+        return Outcome(vote_id, candidate, status, attempts, latency, tuple(unavailable))
 
     def results(self) -> dict | None:
         """``GET /results`` as a dict, or None while the kiosk answers 503."""

@@ -15,11 +15,11 @@ from tests.integration.votes.vote_system import ROOT, wait_until
 from tests.support.kiosk_client import drive
 
 
-def _users(action: str, name: str, queue: str) -> str:
+def _users(action: str, name: str, queue: str, **env: str) -> str:
     done = subprocess.run(
         ["bash", "scripts/rabbitmq-users.sh", action, name],
         cwd=ROOT,
-        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "VOTES_QUEUE": queue},
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "VOTES_QUEUE": queue, **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -83,7 +83,7 @@ def test_a_worker_user_may_use_its_own_names_and_no_other_queue(vote_system, bro
     _, urls = broker_users
     queue, dead = vote_system.queue, vote_system.queue + DEAD_SUFFIX
     elsewhere = f"elsewhere-{uuid.uuid4().hex[:8]}"
-    admin = pika.BlockingConnection(pika.URLParameters(vote_system.amqp_url))
+    admin = vote_system.connect()
     admin.channel().queue_declare(elsewhere)
     connection = pika.BlockingConnection(pika.URLParameters(urls["worker"]))
     try:
@@ -118,7 +118,7 @@ def test_a_worker_user_dead_letters_poison(vote_system, broker_users):
     connection.close()
     wait_until(lambda: vote_system.queue_depth(DEAD_SUFFIX) == 1, 30, "the dead letter")
     assert vote_system.queue_depth() == 0
-    admin = pika.BlockingConnection(pika.URLParameters(vote_system.amqp_url))
+    admin = vote_system.connect()
     _, props, body = admin.channel().basic_get(queue + DEAD_SUFFIX, auto_ack=True)
     admin.close()
     assert body == b"[" * 5000 and props.headers["x-original-user-id"] == kiosk_user
@@ -139,3 +139,22 @@ def test_two_kiosks_may_use_the_same_vote_id(vote_system, broker_users):
         (kiosk_user, "shared-vote-id"),
     ]
     assert vote_system.queue_depth(DEAD_SUFFIX) == 0
+
+
+def test_a_user_made_for_a_cluster_gets_one_url_per_node(vote_system):
+    """Users are cluster-wide: one user, and its AMQP_URL lists every node of AMQP_HOST (here
+    two names of this machine's node, so that the kiosk can use the list)."""
+    name = f"kiosk-test-{uuid.uuid4().hex[:8]}"
+    hosts = "127.0.0.1:5672,localhost:5672"
+    try:
+        amqp_url = _users("add-kiosk", name, vote_system.queue, AMQP_HOST=hosts)
+        urls = amqp_url.split(",")
+        assert [u.rsplit("@", 1)[1] for u in urls] == ["127.0.0.1:5672/%2F", "localhost:5672/%2F"]
+        assert urls[0].split("@")[0] == urls[1].split("@")[0]  # the same user and secret
+        vote_system.start_worker()
+        _, client = vote_system.start_kiosk("k1", AMQP_URL=amqp_url)
+        assert client.post_vote("1", retries=10).status == 202
+        vote_system.wait_for_total(1)
+        assert vote_system.sql("SELECT kiosk_id FROM votes") == [(name,)]
+    finally:
+        subprocess.run(["rabbitmqctl", "-q", "delete_user", name], capture_output=True)

@@ -14,6 +14,7 @@ import pika
 import pytest
 
 from lib.votes.broker import DEAD_SUFFIX
+from lib.votes.queue_type import queue_arguments
 from tests.integration.votes.vote_system import (
     ROOT,
     account,
@@ -128,9 +129,11 @@ def test_bad_requests_get_a_reason_and_publish_nothing(vote_system):
 
 
 def test_poison_messages_are_dead_lettered_and_the_worker_goes_on(vote_system):
-    connection = pika.BlockingConnection(pika.URLParameters(vote_system.amqp_url))
+    connection = vote_system.connect()
     channel = connection.channel()
-    channel.queue_declare(vote_system.queue, durable=True)
+    channel.queue_declare(
+        vote_system.queue, durable=True, arguments=queue_arguments(vote_system.queue_type)
+    )
 
     def put(body: bytes, user_id: str | None = "guest"):
         channel.basic_publish("", vote_system.queue, body, pika.BasicProperties(user_id=user_id))
@@ -162,7 +165,7 @@ def test_poison_messages_are_dead_lettered_and_the_worker_goes_on(vote_system):
     assert vote_system.count() == 10
     assert vote_system.queue_depth() == 0
 
-    connection = pika.BlockingConnection(pika.URLParameters(vote_system.amqp_url))
+    connection = vote_system.connect()
     channel = connection.channel()
     reasons = []
     for _ in range(dead):

@@ -57,7 +57,7 @@ def stored(database_url: str) -> int:
 
 
 def test_backoff_starts_again_once_a_session_has_consumed(database_url):
-    broker = pika.URLParameters(load_settings().amqp_url)
+    broker = pika.URLParameters(load_settings().amqp_urls[0])
     queue = f"votes_test_{uuid.uuid4().hex[:10]}"
     credentials = f"{quote(broker.credentials.username)}:{quote(broker.credentials.password)}"
     with TcpProxy((broker.host, broker.port), forwarding=False) as proxy:

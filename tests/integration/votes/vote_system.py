@@ -14,14 +14,19 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pika
 import psycopg2
+from sqlalchemy.engine import make_url
 
+from lib.db import normalize_url
 from lib.votes.broker import DEAD_SUFFIX, declare_topology
+from lib.votes.settings import load_settings
+from tests.conftest import _admin_dsn, admin_statement
 from tests.support.kiosk_client import KioskClient, Outcome, drive
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -66,18 +71,23 @@ class VoteSystem:
     """Processes of one test: ``start_worker``/``start_kiosk`` spawn ``service/*.py`` with this
     test's DATABASE_URL, VOTES_QUEUE and CACHE_DIR; ``close`` stops whatever is still running."""
 
-    def __init__(self, database_url: str, dsn: dict, tmp: Path, amqp_url: str):
+    def __init__(
+        self, database_url: str, dsn: dict, tmp: Path, amqp_url: str, queue_type: str = "quorum"
+    ):
+        """``amqp_url``: AMQP_URL as the processes get it (one URL, or a cluster's list)."""
         self.dsn = dsn
         self.queue = f"votes_test_{uuid.uuid4().hex[:10]}"
         self.cache_dir = tmp / "cache"
         self.logs = tmp / "logs"
         self.logs.mkdir()
         self.amqp_url = amqp_url
+        self.queue_type = queue_type
         self.env = {
             **os.environ,
             "DATABASE_URL": database_url,
             "AMQP_URL": amqp_url,
             "VOTES_QUEUE": self.queue,
+            "VOTES_QUEUE_TYPE": queue_type,
             "CACHE_DIR": str(self.cache_dir),
             "RESULTS_INTERVAL": "0.5",
             "BATCH_SIZE": "100",
@@ -87,9 +97,17 @@ class VoteSystem:
         }
         self.processes: list[subprocess.Popen] = []
         # what the worker does at start; kiosks may not declare anything themselves
-        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-        declare_topology(connection.channel(), self.queue)
+        connection = self.connect()
+        declare_topology(connection.channel(), self.queue, queue_type)
         connection.close()
+
+    def connect(self) -> pika.BlockingConnection:
+        """A connection as the test's (administrating) broker user, to the first node of
+        ``amqp_url`` that answers."""
+        nodes = [pika.URLParameters(url) for url in self.amqp_url.split(",")]
+        for params in nodes:
+            params.connection_attempts, params.socket_timeout = 1, 3
+        return pika.BlockingConnection(nodes)
 
     def _spawn(self, name: str, args: list[str], env: dict) -> subprocess.Popen:
         log = open(self.logs / f"{name}-{len(self.processes)}.log", "w")  # noqa: SIM115
@@ -154,7 +172,7 @@ class VoteSystem:
                 proc.kill()
                 proc.wait(10)
         try:
-            connection = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+            connection = self.connect()
             channel = connection.channel()
             channel.queue_delete(self.queue)
             channel.queue_delete(self.queue + DEAD_SUFFIX)
@@ -184,7 +202,7 @@ class VoteSystem:
         return [row[0] for row in self.sql("SELECT vote_id FROM votes")]
 
     def queue_depth(self, suffix: str = "") -> int:
-        connection = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+        connection = self.connect()
         try:
             declared = connection.channel().queue_declare(self.queue + suffix, passive=True)
             return declared.method.message_count
@@ -194,7 +212,7 @@ class VoteSystem:
     def publish(self, messages: Iterable[tuple[bytes, pika.BasicProperties]]) -> int:
         """Publish ``messages`` (body, properties) to the votes exchange as the test's broker
         user, confirmed, as a kiosk would; return how many."""
-        connection = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+        connection = self.connect()
         try:
             channel = connection.channel()
             channel.confirm_delivery()
@@ -208,7 +226,7 @@ class VoteSystem:
 
     def take_dead_letters(self) -> list[tuple[pika.BasicProperties, bytes]]:
         """Every message now in the dead-letter queue, taken off it: (properties, body)."""
-        connection = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+        connection = self.connect()
         letters = []
         try:
             channel = connection.channel()
@@ -243,6 +261,33 @@ class VoteSystem:
             ) from None
 
 
+@contextmanager
+def vote_system_on(
+    tmp: Path, amqp_url: str | None = None, queue_type: str | None = None
+) -> Iterator[VoteSystem]:
+    """A VoteSystem on a database (``rp_votes_<random>``) and queue of its own, on the broker of
+    ``amqp_url`` (default: the settings' AMQP_URL) with queues of ``queue_type`` (default: the
+    settings'); its processes, queues and database are removed afterwards."""
+    config = load_settings()
+    name = f"rp_votes_{uuid.uuid4().hex[:10]}"
+    admin_statement(config.database_url, f'CREATE DATABASE "{name}"')
+    url = make_url(normalize_url(config.database_url)).set(database=name)
+    system = None
+    try:
+        system = VoteSystem(
+            url.render_as_string(hide_password=False),
+            _admin_dsn(url.render_as_string(hide_password=False)),
+            tmp,
+            amqp_url or ",".join(config.amqp_urls),
+            queue_type or config.queue_type,
+        )
+        yield system
+    finally:
+        if system is not None:
+            system.close()
+        admin_statement(config.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 LEDGERS: list[tuple[str, dict]] = []  # every fault scenario's ledger, printed after the run
 
 
@@ -273,6 +318,28 @@ def send_from_kiosks(
 def record(scenario: str, ledger: dict) -> dict:
     LEDGERS.append((scenario, ledger))
     return ledger
+
+
+def unavailability(outcomes: list[Outcome], gap: float = 1.0) -> dict:
+    """How long the kiosks answered 503 (or nothing): ``answers_503``, how many such answers;
+    ``seconds_503``, the time covered by those attempts (each from its sending to its answer),
+    stretches less than ``gap`` seconds apart joined (clients retry 0.5 s after a 503, so one
+    outage is one stretch however many clients saw it); ``first_to_last_503``, from the first
+    such attempt's sending to the last one's answer."""
+    spans = sorted(span for o in outcomes for span in o.unavailable)
+    if not spans:
+        return {"answers_503": 0, "seconds_503": 0.0, "first_to_last_503": 0.0}
+    covered, (start, end) = 0.0, spans[0]
+    for a, b in spans[1:]:
+        if a - end >= gap:
+            covered, start = covered + end - start, a
+        end = max(end, b)
+    covered += end - start
+    return {
+        "answers_503": len(spans),
+        "seconds_503": round(covered, 2),
+        "first_to_last_503": round(end - spans[0][0], 2),
+    }
 
 
 def account(

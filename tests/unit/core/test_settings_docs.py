@@ -40,6 +40,7 @@ OTHER_VALUES = {
     "KIOSK_TOKEN": "a-token-of-16-chars-or-more",
     "VOTES_OPEN_AT": "2026-11-28T08:00:00+08:00",
     "VOTES_TIME_ZONE": "Asia/Hong_Kong",
+    "VOTES_QUEUE_TYPE": "classic",
 }
 
 

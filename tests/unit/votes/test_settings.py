@@ -111,3 +111,40 @@ def test_vote_time_settings():
     ]:
         with pytest.raises(ConfigError, match=name):
             load_settings(env)
+
+
+def test_amqp_url_takes_a_comma_separated_list_in_order():
+    one = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    assert load_settings({}).amqp_urls == (one,)
+    nodes = " amqp://u:pw@a:5701/%2F, amqps://u:pw@b:5702/v,amqp://u:pw@c/%2F "
+    assert load_settings({"AMQP_URL": nodes}).amqp_urls == (
+        "amqp://u:pw@a:5701/%2F",
+        "amqps://u:pw@b:5702/v",
+        "amqp://u:pw@c/%2F",
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("amqp://u:pw@a/%2F,", "URL 2 of 2\\) is malformed: it is empty"),
+        ("amqp://u:pw@a/%2F,,amqp://u:pw@b/%2F", "URL 2 of 3\\) is malformed: it is empty"),
+        ("amqp://u:pw@a/%2F,http://u:pw@b/", "URL 2 of 2\\) is malformed: the scheme"),
+        ("amqp://u:pw@a:notaport/%2F,amqp://u:pw@b/%2F", "URL 1 of 2\\) is malformed"),
+        ("amqp://u:pw@a/%2F,amqp://u:pw@b:99999/%2F", "URL 2 of 2\\) is malformed"),
+        ("amqp://u:pw@a/%2F,amqp://u:pw@b/%2F?heartbeat=x", "URL 2 of 2\\) is malformed"),
+    ],
+)
+def test_a_malformed_url_in_the_list_is_named_in_one_line_without_the_password(value, said):
+    with pytest.raises(ConfigError, match=f"^AMQP_URL \\({said}") as caught:
+        load_settings({"AMQP_URL": value})
+    assert "\n" not in str(caught.value) and "pw" not in str(caught.value)
+
+
+def test_queue_type_is_quorum_by_default_or_classic():
+    assert load_settings({}).queue_type == "quorum"
+    assert load_settings({"VOTES_QUEUE_TYPE": "classic"}).queue_type == "classic"
+    assert load_settings({"VOTES_QUEUE_TYPE": ""}).queue_type == "quorum"
+    for bad in ("Quorum", "stream", "mirrored", "quorum "):
+        with pytest.raises(ConfigError, match="^VOTES_QUEUE_TYPE must be quorum or classic, got"):
+            load_settings({"VOTES_QUEUE_TYPE": bad})
