@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import struct
 import threading
+import time
 from collections import deque
 
 import pika
@@ -187,6 +188,8 @@ class VotePublisher:
         self._by_id: dict[str, _Waiter] = {}
         self._next_tag = 1
         self._backoff = Backoff(first=0.5, cap=10.0)
+        self._last_confirm = 0.0  # monotonic time of the last confirm (or of being ready)
+        self._renewed = 0.0  # monotonic time of the last renewal (_renew)
         self._closing = False
         self._lock = threading.Lock()
         self._outbox: deque[tuple[str, bytes, _Waiter]] = deque()
@@ -209,6 +212,7 @@ class VotePublisher:
         if wake:  # one wake-up of the I/O thread carries every vote queued until it runs
             self._ioloop.add_callback_threadsafe(self._drain)
         if not waiter.done.wait(self._timeout):
+            self._ioloop.add_callback_threadsafe(self._renew_if_silent)
             raise BrokerUnavailable(f"broker did not confirm within {self._timeout:g}s")
         if waiter.error:
             raise BrokerUnavailable(waiter.error)
@@ -282,6 +286,7 @@ class VotePublisher:
 
     def _on_ready(self, channel) -> None:
         self._channel, self._next_tag = channel, 1
+        self._last_confirm = time.monotonic()
         self._backoff.reset()
         self._tries, self._refusal = 0, None
         self._ready.set()
@@ -332,6 +337,28 @@ class VotePublisher:
                 vote_id, waiter = entry
                 self._by_id.pop(vote_id, None)
                 waiter.settle(error)
+        self._last_confirm = time.monotonic()
+        if error:
+            self._renew("the broker refused a vote (nack)")
+
+    def _renew_if_silent(self) -> None:
+        """A vote went unconfirmed: if nothing at all was confirmed for a whole timeout while
+        votes waited, the channel is stuck (not just slow): renew it."""
+        if self._pending and time.monotonic() - self._last_confirm >= self._timeout:
+            self._renew(f"no confirm for {self._timeout:g}s")
+
+    def _renew(self, why: str) -> None:
+        """Drop the connection (``_on_lost`` opens one to the next node), at most once a second.
+        A nack, or a channel that confirms nothing, is a channel the broker will not take votes
+        on: seen on a quorum queue whose leader was killed, where a channel opened during the
+        election nacked every vote until it was closed, while new channels were served."""
+        now = time.monotonic()
+        connection = self._connection
+        if connection is None or not connection.is_open or now - self._renewed < 1.0:
+            return
+        self._renewed = now
+        logger.warning("renewing the broker connection to %s: %s", self._node, why)
+        connection.close()
 
     def _on_lost(self, _connection, reason) -> None:
         if self._channel is None and self._connection is None:

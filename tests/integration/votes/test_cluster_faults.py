@@ -98,6 +98,13 @@ def _worker_nodes(system, index: int) -> list[int]:
     return _nodes_in_log(system, "worker", index, r"\(quorum queue\) on 127\.0\.0\.1:(\d+)")
 
 
+def _finish(sender, seconds: float = 300) -> None:
+    """Wait for the kiosks' clients; a kiosk that refuses votes for good fails the test (its
+    clients would otherwise retry for hours) instead of hanging the run."""
+    sender.join(seconds)
+    assert not sender.is_alive(), f"kiosks still refusing votes after {seconds:g}s"
+
+
 def _settle(system, outcomes, scenario: str) -> dict:
     """Wait until every accepted vote is counted; record the scenario's ledger and check it."""
     accepted = sum(1 for o in outcomes if o.status == 202)
@@ -126,7 +133,7 @@ def test_the_queue_leaders_node_killed_under_load(on_cluster, cluster):
             and leader
         ),
     )
-    sender.join()
+    _finish(sender)
     _settle(system, outcomes, "cluster: queue leader's node SIGKILLed")
     assert cluster.index(new_leader) != placement.leader
     assert all(w.poll() is None for w in workers), "workers reconnect rather than exit"
@@ -145,7 +152,7 @@ def test_a_node_stopped_and_restarted_under_load(on_cluster, cluster):
     cluster.stop_node(stopped)
     time.sleep(2)
     cluster.start_node(stopped)
-    sender.join()
+    _finish(sender)
     _settle(system, outcomes, "cluster: a node stopped, restarted")
     assert cluster.running_nodes(1) == {cluster.node(i) for i in range(1, SIZE + 1)}
     cluster.wait_for(
@@ -180,7 +187,7 @@ def test_a_workers_node_killed_mid_batch(on_cluster, cluster):
 
     wait_until(held_unacknowledged, 30, "worker 1 to hold a batch on its node", interval=0.05)
     cluster.kill(victim)
-    sender.join()
+    _finish(sender)
     _settle(system, outcomes, "cluster: a worker's node SIGKILLed mid-batch")
     assert all(w.poll() is None for w in workers)
     seen = _worker_nodes(system, 0)
