@@ -218,12 +218,7 @@ def load_many(ports: list[int], path: str, seconds: float, processes: int, threa
         "client": parts[0]["client"],
         "kiosks": len(ports),
         "ok_per_s": round(sum(p["ok_per_s"] for p in parts), 1),
-        "requests": sum(p["requests"] for p in parts),
-        "ok": sum(p["ok"] for p in parts),
-        "errors": sum(p["errors"] for p in parts),
-        "p50_ms": round(statistics.fmean(p["p50_ms"] for p in parts), 1),
-        "p95_ms": max(p["p95_ms"] for p in parts),
-        "p99_ms": max(p["p99_ms"] for p in parts),
+        **_totals(parts),
         "per_kiosk_ok_per_s": [p["ok_per_s"] for p in parts],
     }
 
@@ -433,18 +428,26 @@ def freshness(bench: Bench, port: int, samples: int = 20) -> dict:
 CONTENDERS = ("gthread", "buffered")  # today's gunicorn setup, and the one replacing it
 
 
-def combine(parts: list[dict]) -> dict:
-    """Rounds of one contender as one figure: rates over the whole time, p50 the mean of the
-    rounds', p95/p99 the worst round's; each round's votes/s and p99 kept."""
-    seconds = sum(p["ok"] / p["ok_per_s"] for p in parts if p["ok_per_s"])
+def _totals(parts: list[dict]) -> dict:
+    """What loads of one setup add up to, however they were split (kiosks or rounds): counts
+    summed, p50 the mean of theirs, p95/p99 the worst."""
     return {
-        "ok_per_s": round(sum(p["ok"] for p in parts) / max(seconds, 1e-9), 1),
         "requests": sum(p["requests"] for p in parts),
         "ok": sum(p["ok"] for p in parts),
         "errors": sum(p["errors"] for p in parts),
         "p50_ms": round(statistics.fmean(p["p50_ms"] for p in parts), 1),
         "p95_ms": max(p["p95_ms"] for p in parts),
         "p99_ms": max(p["p99_ms"] for p in parts),
+    }
+
+
+def combine(parts: list[dict]) -> dict:
+    """Rounds of one contender as one figure: rates over the whole time, p50 the mean of the
+    rounds', p95/p99 the worst round's; each round's votes/s and p99 kept."""
+    seconds = sum(p["ok"] / p["ok_per_s"] for p in parts if p["ok_per_s"])
+    return {
+        "ok_per_s": round(sum(p["ok"] for p in parts) / max(seconds, 1e-9), 1),
+        **_totals(parts),
         "rounds_ok_per_s": [p["ok_per_s"] for p in parts],
         "rounds_p99_ms": [p["p99_ms"] for p in parts],
     }
