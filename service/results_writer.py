@@ -8,8 +8,9 @@ and at once when a chart is missing from the cache. The distribution is labelled
 
 The worker runs this loop in a child process of its own (so drawing never holds up storing
 votes); run it standalone when several workers share a queue and start them with
-``--no-results``. It survives the database going away (retries next interval) and exits when
-its parent worker does.
+``--no-results``. It survives the database going away (retries next interval) and any other
+error in a cycle (logged with its traceback, retried next interval), and exits when its parent
+worker does.
 """
 
 from __future__ import annotations
@@ -66,6 +67,13 @@ def write_results_forever(settings: VoteSettings, stop, parent_pid: int | None =
             if engine is not None:
                 engine.dispose()
             engine = None
+        except Exception:  # a bug or odd data (say, in drawing), a MemoryError: say so, go on
+            # The engine is kept: the database answered, and a new one would run the schema's
+            # DDL again every cycle for as long as the fault lasts.
+            logger.exception(
+                "results not written (unexpected error); trying again in %gs",
+                settings.results_interval,
+            )
         if last:
             return
         stop.wait(settings.results_interval)
