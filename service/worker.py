@@ -11,6 +11,8 @@ than the worker's clock plus ``VOTE_CLOCK_SKEW`` or before ``VOTES_OPEN_AT``, an
 kiosk's vote id for another candidate. However long a vote waited in the queue, it counts.
 Every ``RESULTS_INTERVAL`` seconds a child process (``service/results_writer.py``) writes
 ``results.json`` and the charts into ``CACHE_DIR``; ``--no-results`` leaves that to another.
+A child that dies (OOM killer, SIGKILL) is logged and started again, with backoff
+(``service/writer_supervisor.py``).
 
 ``AMQP_URL`` may list several nodes of a cluster: it connects to the first that answers, starting
 from the one after the node of its last session. A votes queue of another type than
@@ -32,8 +34,6 @@ if not __package__:  # `python service/worker.py`: import from the repository ro
 
 import argparse
 import logging
-import multiprocessing
-import os
 import signal
 import time
 from dataclasses import dataclass, field
@@ -56,7 +56,7 @@ from lib.votes.nodes import Nodes, address
 from lib.votes.settings import VoteSettings, load_settings
 from lib.votes.store import apply_vote_schema, conflicting_votes, record_votes
 from lib.votes.throttle import LogThrottle
-from service.results_writer import write_results_forever
+from service.writer_supervisor import WriterSupervisor
 
 # Run as a script this file is __main__; its logger keeps the module's name all the same.
 logger = logging.getLogger("service.worker" if __name__ == "__main__" else __name__)
@@ -267,11 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, worker.stop)
     writer = None
     if not args.no_results:
-        context = multiprocessing.get_context("spawn")
-        done = context.Event()
-        writer = context.Process(
-            target=write_results_forever, args=(worker.settings, done, os.getpid()), daemon=True
-        )
+        writer = WriterSupervisor(worker.settings)
         writer.start()
     status = 0
     try:
@@ -280,8 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("%s", exc)
         status = 2
     if writer is not None:
-        done.set()
-        writer.join(30)
+        writer.stop(30)
     logger.info(
         "stopped; %d votes stored and %d messages dead-lettered by this worker",
         worker.stored,
