@@ -20,16 +20,20 @@ CHARTS = ("totals", "timeline")  # <name>.png, drawn by lib.votes.charts.vote_<n
 
 
 def write_results(cache_dir: Path, results: dict, charts: bool = True) -> None:
-    """Write the charts (when ``charts``), then ``results.json``, atomically each."""
-    if charts:
-        # imported here, not at the top: kiosks read this cache and never load matplotlib
-        from lib.charts import save_figure
-        from lib.votes import charts as drawing
+    """Write the charts (when ``charts``), then ``results.json``, atomically each. A chart
+    that fails to draw does not hold the figures back: ``results.json`` is written all the
+    same, and the error raised after."""
+    try:
+        if charts:
+            # imported here, not at the top: kiosks read this cache and never load matplotlib
+            from lib.charts import save_figure
+            from lib.votes import charts as drawing
 
-        for name in CHARTS:
-            draw = getattr(drawing, f"vote_{name}_chart")
-            save_figure(draw(results), Path(cache_dir) / f"{name}.png")
-    write_json(Path(cache_dir) / RESULTS_FILE, results)
+            for name in CHARTS:
+                draw = getattr(drawing, f"vote_{name}_chart")
+                save_figure(draw(results), Path(cache_dir) / f"{name}.png")
+    finally:
+        write_json(Path(cache_dir) / RESULTS_FILE, results)
 
 
 def charts_missing(cache_dir: Path) -> bool:

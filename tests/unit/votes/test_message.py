@@ -352,6 +352,20 @@ def test_cache_is_written_whole_and_reread_only_when_changed(tmp_path):
     assert CachedResults(tmp_path / "missing.json").read() is None
 
 
+def test_a_chart_that_fails_to_draw_does_not_hold_back_the_figures(tmp_path, monkeypatch):
+    from lib.votes import charts
+
+    def broken(results):
+        raise ValueError("a chart that cannot be drawn")
+
+    monkeypatch.setattr(charts, "vote_timeline_chart", broken)
+    results = build_results(_rows(), [], CANDIDATES, NOW)
+    with pytest.raises(ValueError, match="cannot be drawn"):
+        write_results(tmp_path, results)
+    written = json.loads((tmp_path / "results.json").read_text())
+    assert written["total_votes"] == results["total_votes"] == 10
+
+
 def test_token_bucket_allows_bursts_then_the_rate():
     from lib.votes.rate_limit import TokenBucket
 
