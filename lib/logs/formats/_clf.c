@@ -697,6 +697,8 @@ typedef struct {
     PyThread_type_lock lock;
     int ready; /* counts initialised */
     Counts counts;
+    Array lines; /* a block's parsed lines, kept from block to block: its memory is reused,
+                  * not allocated, grown and faulted in again for every block */
 } Shard;
 
 typedef struct {
@@ -736,6 +738,7 @@ Counter_dealloc(Counter *self)
 {
     for (int i = 0; i < SHARDS; i++) {
         counts_free(&self->shards[i].counts);
+        free(self->shards[i].lines.items);
         if (self->shards[i].lock)
             PyThread_free_lock(self->shards[i].lock);
     }
@@ -752,15 +755,14 @@ check_ready(Counter *self)
     return 0;
 }
 
-/* A shard nobody is counting into (or, if all are busy, the first, once free); locked. */
+/* A shard nobody is using, locked; NULL if all are busy. */
 static Shard *
-take_shard(Counter *self)
+free_shard(Counter *self)
 {
     for (int i = 0; i < SHARDS; i++)
         if (PyThread_acquire_lock(self->shards[i].lock, NOWAIT_LOCK))
             return &self->shards[i];
-    PyThread_acquire_lock(self->shards[0].lock, WAIT_LOCK);
-    return &self->shards[0];
+    return NULL;
 }
 
 static PyObject *
@@ -771,24 +773,34 @@ Counter_add(Counter *self, PyObject *args)
         return NULL;
     const char *data = PyBytes_AS_STRING(block); /* bytes are immutable: safe unlocked */
     Py_ssize_t size = PyBytes_GET_SIZE(block), lines = 0;
-    Array accepted = {NULL, 0, 0}, left = {NULL, 0, 0};
+    Array left = {NULL, 0, 0}, own = {NULL, 0, 0};
     int failed = 0, counted = 0;
     uint64_t bytes_sent = 0;
     Py_BEGIN_ALLOW_THREADS
-    failed = parse_block(data, size, self->combined, &accepted, &left, &lines) < 0;
+    /* Usually a shard of its own (there are more shards than threads), whose line array is
+     * reused; with more threads than shards, the block is parsed into an array of its own and
+     * waits for the first shard only to be counted. */
+    Shard *shard = free_shard(self);
+    Array *accepted = shard ? &shard->lines : &own;
+    accepted->n = 0;
+    failed = parse_block(data, size, self->combined, accepted, &left, &lines) < 0;
     /* Mostly left over: not this format after all, and polars reads the whole block faster
      * than the left-overs one by one; nothing of it is counted. */
     if (!failed && (Py_ssize_t)left.n * 2 <= lines) {
-        Shard *shard = take_shard(self);
+        if (!shard) {
+            shard = &self->shards[0];
+            PyThread_acquire_lock(shard->lock, WAIT_LOCK);
+        }
         if (!shard->ready)
             shard->ready = counts_init(&shard->counts, self->combined) == 0;
         failed = !shard->ready ||
-                 count_lines(&shard->counts, accepted.items, accepted.n, self->combined,
+                 count_lines(&shard->counts, accepted->items, accepted->n, self->combined,
                              self->window_start, self->window_end, &bytes_sent) < 0;
-        PyThread_release_lock(shard->lock);
         counted = 1;
     }
-    free(accepted.items);
+    if (shard)
+        PyThread_release_lock(shard->lock);
+    free(own.items);
     Py_END_ALLOW_THREADS
     if (failed) {
         free(left.items);
