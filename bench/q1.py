@@ -14,6 +14,7 @@ import sys
 
 from lib.config import project_path
 from lib.errors import ProjectError
+from lib.exit import leave
 from lib.logs.plan import ENGINES
 from lib.logs.q1 import answers, run_q1
 from lib.logs.settings import load_settings
@@ -65,4 +66,4 @@ def _first(rows: list[dict], key: str) -> str | None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    leave(main())

@@ -19,6 +19,7 @@ import sys
 
 from lib.config import project_path
 from lib.errors import ProjectError
+from lib.exit import leave
 from lib.logs.formats import AUTO
 from lib.logs.plan import ENGINES
 from lib.logs.q1 import answers, headline, run_q1, write_results
@@ -83,4 +84,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    leave(main())
