@@ -26,6 +26,7 @@ SERVES = {
     "service/openapi.py": "votes",
     "service/results_writer.py": "votes",
     "service/worker.py": "votes",
+    "service/writer_supervisor.py": "votes",
     "service/__init__.py": "votes",
 }
 
