@@ -26,6 +26,11 @@ READ_BYTES = 1024 * 1024  # decompression step (larger reads are slower with isa
 MAX_LINE_BYTES = 1024 * 1024  # a longer line (and one over a block) is cut: rejected, not kept
 _SEPARATOR = "\x1f"  # the batch reader's column separator; no field may contain it
 _REPLACEMENT = "\ufffd".encode()
+# polars' CSV reader takes a buffer whose first bytes are a zlib or zstd magic number for a
+# compressed stream, and fails on it ("corrupt deflate stream" for a log line `x^...`): such a
+# block is read behind a filler line. Both magics start with one of these bytes (gzip's, 0x1f,
+# is the separator's and replaced before).
+_COMPRESSION_LEADS = b"(x"
 
 
 def open_log(path: str | Path, name: str | None = None) -> BinaryIO:
@@ -155,8 +160,9 @@ def block_to_lines(block: bytes) -> pl.Series:
         return pl.Series("line", [], dtype=pl.String)
     if _SEPARATOR.encode() in block:
         block = block.replace(_SEPARATOR.encode(), _REPLACEMENT)
+    filler = block[0] in _COMPRESSION_LEADS  # (no byte-order mark then, which only leads)
     frame = pl.read_csv(
-        block,
+        b"-\n" + block if filler else block,
         has_header=False,
         separator=_SEPARATOR,
         quote_char=None,
@@ -165,7 +171,8 @@ def block_to_lines(block: bytes) -> pl.Series:
         infer_schema=False,
         truncate_ragged_lines=True,
     )
-    return frame.get_column("line").fill_null("")
+    lines = frame.get_column("line").fill_null("")
+    return lines.slice(1) if filler else lines
 
 
 def iter_parsed(

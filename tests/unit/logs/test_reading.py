@@ -199,6 +199,32 @@ def test_block_to_lines_is_one_line_per_newline_whatever_the_bytes(pieces):
     assert block_to_lines(block).to_list() == [t.removesuffix("\r") for t in text]
 
 
+MAGIC_NUMBERS = [  # compressed streams' first bytes, which a reader might take a block for
+    b"\x1f\x8b\x08",  # gzip
+    b"\x28\xb5\x2f\xfd",  # zstd
+    b"BZh9",  # bzip2
+    b"\xfd7zXZ\x00",  # xz
+    b"\x04\x22\x4d\x18",  # lz4
+    b"PK\x03\x04",  # zip
+]
+
+
+def test_a_block_that_starts_like_a_compressed_stream_is_read_as_lines():
+    # Found by the fast path's property test: a block starting `x^` (a zlib header) made the
+    # CSV reader try to inflate it and fail. Any first byte before the second bytes of zlib's,
+    # zstd's and gzip's headers, `x` and `(` before any byte, and the known magics:
+    seconds = b"\x01\x5e\x9c\xda\xb5\x8b "
+    leads = [bytes([a, b]) for a in range(256) for b in seconds]
+    leads += [lead + bytes([b]) for lead in (b"x", b"(") for b in range(256)]
+    for lead in leads + MAGIC_NUMBERS:
+        if b"\n" in lead:
+            continue
+        block = lead + b' - - [01/Jan/1001:00:00:00 +0000] "" 000 -\nnext\n'
+        lines = block_to_lines(block).to_list()
+        assert len(lines) == 2 and lines[1] == "next", lead
+        assert lines[0].startswith(lead.replace(b"\x1f", b"\xff").decode("utf-8", "replace"))
+
+
 def test_gzip_and_plain_read_the_same(tmp_path):
     text = (GOOD + "\n") * 3 + "broken\n"
     plain = tmp_path / "log.txt"
