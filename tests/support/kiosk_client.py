@@ -26,6 +26,7 @@ class Outcome:
     # each attempt answered 503 or not at all (retried, or the last): its time.monotonic()
     # from sending to that answer
     unavailable: tuple[tuple[float, float], ...] = ()
+    answered: float = 0.0  # time.monotonic() of the last answer (or of giving up)
 
 
 class KioskClient:
@@ -76,7 +77,9 @@ class KioskClient:
             if attempts <= retries:
                 time.sleep(pause)
         latency = time.perf_counter() - start
-        return Outcome(vote_id, candidate, status, attempts, latency, tuple(unavailable))
+        return Outcome(
+            vote_id, candidate, status, attempts, latency, tuple(unavailable), time.monotonic()
+        )
 
     def results(self) -> dict | None:
         """``GET /results`` as a dict, or None while the kiosk answers 503."""

@@ -105,13 +105,14 @@ def _finish(sender, seconds: float = 300) -> None:
     assert not sender.is_alive(), f"kiosks still refusing votes after {seconds:g}s"
 
 
-def _settle(system, outcomes, scenario: str) -> dict:
-    """Wait until every accepted vote is counted; record the scenario's ledger and check it."""
+def _settle(system, outcomes, scenario: str, sent: int = 2 * VOTES_EACH) -> dict:
+    """Wait until every accepted vote is counted; record the scenario's ledger and check it:
+    every one of the ``sent`` votes accepted in the end, each counted once."""
     accepted = sum(1 for o in outcomes if o.status == 202)
     system.wait_for_total(accepted, timeout=180)
     time.sleep(1.0)  # a vote counted twice would show now, or not at all
     ledger = record(scenario, account(outcomes, system.stored_ids()) | unavailability(outcomes))
-    assert ledger["accepted"] == ledger["sent"] == 2 * VOTES_EACH, ledger
+    assert ledger["accepted"] == ledger["sent"] == sent, ledger
     assert (ledger["lost"], ledger["duplicates"], ledger["unclaimed_counted"]) == (0, 0, 0)
     assert system.count() == accepted == len(set(system.stored_ids()))
     assert system.sql("SELECT sum(votes) FROM vote_buckets") == [(accepted,)]
@@ -192,3 +193,57 @@ def test_a_workers_node_killed_mid_batch(on_cluster, cluster):
     assert all(w.poll() is None for w in workers)
     seen = _worker_nodes(system, 0)
     assert seen[0] == placement.port(victim) and placement.port(victim) not in seen[1:], seen
+
+
+OUTAGE_VOTES = 100  # per kiosk, sent from the moment the majority is down
+AFTER_VOTES = 100  # per kiosk, sent once every node is back
+HOLD = 8.0  # seconds the majority stays down: more than a kiosk waits for a confirm (5 s)
+
+
+def test_a_majority_of_nodes_stopped_then_restarted(on_cluster, cluster):
+    """Two of the three nodes stopped cleanly under load: the quorum queue has no quorum, so no
+    vote can be confirmed and every kiosk must answer 503 until a node is back; then every vote,
+    those refused meanwhile included (their clients retry them), is counted once."""
+    system, placement = on_cluster
+    workers, clients = _start(system, placement)
+    sender, outcomes = send_from_kiosks(clients, VOTES_EACH, retries=120)
+    wait_until(lambda: system.count() > 300, 60, "votes flowing")
+    # kiosk 1's and worker 1's nodes go (the leader's first); kiosk 2 and worker 2 keep theirs
+    survivor, stopped = placement.kiosk2, [placement.leader, placement.worker1]
+    for node in stopped:
+        cluster.stop_node(node)
+    down = time.monotonic()
+    during, during_outcomes = send_from_kiosks(clients, OUTAGE_VOTES, retries=120)
+    time.sleep(HOLD)  # the outage: the clients keep sending (and retrying) all along
+    up = time.monotonic()
+    for node in stopped:
+        cluster.start_node(node)
+    cluster.wait_for(
+        "every member online in the queue, with a leader",
+        lambda: (
+            (q := cluster.queues(survivor)[system.queue])["leader"] and len(q["online"]) == SIZE
+        ),
+    )
+    after, after_outcomes = send_from_kiosks(clients, AFTER_VOTES, retries=120)
+    for clients_of in (sender, during, after):
+        _finish(clients_of)
+    every = outcomes + during_outcomes + after_outcomes
+    # a confirm already on its way when the second node went may be answered just after
+    outage = (down + 1.0, up)
+    accepted_in_outage = [
+        o for o in every if o.status == 202 and outage[0] < o.answered < outage[1]
+    ]
+    # 503s answered in the outage (an attempt waits up to 5 s for its confirm: one sent in it
+    # may be answered after it, one answered in it may have been sent before)
+    refused_in_outage = [b for o in every for _, b in o.unavailable if outage[0] < b < outage[1]]
+    _settle(
+        system,
+        every,
+        "cluster: a majority of nodes stopped, then restarted",
+        2 * (VOTES_EACH + OUTAGE_VOTES + AFTER_VOTES),
+    )
+    assert not accepted_in_outage, f"202 without a quorum: {accepted_in_outage[:5]}"
+    spans = sorted(span for o in every for span in o.unavailable)
+    assert refused_in_outage, f"no 503 in the outage {outage}: {spans[:60]}"
+    assert all(w.poll() is None for w in workers), "workers reconnect rather than exit"
+    assert cluster.running_nodes(survivor) == {cluster.node(i) for i in range(1, SIZE + 1)}
