@@ -15,9 +15,10 @@ import sys
 from lib.config import project_path
 from lib.errors import ProjectError
 from lib.exit import leave
-from lib.logs.plan import ENGINES
-from lib.logs.q1 import answers, run_q1
+from lib.logs import head_start
+from lib.logs.options import ENGINES, choose_engine
 from lib.logs.settings import load_settings
+from lib.logs.window import DEFAULT_WINDOW, Window
 
 
 def main() -> int:
@@ -28,6 +29,11 @@ def main() -> int:
     args = parser.parse_args()
     try:
         settings = load_settings()
+        if settings.head_start:  # reading starts while polars loads
+            engine = choose_engine(args.engine, settings.dask_scheduler_address)
+            head_start.begin(args.log, Window.parse(*DEFAULT_WINDOW), engine, args.workers)
+        from lib.logs.q1 import answers, run_q1  # after the head start: it loads polars
+
         logs = args.log[0] if len(args.log) == 1 else args.log
         result = run_q1(
             logs,
@@ -40,6 +46,8 @@ def main() -> int:
     except ProjectError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        head_start.cancel()  # unless the run took it
     data = answers(result)
     json.dump(
         {

@@ -6,10 +6,11 @@ decompression, parsing and the IP database's loading run at once).
 
 Stages, each as wall and CPU seconds (CPU counts every thread of this process):
 
-- ``startup``:     the interpreter and the imports ``bench/q1.py`` needs, before the first byte
-  of the log is read (timed from this process's start, as the kernel recorded it);
+- ``startup``:     the interpreter and every import ``bench/q1.py`` needs (timed from this
+  process's start, as the kernel recorded it); a real run starts reading its log before
+  polars and most of Q1 load (``lib.logs.head_start``), so not all of it comes first;
 - ``plan``:        finding the files and detecting their format (reads the first 64 KiB);
-- ``decompress``:  reading the whole text (``lib.logs.reading.open_log`` in 1 MiB reads);
+- ``decompress``:  reading the whole text (``lib.logs.blocks.open_log`` in 1 MiB reads);
 - ``split``:       cutting the text into blocks of whole lines (``iter_blocks``) on text
   already in memory;
 - ``parse_count``: each block parsed and counted, one block after another on one thread of this
@@ -54,13 +55,14 @@ sys.path.insert(0, str(ROOT))
 
 from lib.config import project_path  # noqa: E402
 from lib.logs import fast_summary  # noqa: E402
+from lib.logs.blocks import READ_BYTES, iter_blocks, open_log  # noqa: E402
 from lib.logs.formats import AUTO  # noqa: E402
 from lib.logs.geo import attribute  # noqa: E402
 from lib.logs.plan import make_plan  # noqa: E402
 from lib.logs.q1 import run_q1  # noqa: E402,F401  (bench/q1.py's import, to count it)
-from lib.logs.reading import READ_BYTES, iter_blocks, open_log  # noqa: E402
 from lib.logs.settings import load_settings  # noqa: E402
-from lib.logs.summary import Window, combine, summarize_bytes  # noqa: E402
+from lib.logs.summary import combine, summarize_bytes  # noqa: E402
+from lib.logs.window import Window  # noqa: E402
 
 STARTUP_WALL = _since_process_start()
 STARTUP_CPU = time.process_time()

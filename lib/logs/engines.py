@@ -7,7 +7,7 @@ counts only (a few MB), which the client merges as they arrive. Country attribut
 afterwards, once, on the merged host counts.
 
 Memory per Dask worker is bounded by one partition in flight, read in blocks of
-``lib.logs.reading.BLOCK_BYTES`` (8 MiB decompressed), plus the count tables of the hosts that
+``lib.logs.blocks.BLOCK_BYTES`` (8 MiB decompressed), plus the count tables of the hosts that
 partition holds; it does not grow with the number or size of the files.
 """
 
@@ -21,11 +21,11 @@ from dataclasses import dataclass, replace
 from typing import TextIO
 
 from lib.errors import ProjectError
+from lib.logs.blocks import BLOCK_BYTES
 from lib.logs.cluster import client, dashboard, workers_and_slots
 from lib.logs.errors import EngineError
 from lib.logs.inputs import Partition
 from lib.logs.plan import Plan
-from lib.logs.reading import BLOCK_BYTES
 from lib.logs.summary import (
     LogSummary,
     PartitionMerger,

@@ -1,6 +1,6 @@
 """The compiled fast path of summaries in the Common and Combined formats.
 
-``lib.logs.formats._clf`` (C, built by ``setup.py``) scans each block once, with the GIL
+``lib.logs._clf`` (C, built by ``setup.py``) scans each block once, with the GIL
 released, and counts the lines it is certain the polars path would read the same way (printable
 ASCII of exactly the format's shape; the rules are in ``_clf.c``) into a ``Counter`` that keeps
 them across all the blocks of a partition. Every other line of a block (usually none or a
@@ -17,23 +17,22 @@ changes.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
 from lib.logs.formats import FormatChoice
 from lib.logs.formats.common import PAIR, split_pairs
 from lib.logs.reading import block_to_lines
-from lib.logs.summary import LogSummary, Window, polars_summary, summarize_block
+from lib.logs.summary import LogSummary, polars_summary, summarize_block
+from lib.logs.window import Window
 
 try:
-    from lib.logs.formats import _clf
+    from lib.logs import _clf
 except ImportError:  # built without a C compiler: the polars path reads every line
     _clf = None
 
 FAST_PARSERS = ("common", "combined")  # the parsers whose lines _clf reads
 _UTC_TIME = pl.Datetime("us", "UTC")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _WRAP = 1 << 64  # polars' Int64 sum of a block wraps around; so does ours
 _FILLER = b"-"  # a line put around the left-overs where the block had other lines
 
@@ -52,23 +51,33 @@ class FastCounts:
     ``summarize_block`` may run on several threads at once; ``summary`` comes after them all.
     """
 
-    def __init__(self, window: Window, choice: FormatChoice) -> None:
+    def __init__(self, window: Window, choice: FormatChoice, counter=None) -> None:
+        """``counter``: a ``_clf.Counter`` of this window and format to carry on from (what
+        ``lib.logs.head_start`` counted); default a new one."""
         combined = choice.primary.parser == "combined"
-        self._counter = _clf.Counter(combined, _micros(window.start), _micros(window.end))
+        self._counter = counter or _clf.Counter(combined, *window.micros())
         self._window = window
         self._choice = choice
 
     def summarize_block(self, block: bytes) -> LogSummary:
-        """Count a block of whole lines (see ``lib.logs.reading.iter_blocks``). Returns the
+        """Count a block of whole lines (see ``lib.logs.blocks.iter_blocks``). Returns the
         summary of the lines the fast path left over, with the block's line count (so blocks
         are numbered as before) and byte total; the rejected examples' line numbers count from
         the block's first line. The rest is in ``summary``."""
         lines, fast_bytes, indices, raw = self._counter.add(block)
         if indices is None:  # mostly not this format: all of it through polars, as before
             return polars_summary(block, self._window, self._choice)
+        return self.left_over(lines, fast_bytes, indices, raw, block.endswith(b"\n"))
+
+    def left_over(
+        self, lines: int, fast_bytes: int, indices: list[int], raw: list[bytes], terminated: bool
+    ) -> LogSummary:
+        """``summarize_block`` of a block the counter has added: ``lines``, ``fast_bytes``,
+        ``indices`` and ``raw`` as ``Counter.add`` returned them (but not None), ``terminated``
+        whether the block ends with a newline."""
         part = LogSummary()
         if indices:
-            part = _careful(block, lines, indices, raw, self._window, self._choice)
+            part = _careful(terminated, lines, indices, raw, self._window, self._choice)
         total = (fast_bytes + part.bytes_sent + _WRAP // 2) % _WRAP - _WRAP // 2
         return replace(part, lines=lines, bytes_sent=total)
 
@@ -98,7 +107,7 @@ class FastCounts:
 
 
 def _careful(
-    block: bytes, lines: int, indices: list[int], raw: list[bytes], window: Window, choice
+    terminated: bool, lines: int, indices: list[int], raw: list[bytes], window: Window, choice
 ) -> LogSummary:
     """The summary of the left-over lines by the polars path. They are split as
     ``block_to_lines`` split them in the block: a filler line goes before them unless the first
@@ -107,7 +116,7 @@ def _careful(
     head = indices[0] != 0
     tail = indices[-1] != lines - 1
     text = b"\n".join(([_FILLER] if head else []) + raw + ([_FILLER] if tail else []))
-    if tail or block.endswith(b"\n"):
+    if tail or terminated:
         text += b"\n"
     series = block_to_lines(text)
     if series.len() != len(raw) + head + tail:  # block_to_lines' tests hold it to one per \n
@@ -138,8 +147,3 @@ def _frame(key: str, dtype: pl.DataType, keys, counts: list[int]) -> pl.DataFram
     """A count frame as ``LogSummary`` holds them: ``key`` of ``dtype``, ``requests`` UInt64."""
     column = keys.alias(key) if isinstance(keys, pl.Series) else pl.Series(key, keys)
     return pl.DataFrame([column.cast(dtype), pl.Series("requests", counts, dtype=pl.UInt64)])
-
-
-def _micros(moment: datetime) -> int:
-    """Microseconds since 1970 UTC, exactly."""
-    return (moment - _EPOCH) // timedelta(microseconds=1)

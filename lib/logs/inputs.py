@@ -29,6 +29,7 @@ from typing import BinaryIO
 from isal import igzip, isal_zlib
 
 from lib.errors import ConfigError
+from lib.logs.blocks import GZIP_MAGIC, READ_BYTES, directory_message, open_log
 from lib.logs.compression import (
     HEAD_BYTES,
     READ,
@@ -38,7 +39,6 @@ from lib.logs.compression import (
     stated_text_size,
 )
 from lib.logs.errors import LogReadError
-from lib.logs.reading import GZIP_MAGIC, READ_BYTES, directory_message, open_log
 from lib.logs.synthetic_marker import MARKER_SUFFIX
 
 PARTITION_BYTES = 64 * 1024 * 1024  # plain files are cut into ranges of this size

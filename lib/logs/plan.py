@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lib.errors import ConfigError
+from lib.logs.blocks import iter_blocks, open_log
 from lib.logs.cluster import task_slots
 from lib.logs.errors import LogFormatError
 from lib.logs.formats import AUTO, FORMATS, W3C, FormatChoice, detect, log_format
@@ -34,10 +34,9 @@ from lib.logs.inputs import (
     plan_partitions,
     resolve_paths,
 )
-from lib.logs.reading import iter_blocks, open_log
+from lib.logs.options import choose_engine
 from lib.logs.summary import worker_count
 
-ENGINES = ("auto", "local", "dask")
 SAMPLE_BYTES = 64 * 1024  # the start of a file that detection reads
 SAMPLE_LINES = 200
 
@@ -57,15 +56,6 @@ class Plan:
     def choice_for(self, path: str) -> FormatChoice:
         """How the lines of ``path`` are read."""
         return dict(self.choices)[path]
-
-
-def choose_engine(engine: str, scheduler: str | None) -> str:
-    """Resolve ``auto`` to ``local`` or ``dask``; raise ConfigError for an unknown engine."""
-    if engine not in ENGINES:
-        raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    if engine != "auto":
-        return engine
-    return "dask" if scheduler else "local"
 
 
 def make_plan(

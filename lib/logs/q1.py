@@ -21,8 +21,9 @@ from lib.logs.formats import AUTO, FORMATS
 from lib.logs.geo import METHODS, Attribution, DnsOptions, attribute, preload
 from lib.logs.inputs import PARTITION_BYTES
 from lib.logs.plan import Plan, make_plan
-from lib.logs.summary import LogSummary, Window, top_hosts
+from lib.logs.summary import LogSummary, top_hosts
 from lib.logs.synthetic_marker import is_synthetic
+from lib.logs.window import DEFAULT_WINDOW, Window
 from lib.output import write_json
 
 TOP_FIELDS = 10  # referrers and user agents ranked
@@ -52,8 +53,8 @@ class Q1Result:
 
 def run_q1(
     log_path: str | Path | list[str | Path],
-    window_start: str = "1995-08-18T00:00:00-04:00",
-    window_end: str = "1995-08-21T00:00:00-04:00",
+    window_start: str = DEFAULT_WINDOW[0],
+    window_end: str = DEFAULT_WINDOW[1],
     top_n: int = 10,
     early_stopping: int = 50,
     use_dns: bool = True,

@@ -7,7 +7,9 @@
 - ``NASA_LOG_URLS`` (the archive's ftp URL): download sources, space-separated;
 - ``DOWNLOAD_TIMEOUT`` (``20``): seconds per connection attempt;
 - ``DASK_SCHEDULER_ADDRESS`` (none): the Dask scheduler of the ``dask`` engine (e.g.
-  ``tcp://10.0.0.5:8786``); without it, that engine starts a LocalCluster sized to the machine.
+  ``tcp://10.0.0.5:8786``); without it, that engine starts a LocalCluster sized to the machine;
+- ``Q1_HEAD_START`` (``1``): ``0`` keeps a command from reading its log while it is still loading
+  (``lib.logs.head_start``), e.g. to time the ordinary path.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lib.config import data_dir, environment, number
+from lib.errors import ConfigError
 
 NASA_AUG95_URLS = ("ftp://ita.ee.lbl.gov/traces/NASA_access_log_Aug95.gz",)
 
@@ -29,6 +32,7 @@ class LogSettings:
     nasa_log_urls: tuple[str, ...]
     download_timeout: float
     dask_scheduler_address: str | None
+    head_start: bool
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> LogSettings:
@@ -43,4 +47,13 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         nasa_log_urls=tuple(env.get("NASA_LOG_URLS", " ".join(NASA_AUG95_URLS)).split()),
         download_timeout=number(env, "DOWNLOAD_TIMEOUT", "20", float),
         dask_scheduler_address=env.get("DASK_SCHEDULER_ADDRESS") or None,
+        head_start=_switch(env, "Q1_HEAD_START", "1"),
     )
+
+
+def _switch(env: Mapping[str, str], name: str, default: str) -> bool:
+    """A ``0``/``1`` setting; raise ConfigError for anything else."""
+    value = env.get(name) or default
+    if value not in ("0", "1"):
+        raise ConfigError(f"{name} must be 0 or 1, got {value!r}")
+    return value == "1"

@@ -24,44 +24,19 @@ from typing import Any, BinaryIO, Protocol
 import polars as pl
 
 from lib.errors import ConfigError
+from lib.logs import head_start
+from lib.logs.blocks import BLOCK_BYTES, iter_blocks
 from lib.logs.formats import FORMATS, FormatChoice
 from lib.logs.formats.common import PAIR, split_pairs
 from lib.logs.inputs import Partition, open_partition
-from lib.logs.reading import BLOCK_BYTES, block_to_lines, iter_blocks
+from lib.logs.reading import block_to_lines
+from lib.logs.window import Window
 
 MAX_EXAMPLES = 10  # rejected lines kept verbatim, the first ones by line number
 # How a log is read when nobody says otherwise: the Common Log Format, with the other registered
 # formats as second chances for the lines it rejects.
 DEFAULT_CHOICE = FormatChoice.of(FORMATS["common"])
 _MERGE_EVERY = 8  # block summaries held before they are merged
-
-
-@dataclass(frozen=True)
-class Window:
-    """A half-open time interval ``start <= t < end`` with time-zone-aware ends."""
-
-    start: datetime
-    end: datetime
-
-    @classmethod
-    def parse(cls, start: str, end: str) -> Window:
-        """Build a window from ISO 8601 strings that carry a UTC offset; raise ConfigError."""
-        ends = []
-        for name, text in (("window_start", start), ("window_end", end)):
-            try:
-                value = datetime.fromisoformat(text)
-            except (TypeError, ValueError):
-                raise ConfigError(f"{name} is not an ISO 8601 time: {text!r}") from None
-            if value.tzinfo is None or value.utcoffset() is None:
-                raise ConfigError(f"{name} needs a UTC offset, e.g. {text}-04:00")
-            ends.append(value)
-        if not ends[0] < ends[1]:
-            raise ConfigError(f"window_start {start} must be before window_end {end}")
-        return cls(ends[0], ends[1])
-
-    def contains(self) -> pl.Expr:
-        """A polars predicate on the ``time`` column."""
-        return (pl.col("time") >= self.start) & (pl.col("time") < self.end)
 
 
 _EXAMPLE_SCHEMA = {"file": pl.String, "line_no": pl.UInt64, "line": pl.String}
@@ -105,6 +80,11 @@ class LogSummary:
         return top.item(0, "utc_offset")
 
 
+def _inside(window: Window) -> pl.Expr:
+    """A polars predicate on the ``time`` column: inside ``window``."""
+    return (pl.col("time") >= window.start) & (pl.col("time") < window.end)
+
+
 def _count(frame: pl.DataFrame, key: str) -> pl.DataFrame:
     return frame.group_by(key).agg(pl.len().cast(pl.UInt64).alias("requests"))
 
@@ -138,7 +118,7 @@ def summarize_block(
         rejected_examples=examples,
         bytes_sent=int(requests.get_column("bytes").sum() or 0),
         hosts=_count(requests, "host"),
-        window_hosts=_count(requests.filter(window.contains()), "host"),
+        window_hosts=_count(requests.filter(_inside(window)), "host"),
         hourly=_count(requests.select(pl.col("time").dt.truncate("1h").alias("hour")), "hour"),
         statuses=_count(requests, "status"),
         utc_offsets=_count(requests, "utc_offset"),
@@ -220,7 +200,7 @@ def summarize_bytes(
     block: bytes, window: Window, choice: FormatChoice = DEFAULT_CHOICE
 ) -> LogSummary:
     """Parse (as ``choice`` says) and aggregate one block of whole lines (see
-    ``lib.logs.reading.iter_blocks``); the rejected examples' line numbers count from the
+    ``lib.logs.blocks.iter_blocks``); the rejected examples' line numbers count from the
     block's first line. Common and Combined blocks take the compiled fast path
     (``lib.logs.fast_summary``) when it is built; the summary is the same."""
     from lib.logs import fast_summary  # it builds on this module
@@ -263,7 +243,6 @@ def summarize_stream(
     """
     from lib.logs import fast_summary  # it builds on this module
 
-    parts: list[LogSummary] = []
     pending: deque = deque()
     # Common and Combined: the well-formed lines are counted in C across the blocks, and each
     # block's summary holds only its other lines (and its line count, which numbers them). The
@@ -271,30 +250,40 @@ def summarize_stream(
     local = executor is None or isinstance(executor, ThreadPoolExecutor)
     fast = fast_summary.counts_for(window, choice) if local else None
     task = fast.summarize_block if fast else partial(summarize_bytes, window=window, choice=choice)
-    lines_before = 0  # blocks are kept in input order, so this numbers their lines
-
-    def keep(part: LogSummary) -> None:
-        nonlocal parts, lines_before
-        if not part.rejected_examples.is_empty():  # most blocks have none: no polars call
-            examples = part.rejected_examples.with_columns(pl.col("line_no") + lines_before)
-            part = replace(part, rejected_examples=examples)
-        parts.append(part)
-        lines_before += part.lines
-        if len(parts) >= _MERGE_EVERY:  # keeps memory bounded on any input size
-            parts = [combine(parts, ordered=False)]
-
+    kept = _InOrder()
     for block in iter_blocks(stream, block_bytes, name=name):
         if executor is None:
-            keep(task(block))
+            kept.add(task(block))
         else:
             pending.append(executor.submit(task, block))
         while len(pending) > max(0, in_flight):
-            keep(pending.popleft().result())
+            kept.add(pending.popleft().result())
     while pending:
-        keep(pending.popleft().result())
+        kept.add(pending.popleft().result())
     if fast:
-        keep(fast.summary())
-    return combine(parts, ordered=False)
+        kept.add(fast.summary())
+    return kept.result()
+
+
+class _InOrder:
+    """Block summaries kept in input order: each block's rejected examples renumbered from the
+    stream's first line, merged every ``_MERGE_EVERY`` (memory stays bounded on any input)."""
+
+    def __init__(self) -> None:
+        self._parts: list[LogSummary] = []
+        self._lines = 0  # in the blocks kept so far
+
+    def add(self, part: LogSummary) -> None:
+        if not part.rejected_examples.is_empty():  # most blocks have none: no polars call
+            examples = part.rejected_examples.with_columns(pl.col("line_no") + self._lines)
+            part = replace(part, rejected_examples=examples)
+        self._parts.append(part)
+        self._lines += part.lines
+        if len(self._parts) >= _MERGE_EVERY:
+            self._parts = [combine(self._parts, ordered=False)]
+
+    def result(self) -> LogSummary:
+        return combine(self._parts, ordered=False)
 
 
 def summarize_partition(
@@ -315,8 +304,34 @@ def summarize_partition(
         summary = summarize_stream(
             stream, window, str(part), block_bytes, executor, in_flight, choice
         )
+    return _named(summary, part)
+
+
+def _named(summary: LogSummary, part: Partition) -> LogSummary:
+    """``summary`` with its rejected examples naming ``part``'s file."""
     examples = summary.rejected_examples.with_columns(pl.lit(part.path).alias("file"))
     return replace(summary, rejected_examples=examples.select(*_EXAMPLE_SCHEMA))
+
+
+def summarize_claimed(
+    part: Partition, window: Window, head: head_start.HeadStart, choice: FormatChoice
+) -> LogSummary | None:
+    """``summarize_partition`` of a whole file a head start (``lib.logs.head_start``) is
+    counting: the lines it leaves over parsed as ``choice`` says, block by block as it hands
+    them over; None if it gave up (the file is then read the ordinary way)."""
+    from lib.logs import fast_summary  # it builds on this module
+
+    fast = fast_summary.FastCounts(window, choice, head.counter)
+    kept = _InOrder()
+    try:
+        for b in head.counted():
+            kept.add(fast.left_over(b.lines, b.fast_bytes, b.indices, b.raw, b.terminated))
+    except head_start.GaveUp:
+        return None
+    finally:
+        head.stop()  # done by now, unless this failed half-way
+    kept.add(fast.summary())
+    return _named(kept.result(), part)
 
 
 class PartitionMerger:
@@ -387,7 +402,10 @@ def summarize_files(
         for path in paths:
             part = Partition(str(path))
             choice = (choices or {}).get(str(path), DEFAULT_CHOICE)
-            summary = summarize_partition(part, window, block_bytes, pool, workers, choice)
+            head = head_start.claim(path, window, choice.primary.parser, block_bytes)
+            summary = head and summarize_claimed(part, window, head, choice)
+            if summary is None:
+                summary = summarize_partition(part, window, block_bytes, pool, workers, choice)
             merger.add(part, summary)
     return merger.result()
 

@@ -25,10 +25,10 @@ from lib.errors import ConfigError
 from lib.logs.formats import common, regex
 from lib.logs.formats.directives import compile_apache, compile_nginx, compile_w3c, dialect
 from lib.logs.formats.fields import EXTRA_SCHEMA, PARSED_SCHEMA, REJECTED_SCHEMA
+from lib.logs.options import AUTO as AUTO
 
 __all__ = ["EXTRA_SCHEMA", "FORMATS", "PARSED_SCHEMA", "FormatChoice", "LogFormat", "detect"]
 
-AUTO = "auto"
 W3C = "w3c"
 _FEW = 512  # rejected lines checked one by one for another format's shape before parsing them
 

@@ -13,7 +13,8 @@ from lib.errors import ConfigError
 from lib.logs.cluster import local_cluster
 from lib.logs.cpu_pinning import allowed_cpus
 from lib.logs.errors import EngineError, LogReadError
-from lib.logs.plan import choose_engine, make_plan
+from lib.logs.options import choose_engine
+from lib.logs.plan import make_plan
 from lib.logs.q1 import answers, run_q1
 from lib.logs.settings import load_settings
 from lib.logs.synthetic import generate_log

@@ -16,7 +16,7 @@ from lib.votes.settings import load_settings as votes_settings
 
 ROOT = Path(__file__).resolve().parents[3]
 LOADERS = {"Q1": logs_settings, "Q2": clickstream_settings, "Q3": votes_settings}
-_ROW = re.compile(r"^\| `([A-Z_]+)` \| [^|]+ \| ([^|]+) \|", re.M)
+_ROW = re.compile(r"^\| `([A-Z][A-Z0-9_]+)` \| [^|]+ \| ([^|]+) \|", re.M)
 
 
 def documented() -> dict[str, set[str]]:
@@ -41,6 +41,7 @@ OTHER_VALUES = {
     "VOTES_OPEN_AT": "2026-11-28T08:00:00+08:00",
     "VOTES_TIME_ZONE": "Asia/Hong_Kong",
     "VOTES_QUEUE_TYPE": "classic",
+    "Q1_HEAD_START": "0",
 }
 
 

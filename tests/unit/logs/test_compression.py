@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lib.errors import ConfigError
+from lib.logs.blocks import iter_blocks, open_log
 from lib.logs.compression import HEAD_BYTES, sniff
 from lib.logs.download import verify_access_log
 from lib.logs.errors import DownloadError, LogReadError
@@ -33,7 +34,7 @@ from lib.logs.inputs import (
     resolve_paths,
     text_bytes,
 )
-from lib.logs.reading import iter_blocks, iter_parsed, open_log
+from lib.logs.reading import iter_parsed
 from lib.logs.summary import (
     LogSummary,
     PartitionMerger,

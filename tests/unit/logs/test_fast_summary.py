@@ -1,4 +1,4 @@
-"""The compiled fast path (lib.logs.fast_summary, lib/logs/formats/_clf.c) against the polars
+"""The compiled fast path (lib.logs.fast_summary, lib/logs/_clf.c) against the polars
 path: every summary must be the same, field by field, whatever the lines."""
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from lib.logs import fast_summary
 from lib.logs.formats import FORMATS, FormatChoice
 from lib.logs.summary import (
     LogSummary,
-    Window,
     polars_summary,
     summarize_bytes,
     summarize_files,
@@ -23,6 +22,7 @@ from lib.logs.summary import (
     summarize_stream,
 )
 from lib.logs.synthetic import generate_log
+from lib.logs.window import Window
 
 WINDOW = Window.parse("1995-08-18T00:00:00-04:00", "1995-08-21T00:00:00-04:00")
 CHOICES = {name: FormatChoice.of(FORMATS[name]) for name in ("common", "combined")}
@@ -41,7 +41,7 @@ FRAMES = (
 def test_extension_is_built():
     # CI installs with `pip install -e .`, which builds it; without it every line is read
     # with polars (correct, but several times slower), which must not go unnoticed.
-    from lib.logs.formats import _clf
+    from lib.logs import _clf
 
     assert fast_summary._clf is _clf
     assert fast_summary.counts_for(WINDOW, CHOICES["common"]) is not None

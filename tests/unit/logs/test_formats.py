@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from lib.errors import ConfigError
 from lib.logs.formats import FORMATS, FormatChoice, detect, log_format, w3c_format
 from lib.logs.formats.fields import REJECTED_SCHEMA
-from lib.logs.summary import Window, summarize_bytes
+from lib.logs.summary import summarize_bytes
+from lib.logs.window import Window
 
 COMMON = '127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326'
 COMBINED = COMMON + ' "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"'

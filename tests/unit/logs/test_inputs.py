@@ -20,7 +20,8 @@ from lib.logs.inputs import (
     plan_partitions,
     resolve_paths,
 )
-from lib.logs.summary import PartitionMerger, Window, summarize_log, summarize_partition
+from lib.logs.summary import PartitionMerger, summarize_log, summarize_partition
+from lib.logs.window import Window
 
 WINDOW = Window.parse("1995-08-18T00:00:00-04:00", "1995-08-21T00:00:00-04:00")
 

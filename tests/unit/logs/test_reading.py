@@ -10,17 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lib.logs.blocks import cut_line, iter_blocks, open_log
 from lib.logs.errors import LogReadError
 from lib.logs.formats.common import LINE_PATTERN, parse_line, parse_lines
-from lib.logs.reading import (
-    block_to_lines,
-    cut_line,
-    iter_blocks,
-    iter_parsed,
-    open_log,
-    read_log,
-)
-from lib.logs.summary import Window, summarize_stream
+from lib.logs.reading import block_to_lines, iter_parsed, read_log
+from lib.logs.summary import summarize_stream
+from lib.logs.window import Window
 
 GOOD = (
     "in24.inetnebr.com - - [01/Aug/1995:00:00:01 -0400] "

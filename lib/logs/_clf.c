@@ -978,7 +978,7 @@ static PyMethodDef Counter_methods[] = {
 };
 
 static PyTypeObject CounterType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "lib.logs.formats._clf.Counter",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "lib.logs._clf.Counter",
     .tp_doc = PyDoc_STR("Counter(combined, window_start_us, window_end_us): the counts of the "
                         "well-formed Common (or Combined) lines of the blocks added to it; "
                         "window: start <= t < end, microseconds UTC."),
