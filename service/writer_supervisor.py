@@ -102,17 +102,25 @@ class WriterSupervisor:
                 self._child.exitcode,
                 delay,
             )
-            if self._stopping.wait(delay):
+            if not self._restart(delay):
                 return
+
+    def _restart(self, delay: float) -> bool:
+        """Start a new child after ``delay``; while that fails (no memory or process left to
+        fork), again after the backoff's next delay. False if told to stop meanwhile."""
+        while not self._stopping.wait(delay):
             with self._lock:
                 if self._stopping.is_set():
-                    return
+                    return False
                 try:
                     self._start_child()
-                except OSError as exc:  # no memory or process left to fork: later, then
-                    logger.error("results writer not restarted: %s", exc)
+                except OSError as exc:
+                    delay = self.backoff.next()
+                    logger.error("results writer not restarted: %s; next try in %gs", exc, delay)
                     continue
             logger.info("restarted the results writer (pid %d)", self._child.pid)
+            return True
+        return False
 
     def _next_delay(self) -> float:
         """The backoff's next delay, from its shortest again if the child had been healthy."""
