@@ -55,7 +55,9 @@ class FastCounts:
         """``counter``: a ``_clf.Counter`` of this window and format to carry on from (what
         ``lib.logs.head_start`` counted); default a new one."""
         combined = choice.primary.parser == "combined"
-        self._counter = counter or _clf.Counter(combined, *window.micros())
+        if counter is None:
+            counter = _clf.Counter(combined, *window.micros())
+        self._counter = counter
         self._window = window
         self._choice = choice
 
