@@ -22,6 +22,7 @@ import polars as pl
 
 from lib.logs.formats import FormatChoice
 from lib.logs.formats.common import PAIR, split_pairs
+from lib.logs.head_start import Counted
 from lib.logs.reading import block_to_lines
 from lib.logs.summary import LogSummary, polars_summary, summarize_block
 from lib.logs.window import Window
@@ -69,19 +70,16 @@ class FastCounts:
         lines, fast_bytes, indices, raw = self._counter.add(block)
         if indices is None:  # mostly not this format: all of it through polars, as before
             return polars_summary(block, self._window, self._choice)
-        return self.left_over(lines, fast_bytes, indices, raw, block.endswith(b"\n"))
+        terminated = block.endswith(b"\n")
+        return self.left_over(Counted(lines, fast_bytes, indices, raw, terminated))
 
-    def left_over(
-        self, lines: int, fast_bytes: int, indices: list[int], raw: list[bytes], terminated: bool
-    ) -> LogSummary:
-        """``summarize_block`` of a block the counter has added: ``lines``, ``fast_bytes``,
-        ``indices`` and ``raw`` as ``Counter.add`` returned them (but not None), ``terminated``
-        whether the block ends with a newline."""
+    def left_over(self, block: Counted) -> LogSummary:
+        """``summarize_block`` of a block the counter has added, from what it made of it."""
         part = LogSummary()
-        if indices:
-            part = _careful(terminated, lines, indices, raw, self._window, self._choice)
-        total = (fast_bytes + part.bytes_sent + _WRAP // 2) % _WRAP - _WRAP // 2
-        return replace(part, lines=lines, bytes_sent=total)
+        if block.indices:
+            part = _careful(block, self._window, self._choice)
+        total = (block.fast_bytes + part.bytes_sent + _WRAP // 2) % _WRAP - _WRAP // 2
+        return replace(part, lines=block.lines, bytes_sent=total)
 
     def summary(self) -> LogSummary:
         """Everything counted by the fast path so far (no lines, no bytes: those are in the
@@ -108,17 +106,16 @@ class FastCounts:
         )
 
 
-def _careful(
-    terminated: bool, lines: int, indices: list[int], raw: list[bytes], window: Window, choice
-) -> LogSummary:
+def _careful(block: Counted, window: Window, choice: FormatChoice) -> LogSummary:
     """The summary of the left-over lines by the polars path. They are split as
     ``block_to_lines`` split them in the block: a filler line goes before them unless the first
     is the block's first line (the CSV reader drops a byte-order mark there only) and after
     them unless the last is the block's last line (which stays unterminated if it was)."""
+    indices, raw = block.indices, block.raw
     head = indices[0] != 0
-    tail = indices[-1] != lines - 1
+    tail = indices[-1] != block.lines - 1
     text = b"\n".join(([_FILLER] if head else []) + raw + ([_FILLER] if tail else []))
-    if tail or terminated:
+    if tail or block.terminated:
         text += b"\n"
     series = block_to_lines(text)
     if series.len() != len(raw) + head + tail:  # block_to_lines' tests hold it to one per \n

@@ -324,8 +324,8 @@ def summarize_claimed(
     fast = fast_summary.FastCounts(window, choice, head.counter)
     kept = _InOrder()
     try:
-        for b in head.counted():
-            kept.add(fast.left_over(b.lines, b.fast_bytes, b.indices, b.raw, b.terminated))
+        for block in head.counted():
+            kept.add(fast.left_over(block))
     except head_start.GaveUp:
         return None
     finally:
