@@ -1,4 +1,4 @@
-"""The one compiled module, lib.logs._clf (the Common and Combined formats' fast path);
+"""The one compiled module, lib.logs.parsing._clf (the Common and Combined formats' fast path);
 everything else is declared in pyproject.toml. Optional: without a C compiler the install
 still succeeds and the polars path reads every line (tests/unit/logs/test_fast_summary.py then
 fails, so CI notices)."""
@@ -8,8 +8,8 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "lib.logs._clf",
-            sources=["lib/logs/_clf.c"],
+            "lib.logs.parsing._clf",
+            sources=["lib/logs/parsing/_clf.c"],
             extra_compile_args=["-O3"],
             optional=True,
         )

@@ -15,8 +15,8 @@ import sys
 from lib.config import project_path
 from lib.errors import ProjectError
 from lib.exit import leave
-from lib.logs import head_start
-from lib.logs.options import ENGINES, choose_engine
+from lib.logs.engines import head_start
+from lib.logs.engines.options import ENGINES, choose_engine
 from lib.logs.settings import load_settings
 from lib.logs.window import DEFAULT_WINDOW, Window
 

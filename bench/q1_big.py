@@ -40,7 +40,7 @@ BIG = ROOT / "out" / "bench" / "big.log"
 
 def write_big(gigabytes: float) -> int:
     """Write ``BIG`` (the month's text, repeated to about ``gigabytes``); its size in bytes."""
-    from lib.logs.blocks import READ_BYTES, open_log
+    from lib.logs.reading.blocks import READ_BYTES, open_log
 
     month = synthetic_month("common")
     target = int(gigabytes * 1e9)

@@ -12,7 +12,7 @@ Combined one. Contenders, each a fresh process:
 - ``naive``:    ``bench/naive_q1.py``, per-line ``re.search`` into pandas (the original approach);
 - ``lib``:      ``bench/q1.py``, the three answers through lib with offline attribution;
 - ``ordinary``: the same with ``Q1_HEAD_START=0``: the log read only once polars and the rest
-  of Q1 are loaded (``lib.logs.head_start``), to show what the head start gains;
+  of Q1 are loaded (``lib.logs.engines.head_start``), to show what the head start gains;
 - ``combined``: ``bench/q1.py`` on the Combined month (skipped for a ``--log`` without a
   ``--combined-log``);
 - ``goaccess``: GoAccess (Debian's package, ``apt-get install goaccess``; left out, saying so,
@@ -64,8 +64,8 @@ COMBINED_TARGET = 1.2  # the Combined month within this many times the Common on
 # What bench/q1.py imports before its head start reads the log: the start-up contender imports
 # the same (polars and the rest of Q1 load while the log is read).
 STARTUP_IMPORTS = (
-    "import lib.config, lib.errors, lib.logs.head_start, lib.logs.options, lib.logs.settings, "
-    "lib.logs.window; from lib.exit import leave; leave(0)"
+    "import lib.config, lib.errors, lib.logs.engines.head_start, lib.logs.engines.options, "
+    "lib.logs.settings, lib.logs.window; from lib.exit import leave; leave(0)"
 )
 
 
@@ -91,8 +91,8 @@ def synthetic_month(log_format: str) -> Path:
 
 def generate_month(log_format: str) -> None:
     """Write ``LOGS[log_format]`` unless its marker says it is already there."""
-    from lib.logs.synthetic import SYNTHETIC_LINES, generate_log
-    from lib.logs.synthetic_marker import marker_path
+    from lib.logs.datasets.synthetic import SYNTHETIC_LINES, generate_log
+    from lib.logs.reading.synthetic_marker import marker_path
 
     log = LOGS[log_format]
     if log.exists() and marker_path(log).exists():

@@ -15,7 +15,7 @@ import statistics
 import time
 from pathlib import Path
 
-from lib.logs.blocks import iter_blocks, open_log
+from lib.logs.reading.blocks import iter_blocks, open_log
 
 
 def read_seconds(path: Path) -> tuple[float, int]:

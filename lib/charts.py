@@ -1,9 +1,9 @@
 """The chart theme every capability's charts share, writing a chart, and fitting its texts.
 
-Chart functions (``lib.logs.charts``, ``lib.clickstream.charts``, ``lib.votes.charts``) take data
-and return a matplotlib Figure made by ``figure`` (no pyplot state, so they are safe in scripts,
-threads and notebooks alike); ``save_figure`` writes one. ``fit_title`` and ``fit_note`` wrap
-and shrink a figure's title and note until they fit its width; ``shorten`` cuts a long label.
+Chart functions (``lib.logs.report.charts``, ``lib.clickstream.charts``, ``lib.votes.charts``)
+take data and return a matplotlib Figure made by ``figure`` (no pyplot state, so they are safe in
+scripts, threads and notebooks alike); ``save_figure`` writes one. ``fit_title`` and ``fit_note``
+wrap and shrink a figure's title and note until they fit its width; ``shorten`` cuts a long label.
 """
 
 from __future__ import annotations

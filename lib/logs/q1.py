@@ -14,15 +14,15 @@ from pathlib import Path
 import polars as pl
 
 from lib.errors import ConfigError
-from lib.logs.dns import Resolver
-from lib.logs.engines import EngineRun, Progress, execute
+from lib.logs.counting.summary import LogSummary, top_hosts
+from lib.logs.engines.execute import EngineRun, Progress, execute
+from lib.logs.engines.plan import Plan, make_plan
 from lib.logs.errors import LogFormatError
-from lib.logs.formats import AUTO, FORMATS
-from lib.logs.geo import METHODS, Attribution, DnsOptions, attribute, preload
-from lib.logs.inputs import PARTITION_BYTES
-from lib.logs.plan import Plan, make_plan
-from lib.logs.summary import LogSummary, top_hosts
-from lib.logs.synthetic_marker import is_synthetic
+from lib.logs.geo.attribution import METHODS, Attribution, DnsOptions, attribute, preload
+from lib.logs.geo.dns import Resolver
+from lib.logs.parsing.formats import AUTO, FORMATS
+from lib.logs.reading.partitions import PARTITION_BYTES
+from lib.logs.reading.synthetic_marker import is_synthetic
 from lib.logs.window import DEFAULT_WINDOW, Window
 from lib.output import write_json
 
@@ -75,12 +75,12 @@ def run_q1(
 
     ``log_path`` is a file, a glob or a list of them (relative to ``base``, default the working
     directory); ``engine``, ``scheduler``, ``workers`` and ``partition_bytes`` are those of
-    ``lib.logs.plan.make_plan``, and so is ``log_format`` (``auto``: detected per file),
-    ``progress`` that of ``lib.logs.engines.execute``. ``dns_cache`` and ``geo_cache`` (Q1's
-    settings ``DNS_CACHE`` and ``GEO_CACHE``) keep DNS answers and the IP database's table between
-    runs; None keeps nothing. A run in which no line is a request, or more than ``max_rejected``
-    of the lines are rejected, stops with LogFormatError. Raises ConfigError, LogReadError,
-    LogFormatError or EngineError.
+    ``lib.logs.engines.plan.make_plan``, and so is ``log_format`` (``auto``: detected per file),
+    ``progress`` that of ``lib.logs.engines.execute.execute``. ``dns_cache`` and ``geo_cache``
+    (Q1's settings ``DNS_CACHE`` and ``GEO_CACHE``) keep DNS answers and the IP database's table
+    between runs; None keeps nothing. A run in which no line is a request, or more than
+    ``max_rejected`` of the lines are rejected, stops with LogFormatError. Raises ConfigError,
+    LogReadError, LogFormatError or EngineError.
     """
     window = Window.parse(window_start, window_end)
     if not 0 <= max_rejected <= 1:

@@ -103,7 +103,7 @@ def test_notebook_on_the_real_slice(tmp_path, nasa_slice):
 
 
 def test_notebook_on_a_small_synthetic_log(tmp_path):
-    from lib.logs.synthetic import generate_log
+    from lib.logs.datasets.synthetic import generate_log
 
     log = generate_log(tmp_path / "synthetic.log.gz", lines=20_000, seed=7)
     data = run(tmp_path, log_path=str(log), inferred=True)
@@ -121,8 +121,8 @@ def test_notebook_on_a_small_synthetic_log(tmp_path):
 
 def test_the_notebook_takes_its_caches_from_the_environment(tmp_path, monkeypatch):
     """DNS_CACHE and GEO_CACHE, read in the notebook's first cell, are where the run looks."""
-    from lib.logs.reading import read_log
-    from lib.logs.synthetic import generate_log
+    from lib.logs.datasets.synthetic import generate_log
+    from lib.logs.reading.lines import read_log
 
     log = generate_log(tmp_path / "synthetic.log.gz", lines=5_000, seed=3)
     hosts = read_log(log, request_parts=False)["host"].unique()
@@ -152,8 +152,8 @@ def test_a_bad_window_fails_with_a_clear_error(tmp_path, nasa_slice):
 
 def test_notebook_on_two_months_through_dask(tmp_path):
     """A list of files through the dask engine (its own LocalCluster) gives the local answers."""
+    from lib.logs.datasets.synthetic import generate_log
     from lib.logs.q1 import answers, run_q1
-    from lib.logs.synthetic import generate_log
 
     july = generate_log(tmp_path / "jul.log", lines=12_000, seed=5, month=(1995, 7))
     august = generate_log(tmp_path / "aug.log.gz", lines=9_000, seed=6)
@@ -187,7 +187,7 @@ def combined_log(path: Path) -> Path:
 
 
 def test_notebook_on_a_combined_log_charts_referrers_and_agents_and_makes_report_html(tmp_path):
-    from lib.logs.report import main
+    from lib.logs.report.html import main
 
     log = combined_log(tmp_path / "access.log")
     data = run(

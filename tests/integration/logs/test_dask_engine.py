@@ -10,14 +10,14 @@ import pytest
 import zstandard
 
 from lib.errors import ConfigError
-from lib.logs.cluster import local_cluster
-from lib.logs.cpu_pinning import allowed_cpus
+from lib.logs.datasets.synthetic import generate_log
+from lib.logs.engines.cpu_pinning import allowed_cpus
+from lib.logs.engines.dask_cluster import local_cluster
+from lib.logs.engines.options import choose_engine
+from lib.logs.engines.plan import make_plan
 from lib.logs.errors import EngineError, LogReadError
-from lib.logs.options import choose_engine
-from lib.logs.plan import make_plan
 from lib.logs.q1 import answers, run_q1
 from lib.logs.settings import load_settings
-from lib.logs.synthetic import generate_log
 from tests.conftest import NASA_SLICE
 
 linux_only = pytest.mark.skipif(
@@ -122,7 +122,7 @@ def test_fewer_workers_than_cpus_are_left_free_by_default():
 @linux_only
 def test_dask_worker_preloading_the_module_pins_its_processes_too(tmp_path):
     """The README's own cluster: ``dask scheduler`` and ``dask worker --nworkers 2 --name ...
-    --preload lib.logs.cpu_pinning``, as separate processes."""
+    --preload lib.logs.engines.cpu_pinning``, as separate processes."""
     import socket
     import subprocess
     import sys
@@ -148,7 +148,7 @@ def test_dask_worker_preloading_the_module_pins_its_processes_too(tmp_path):
     ]
     try:
         worker = [dask, "worker", address, "--nworkers", "2", "--nthreads", "1"]
-        worker += ["--name", "node", "--preload", "lib.logs.cpu_pinning"]
+        worker += ["--name", "node", "--preload", "lib.logs.engines.cpu_pinning"]
         started.append(subprocess.Popen(worker, stdout=log, stderr=log, env=env))
         with Client(address, timeout="30s") as client:
             client.wait_for_workers(2, timeout="30s")
@@ -222,7 +222,9 @@ def test_a_damaged_file_fails_the_dask_run_with_its_name(tmp_path, scheduler):
 
 
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr("lib.logs.cluster.CONNECT_TIMEOUT", "2s")  # it waits this long, then fails
+    monkeypatch.setattr(
+        "lib.logs.engines.dask_cluster.CONNECT_TIMEOUT", "2s"
+    )  # it waits this long, then fails
     log = tmp_path / "a.log"
     log.write_text('h - - [01/Aug/1995:00:00:01 -0400] "GET /" 200 1\n')
     with pytest.raises(EngineError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
@@ -232,7 +234,7 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, monkeypatch):
 def test_a_scheduler_without_workers_is_a_clear_error(tmp_path, monkeypatch):
     from distributed import LocalCluster
 
-    monkeypatch.setattr("lib.logs.cluster.CONNECT_TIMEOUT", "2s")
+    monkeypatch.setattr("lib.logs.engines.dask_cluster.CONNECT_TIMEOUT", "2s")
     log = tmp_path / "a.log"
     log.write_text('h - - [01/Aug/1995:00:00:01 -0400] "GET /" 200 1\n')
     with LocalCluster(n_workers=0, dashboard_address=None) as empty:

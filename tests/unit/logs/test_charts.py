@@ -16,8 +16,16 @@ from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 
 from lib.charts import fit_title, shorten
-from lib.logs.chart_data import MAX_BARS, MAX_GAP, MAX_POINTS, largest, traffic, traffic_span
-from lib.logs.charts import (
+from lib.logs.counting.summary import LogSummary, top_hosts
+from lib.logs.report.chart_data import (
+    MAX_BARS,
+    MAX_GAP,
+    MAX_POINTS,
+    largest,
+    traffic,
+    traffic_span,
+)
+from lib.logs.report.charts import (
     countries_chart,
     coverage_chart,
     hourly_chart,
@@ -28,7 +36,6 @@ from lib.logs.charts import (
     status_chart,
     top_hosts_chart,
 )
-from lib.logs.summary import LogSummary, top_hosts
 
 DPI = 110  # save_figure's
 MAX_PIXELS = (1300, 1600)  # the largest chart's width and height at that resolution

@@ -20,11 +20,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lib.errors import ConfigError
-from lib.logs.blocks import iter_blocks, open_log
-from lib.logs.compression import HEAD_BYTES, sniff
-from lib.logs.download import verify_access_log
+from lib.logs.counting.summary import (
+    LogSummary,
+    PartitionMerger,
+    Window,
+    summarize_log,
+    summarize_partition,
+)
+from lib.logs.datasets.download import verify_access_log
+from lib.logs.datasets.synthetic import generate_log
 from lib.logs.errors import DownloadError, LogReadError
-from lib.logs.inputs import (
+from lib.logs.reading.blocks import iter_blocks, open_log
+from lib.logs.reading.compression import HEAD_BYTES, sniff
+from lib.logs.reading.lines import iter_parsed
+from lib.logs.reading.partitions import (
     Partition,
     balance,
     is_gzip,
@@ -34,15 +43,6 @@ from lib.logs.inputs import (
     resolve_paths,
     text_bytes,
 )
-from lib.logs.reading import iter_parsed
-from lib.logs.summary import (
-    LogSummary,
-    PartitionMerger,
-    Window,
-    summarize_log,
-    summarize_partition,
-)
-from lib.logs.synthetic import generate_log
 
 WINDOW = Window.parse("1995-08-18T00:00:00-04:00", "1995-08-21T00:00:00-04:00")
 GOOD = b'h - - [18/Aug/1995:12:30:00 -0400] "GET / HTTP/1.0" 200 1\n'

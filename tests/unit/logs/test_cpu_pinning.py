@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from lib.logs.cpu_pinning import allowed_cpus, cpu_for, fills
+from lib.logs.engines.cpu_pinning import allowed_cpus, cpu_for, fills
 
 linux_only = pytest.mark.skipif(
     not hasattr(os, "sched_setaffinity") or not os.path.isdir("/proc/self/task"),
@@ -43,7 +43,7 @@ def test_allowed_cpus_are_this_process_s():
 
 _CHILD = """
 import json, os, sys, threading
-from lib.logs.cpu_pinning import pin_process
+from lib.logs.engines.cpu_pinning import pin_process
 stop = threading.Event()
 before = threading.Thread(target=stop.wait)  # a thread that exists when the process is pinned
 before.start()

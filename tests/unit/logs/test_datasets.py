@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lib.logs.datasets import NASA_LOG_NAME, SYNTHETIC_LOG, ensure_nasa_log
-from lib.logs.synthetic_marker import is_synthetic, marker_path
+from lib.logs.datasets.nasa import NASA_LOG_NAME, SYNTHETIC_LOG, ensure_nasa_log
+from lib.logs.reading.synthetic_marker import is_synthetic, marker_path
 from tests.unit.logs.test_download import LOG, closed_port_url, serving
 
 ROOT = Path(__file__).resolve().parents[3]

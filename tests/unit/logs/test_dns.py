@@ -1,7 +1,7 @@
 import threading
 import time
 
-from lib.logs.dns import DnsCache, lookup_all, resolve_hosts
+from lib.logs.geo.dns import DnsCache, lookup_all, resolve_hosts
 
 ANSWERS = {"nasa.gov": "198.116.142.34", "a.com": "192.0.2.1", "b.com": "192.0.2.2"}
 

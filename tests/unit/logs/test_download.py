@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.logs.download import fetch, fetch_with_url, verify_access_log
+from lib.logs.datasets.download import fetch, fetch_with_url, verify_access_log
 from lib.logs.errors import DownloadError
 
 LOG = (

@@ -1,4 +1,4 @@
-"""The compiled fast path (lib.logs.fast_summary, lib/logs/_clf.c) against the polars
+"""The compiled fast path (lib.logs.counting.compiled, lib/logs/_clf.c) against the polars
 path: every summary must be the same, field by field, whatever the lines."""
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from lib.logs import fast_summary
-from lib.logs.formats import FORMATS, FormatChoice
-from lib.logs.summary import (
+from lib.logs.counting import compiled as fast_summary
+from lib.logs.counting.summary import (
     LogSummary,
     polars_summary,
     summarize_bytes,
@@ -21,7 +20,8 @@ from lib.logs.summary import (
     summarize_log,
     summarize_stream,
 )
-from lib.logs.synthetic import generate_log
+from lib.logs.datasets.synthetic import generate_log
+from lib.logs.parsing.formats import FORMATS, FormatChoice
 from lib.logs.window import Window
 
 WINDOW = Window.parse("1995-08-18T00:00:00-04:00", "1995-08-21T00:00:00-04:00")
@@ -41,7 +41,7 @@ FRAMES = (
 def test_extension_is_built():
     # CI installs with `pip install -e .`, which builds it; without it every line is read
     # with polars (correct, but several times slower), which must not go unnoticed.
-    from lib.logs import _clf
+    from lib.logs.parsing import _clf
 
     assert fast_summary._clf is _clf
     assert fast_summary.counts_for(WINDOW, CHOICES["common"]) is not None

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lib.errors import ConfigError
-from lib.logs.formats import FORMATS, FormatChoice, detect, log_format, w3c_format
-from lib.logs.formats.fields import REJECTED_SCHEMA
-from lib.logs.summary import summarize_bytes
+from lib.logs.counting.summary import summarize_bytes
+from lib.logs.parsing.fields import REJECTED_SCHEMA
+from lib.logs.parsing.formats import FORMATS, FormatChoice, detect, log_format, w3c_format
 from lib.logs.window import Window
 
 COMMON = '127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326'

@@ -6,9 +6,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from lib.logs import ip_database
-from lib.logs.geo import DnsOptions, attribute, offline_countries, preload
-from lib.logs.ip_database import (
+from lib.logs.geo import ip_database
+from lib.logs.geo.attribution import DnsOptions, attribute, offline_countries, preload
+from lib.logs.geo.ip_database import (
     ip6_networks,
     ip_countries,
     ip_country,
@@ -200,7 +200,7 @@ def test_country_ties_are_broken_by_code():
 
 
 def test_real_slice_strong_tiers_cover_over_40_percent_and_us_leads(nasa_slice):
-    from lib.logs.summary import summarize_log
+    from lib.logs.counting.summary import summarize_log
     from lib.logs.window import Window
 
     window = Window.parse("1995-08-18T00:00:00-04:00", "1995-08-21T00:00:00-04:00")
@@ -210,7 +210,7 @@ def test_real_slice_strong_tiers_cover_over_40_percent_and_us_leads(nasa_slice):
 
 
 def test_operator_domains_match_whole_labels_only():
-    from lib.logs.geo import operator_countries
+    from lib.logs.geo.attribution import operator_countries
 
     found = operator_countries(["www-d1.proxy.aol.com", "AOL.COM.", "notaol.com", "aol.com.au"])
     assert found == {"www-d1.proxy.aol.com": "US", "AOL.COM.": "US"}
@@ -469,7 +469,7 @@ def test_malformed_ipv6_is_neither_an_address_nor_a_name():
     got = by_host(offline_countries(pl.Series(hosts)))
     assert got == {host: (None, None) for host in hosts}
     assert ip_countries(pl.Series(hosts)).to_list() == [None] * len(hosts)
-    from lib.logs.geo import operator_countries
+    from lib.logs.geo.attribution import operator_countries
 
     assert operator_countries(["x.aol.com:8080", "a:x.aol.com", "x.aol.com"]) == {
         "x.aol.com": "US"

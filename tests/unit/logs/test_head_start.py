@@ -1,5 +1,5 @@
-"""A command's head start (lib.logs.head_start): the counts it hands over give the summary the
-ordinary path gives, field by field; whatever does not match the plan, or goes wrong, leaves
+"""A command's head start (lib.logs.engines.head_start): the counts it hands over give the summary
+the ordinary path gives, field by field; whatever does not match the plan, or goes wrong, leaves
 it unused and the file is read the ordinary way."""
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import threading
 
 import pytest
 
-from lib.logs import head_start
+from lib.logs.counting.summary import summarize_claimed, summarize_files
+from lib.logs.datasets.synthetic import generate_log
+from lib.logs.engines import head_start
 from lib.logs.errors import LogReadError
-from lib.logs.formats import FORMATS, FormatChoice
-from lib.logs.inputs import Partition
-from lib.logs.summary import summarize_claimed, summarize_files
-from lib.logs.synthetic import generate_log
+from lib.logs.parsing.formats import FORMATS, FormatChoice
+from lib.logs.reading.partitions import Partition
 from lib.logs.window import Window
 from tests.unit.logs.test_fast_summary import assert_same
 

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lib.errors import ConfigError
+from lib.logs.counting.summary import PartitionMerger, summarize_log, summarize_partition
 from lib.logs.errors import LogReadError
-from lib.logs.inputs import (
+from lib.logs.reading.partitions import (
     INFLATE_SHARE,
     Partition,
     balance,
@@ -20,7 +21,6 @@ from lib.logs.inputs import (
     plan_partitions,
     resolve_paths,
 )
-from lib.logs.summary import PartitionMerger, summarize_log, summarize_partition
 from lib.logs.window import Window
 
 WINDOW = Window.parse("1995-08-18T00:00:00-04:00", "1995-08-21T00:00:00-04:00")

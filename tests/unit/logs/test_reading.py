@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lib.logs.blocks import cut_line, iter_blocks, open_log
+from lib.logs.counting.summary import summarize_stream
 from lib.logs.errors import LogReadError
-from lib.logs.formats.common import LINE_PATTERN, parse_line, parse_lines
-from lib.logs.reading import block_to_lines, iter_parsed, read_log
-from lib.logs.summary import summarize_stream
+from lib.logs.parsing.common import LINE_PATTERN, parse_line, parse_lines
+from lib.logs.reading.blocks import cut_line, iter_blocks, open_log
+from lib.logs.reading.lines import block_to_lines, iter_parsed, read_log
 from lib.logs.window import Window
 
 GOOD = (

@@ -1,4 +1,4 @@
-"""lib.logs.report: the answers from results.json, and report.html from an executed notebook
+"""lib.logs.report.html: the answers from results.json, and report.html from an executed notebook
 (without code, images inline, nothing to fetch)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import re
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from lib.logs.report import html_report, main, write_html_report
+from lib.logs.report.html import html_report, main, write_html_report
 
 PNG = base64.b64encode(
     bytes.fromhex(

@@ -16,11 +16,11 @@ from datetime import datetime
 import polars as pl
 import pytest
 
-from lib.logs import synthetic
-from lib.logs.formats import FORMATS
+from lib.logs.datasets import synthetic
+from lib.logs.datasets.synthetic import DAMAGE_EVERY, SYNTHETIC_LINES, generate_log
+from lib.logs.parsing.formats import FORMATS
 from lib.logs.q1 import answers, run_q1
-from lib.logs.synthetic import DAMAGE_EVERY, SYNTHETIC_LINES, generate_log
-from lib.logs.synthetic_marker import is_synthetic, marker_path
+from lib.logs.reading.synthetic_marker import is_synthetic, marker_path
 
 SHAPE = re.compile(r'^(\S+) \S+ \S+ \[([^\]]+)\] "(.*)" \d{3} (\d+|-)$')
 IP = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
@@ -80,7 +80,7 @@ def test_gzip_and_plain_hold_the_same_lines(tmp_path):
 def test_the_marker_labels_the_file_and_nothing_else_is_left(tmp_path):
     path = generate_log(tmp_path / "m.log.gz", lines=2_000, seed=4)
     marker = json.loads(marker_path(path).read_text())
-    assert marker["synthetic"] is True and marker["generator"] == "lib.logs.synthetic"
+    assert marker["synthetic"] is True and marker["generator"] == "lib.logs.datasets.synthetic"
     assert (marker["seed"], marker["lines"], marker["malformed"]) == (4, 2_000, 0)
     assert marker["note"]
     assert is_synthetic(path) and is_synthetic(str(path))

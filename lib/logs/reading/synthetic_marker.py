@@ -1,7 +1,7 @@
 """The label that marks a log as synthetic: a ``<file>.synthetic.json`` sidecar beside it.
 
-Kept apart from ``lib.logs.synthetic`` (the generator, which needs numpy) so that reading a label
-costs no more than a file check.
+Kept apart from ``lib.logs.datasets.synthetic`` (the generator, which needs numpy) so that reading
+a label costs no more than a file check.
 """
 
 from __future__ import annotations
@@ -18,6 +18,6 @@ def marker_path(path: str | Path) -> Path:
 
 
 def is_synthetic(path: str | Path) -> bool:
-    """True when ``path`` was written by ``lib.logs.synthetic.generate_log`` (its marker is beside
-    it)."""
+    """True when ``path`` was written by ``lib.logs.datasets.synthetic.generate_log`` (its marker
+    is beside it)."""
     return marker_path(path).exists()

@@ -2,7 +2,7 @@
 largest rows of a ranking (``largest``), and the stretch of time that holds the bulk of the
 traffic, binned coarsely enough to stay a few thousand points (``traffic_span``).
 
-Pure functions of count frames; ``lib.logs.charts`` draws what they return.
+Pure functions of count frames; ``lib.logs.report.charts`` draws what they return.
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
 A ``LogSummary`` holds counts only (per host, per host inside the window, per hour, per status),
 so a month of logs fits in a few megabytes however large the input. Summaries of separate pieces
 combine with ``combine``: the result is the same whatever the split or the order. A partition
-(``lib.logs.inputs``: a file, or a range of a plain one's bytes or a compressed one's text) is
-summarised by ``summarize_partition``, the one function every engine runs; ``PartitionMerger``
-combines partitions arriving in any order and gives each rejected example its line number in its
-file.
+(``lib.logs.reading.partitions``: a file, or a range of a plain one's bytes or a compressed one's
+text) is summarised by ``summarize_partition``, the one function every engine runs;
+``PartitionMerger`` combines partitions arriving in any order and gives each rejected example its
+line number in its file.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from typing import Any, BinaryIO, Protocol
 import polars as pl
 
 from lib.errors import ConfigError
-from lib.logs import head_start
-from lib.logs.blocks import BLOCK_BYTES, iter_blocks
-from lib.logs.formats import FORMATS, FormatChoice
-from lib.logs.formats.common import PAIR, split_pairs
-from lib.logs.inputs import Partition, open_partition
-from lib.logs.reading import block_to_lines
+from lib.logs.engines import head_start
+from lib.logs.parsing.common import PAIR, split_pairs
+from lib.logs.parsing.formats import FORMATS, FormatChoice
+from lib.logs.reading.blocks import BLOCK_BYTES, iter_blocks
+from lib.logs.reading.lines import block_to_lines
+from lib.logs.reading.partitions import Partition, open_partition
 from lib.logs.window import Window
 
 MAX_EXAMPLES = 10  # rejected lines kept verbatim, the first ones by line number
@@ -96,8 +96,8 @@ def summarize_block(
     window: Window,
     formats: dict[str, int] | None = None,
 ) -> LogSummary:
-    """Aggregate one parsed block (see ``lib.logs.formats``); ``formats`` counts its requests
-    per format (default: all in an unnamed one)."""
+    """Aggregate one parsed block (see ``lib.logs.parsing.formats``); ``formats`` counts its
+    requests per format (default: all in an unnamed one)."""
     per_format = pl.DataFrame(
         {"format": list(formats or {}), "requests": list((formats or {}).values())},
         schema={"format": pl.String, "requests": pl.UInt64},
@@ -200,10 +200,10 @@ def summarize_bytes(
     block: bytes, window: Window, choice: FormatChoice = DEFAULT_CHOICE
 ) -> LogSummary:
     """Parse (as ``choice`` says) and aggregate one block of whole lines (see
-    ``lib.logs.blocks.iter_blocks``); the rejected examples' line numbers count from the
+    ``lib.logs.reading.blocks.iter_blocks``); the rejected examples' line numbers count from the
     block's first line. Common and Combined blocks take the compiled fast path
-    (``lib.logs.fast_summary``) when it is built; the summary is the same."""
-    from lib.logs import fast_summary  # it builds on this module
+    (``lib.logs.counting.compiled``) when it is built; the summary is the same."""
+    from lib.logs.counting import compiled as fast_summary  # it builds on this module
 
     fast = fast_summary.counts_for(window, choice)
     if fast is None:
@@ -241,7 +241,7 @@ def summarize_stream(
     thread reads (and decompresses) while the executor parses, at most ``in_flight`` blocks ahead.
     Memory stays bounded either way: the blocks in flight plus the counts. Raises LogReadError.
     """
-    from lib.logs import fast_summary  # it builds on this module
+    from lib.logs.counting import compiled as fast_summary  # it builds on this module
 
     pending: deque = deque()
     # Common and Combined: the well-formed lines are counted in C across the blocks, and each
@@ -316,10 +316,10 @@ def _named(summary: LogSummary, part: Partition) -> LogSummary:
 def summarize_claimed(
     part: Partition, window: Window, head: head_start.HeadStart, choice: FormatChoice
 ) -> LogSummary | None:
-    """``summarize_partition`` of a whole file a head start (``lib.logs.head_start``) is
+    """``summarize_partition`` of a whole file a head start (``lib.logs.engines.head_start``) is
     counting: the lines it leaves over parsed as ``choice`` says, block by block as it hands
     them over; None if it gave up (the file is then read the ordinary way)."""
-    from lib.logs import fast_summary  # it builds on this module
+    from lib.logs.counting import compiled as fast_summary  # it builds on this module
 
     fast = fast_summary.FastCounts(window, choice, head.counter)
     kept = _InOrder()

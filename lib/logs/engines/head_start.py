@@ -28,11 +28,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from lib.logs.blocks import BLOCK_BYTES, iter_blocks, open_log
+from lib.logs.reading.blocks import BLOCK_BYTES, iter_blocks, open_log
 from lib.logs.window import Window
 
 try:
-    from lib.logs import _clf
+    from lib.logs.parsing import _clf
 except ImportError:  # built without a C compiler: no head start
     _clf = None
 

@@ -6,10 +6,11 @@ runs 5-15% slower than on a core it keeps (measured: two months parsed side by s
 1.40 s free vs 1.22 s pinned). ``PinToCpu`` pins every thread of worker ``i`` to the ``i``-th CPU
 this process may use (round robin when there are more workers than CPUs); threads started later
 inherit it. Where the platform cannot set affinities (not Linux) it does nothing.
-``lib.logs.cluster.local_cluster`` pins when its workers take every CPU (``fills``).
+``lib.logs.engines.dask_cluster.local_cluster`` pins when its workers take every CPU (``fills``).
 
 On a cluster of your own, ``dask worker <scheduler> --nworkers N --nthreads 1 --name <host>
---preload lib.logs.cpu_pinning`` pins each of the N worker processes the same way (``dask_setup``).
+--preload lib.logs.engines.cpu_pinning`` pins each of the N worker processes the same way
+(``dask_setup``).
 """
 
 from __future__ import annotations
@@ -71,6 +72,6 @@ class PinToCpu(WorkerPlugin):
 
 
 def dask_setup(worker) -> None:
-    """Called by ``dask worker --preload lib.logs.cpu_pinning`` in each worker process it
+    """Called by ``dask worker --preload lib.logs.engines.cpu_pinning`` in each worker process it
     starts."""
     PinToCpu().setup(worker)

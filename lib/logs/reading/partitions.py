@@ -29,8 +29,9 @@ from typing import BinaryIO
 from isal import igzip, isal_zlib
 
 from lib.errors import ConfigError
-from lib.logs.blocks import GZIP_MAGIC, READ_BYTES, directory_message, open_log
-from lib.logs.compression import (
+from lib.logs.errors import LogReadError
+from lib.logs.reading.blocks import GZIP_MAGIC, READ_BYTES, directory_message, open_log
+from lib.logs.reading.compression import (
     HEAD_BYTES,
     READ,
     DecodedReader,
@@ -38,8 +39,7 @@ from lib.logs.compression import (
     sniff,
     stated_text_size,
 )
-from lib.logs.errors import LogReadError
-from lib.logs.synthetic_marker import MARKER_SUFFIX
+from lib.logs.reading.synthetic_marker import MARKER_SUFFIX
 
 PARTITION_BYTES = 64 * 1024 * 1024  # plain files are cut into ranges of this size
 MIN_RANGE_BYTES = PARTITION_BYTES // 4  # no gzip range is cut shorter (two parse blocks)

@@ -6,7 +6,7 @@ under ``tests/unit/logs/``. ``log_format(text)`` takes a registered name, ``auto
 format written the way servers are configured. ``detect`` picks the registered format that
 parses the first lines of a log; a W3C extended log names its fields in a ``#Fields:`` header.
 
-Every parser returns ``(requests, rejected)`` as ``lib.logs.formats.fields`` describes them.
+Every parser returns ``(requests, rejected)`` as ``lib.logs.parsing.fields`` describes them.
 ``FormatChoice`` reads a log with one format and gives each line it rejects a second chance
 with the other registered formats (a server whose configuration changed mid-file), counting
 the requests per format.
@@ -22,10 +22,10 @@ from functools import cache
 import polars as pl
 
 from lib.errors import ConfigError
-from lib.logs.formats import common, regex
-from lib.logs.formats.directives import compile_apache, compile_nginx, compile_w3c, dialect
-from lib.logs.formats.fields import EXTRA_SCHEMA, PARSED_SCHEMA, REJECTED_SCHEMA
-from lib.logs.options import AUTO as AUTO
+from lib.logs.engines.options import AUTO as AUTO
+from lib.logs.parsing import common, regex
+from lib.logs.parsing.directives import compile_apache, compile_nginx, compile_w3c, dialect
+from lib.logs.parsing.fields import EXTRA_SCHEMA, PARSED_SCHEMA, REJECTED_SCHEMA
 
 __all__ = ["EXTRA_SCHEMA", "FORMATS", "PARSED_SCHEMA", "FormatChoice", "LogFormat", "detect"]
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lib.errors import ProjectError
-from lib.logs.download import fetch_with_url, verify_access_log
+from lib.logs.datasets.download import fetch_with_url, verify_access_log
+from lib.logs.datasets.synthetic import SYNTHETIC_LINES, generate_log
 from lib.logs.errors import DownloadError
+from lib.logs.reading.synthetic_marker import is_synthetic, marker_path
 from lib.logs.settings import load_settings
-from lib.logs.synthetic import SYNTHETIC_LINES, generate_log
-from lib.logs.synthetic_marker import is_synthetic, marker_path
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from lib.logs.formats.fields import (
+from lib.logs.parsing.fields import (
     CLF_STAMP,
     REJECTED_SCHEMA,
     logged,
@@ -57,7 +57,7 @@ def parse_lines(
         request_parts: also return ``request``, ``method``, ``path`` and ``protocol``.
 
     Returns:
-        ``(requests, rejected)`` as ``lib.logs.formats.fields`` describes them.
+        ``(requests, rejected)`` as ``lib.logs.parsing.fields`` describes them.
     """
     return _parse(lines, first_line_no, request_parts, combined=False)
 

@@ -1,6 +1,6 @@
 """The compiled fast path of summaries in the Common and Combined formats.
 
-``lib.logs._clf`` (C, built by ``setup.py``) scans each block once, with the GIL
+``lib.logs.parsing._clf`` (C, built by ``setup.py``) scans each block once, with the GIL
 released, and counts the lines it is certain the polars path would read the same way (printable
 ASCII of exactly the format's shape; the rules are in ``_clf.c``) into a ``Counter`` that keeps
 them across all the blocks of a partition. Every other line of a block (usually none or a
@@ -20,15 +20,15 @@ from dataclasses import replace
 
 import polars as pl
 
-from lib.logs.formats import FormatChoice
-from lib.logs.formats.common import PAIR, split_pairs
-from lib.logs.head_start import Counted
-from lib.logs.reading import block_to_lines
-from lib.logs.summary import LogSummary, polars_summary, summarize_block
+from lib.logs.counting.summary import LogSummary, polars_summary, summarize_block
+from lib.logs.engines.head_start import Counted
+from lib.logs.parsing.common import PAIR, split_pairs
+from lib.logs.parsing.formats import FormatChoice
+from lib.logs.reading.lines import block_to_lines
 from lib.logs.window import Window
 
 try:
-    from lib.logs import _clf
+    from lib.logs.parsing import _clf
 except ImportError:  # built without a C compiler: the polars path reads every line
     _clf = None
 
@@ -54,7 +54,7 @@ class FastCounts:
 
     def __init__(self, window: Window, choice: FormatChoice, counter=None) -> None:
         """``counter``: a ``_clf.Counter`` of this window and format to carry on from (what
-        ``lib.logs.head_start`` counted); default a new one."""
+        ``lib.logs.engines.head_start`` counted); default a new one."""
         combined = choice.primary.parser == "combined"
         if counter is None:
             counter = _clf.Counter(combined, *window.micros())
@@ -63,7 +63,7 @@ class FastCounts:
         self._choice = choice
 
     def summarize_block(self, block: bytes) -> LogSummary:
-        """Count a block of whole lines (see ``lib.logs.blocks.iter_blocks``). Returns the
+        """Count a block of whole lines (see ``lib.logs.reading.blocks.iter_blocks``). Returns the
         summary of the lines the fast path left over, with the block's line count (so blocks
         are numbered as before) and byte total; the rejected examples' line numbers count from
         the block's first line. The rest is in ``summary``."""

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import polars as pl
 
-from lib.logs.dns import DnsCache, DnsReport, Resolver, resolve_hosts
-from lib.logs.ip_database import ip_countries, ip_networks
+from lib.logs.geo.dns import DnsCache, DnsReport, Resolver, resolve_hosts
+from lib.logs.geo.ip_database import ip_countries, ip_networks
 
 METHODS = {
     "ip": "IP address → offline GeoLite2 country database",
@@ -47,7 +47,7 @@ def _ip_like(host: pl.Expr) -> pl.Expr:
 
 
 def _data_rows(name: str) -> list[dict[str, str]]:
-    text = resources.files("lib.logs").joinpath("data", name).read_text(encoding="utf-8")
+    text = resources.files("lib.logs.geo").joinpath("data", name).read_text(encoding="utf-8")
     return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
 
 

@@ -16,8 +16,8 @@ drawn from a random stream of their own, so hosts, times, requests, statuses, si
 lines are those of the Common version of the same seed, and so are Q1's answers.
 
 Everything it produces is labelled: a sidecar ``<file>.synthetic.json`` marks the file as
-synthetic, and ``lib.logs.synthetic_marker.is_synthetic`` reads it, so reports can say their input
-was synthetic.
+synthetic, and ``lib.logs.reading.synthetic_marker.is_synthetic`` reads it, so reports can say
+their input was synthetic.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import BinaryIO
 import numpy as np
 from isal import igzip
 
-from lib.logs.synthetic_marker import marker_path
+from lib.logs.reading.synthetic_marker import marker_path
 from lib.output import replacing, write_json
 
 SYNTHETIC_LINES = 1_569_898
@@ -590,7 +590,7 @@ def generate_log(
             malformed = _write_lines(raw, rng, lines, month, extras)
         marker = {
             "synthetic": True,
-            "generator": "lib.logs.synthetic",
+            "generator": "lib.logs.datasets.synthetic",
             "seed": seed,
             "lines": lines,
             "month": f"{month[0]}-{month[1]:02d}",

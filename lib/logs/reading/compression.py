@@ -1,6 +1,6 @@
 """What a log file is, told by its first bytes (never its name), and the text of the compressed
-kinds that ``lib.logs.blocks.open_log`` reads with this module: bzip2, xz and zstd (gzip has
-ISA-L's reader there).
+kinds that ``lib.logs.reading.blocks.open_log`` reads with this module: bzip2, xz and zstd (gzip
+has ISA-L's reader there).
 
 ``sniff`` names one of:
 

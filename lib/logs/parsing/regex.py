@@ -1,14 +1,14 @@
 """The general parser: a whole-line regular expression with one named group per logged field,
 and what each field holds (its *role*). Formats compiled from an Apache ``LogFormat`` string, an
 nginx ``log_format`` string or a W3C ``#Fields:`` header are parsed here; the Common and Combined
-formats have a faster path of their own (``lib.logs.formats.common``).
+formats have a faster path of their own (``lib.logs.parsing.common``).
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from lib.logs.formats import fields as f
+from lib.logs.parsing import fields as f
 
 # What a field may hold. A format needs a client address and a time; the rest is optional.
 ROLES = (
@@ -50,7 +50,7 @@ def parse(
     """Parse ``lines`` with ``pattern`` (groups ``g0``, ``g1``, ... holding ``roles``).
 
     Lines starting with ``skip_prefix`` (W3C directives) are neither requests nor rejected.
-    Returns ``(requests, rejected)`` as ``lib.logs.formats.fields`` describes them.
+    Returns ``(requests, rejected)`` as ``lib.logs.parsing.fields`` describes them.
     """
     line = pl.col("line")
     frame = f.numbered(lines, first_line_no).lazy()

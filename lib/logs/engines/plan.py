@@ -1,15 +1,16 @@
 """Planning a Q1 run: which files, in which format, cut into which pieces, read by which
-engine. One step that returns a ``Plan``; ``lib.logs.engines.execute`` carries it out.
+engine. One step that returns a ``Plan``; ``lib.logs.engines.execute.execute`` carries it out.
 
 The format of each file is the one asked for, or with ``auto`` the registered format that
-parses its first lines (``lib.logs.formats.detect``); either way a line in another registered
-format is still read (a server's configuration changed mid-file).
+parses its first lines (``lib.logs.parsing.formats.detect``); either way a line in another
+registered format is still read (a server's configuration changed mid-file).
 
 - ``local``: the files one after another in this process, each decompressed by one thread while
   its blocks are parsed on a thread per core. The default for small inputs.
-- ``dask``: one task per piece on a Dask cluster (``lib.logs.cluster``): a plain file is cut into
-  byte ranges, a gzip or zstd file more than one task slot's share of the work into ranges of its
-  text (``lib.logs.inputs.balance``), a bzip2 or xz file is one piece; the biggest pieces go first.
+- ``dask``: one task per piece on a Dask cluster (``lib.logs.engines.dask_cluster``): a plain
+  file is cut into byte ranges, a gzip or zstd file more than one task slot's share of the work
+  into ranges of its text (``lib.logs.reading.partitions.balance``), a bzip2 or xz file is one
+  piece; the biggest pieces go first.
 - ``auto``: ``dask`` when a scheduler address is given (a cluster: more machines than this
   one), ``local`` otherwise, whatever the input's size. On one machine the local engine is the
   faster and the leaner since its threads parse with the GIL released (the compiled fast path):
@@ -23,19 +24,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lib.logs.blocks import iter_blocks, open_log
-from lib.logs.cluster import task_slots
+from lib.logs.counting.summary import worker_count
+from lib.logs.engines.dask_cluster import task_slots
+from lib.logs.engines.options import choose_engine
 from lib.logs.errors import LogFormatError
-from lib.logs.formats import AUTO, FORMATS, W3C, FormatChoice, detect, log_format
-from lib.logs.inputs import (
+from lib.logs.parsing.formats import AUTO, FORMATS, W3C, FormatChoice, detect, log_format
+from lib.logs.reading.blocks import iter_blocks, open_log
+from lib.logs.reading.partitions import (
     PARTITION_BYTES,
     Partition,
     balance,
     plan_partitions,
     resolve_paths,
 )
-from lib.logs.options import choose_engine
-from lib.logs.summary import worker_count
 
 SAMPLE_BYTES = 64 * 1024  # the start of a file that detection reads
 SAMPLE_LINES = 200

@@ -3,8 +3,8 @@
 
 A LocalCluster has one single-threaded worker process per core (one partition per process at a
 time: the memory bound), polars limited to one thread in each, and each process kept on a CPU of
-its own (``lib.logs.cpu_pinning``) when the workers take every CPU. Workers of a real cluster need
-this package installed and read access to the logs under the same paths.
+its own (``lib.logs.engines.cpu_pinning``) when the workers take every CPU. Workers of a real
+cluster need this package installed and read access to the logs under the same paths.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from lib.logs.counting.summary import worker_count
 from lib.logs.errors import EngineError
-from lib.logs.summary import worker_count
 
 CONNECT_TIMEOUT = "10s"  # to reach a named scheduler, and for it to have a worker
 
@@ -22,13 +22,13 @@ CONNECT_TIMEOUT = "10s"  # to reach a named scheduler, and for it to have a work
 def local_cluster(workers: int | None = None, pin: bool | None = None):
     """The LocalCluster the dask engine starts: one single-threaded worker process per core
     (``workers`` to choose), each partition on one core. With ``pin`` each worker is kept on a
-    CPU of its own (``lib.logs.cpu_pinning``); by default only when the workers take every CPU
-    this process may use, since fewer are better left free to go where the machine is idle.
+    CPU of its own (``lib.logs.engines.cpu_pinning``); by default only when the workers take every
+    CPU this process may use, since fewer are better left free to go where the machine is idle.
     Close it (or use ``with``) when done."""
     import dask
     from distributed import LocalCluster
 
-    from lib.logs.cpu_pinning import PinToCpu, fills
+    from lib.logs.engines.cpu_pinning import PinToCpu, fills
 
     count = worker_count(workers)
     pin = fills(count) if pin is None else pin

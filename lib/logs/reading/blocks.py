@@ -2,10 +2,10 @@
 gzip, bzip2, xz or zstd, told by content, not name), read in blocks that end at a newline, with
 memory bounded by the block size whatever the file's. Anything else (an archive, an executable,
 binary data, a directory) is a one-line LogReadError that says what it is
-(``lib.logs.compression``).
+(``lib.logs.reading.compression``).
 
 Imports no polars, so a run can start reading before the table library is loaded
-(``lib.logs.head_start``); ``lib.logs.reading`` splits the blocks into lines.
+(``lib.logs.engines.head_start``); ``lib.logs.reading.lines`` splits the blocks into lines.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import BinaryIO
 
 from isal import igzip, isal_zlib
 
-from lib.logs.compression import DECODED, HEAD_BYTES, not_a_log, open_decoded, sniff
-from lib.logs.compression import GZIP_MAGIC as GZIP_MAGIC
 from lib.logs.errors import LogReadError
+from lib.logs.reading.compression import DECODED, HEAD_BYTES, not_a_log, open_decoded, sniff
+from lib.logs.reading.compression import GZIP_MAGIC as GZIP_MAGIC
 
 BLOCK_BYTES = 8 * 1024 * 1024  # decompressed bytes parsed at once: bounds memory per batch
 READ_BYTES = 1024 * 1024  # decompression step (larger reads are slower with isal)

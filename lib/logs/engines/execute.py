@@ -1,14 +1,14 @@
-"""Carrying out a Q1 plan (``lib.logs.plan``): its pieces summarised in this process or on a
-Dask cluster, and merged.
+"""Carrying out a Q1 plan (``lib.logs.engines.plan``): its pieces summarised in this process or on
+a Dask cluster, and merged.
 
-Both engines run the same function on every piece, ``lib.logs.summary.summarize_partition``,
-and merge with the same ``PartitionMerger``, so they give the same answers. A Dask task returns
-counts only (a few MB), which the client merges as they arrive. Country attribution runs
-afterwards, once, on the merged host counts.
+Both engines run the same function on every piece,
+``lib.logs.counting.summary.summarize_partition``, and merge with the same ``PartitionMerger``, so
+they give the same answers. A Dask task returns counts only (a few MB), which the client merges as
+they arrive. Country attribution runs afterwards, once, on the merged host counts.
 
 Memory per Dask worker is bounded by one partition in flight, read in blocks of
-``lib.logs.blocks.BLOCK_BYTES`` (8 MiB decompressed), plus the count tables of the hosts that
-partition holds; it does not grow with the number or size of the files.
+``lib.logs.reading.blocks.BLOCK_BYTES`` (8 MiB decompressed), plus the count tables of the hosts
+that partition holds; it does not grow with the number or size of the files.
 """
 
 from __future__ import annotations
@@ -21,18 +21,18 @@ from dataclasses import dataclass, replace
 from typing import TextIO
 
 from lib.errors import ProjectError
-from lib.logs.blocks import BLOCK_BYTES
-from lib.logs.cluster import client, dashboard, workers_and_slots
-from lib.logs.errors import EngineError
-from lib.logs.inputs import Partition
-from lib.logs.plan import Plan
-from lib.logs.summary import (
+from lib.logs.counting.summary import (
     LogSummary,
     PartitionMerger,
     Window,
     summarize_files,
     summarize_partition,
 )
+from lib.logs.engines.dask_cluster import client, dashboard, workers_and_slots
+from lib.logs.engines.plan import Plan
+from lib.logs.errors import EngineError
+from lib.logs.reading.blocks import BLOCK_BYTES
+from lib.logs.reading.partitions import Partition
 
 Progress = Callable[[str], None]  # told one line of news at a time
 

@@ -2,7 +2,7 @@
 (``%h %l %u %t \\"%r\\" %>s %b``), an nginx ``log_format`` string (``$remote_addr - $remote_user
 [$time_local] "$request" ...``) or the field list of a W3C extended log's ``#Fields:`` header.
 Each compiles to a whole-line regular expression with a named group per field and the field's
-role (``lib.logs.formats.regex``).
+role (``lib.logs.parsing.regex``).
 
 A field between double quotes in the format is matched as the servers escape it (Apache ``\\"``,
 nginx ``\\x22``: any character but a quote or a backslash, or a backslash and any), so a quote
@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lib.errors import ConfigError
-from lib.logs.formats.fields import CLF_STAMP
-from lib.logs.formats.regex import TIME_ROLES
+from lib.logs.parsing.fields import CLF_STAMP
+from lib.logs.parsing.regex import TIME_ROLES
 
 _APACHE = re.compile(r"%(?:!?[0-9,]+)?([<>])?(?:\{([^}]*)\})?([A-Za-z%])")
 _NGINX = re.compile(r"\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")

@@ -1,6 +1,6 @@
-"""Reading access logs into lines: the blocks of whole lines ``lib.logs.blocks`` reads (from
-plain, gzip, bzip2, xz or zstd files) split into one string per line for a format's parser
-(``lib.logs.formats``), and parsed.
+"""Reading access logs into lines: the blocks of whole lines ``lib.logs.reading.blocks`` reads
+(from plain, gzip, bzip2, xz or zstd files) split into one string per line for a format's parser
+(``lib.logs.parsing.formats``), and parsed.
 
 Bytes that are not UTF-8 are read as U+FFFD, and so is the control byte 0x1F (the block splitter
 uses it internally). Memory is bounded by the block size, whatever the file's.
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import polars as pl
 
-from lib.logs.blocks import BLOCK_BYTES, iter_blocks, open_log
-from lib.logs.formats import PARSED_SCHEMA, parse_lines
+from lib.logs.parsing.formats import PARSED_SCHEMA, parse_lines
+from lib.logs.reading.blocks import BLOCK_BYTES, iter_blocks, open_log
 
 _SEPARATOR = "\x1f"  # the batch reader's column separator; no field may contain it
 _REPLACEMENT = "\ufffd".encode()
@@ -66,8 +66,8 @@ def iter_parsed(
 
 def read_log(path: str | Path, request_parts: bool = True):
     """Read a whole log into a pandas DataFrame for exploration (the rejected lines are dropped;
-    use ``lib.logs.summary.summarize_log`` for their count). Times are UTC; ``utc_offset`` keeps
-    the zone the server wrote."""
+    use ``lib.logs.counting.summary.summarize_log`` for their count). Times are UTC;
+    ``utc_offset`` keeps the zone the server wrote."""
     frames = [good for _, good, _ in iter_parsed(path, request_parts=request_parts)]
     if not frames:
         return pl.DataFrame(schema=PARSED_SCHEMA).to_pandas()
