@@ -22,7 +22,8 @@ TOP_N ?= 10
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt pyproject.toml setup.py lib/logs/parsing/_clf.c
+$(VENV)/.installed: requirements.txt pyproject.toml setup.py lib/logs/parsing/_clf.c \
+		lib/logs/parsing/_clf_grammar.h
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .

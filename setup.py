@@ -10,6 +10,7 @@ setup(
         Extension(
             "lib.logs.parsing._clf",
             sources=["lib/logs/parsing/_clf.c"],
+            depends=["lib/logs/parsing/_clf_grammar.h"],
             extra_compile_args=["-O3"],
             optional=True,
         )

@@ -15,8 +15,9 @@ import sys
 from lib.config import project_path
 from lib.errors import ProjectError
 from lib.exit import leave
-from lib.logs.engines import head_start
-from lib.logs.engines.options import ENGINES, choose_engine
+from lib.logs.engines import open_engine
+from lib.logs.engines.engine import ENGINES
+from lib.logs.engines.plan import make_plan
 from lib.logs.settings import load_settings
 from lib.logs.window import DEFAULT_WINDOW, Window
 
@@ -27,27 +28,24 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--engine", choices=ENGINES, default="auto")
     args = parser.parse_args()
+    engine = None
     try:
         settings = load_settings()
-        if settings.head_start:  # reading starts while polars loads
-            engine = choose_engine(args.engine, settings.dask_scheduler_address)
-            head_start.begin(args.log, Window.parse(*DEFAULT_WINDOW), engine, args.workers)
-        from lib.logs.q1 import answers, run_q1  # after the head start: it loads polars
-
         logs = args.log[0] if len(args.log) == 1 else args.log
-        result = run_q1(
-            logs,
-            use_dns=False,
-            workers=args.workers,
-            engine=args.engine,
-            scheduler=settings.dask_scheduler_address,
-            geo_cache=project_path(settings.geo_cache),
-        )
+        scheduler = settings.dask_scheduler_address
+        plan = make_plan(logs, args.engine, scheduler, args.workers)
+        engine = open_engine(plan, Window.parse(*DEFAULT_WINDOW))
+        if settings.head_start:
+            engine.start()  # the local engine reads and counts while polars loads
+        from lib.logs.q1 import answer_q1, answers  # loads polars
+
+        result = answer_q1(engine, use_dns=False, geo_cache=project_path(settings.geo_cache))
     except ProjectError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
-        head_start.cancel()  # unless the run took it
+        if engine is not None:
+            engine.close()
     data = answers(result)
     json.dump(
         {

@@ -12,7 +12,8 @@ Combined one. Contenders, each a fresh process:
 - ``naive``:    ``bench/naive_q1.py``, per-line ``re.search`` into pandas (the original approach);
 - ``lib``:      ``bench/q1.py``, the three answers through lib with offline attribution;
 - ``ordinary``: the same with ``Q1_HEAD_START=0``: the log read only once polars and the rest
-  of Q1 are loaded (``lib.logs.engines.head_start``), to show what the head start gains;
+  of Q1 are loaded (the local engine not started before, ``lib.logs.engines.local``), to show
+  what the head start gains;
 - ``combined``: ``bench/q1.py`` on the Combined month (skipped for a ``--log`` without a
   ``--combined-log``);
 - ``goaccess``: GoAccess (Debian's package, ``apt-get install goaccess``; left out, saying so,
@@ -64,7 +65,7 @@ COMBINED_TARGET = 1.2  # the Combined month within this many times the Common on
 # What bench/q1.py imports before its head start reads the log: the start-up contender imports
 # the same (polars and the rest of Q1 load while the log is read).
 STARTUP_IMPORTS = (
-    "import lib.config, lib.errors, lib.logs.engines.head_start, lib.logs.engines.options, "
+    "import lib.config, lib.errors, lib.logs.engines, lib.logs.engines.plan, "
     "lib.logs.settings, lib.logs.window; from lib.exit import leave; leave(0)"
 )
 

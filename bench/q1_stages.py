@@ -8,15 +8,15 @@ Stages, each as wall and CPU seconds (CPU counts every thread of this process):
 
 - ``startup``:     the interpreter and every import ``bench/q1.py`` needs (timed from this
   process's start, as the kernel recorded it); a real run starts reading its log before
-  polars and most of Q1 load (``lib.logs.engines.head_start``), so not all of it comes first;
+  polars and most of Q1 load (``lib.logs.engines.local``), so not all of it comes first;
 - ``plan``:        finding the files and detecting their format (reads the first 64 KiB);
 - ``decompress``:  reading the whole text (``lib.logs.reading.blocks.open_log`` in 1 MiB reads);
 - ``split``:       cutting the text into blocks of whole lines (``iter_blocks``) on text
   already in memory;
 - ``parse_count``: each block parsed and counted, one block after another on one thread of this
-  process, as a parsing thread does it: for Common and Combined the compiled fast path
-  (``lib.logs.counting.compiled``: C counts across the blocks, polars for the lines it leaves), for
-  other formats ``lib.logs.counting.summary.summarize_bytes`` per block;
+  process, as a parsing thread does it (``lib.logs.counting.counted.BlockSummaries``): for
+  Common and Combined the compiled accelerator counts across the blocks and polars reads the
+  lines it leaves, for other formats polars reads every block;
 - ``merge``:       the counts turned into one summary (the fast path's tables into frames, and
   the blocks' summaries combined);
 - ``attribute``:   countries for the hosts, offline (the IP database, loaded from its cache).
@@ -54,12 +54,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lib.config import project_path  # noqa: E402
-from lib.logs.counting import compiled as fast_summary  # noqa: E402
-from lib.logs.counting.summary import combine, summarize_bytes  # noqa: E402
+from lib.logs.counting.counted import BlockSummaries  # noqa: E402
+from lib.logs.counting.summary import combine  # noqa: E402
 from lib.logs.engines.plan import make_plan  # noqa: E402
 from lib.logs.geo.attribution import attribute  # noqa: E402
+from lib.logs.parsing import accelerators  # noqa: E402
 from lib.logs.parsing.formats import AUTO  # noqa: E402
-from lib.logs.q1 import run_q1  # noqa: E402,F401  (bench/q1.py's import, to count it)
+from lib.logs.q1 import answer_q1  # noqa: E402,F401  (bench/q1.py's import, to count it)
 from lib.logs.reading.blocks import READ_BYTES, iter_blocks, open_log  # noqa: E402
 from lib.logs.settings import load_settings  # noqa: E402
 from lib.logs.window import Window  # noqa: E402
@@ -98,16 +99,19 @@ def split_blocks(text: bytes) -> list[bytes]:
     return list(iter_blocks(io.BytesIO(text)))
 
 
-def parse_blocks(blocks: list[bytes], window: Window, choice) -> tuple[list, object]:
-    """The blocks' summaries, and the fast path's counts (None if it does not read them)."""
-    fast = fast_summary.counts_for(window, choice)
-    if fast is None:
-        return [summarize_bytes(block, window, choice) for block in blocks], None
-    return [fast.summarize_block(block) for block in blocks], fast
+def parse_blocks(blocks: list[bytes], window: Window, choice) -> tuple[list, BlockSummaries]:
+    """The blocks' summaries, and what counted them (the accelerator's counts are in it)."""
+    counter = accelerators.counter(choice.primary, *window.micros())
+    summaries = BlockSummaries(window, choice, counter)
+    parts = []
+    for block in blocks:
+        counted = None if counter is None else accelerators.count(counter, block)
+        parts.append(summaries.finish(block if counted is None else counted))
+    return parts, summaries
 
 
-def merge(parts: list, fast) -> object:
-    return combine(parts + ([fast.summary()] if fast else []))
+def merge(parts: list, summaries: BlockSummaries) -> object:
+    return combine([*parts, summaries.counts()])
 
 
 def main() -> int:

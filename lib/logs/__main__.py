@@ -20,8 +20,10 @@ import sys
 from lib.config import project_path
 from lib.errors import ProjectError
 from lib.exit import leave
-from lib.logs.engines import head_start
-from lib.logs.engines.options import AUTO, ENGINES, choose_engine
+from lib.logs.engines import open_engine
+from lib.logs.engines.engine import ENGINES
+from lib.logs.engines.plan import make_plan
+from lib.logs.parsing.formats import AUTO
 from lib.logs.settings import load_settings
 from lib.logs.window import DEFAULT_WINDOW, Window
 
@@ -56,27 +58,28 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    engine = None
     try:
         settings = load_settings()
-        if settings.head_start:  # reading starts while polars loads
-            window = Window.parse(args.window_start, args.window_end)
-            engine = choose_engine(args.engine, settings.dask_scheduler_address)
-            head_start.begin(args.log, window, engine)
-        # after the head start: these load polars
-        from lib.logs.q1 import answers, headline, run_q1, write_results
-
-        result = run_q1(
+        window = Window.parse(args.window_start, args.window_end)
+        plan = make_plan(
             args.log[0] if len(args.log) == 1 else args.log,
-            window_start=args.window_start,
-            window_end=args.window_end,
+            args.engine,
+            settings.dask_scheduler_address,
+            log_format=args.format,
+        )
+        engine = open_engine(plan, window)
+        if settings.head_start:
+            engine.start()  # the local engine reads and counts while polars loads
+        from lib.logs.q1 import answer_q1, answers, headline, write_results  # loads polars
+
+        result = answer_q1(
+            engine,
             top_n=args.top_n,
             early_stopping=args.early_stopping,
             use_dns=not args.no_dns,
             dns_cache=project_path(settings.dns_cache),
             geo_cache=project_path(settings.geo_cache),
-            engine=args.engine,
-            scheduler=settings.dask_scheduler_address,
-            log_format=args.format,
             max_rejected=args.max_rejected,
         )
         if args.output_dir:
@@ -85,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     finally:
-        head_start.cancel()  # unless the run took it
+        if engine is not None:
+            engine.close()  # a run that failed before it took the engine
     print(headline(answers(result)))
     return 0
 

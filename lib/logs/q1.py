@@ -1,7 +1,9 @@
 """Q1 end to end: plan the input, read it once, attribute the hosts, and the three answers with
 their JSON form.
 
-Used by ``notebooks/q1.ipynb`` and ``bench/q1.py`` alike, so both answer the same way.
+``run_q1`` takes a log's path (``notebooks/q1.ipynb``); ``answer_q1`` takes an engine already
+planned, and maybe started before polars was loaded (``python -m lib.logs``, ``bench/q1.py``).
+Both answer the same way.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import polars as pl
 
 from lib.errors import ConfigError
 from lib.logs.counting.summary import LogSummary, top_hosts
-from lib.logs.engines.execute import EngineRun, Progress, execute
+from lib.logs.engines import open_engine
+from lib.logs.engines.engine import Engine, EngineRun, Progress
 from lib.logs.engines.plan import Plan, make_plan
 from lib.logs.errors import LogFormatError
 from lib.logs.geo.attribution import METHODS, Attribution, DnsOptions, attribute, preload
@@ -75,23 +78,60 @@ def run_q1(
 
     ``log_path`` is a file, a glob or a list of them (relative to ``base``, default the working
     directory); ``engine``, ``scheduler``, ``workers`` and ``partition_bytes`` are those of
-    ``lib.logs.engines.plan.make_plan``, and so is ``log_format`` (``auto``: detected per file),
-    ``progress`` that of ``lib.logs.engines.execute.execute``. ``dns_cache`` and ``geo_cache``
-    (Q1's settings ``DNS_CACHE`` and ``GEO_CACHE``) keep DNS answers and the IP database's table
-    between runs; None keeps nothing. A run in which no line is a request, or more than
-    ``max_rejected`` of the lines are rejected, stops with LogFormatError. Raises ConfigError,
-    LogReadError, LogFormatError or EngineError.
+    ``lib.logs.engines.plan.make_plan``, and so is ``log_format`` (``auto``: detected per file).
+    The rest is ``answer_q1``'s. Raises ConfigError, LogReadError, LogFormatError or
+    EngineError.
     """
     window = Window.parse(window_start, window_end)
-    if not 0 <= max_rejected <= 1:
-        raise ConfigError(f"max_rejected must be a share between 0 and 1, got {max_rejected}")
+    _check_share(max_rejected)
     plan = make_plan(log_path, engine, scheduler, workers, partition_bytes, base, log_format)
-    geo = None if geo_cache is None else Path(geo_cache)
-    # The IP database loads while the logs are parsed (parsing leaves some CPU over).
-    loading = threading.Thread(target=preload, args=(geo,), name="geo-preload", daemon=True)
-    loading.start()
-    summary, run = execute(plan, window, progress=progress)
-    loading.join()
+    return answer_q1(
+        open_engine(plan, window),
+        top_n=top_n,
+        early_stopping=early_stopping,
+        use_dns=use_dns,
+        inferred=inferred,
+        dns_cache=dns_cache,
+        geo_cache=geo_cache,
+        resolver=resolver,
+        progress=progress,
+        max_rejected=max_rejected,
+    )
+
+
+def answer_q1(
+    engine: Engine,
+    top_n: int = 10,
+    early_stopping: int = 50,
+    use_dns: bool = True,
+    inferred: bool = False,
+    dns_cache: str | Path | None = None,
+    geo_cache: str | Path | None = None,
+    resolver: Resolver | None = None,
+    progress: Progress | None = None,
+    max_rejected: float = 0.5,
+) -> Q1Result:
+    """Run ``engine`` (``lib.logs.engines.open_engine``: a plan and a window; started or not)
+    to its summary and answer Q1.
+
+    ``progress`` is told, one line at a time, where a Dask run is. ``dns_cache`` and
+    ``geo_cache`` (Q1's settings ``DNS_CACHE`` and ``GEO_CACHE``) keep DNS answers and the IP
+    database's table between runs; None keeps nothing. A run in which no line is a request, or
+    more than ``max_rejected`` of the lines are rejected, stops with LogFormatError. Raises
+    ConfigError, LogReadError, LogFormatError or EngineError; the engine is closed either way.
+    """
+    try:
+        if not 0 <= max_rejected <= 1:
+            raise ConfigError(f"max_rejected must be a share between 0 and 1, got {max_rejected}")
+        geo = None if geo_cache is None else Path(geo_cache)
+        # The IP database loads while the logs are parsed (parsing leaves some CPU over).
+        loading = threading.Thread(target=preload, args=(geo,), name="geo-preload", daemon=True)
+        loading.start()
+        summary, run = engine.run(progress)
+        loading.join()
+    finally:
+        engine.close()
+    plan, window = engine.plan, engine.window
     refuse_unreadable(summary, plan, max_rejected)
     attribution = attribute(
         summary.hosts,
@@ -101,9 +141,8 @@ def run_q1(
         inferred=inferred,
         geo_cache=geo,
     )
-    named = str(log_path) if isinstance(log_path, (str, Path)) else [str(p) for p in log_path]
     return Q1Result(
-        log_path=named,
+        log_path=plan.named,
         files=[str(f) for f in plan.files],
         formats={path: choice.primary.name for path, choice in plan.choices},
         synthetic=any(is_synthetic(f) for f in plan.files),
@@ -118,6 +157,11 @@ def run_q1(
         top_user_agents=_top(summary.user_agents, "user_agent"),
         logged_fields=logged_fields(plan, summary),
     )
+
+
+def _check_share(max_rejected: float) -> None:
+    if not 0 <= max_rejected <= 1:
+        raise ConfigError(f"max_rejected must be a share between 0 and 1, got {max_rejected}")
 
 
 def logged_fields(plan: Plan, summary: LogSummary) -> frozenset[str]:

@@ -9,7 +9,7 @@
 - ``DASK_SCHEDULER_ADDRESS`` (none): the Dask scheduler of the ``dask`` engine (e.g.
   ``tcp://10.0.0.5:8786``); without it, that engine starts a LocalCluster sized to the machine;
 - ``Q1_HEAD_START`` (``1``): ``0`` keeps a command from reading its log while it is still loading
-  (``lib.logs.engines.head_start``), e.g. to time the ordinary path.
+  (``lib.logs.engines.local``), e.g. to time the ordinary path.
 """
 
 from __future__ import annotations

@@ -122,7 +122,7 @@ def test_notebook_on_a_small_synthetic_log(tmp_path):
 def test_the_notebook_takes_its_caches_from_the_environment(tmp_path, monkeypatch):
     """DNS_CACHE and GEO_CACHE, read in the notebook's first cell, are where the run looks."""
     from lib.logs.datasets.synthetic import generate_log
-    from lib.logs.reading.lines import read_log
+    from lib.logs.parsing.requests import read_log
 
     log = generate_log(tmp_path / "synthetic.log.gz", lines=5_000, seed=3)
     hosts = read_log(log, request_parts=False)["host"].unique()

@@ -18,7 +18,7 @@ from pathlib import Path
 from isal import isal_zlib
 
 from lib.logs.errors import DownloadError, LogReadError
-from lib.logs.parsing.common import parse_line
+from lib.logs.parsing.kinds.clf import parse_line
 from lib.logs.reading.blocks import open_log
 
 logger = logging.getLogger(__name__)

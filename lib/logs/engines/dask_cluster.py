@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from lib.logs.counting.summary import worker_count
+from lib.logs.engines.engine import worker_count
 from lib.logs.errors import EngineError
 
 CONNECT_TIMEOUT = "10s"  # to reach a named scheduler, and for it to have a worker

@@ -1,13 +1,13 @@
 """Planning a Q1 run: which files, in which format, cut into which pieces, read by which
-engine. One step that returns a ``Plan``; ``lib.logs.engines.execute.execute`` carries it out.
+engine. One step that returns a ``Plan``; an engine (``lib.logs.engines``) carries it out.
 
 The format of each file is the one asked for, or with ``auto`` the registered format that
-parses its first lines (``lib.logs.parsing.formats.detect``); either way a line in another
-registered format is still read (a server's configuration changed mid-file).
+parses its first lines (``lib.logs.parsing.detect``); either way a line in another registered
+format is still read (a server's configuration changed mid-file).
 
 - ``local``: the files one after another in this process, each decompressed by one thread while
-  its blocks are parsed on a thread per core. The default for small inputs.
-- ``dask``: one task per piece on a Dask cluster (``lib.logs.engines.dask_cluster``): a plain
+  its blocks are counted and parsed on a thread per core (``lib.logs.engines.local``).
+- ``dask``: one task per piece on a Dask cluster (``lib.logs.engines.dask_engine``): a plain
   file is cut into byte ranges, a gzip or zstd file more than one task slot's share of the work
   into ranges of its text (``lib.logs.reading.partitions.balance``), a bzip2 or xz file is one
   piece; the biggest pieces go first.
@@ -16,6 +16,9 @@ registered format is still read (a server's configuration changed mid-file).
   faster and the leaner since its threads parse with the GIL released (the compiled fast path):
   on a 1.2 GB plain log, 2.8x a LocalCluster's speed in a third of its memory
   (``bench/q1_big.py``, docs/benchmarks.md).
+
+Planning imports no polars for a Common or Combined log (detection settles those without it),
+so a command plans and starts reading before it loads the rest of Q1.
 """
 
 from __future__ import annotations
@@ -24,19 +27,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lib.logs.counting.summary import worker_count
-from lib.logs.engines.dask_cluster import task_slots
-from lib.logs.engines.options import choose_engine
+from lib.logs.engines.engine import choose_engine, worker_count
 from lib.logs.errors import LogFormatError
-from lib.logs.parsing.formats import AUTO, FORMATS, W3C, FormatChoice, detect, log_format
+from lib.logs.parsing.detect import detect
+from lib.logs.parsing.formats import AUTO, FORMATS, W3C, FormatChoice, log_format
 from lib.logs.reading.blocks import iter_blocks, open_log
-from lib.logs.reading.partitions import (
-    PARTITION_BYTES,
-    Partition,
-    balance,
-    plan_partitions,
-    resolve_paths,
-)
+from lib.logs.reading.partitions import PARTITION_BYTES, Partition, balance, plan_partitions
+from lib.logs.reading.paths import resolve_paths
 
 SAMPLE_BYTES = 64 * 1024  # the start of a file that detection reads
 SAMPLE_LINES = 200
@@ -53,6 +50,7 @@ class Plan:
     scheduler: str | None  # the Dask scheduler's address; None: this process or a LocalCluster
     slots: int  # pieces read at once
     choices: tuple[tuple[str, FormatChoice], ...] = ()  # per file: how its lines are read
+    named: str | list[str] = ""  # the input as it was given: a file, a glob, or a list
 
     def choice_for(self, path: str) -> FormatChoice:
         """How the lines of ``path`` are read."""
@@ -84,6 +82,7 @@ def make_plan(
     Raises ConfigError (no such file, unknown engine or format), LogFormatError (no known
     format reads a file's first lines), LogReadError or EngineError.
     """
+    named = str(log_path) if isinstance(log_path, (str, Path)) else [str(p) for p in log_path]
     files = resolve_paths(log_path, base)
     choices = tuple((str(path), choose_format(path, log_format)) for path in files)
     parts = plan_partitions(files, partition_bytes)
@@ -91,13 +90,17 @@ def make_plan(
     if chosen == "local":
         threads = worker_count(workers)
         whole = tuple(Partition(str(path)) for path in files)
-        return Plan(tuple(files), "local", whole, threads, None, threads, choices)
+        return Plan(tuple(files), "local", whole, threads, None, threads, choices, named)
+    from lib.logs.engines.dask_cluster import task_slots
+
     slots = task_slots(scheduler, workers)
     pieces = balance(parts, slots, max(1, partition_bytes // 4))
     # Largest first: a big piece started last would leave the other workers idle at the end.
     biggest_first = sorted(pieces, key=lambda part: part.weight, reverse=True)
     count = None if scheduler else worker_count(workers)
-    return Plan(tuple(files), "dask", tuple(biggest_first), count, scheduler, slots, choices)
+    return Plan(
+        tuple(files), "dask", tuple(biggest_first), count, scheduler, slots, choices, named
+    )
 
 
 def choose_format(path: Path, requested: str = AUTO) -> FormatChoice:
@@ -110,7 +113,7 @@ def choose_format(path: Path, requested: str = AUTO) -> FormatChoice:
     found = detect(sample)
     if found is None and not any(line.strip() for line in sample):
         return FormatChoice.of(FORMATS["common"])  # an empty log: nothing to choose by
-    if found is None or (requested == W3C and found.parser != W3C):
+    if found is None or (requested == W3C and found.name != W3C):
         tried = "a W3C #Fields: header" if requested == W3C else ", ".join(FORMATS)
         raise LogFormatError(
             f"{path}: no known log format reads its first lines (tried {tried}); "

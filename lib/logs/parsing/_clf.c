@@ -1,22 +1,31 @@
 /*
- * The compiled fast path of the Common and Combined Log Formats: one pass over a block of log
- * lines that counts what a Q1 summary needs (lib/logs/summary.py: LogSummary), with the GIL
- * released so that blocks are scanned on several threads while another decompresses.
+ * The compiled accelerator of the Common and Combined Log Formats (lib/logs/parsing/
+ * accelerators.py): one pass over a block of log lines that counts what a Q1 summary needs
+ * (lib/logs/counting/summary.py: LogSummary), with the GIL released so that blocks are scanned
+ * on several threads while another decompresses.
+ *
+ * Its rules are the grammar of lib/logs/parsing/clf.py, through the header _clf_grammar.h that
+ * the grammar writes (the stamp's layout, the month names, the digits a status and a byte count
+ * may have, the years it reads itself); a test keeps the header equal to the grammar and checks
+ * this build's GRAMMAR against it.
  *
  * It is conservative. A line is accepted only when it is certain that the polars path
- * (lib/logs/reading.py:block_to_lines, then lib/logs/formats/common.py:_parse and
- * lib/logs/formats/fields.py:with_clf_time) accepts it with the same values: a line of printable
- * ASCII (0x20-0x7E, so no decoding and no U+FFFD), of exactly the shape of PREFIX_PATTERN and
- * SUFFIX_PATTERN (or COMBINED_SUFFIX_PATTERN), with a month named exactly Jan..Dec, a real
- * calendar day and a year in 1000..9998. Every other line is handed back, with its index in the
- * block and its bytes as read, for the polars path to accept or reject ("the careful path").
+ * (lib/logs/reading/lines.py:block_to_lines, then lib/logs/parsing/kinds/clf.py:parse and
+ * lib/logs/parsing/fields.py:with_clf_time) accepts it with the same values: a line of printable
+ * ASCII (0x20-0x7E, so no decoding and no U+FFFD), of exactly the shape of clf.PREFIX and
+ * clf.SUFFIX (or clf.COMBINED_SUFFIX), with a month named exactly Jan..Dec, a real calendar day
+ * and a year in clf.CERTAIN_YEARS. Every other line is handed back, with its index in the block
+ * and its bytes as read, for the polars path to accept or reject. What of polars' behaviour
+ * this relies on (month names in any case, an Int64 sum that wraps, one trailing CR dropped, a
+ * byte-order mark dropped at a buffer's start only) is pinned by tests/unit/logs/
+ * test_polars_rules.py, so a polars upgrade that changes it fails a test by name.
  *
- * Counter(combined, window_start_us, window_end_us) keeps the counts of one partition:
+ * Counter(combined, window_start_us, window_end_us) keeps the counts of one piece:
  *   add(block) parses a block of whole lines without the GIL, counts its accepted lines into
  *     one of the Counter's shards (a lock each: blocks come from a thread pool) and returns
  *     the left-over lines;
  *   result() merges the shards and hands the counts back as plain lists
- *     (lib/logs/fast_summary.py makes them frames).
+ *     (lib/logs/counting/counted.py makes them frames).
  * Keeping the counts here, not in per-block tables, is what makes the path cheap: turning a
  * block's 19,000 host counts into frames and merging them cost more than scanning its 75,000
  * lines, and so did building and merging a C table per block.
@@ -27,6 +36,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "_clf_grammar.h"
+
+/* status_at is written for three digits. */
+_Static_assert(CLF_STATUS_DIGITS == 3, "status_at reads three digits");
 
 /* ------------------------------------------------------------------------------------------ */
 /* Hash tables: open addressing, linear probing, power-of-two capacity, at most half full.      */
@@ -272,46 +286,45 @@ days_in_month(int y, int m)
     return DAYS[m - 1];
 }
 
-/* The stamp `dd/Mon/yyyy:HH:MM:SS +zzzz` (26 characters) -> microseconds UTC; 0 if the polars
- * path could null it or read it otherwise. Mirrors CLF_STAMP (digits where it has [0-9]) and
- * with_clf_time: `%d/%b/%Y:%H:%M` through chrono (a real date, hour <= 23, minute <= 59), the
- * second <= 59, the zone's hours <= 23 and minutes <= 59, time = local - zone. */
+/* A number of `width` digits at p (checked to be digits by the caller). */
+static inline int
+digits(const char *p, int width)
+{
+    int v = 0;
+    for (int i = 0; i < width; i++)
+        v = v * 10 + (p[i] - '0');
+    return v;
+}
+
+/* The stamp (CLF_STAMP_WIDTH characters laid out as lib/logs/parsing/clf.py's STAMP_LAYOUT says:
+ * `dd/Mon/yyyy:HH:MM:SS +zzzz`) -> microseconds UTC; 0 if the polars path could null it or read
+ * it otherwise. Mirrors STAMP (digits where it has [0-9]) and with_clf_time: MINUTE_FORMAT
+ * through chrono (a real date, hour <= 23, minute <= 59), the second <= 59, the zone's hours
+ * <= 23 and minutes <= 59, time = local - zone. */
 static int
 stamp_time(const char *p, int64_t *out)
 {
-    static const int DIGITS[] = {0, 1, 7, 8, 9, 10, 12, 13, 15, 16, 18, 19, 22, 23, 24, 25};
-    for (size_t i = 0; i < sizeof DIGITS / sizeof DIGITS[0]; i++)
-        if (!is_digit(p[DIGITS[i]]))
+    for (size_t i = 0; i < sizeof CLF_STAMP_DIGITS / sizeof CLF_STAMP_DIGITS[0]; i++)
+        if (!is_digit(p[CLF_STAMP_DIGITS[i]]))
             return 0;
-    if (p[2] != '/' || p[6] != '/' || p[11] != ':' || p[14] != ':' || p[17] != ':' || p[20] != ' ')
-        return 0;
-    if (p[21] != '+' && p[21] != '-')
+    for (size_t i = 0; i < sizeof CLF_STAMP_LITERALS / sizeof CLF_STAMP_LITERALS[0]; i++)
+        if (p[CLF_STAMP_LITERALS[i].at] != CLF_STAMP_LITERALS[i].c)
+            return 0;
+    const char sign = p[CLF_SIGN_AT];
+    if (sign != '+' && sign != '-')
         return 0;
     /* The regex allows any letters and chrono reads month names in any case; only the exact
      * names are certain here. */
-    int month = 0;
-    switch (((unsigned char)p[3] << 16) | ((unsigned char)p[4] << 8) | (unsigned char)p[5]) {
-    case 'J' << 16 | 'a' << 8 | 'n': month = 1; break;
-    case 'F' << 16 | 'e' << 8 | 'b': month = 2; break;
-    case 'M' << 16 | 'a' << 8 | 'r': month = 3; break;
-    case 'A' << 16 | 'p' << 8 | 'r': month = 4; break;
-    case 'M' << 16 | 'a' << 8 | 'y': month = 5; break;
-    case 'J' << 16 | 'u' << 8 | 'n': month = 6; break;
-    case 'J' << 16 | 'u' << 8 | 'l': month = 7; break;
-    case 'A' << 16 | 'u' << 8 | 'g': month = 8; break;
-    case 'S' << 16 | 'e' << 8 | 'p': month = 9; break;
-    case 'O' << 16 | 'c' << 8 | 't': month = 10; break;
-    case 'N' << 16 | 'o' << 8 | 'v': month = 11; break;
-    case 'D' << 16 | 'e' << 8 | 'c': month = 12; break;
-    }
+    int month = clf_month(p + CLF_MONTH_AT);
     if (!month)
         return 0;
-    int day = two(p), year = two(p + 7) * 100 + two(p + 9);
-    int hour = two(p + 12), minute = two(p + 15), second = two(p + 18);
-    int zone_hours = two(p + 22), zone_minutes = two(p + 24);
-    /* Years chrono reads and Python's datetime can hold even after the zone is applied (the
-     * polars path turns first/last times into Python datetimes). */
-    if (year < 1000 || year > 9998)
+    int day = digits(p + CLF_DAY_AT, 2), year = digits(p + CLF_YEAR_AT, 4);
+    int hour = digits(p + CLF_HOUR_AT, 2), minute = digits(p + CLF_MINUTE_AT, 2);
+    int second = digits(p + CLF_SECOND_AT, 2);
+    int zone_hours = digits(p + CLF_ZONE_AT, 2), zone_minutes = digits(p + CLF_ZONE_AT + 2, 2);
+    /* CERTAIN_YEARS: years chrono reads and Python's datetime can hold even after the zone is
+     * applied (the polars path turns first/last times into Python datetimes). */
+    if (year < CLF_YEAR_MIN || year > CLF_YEAR_MAX)
         return 0;
     if (day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59)
         return 0; /* chrono: no such minute */
@@ -319,7 +332,7 @@ stamp_time(const char *p, int64_t *out)
         return 0; /* _utc's `valid` */
     int64_t zone = zone_hours * 3600 + zone_minutes * 60;
     int64_t seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
-                      second - (p[21] == '-' ? -zone : zone); /* -0400: add 4 h for UTC */
+                      second - (sign == '-' ? -zone : zone); /* -0400: add 4 h for UTC */
     *out = seconds * 1000000;
     return 1;
 }
@@ -366,9 +379,9 @@ bytes_end(const char *s, Py_ssize_t n, Py_ssize_t i)
     if (i < n && s[i] == '-')
         return i + 1;
     Py_ssize_t j = i;
-    while (j < n && is_digit(s[j]) && j - i <= 18)
+    while (j < n && is_digit(s[j]) && j - i <= CLF_BYTES_DIGITS)
         j++;
-    if (j == i || j - i > 18)
+    if (j == i || j - i > CLF_BYTES_DIGITS)
         return -1;
     return j;
 }
@@ -381,7 +394,7 @@ bytes_value(const char *s, Py_ssize_t from, Py_ssize_t to)
     int64_t v = 0;
     for (Py_ssize_t i = from; i < to; i++)
         v = v * 10 + (s[i] - '0');
-    return v; /* at most 18 digits: fits */
+    return v; /* at most CLF_BYTES_DIGITS (18) digits: fits */
 }
 
 /* COMBINED_SUFFIX_PATTERN matched at q and running to the line's end: `" sss bytes "ref"
@@ -423,9 +436,9 @@ parse_line(const char *s, Py_ssize_t n, int combined, Line *out)
     const char *s3 = memchr(s2 + 1, ' ', n - (s2 + 1 - s));
     if (!s3 || s3 == s2 + 1)
         return 0;
-    Py_ssize_t stamp = s3 - s + 2, prefix_end = stamp + 26 + 3;
-    if (prefix_end > n || s[stamp - 1] != '[' || s[stamp + 26] != ']' || s[stamp + 27] != ' ' ||
-        s[stamp + 28] != '"')
+    Py_ssize_t stamp = s3 - s + 2, prefix_end = stamp + CLF_STAMP_WIDTH + 3;
+    if (prefix_end > n || s[stamp - 1] != '[' || s[stamp + CLF_STAMP_WIDTH] != ']' ||
+        s[stamp + CLF_STAMP_WIDTH + 1] != ' ' || s[stamp + CLF_STAMP_WIDTH + 2] != '"')
         return 0;
     if (!stamp_time(s + stamp, &out->time_us))
         return 0;
@@ -978,7 +991,7 @@ static PyMethodDef Counter_methods[] = {
 };
 
 static PyTypeObject CounterType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "lib.logs._clf.Counter",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "lib.logs.parsing._clf.Counter",
     .tp_doc = PyDoc_STR("Counter(combined, window_start_us, window_end_us): the counts of the "
                         "well-formed Common (or Combined) lines of the blocks added to it; "
                         "window: start <= t < end, microseconds UTC."),
@@ -995,6 +1008,35 @@ static struct PyModuleDef MODULE = {
     "Compiled fast path of the Common and Combined Log Formats (see _clf.c).", -1, NULL,
 };
 
+/* What this build was compiled with of the grammar (_clf_grammar.h), for a test to compare with
+ * lib/logs/parsing/clf.py: a build older than the grammar shows. */
+static PyObject *
+grammar(void)
+{
+    PyObject *months = PyTuple_New(12), *digits = PyList_New(0);
+    for (int m = 0; months && m < 12; m++)
+        PyTuple_SET_ITEM(months, m, PyUnicode_FromStringAndSize(CLF_MONTHS[m], 3));
+    for (size_t i = 0; digits && i < sizeof CLF_STAMP_DIGITS / sizeof CLF_STAMP_DIGITS[0]; i++)
+    {
+        PyObject *at = PyLong_FromLong(CLF_STAMP_DIGITS[i]);
+        if (!at || PyList_Append(digits, at) < 0)
+            Py_CLEAR(digits);
+        Py_XDECREF(at);
+    }
+    if (!months || !digits || PyErr_Occurred()) {
+        Py_XDECREF(months);
+        Py_XDECREF(digits);
+        return NULL;
+    }
+    return Py_BuildValue("{s:i,s:i,s:i,s:(ii),s:N,s:N,s:{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i}}",
+                         "bytes_digits", CLF_BYTES_DIGITS, "status_digits", CLF_STATUS_DIGITS,
+                         "stamp_width", CLF_STAMP_WIDTH, "certain_years", CLF_YEAR_MIN,
+                         CLF_YEAR_MAX, "months", months, "stamp_digits", digits, "stamp_at",
+                         "day", CLF_DAY_AT, "month", CLF_MONTH_AT, "year", CLF_YEAR_AT, "hour",
+                         CLF_HOUR_AT, "minute", CLF_MINUTE_AT, "second", CLF_SECOND_AT, "sign",
+                         CLF_SIGN_AT, "zone", CLF_ZONE_AT);
+}
+
 PyMODINIT_FUNC
 PyInit__clf(void)
 {
@@ -1003,9 +1045,13 @@ PyInit__clf(void)
     PyObject *module = PyModule_Create(&MODULE);
     if (!module)
         return NULL;
-    if (PyModule_AddObjectRef(module, "Counter", (PyObject *)&CounterType) < 0) {
+    PyObject *rules = grammar();
+    if (!rules || PyModule_AddObjectRef(module, "Counter", (PyObject *)&CounterType) < 0 ||
+        PyModule_AddObjectRef(module, "GRAMMAR", rules) < 0) {
+        Py_XDECREF(rules);
         Py_DECREF(module);
         return NULL;
     }
+    Py_DECREF(rules);
     return module;
 }

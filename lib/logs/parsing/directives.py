@@ -2,7 +2,7 @@
 (``%h %l %u %t \\"%r\\" %>s %b``), an nginx ``log_format`` string (``$remote_addr - $remote_user
 [$time_local] "$request" ...``) or the field list of a W3C extended log's ``#Fields:`` header.
 Each compiles to a whole-line regular expression with a named group per field and the field's
-role (``lib.logs.parsing.regex``).
+role (``lib.logs.parsing.kinds.regex`` parses with them).
 
 A field between double quotes in the format is matched as the servers escape it (Apache ``\\"``,
 nginx ``\\x22``: any character but a quote or a backslash, or a backslash and any), so a quote
@@ -17,22 +17,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lib.errors import ConfigError
-from lib.logs.parsing.fields import CLF_STAMP
-from lib.logs.parsing.regex import TIME_ROLES
+from lib.logs.parsing import clf
+from lib.logs.parsing.roles import TIME_ROLES
 
 _APACHE = re.compile(r"%(?:!?[0-9,]+)?([<>])?(?:\{([^}]*)\})?([A-Za-z%])")
 _NGINX = re.compile(r"\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
-_QUOTED = r'(?:[^"\\]|\\.)*'
-_UNQUOTED = {
-    "host": r"[^ ]+",
-    "ident": r"[^ ]+",
-    "user": r"[^ ]+",
-    "time_clf": rf"\[{CLF_STAMP}\]|{CLF_STAMP}",
+_QUOTED = clf.ESCAPED
+_UNQUOTED = {  # the tokens Common and Combined have are theirs (lib.logs.parsing.clf)
+    "host": clf.TOKEN,
+    "ident": clf.TOKEN,
+    "user": clf.TOKEN,
+    "time_clf": rf"\[{clf.STAMP}\]|{clf.STAMP}",
     "time_iso": r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[^ ]+",
     "time_epoch": r"[0-9]+(?:\.[0-9]+)?",
     "date": r"[0-9]{4}-[0-9]{2}-[0-9]{2}",
     "clock": r"[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?",
-    "status": r"[0-9]{3}",
+    "status": clf.STATUS,
     "bytes": r"[0-9]+|-",
     "port": r"[0-9]+|-",
     "duration_s": r"[0-9]+(?:\.[0-9]+)?|-",

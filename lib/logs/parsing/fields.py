@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from lib.logs.parsing import clf
+
 PARSED_SCHEMA = {
     "line_no": pl.UInt64,
     "host": pl.String,
@@ -23,7 +25,6 @@ EXTRA_SCHEMA = {"referer": pl.String, "user_agent": pl.String}
 REQUEST_PARTS = ("request", "method", "path", "protocol")
 REJECTED_SCHEMA = {"line_no": pl.UInt64, "line": pl.String}
 
-CLF_STAMP = r"[0-9]{2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}"
 _REQUEST_PATTERN = r"^(?P<method>[^ ]+)(?: (?P<path>.*?))??(?: (?P<protocol>HTTP/[0-9.]+))?$"
 
 
@@ -37,19 +38,20 @@ def numbered(lines: pl.Series, first_line_no: int) -> pl.DataFrame:
 
 
 def with_clf_time(frame: pl.LazyFrame, stamp: pl.Expr) -> pl.LazyFrame:
-    """``frame`` with ``time`` (UTC) and ``utc_offset`` (as written) from a stamp
-    ``dd/Mon/yyyy:HH:MM:SS +zzzz``; the time is null for an impossible date, second or offset.
+    """``frame`` with ``time`` (UTC) and ``utc_offset`` (as written) from a stamp laid out as
+    ``lib.logs.parsing.clf.STAMP_LAYOUT`` says (``dd/Mon/yyyy:HH:MM:SS +zzzz``); the time is null
+    for an impossible date, second or offset.
 
     In two stages: polars evaluates an expression used twice in one stage twice, and the zone
     and second are used several times (measured: a fifth of the Common parse)."""
-    minute = stamp.str.slice(0, 17).str.to_datetime(
-        "%d/%b/%Y:%H:%M", strict=False, time_unit="us", time_zone="UTC", cache=True
+    minute = stamp.str.slice(*clf.MINUTE_SLICE).str.to_datetime(
+        clf.MINUTE_FORMAT, strict=False, time_unit="us", time_zone="UTC", cache=True
     )  # a month has 44,640 minutes: each distinct one is parsed once
     return frame.with_columns(
         minute.alias("_minute"),
-        stamp.str.slice(18, 2).str.to_integer(strict=False).alias("_second"),
-        stamp.str.slice(21, 5).str.to_integer(strict=False).alias("_zone"),
-        stamp.str.slice(21, 5).alias("utc_offset"),
+        stamp.str.slice(*clf.SECOND_SLICE).str.to_integer(strict=False).alias("_second"),
+        stamp.str.slice(*clf.ZONE_SLICE).str.to_integer(strict=False).alias("_zone"),
+        stamp.str.slice(*clf.ZONE_SLICE).alias("utc_offset"),
     ).with_columns(_utc(pl.col("_minute"), pl.col("_second"), pl.col("_zone")).alias("time"))
 
 

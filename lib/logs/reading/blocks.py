@@ -5,7 +5,7 @@ binary data, a directory) is a one-line LogReadError that says what it is
 (``lib.logs.reading.compression``).
 
 Imports no polars, so a run can start reading before the table library is loaded
-(``lib.logs.engines.head_start``); ``lib.logs.reading.lines`` splits the blocks into lines.
+(``lib.logs.engines.local``); ``lib.logs.reading.lines`` splits the blocks into lines.
 """
 
 from __future__ import annotations

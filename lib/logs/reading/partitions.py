@@ -1,10 +1,4 @@
-"""Which files a Q1 run reads, and the partitions they are cut into.
-
-``log_path`` may be one file, a glob (``logs/*.gz``, ``**`` allowed) or a list of either; plain,
-gzip, bzip2, xz and zstd files mix freely (told by their first bytes, not their names).
-``resolve_paths`` turns it into a sorted list of distinct absolute files, so the answers do not
-depend on the order the files were named in. A glob skips the sidecar markers of synthetic logs
-(``*.synthetic.json``): they describe logs, they are not logs.
+"""The partitions a Q1 run's files (``lib.logs.reading.paths``) are cut into.
 
 A *partition* is the unit of parallel work: a whole file, or the lines that *start* inside a
 byte range ``[start, end)`` of it. Every line starts in exactly one range, so a line that
@@ -18,7 +12,6 @@ too (it decodes as fast). A bzip2 or xz file is read whole, by one worker (``CUT
 
 from __future__ import annotations
 
-import glob
 import heapq
 import math
 from collections.abc import Iterable
@@ -39,7 +32,6 @@ from lib.logs.reading.compression import (
     sniff,
     stated_text_size,
 )
-from lib.logs.reading.synthetic_marker import MARKER_SUFFIX
 
 PARTITION_BYTES = 64 * 1024 * 1024  # plain files are cut into ranges of this size
 MIN_RANGE_BYTES = PARTITION_BYTES // 4  # no gzip range is cut shorter (two parse blocks)
@@ -55,7 +47,6 @@ WORK_PER_TEXT_BYTE = {"gzip": 1.0, "zstd": 1.0, "xz": 1.6, "bzip2": 3.7}
 # it, which pays when decoding is a small share of the work, as ISA-L's inflating is
 # (INFLATE_SHARE) and zstd's decoding (measured as fast). bzip2 and xz files are read whole.
 CUT_KINDS = ("gzip", "zstd")
-_GLOB_CHARS = frozenset("*?[")
 
 
 @dataclass(frozen=True, order=True)
@@ -83,43 +74,6 @@ class Partition:
     def __str__(self) -> str:
         end = "" if self.end is None else self.end
         return self.path if self.whole else f"{self.path}[{self.start}:{end}]"
-
-
-def resolve_paths(
-    log_path: str | Path | Iterable[str | Path], base: Path | None = None
-) -> list[Path]:
-    """The files ``log_path`` names, absolute, distinct and sorted.
-
-    Relative names are taken from ``base`` (default: the working directory). Raises ConfigError
-    for an empty list, a glob that matches no file, or a name that is not a file (a directory
-    is told to name its files).
-    """
-    items = [log_path] if isinstance(log_path, (str, Path)) else list(log_path)
-    if not items:
-        raise ConfigError("log_path names no file (an empty list)")
-    base = Path.cwd() if base is None else base
-    found: set[Path] = set()
-    for item in items:
-        path = Path(item).expanduser()
-        path = path if path.is_absolute() else base / path
-        if _GLOB_CHARS.intersection(str(item)):
-            matches = [
-                Path(p)
-                for p in glob.glob(str(path), recursive=True)
-                if Path(p).is_file() and not p.endswith(MARKER_SUFFIX)
-            ]
-            if not matches:
-                raise ConfigError(f"log_path pattern {str(item)!r} matches no file")
-            found.update(m.resolve() for m in matches)
-        elif path.is_file():
-            found.add(path.resolve())
-        elif path.is_dir():
-            raise ConfigError(directory_message(str(item)))
-        elif path.exists():
-            raise ConfigError(f"log_path {item} is not a regular file")
-        else:
-            raise ConfigError(f"log file not found: {item}")
-    return sorted(found)
 
 
 def is_gzip(path: str | Path) -> bool:

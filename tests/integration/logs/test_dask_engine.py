@@ -13,7 +13,7 @@ from lib.errors import ConfigError
 from lib.logs.datasets.synthetic import generate_log
 from lib.logs.engines.cpu_pinning import allowed_cpus
 from lib.logs.engines.dask_cluster import local_cluster
-from lib.logs.engines.options import choose_engine
+from lib.logs.engines.engine import choose_engine
 from lib.logs.engines.plan import make_plan
 from lib.logs.errors import EngineError, LogReadError
 from lib.logs.q1 import answers, run_q1

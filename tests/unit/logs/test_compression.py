@@ -20,19 +20,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lib.errors import ConfigError
-from lib.logs.counting.summary import (
-    LogSummary,
-    PartitionMerger,
-    Window,
-    summarize_log,
-    summarize_partition,
-)
+from lib.logs.counting.summary import LogSummary, PartitionMerger
 from lib.logs.datasets.download import verify_access_log
 from lib.logs.datasets.synthetic import generate_log
+from lib.logs.engines.local import summarize_log
+from lib.logs.engines.pipeline import read_piece
 from lib.logs.errors import DownloadError, LogReadError
+from lib.logs.parsing.requests import iter_parsed
 from lib.logs.reading.blocks import iter_blocks, open_log
 from lib.logs.reading.compression import HEAD_BYTES, sniff
-from lib.logs.reading.lines import iter_parsed
 from lib.logs.reading.partitions import (
     Partition,
     balance,
@@ -40,9 +36,10 @@ from lib.logs.reading.partitions import (
     log_kind,
     open_partition,
     plan_partitions,
-    resolve_paths,
     text_bytes,
 )
+from lib.logs.reading.paths import resolve_paths
+from lib.logs.window import Window
 
 WINDOW = Window.parse("1995-08-18T00:00:00-04:00", "1995-08-21T00:00:00-04:00")
 GOOD = b'h - - [18/Aug/1995:12:30:00 -0400] "GET / HTTP/1.0" 200 1\n'
@@ -283,7 +280,7 @@ def test_bzip2_and_xz_files_are_whole_partitions_balance_leaves_alone(kind, text
     assert part.weight > len(text)  # they cost more per byte of text than gzip
     assert balance([part], 8, min_bytes=1000) == [part]
     merger = PartitionMerger()
-    merger.add(part, summarize_partition(part, WINDOW))
+    merger.add(part, read_piece(part, WINDOW))
     _same(merger.result(), plain)
 
 
@@ -298,7 +295,7 @@ def test_a_zstd_file_is_cut_like_a_gzip_file_with_the_same_answers(text, plain, 
     assert len(parts) >= 3 and parts[-1].end is None
     merger = PartitionMerger()
     for part in reversed(parts):
-        merger.add(part, summarize_partition(part, WINDOW))
+        merger.add(part, read_piece(part, WINDOW))
     _same(merger.result(), plain)
 
 

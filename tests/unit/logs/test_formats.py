@@ -12,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lib.errors import ConfigError
-from lib.logs.counting.summary import summarize_bytes
+from lib.logs.counting.counted import summarize_block
+from lib.logs.parsing.detect import detect
 from lib.logs.parsing.fields import REJECTED_SCHEMA
-from lib.logs.parsing.formats import FORMATS, FormatChoice, detect, log_format, w3c_format
+from lib.logs.parsing.formats import FORMATS, FormatChoice, log_format, w3c_format
 from lib.logs.window import Window
 
 COMMON = '127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326'
@@ -345,7 +346,7 @@ def test_a_combined_line_round_trips(
     assert row["referer"] == (escape(referer) if referer not in ("", "-") else None)
     assert row["user_agent"] == (escape(agent) if agent not in ("", "-") else None)
     # a summary cuts them from the logged pair itself: the same values
-    summary = summarize_bytes(
+    summary = summarize_block(
         line.encode() + b"\n", ANY_TIME, FormatChoice.of(FORMATS["combined"])
     )
     for key, frame in (("referer", summary.referers), ("user_agent", summary.user_agents)):

@@ -200,7 +200,7 @@ def test_country_ties_are_broken_by_code():
 
 
 def test_real_slice_strong_tiers_cover_over_40_percent_and_us_leads(nasa_slice):
-    from lib.logs.counting.summary import summarize_log
+    from lib.logs.engines.local import summarize_log
     from lib.logs.window import Window
 
     window = Window.parse("1995-08-18T00:00:00-04:00", "1995-08-21T00:00:00-04:00")

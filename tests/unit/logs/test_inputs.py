@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lib.errors import ConfigError
-from lib.logs.counting.summary import PartitionMerger, summarize_log, summarize_partition
+from lib.logs.counting.summary import PartitionMerger
+from lib.logs.engines.local import summarize_log
+from lib.logs.engines.pipeline import read_piece
 from lib.logs.errors import LogReadError
 from lib.logs.reading.partitions import (
     INFLATE_SHARE,
@@ -19,8 +21,8 @@ from lib.logs.reading.partitions import (
     is_gzip,
     open_partition,
     plan_partitions,
-    resolve_paths,
 )
+from lib.logs.reading.paths import resolve_paths
 from lib.logs.window import Window
 
 WINDOW = Window.parse("1995-08-18T00:00:00-04:00", "1995-08-21T00:00:00-04:00")
@@ -146,7 +148,7 @@ def test_damage_in_a_gzip_range_or_before_it_is_an_error_naming_the_range(tmp_pa
     for start in (10, 10_000_000):  # the damage is read, or inflated on the way to the start
         part = Partition(str(path), start, None, packed=True)
         with pytest.raises(LogReadError, match=rf"cut\.log\.gz\[{start}:\] is damaged"):
-            summarize_partition(part, WINDOW)
+            read_piece(part, WINDOW)
 
 
 def _gz(name: str, weight: int) -> Partition:
@@ -218,7 +220,7 @@ def test_byte_ranges_give_the_whole_file_summary_with_damage_on_the_edges(tmp_pa
         merger = PartitionMerger()
         parts = plan_partitions([path], partition_bytes)
         for part in reversed(parts):  # arrival order must not matter
-            merger.add(part, summarize_partition(part, WINDOW))
+            merger.add(part, read_piece(part, WINDOW))
         cut = merger.result()
         assert (cut.lines, cut.requests, cut.rejected) == (400, whole.requests, 24)
         assert cut.rejected_examples.equals(whole.rejected_examples), partition_bytes
@@ -233,7 +235,7 @@ def test_byte_ranges_give_the_whole_file_summary_with_damage_on_the_edges(tmp_pa
         parts = balance(plan_partitions([packed]), workers, min_bytes=shortest)
         assert len(parts) >= 2
         for part in reversed(parts):
-            merger.add(part, summarize_partition(part, WINDOW))
+            merger.add(part, read_piece(part, WINDOW))
         cut = merger.result()
         assert (cut.lines, cut.requests, cut.rejected) == (400, whole.requests, 24)
         examples = cut.rejected_examples.with_columns(file=pl.lit(str(path)))
@@ -247,6 +249,6 @@ def test_a_partition_added_twice_is_refused(tmp_path):
     path.write_text(line("h", 18) + "\n")
     merger = PartitionMerger()
     part = Partition(str(path))
-    merger.add(part, summarize_partition(part, WINDOW))
+    merger.add(part, read_piece(part, WINDOW))
     with pytest.raises(ValueError, match="twice"):
-        merger.add(part, summarize_partition(part, WINDOW))
+        merger.add(part, read_piece(part, WINDOW))

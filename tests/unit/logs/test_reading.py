@@ -10,11 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lib.logs.counting.summary import summarize_stream
+from lib.logs.counting.counted import summarize_block
 from lib.logs.errors import LogReadError
-from lib.logs.parsing.common import LINE_PATTERN, parse_line, parse_lines
+from lib.logs.parsing.clf import COMMON_LINE as LINE_PATTERN
+from lib.logs.parsing.formats import FORMATS, FormatChoice
+from lib.logs.parsing.kinds.clf import parse_line
+from lib.logs.parsing.requests import iter_parsed, read_log
 from lib.logs.reading.blocks import cut_line, iter_blocks, open_log
-from lib.logs.reading.lines import block_to_lines, iter_parsed, read_log
+from lib.logs.reading.lines import block_to_lines
 from lib.logs.window import Window
 
 GOOD = (
@@ -104,7 +107,7 @@ def test_damaged_lines_are_rejected(text):
 
 def test_rejected_lines_are_returned_with_their_line_numbers():
     lines = pl.Series("line", [GOOD, "garbage", GOOD, ""])
-    good, rejected = parse_lines(lines, first_line_no=10)
+    good, rejected = FORMATS["common"].parse_lines(lines, first_line_no=10)
     assert good["line_no"].to_list() == [10, 12]
     assert rejected.rows() == [(11, "garbage"), (13, "")]
 
@@ -311,5 +314,6 @@ def test_a_huge_file_without_a_newline_is_one_rejected_line_in_bounded_memory():
     assert blocks == [cut_line(300 * 1024 * 1024)]
     assert peak < 40 * 1024 * 1024  # a few blocks' worth, not the 300 MB line
     window = Window.parse("1995-08-01T00:00:00+00:00", "1995-09-01T00:00:00+00:00")
-    summary = summarize_stream(io.BytesIO(b"".join(blocks) + b"\n"), window)
+    common = FormatChoice.of(FORMATS["common"])
+    summary = summarize_block(b"".join(blocks) + b"\n", window, common)
     assert (summary.lines, summary.requests, summary.rejected) == (1, 0, 1)

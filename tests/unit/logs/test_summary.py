@@ -2,7 +2,8 @@ import polars as pl
 import pytest
 
 from lib.errors import ConfigError
-from lib.logs.counting.summary import LogSummary, combine, summarize_log, top_hosts
+from lib.logs.counting.summary import LogSummary, combine, top_hosts
+from lib.logs.engines.local import summarize_log
 from lib.logs.window import Window
 
 WINDOW = Window.parse("1995-08-18T00:00:00-04:00", "1995-08-21T00:00:00-04:00")

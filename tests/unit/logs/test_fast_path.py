@@ -1,27 +1,28 @@
-"""The compiled fast path (lib.logs.counting.compiled, lib/logs/_clf.c) against the polars
-path: every summary must be the same, field by field, whatever the lines."""
+"""The compiled accelerator of Common and Combined (lib/logs/parsing/_clf.c, counted into
+summaries by lib.logs.counting.counted) against the polars path: every summary must be the
+same, field by field, whatever the lines."""
 
 from __future__ import annotations
 
-import io
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from lib.logs.counting import compiled as fast_summary
-from lib.logs.counting.summary import (
-    LogSummary,
-    polars_summary,
-    summarize_bytes,
-    summarize_files,
-    summarize_log,
-    summarize_stream,
-)
+from lib.logs.counting.counted import summarize_block
+from lib.logs.counting.parsed import summarize_lines
+from lib.logs.counting.summary import LogSummary
 from lib.logs.datasets.synthetic import generate_log
+from lib.logs.engines.local import summarize_log
+from lib.logs.engines.pipeline import PieceReader
+from lib.logs.parsing import accelerators
 from lib.logs.parsing.formats import FORMATS, FormatChoice
+from lib.logs.reading.compression import HEAD_BYTES, sniff
+from lib.logs.reading.partitions import Partition
 from lib.logs.window import Window
 
 WINDOW = Window.parse("1995-08-18T00:00:00-04:00", "1995-08-21T00:00:00-04:00")
@@ -43,19 +44,21 @@ def test_extension_is_built():
     # with polars (correct, but several times slower), which must not go unnoticed.
     from lib.logs.parsing import _clf
 
-    assert fast_summary._clf is _clf
-    assert fast_summary.counts_for(WINDOW, CHOICES["common"]) is not None
+    for name in ("common", "combined"):
+        assert FORMATS[name].accelerator == "clf"
+        assert isinstance(accelerators.counter(FORMATS[name], 0, 1), _clf.Counter)
+    assert accelerators.counter(FORMATS["vhost_common"], 0, 1) is None
 
 
 @contextmanager
 def polars_only():
     """Summaries read every line with polars, as if the extension were absent."""
-    saved = fast_summary._clf
-    fast_summary._clf = None
+    saved = accelerators.counter
+    accelerators.counter = lambda *_: None
     try:
         yield
     finally:
-        fast_summary._clf = saved
+        accelerators.counter = saved
 
 
 def assert_same(fast: LogSummary, slow: LogSummary) -> None:
@@ -86,7 +89,7 @@ def assert_same_outcome(fast, slow) -> None:
 
 def fast_counts(block: bytes, name: str) -> tuple[int, list[int] | None]:
     """(lines, indices left over) of one block by the C scanner alone."""
-    counter = fast_summary._clf.Counter(name == "combined", 0, 1)
+    counter = accelerators.counter(FORMATS[name], 0, 1)
     lines, _, indices, _ = counter.add(block)
     return lines, indices
 
@@ -179,8 +182,8 @@ def test_any_block_summarizes_the_same_both_ways(name, data, last_ending):
     block = block_of(lines, endings, last_ending)
     _, left = fast_counts(block, name)
     event("all to polars" if left is None else "fast and polars" if left else "all fast")
-    fast = outcome(summarize_bytes, block, WINDOW, CHOICES[name])
-    slow = outcome(polars_summary, block, WINDOW, CHOICES[name])
+    fast = outcome(summarize_block, block, WINDOW, CHOICES[name])
+    slow = outcome(summarize_lines, block, WINDOW, CHOICES[name])
     assert_same_outcome(fast, slow)
 
 
@@ -236,7 +239,8 @@ def test_well_formed_lines_take_the_fast_path_and_agree(name, data):
     block = "\n".join(lines).encode()
     assert fast_counts(block, name) == (len(lines), [])  # none left for polars
     assert_same(
-        summarize_bytes(block, WINDOW, CHOICES[name]), polars_summary(block, WINDOW, CHOICES[name])
+        summarize_block(block, WINDOW, CHOICES[name]),
+        summarize_lines(block, WINDOW, CHOICES[name]),
     )
 
 
@@ -278,7 +282,7 @@ def test_edges(name, line, taken):
     block = f"{well_formed}\n{line}\n{well_formed}\n".encode()
     assert fast_counts(block, name) == (3, [] if taken else [1])
     choice = CHOICES[name]
-    assert_same(summarize_bytes(block, WINDOW, choice), polars_summary(block, WINDOW, choice))
+    assert_same(summarize_block(block, WINDOW, choice), summarize_lines(block, WINDOW, choice))
 
 
 def test_a_combined_suffix_inside_the_request_is_passed_over():
@@ -287,8 +291,8 @@ def test_a_combined_suffix_inside_the_request_is_passed_over():
     line = GOOD.replace("GET /", 'GET /" 500 9 "x" "y') + REF
     block = (line + "\n").encode()
     assert fast_counts(block, "combined") == (1, [])
-    fast = summarize_bytes(block, WINDOW, CHOICES["combined"])
-    assert_same(fast, polars_summary(block, WINDOW, CHOICES["combined"]))
+    fast = summarize_block(block, WINDOW, CHOICES["combined"])
+    assert_same(fast, summarize_lines(block, WINDOW, CHOICES["combined"]))
     assert fast.statuses.rows() == [(200, 1)]
     assert fast.referers.rows() == [("http://r/", 1)]
 
@@ -297,16 +301,16 @@ def test_byte_totals_wrap_as_polars_sums_do():
     # polars sums a block's Int64 bytes modulo 2**64; the fast path must not be "more right"
     lines = [GOOD.replace(" 5", " " + "9" * 18)] * 10 + ["broken"]
     block = "\n".join(lines).encode()
-    fast = summarize_bytes(block, WINDOW, CHOICES["common"])
-    assert_same(fast, polars_summary(block, WINDOW, CHOICES["common"]))
+    fast = summarize_block(block, WINDOW, CHOICES["common"])
+    assert_same(fast, summarize_lines(block, WINDOW, CHOICES["common"]))
     assert fast.bytes_sent == 10 * (10**18 - 1) - 2**64
 
 
 def test_a_byte_order_mark_is_dropped_only_at_a_block_start():
     block = ("\ufeff" + GOOD + "\n" + GOOD + "\n\ufeff" + GOOD + "\n" + GOOD).encode()
     assert fast_counts(block, "common") == (4, [0, 2])
-    fast = summarize_bytes(block, WINDOW, CHOICES["common"])
-    assert_same(fast, polars_summary(block, WINDOW, CHOICES["common"]))
+    fast = summarize_block(block, WINDOW, CHOICES["common"])
+    assert_same(fast, summarize_lines(block, WINDOW, CHOICES["common"]))
     assert dict(fast.hosts.rows()) == {"h": 3, "\ufeffh": 1}
 
 
@@ -314,8 +318,8 @@ def test_a_block_mostly_of_another_format_goes_to_polars_whole():
     vhost = "site:80 " + GOOD + REF
     block = "\n".join([GOOD, vhost, vhost, vhost, "x"]).encode()
     assert fast_counts(block, "common") == (5, None)
-    fast = summarize_bytes(block, WINDOW, CHOICES["common"])
-    assert_same(fast, polars_summary(block, WINDOW, CHOICES["common"]))
+    fast = summarize_block(block, WINDOW, CHOICES["common"])
+    assert_same(fast, summarize_lines(block, WINDOW, CHOICES["common"]))
     assert dict(fast.formats.rows()) == {"common": 1, "vhost_combined": 3}
 
 
@@ -323,20 +327,25 @@ def test_a_block_mostly_of_another_format_goes_to_polars_whole():
 
 
 def both_ways(data: bytes, name: str, block_bytes: int) -> tuple[LogSummary, LogSummary]:
-    def run() -> LogSummary:
-        with ThreadPoolExecutor(2) as pool:
-            return summarize_stream(
-                io.BytesIO(data),
-                WINDOW,
-                block_bytes=block_bytes,
-                executor=pool,
-                in_flight=2,
-                choice=CHOICES[name],
-            )
+    """A file of ``data`` read as the local engine reads a piece (a pool of two threads, counts
+    kept across its blocks), with the accelerator and without. Data a file could not start
+    with (a NUL byte early on is binary data, a compression's magic another kind of file) comes
+    after a few well-formed lines."""
+    if sniff(data[:HEAD_BYTES]) != "text":
+        line = GOOD + (REF if name == "combined" else "") + "\n"
+        data = line.encode() * (HEAD_BYTES // len(line) + 1) + data
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "log"
+        path.write_bytes(data)
+        part, choice = Partition(str(path)), CHOICES[name]
 
-    fast = run()
-    with polars_only():
-        slow = run()
+        def run() -> LogSummary:
+            with ThreadPoolExecutor(2) as pool:
+                return PieceReader(part, WINDOW, choice, block_bytes, pool, 2).summary()
+
+        fast = run()
+        with polars_only():
+            slow = run()
     return fast, slow
 
 
@@ -366,10 +375,10 @@ def test_the_nasa_slice_summarizes_the_same_both_ways(nasa_slice):
 @pytest.mark.parametrize("name", ["common", "combined"])
 def test_synthetic_logs_summarize_the_same_both_ways(tmp_path, name):
     path = generate_log(tmp_path / f"{name}.log.gz", lines=120_000, seed=7, log_format=name)
-    choice = {str(path): CHOICES[name]}
-    fast = summarize_files([path], WINDOW, block_bytes=1 << 20, workers=2, choices=choice)
+    choice = CHOICES[name]
+    fast = summarize_log(path, WINDOW, block_bytes=1 << 20, workers=2, choice=choice)
     with polars_only():
-        slow = summarize_files([path], WINDOW, block_bytes=1 << 20, workers=2, choices=choice)
+        slow = summarize_log(path, WINDOW, block_bytes=1 << 20, workers=2, choice=choice)
     assert_same(fast, slow)
     assert fast.rejected > 0 and fast.requests > 119_000 and not fast.window_hosts.is_empty()
     assert (not fast.referers.is_empty()) == (name == "combined")

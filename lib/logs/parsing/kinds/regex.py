@@ -1,57 +1,31 @@
-"""The general parser: a whole-line regular expression with one named group per logged field,
-and what each field holds (its *role*). Formats compiled from an Apache ``LogFormat`` string, an
-nginx ``log_format`` string or a W3C ``#Fields:`` header are parsed here; the Common and Combined
-formats have a faster path of their own (``lib.logs.parsing.common``).
+"""The ``regex`` parser kind: a whole-line regular expression with one group per logged field,
+and what each field holds (its role, ``lib.logs.parsing.roles``). Formats compiled from an
+Apache ``LogFormat`` string, an nginx ``log_format`` string or a W3C ``#Fields:`` header
+(``lib.logs.parsing.directives``) are parsed here; Common and Combined have a faster kind of
+their own (``lib.logs.parsing.kinds.clf``).
 """
 
 from __future__ import annotations
 
 import polars as pl
 
+from lib.errors import ConfigError
 from lib.logs.parsing import fields as f
-
-# What a field may hold. A format needs a client address and a time; the rest is optional.
-ROLES = (
-    "host",
-    "ident",
-    "user",
-    "time_clf",  # dd/Mon/yyyy:HH:MM:SS +zzzz, with or without the brackets
-    "time_iso",
-    "time_epoch",
-    "date",  # W3C: date and clock, in UTC
-    "clock",
-    "request",
-    "method",
-    "path",
-    "query",
-    "protocol",
-    "status",
-    "bytes",
-    "referer",
-    "user_agent",
-    "vhost",
-    "port",
-    "duration_s",
-    "duration_ms",
-    "duration_us",
-    "other",
-)
-TIME_ROLES = ("time_clf", "time_iso", "time_epoch", "date")
+from lib.logs.parsing.kinds import ParserKind
 
 
 def parse(
-    pattern: str,
-    roles: tuple[str, ...],
-    lines: pl.Series,
-    first_line_no: int = 1,
-    with_parts: bool = False,
-    skip_prefix: str | None = None,
+    fmt, lines: pl.Series, first_line_no: int = 1, with_parts: bool = False
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Parse ``lines`` with ``pattern`` (groups ``g0``, ``g1``, ... holding ``roles``).
+    """Parse ``lines`` with ``fmt.pattern`` (groups ``g0``, ``g1``, ... holding ``fmt.roles``).
 
-    Lines starting with ``skip_prefix`` (W3C directives) are neither requests nor rejected.
-    Returns ``(requests, rejected)`` as ``lib.logs.parsing.fields`` describes them.
+    Lines starting with ``fmt.skip_prefix`` (W3C directives) are neither requests nor rejected.
+    Returns ``(requests, rejected)`` as ``lib.logs.parsing.kinds`` describes them; ConfigError
+    for a format that has no pattern yet (``w3c`` takes its fields from a log's header).
     """
+    if not fmt.pattern:
+        raise ConfigError(f"the {fmt.name} format takes its fields from a log's header")
+    pattern, roles, skip_prefix = fmt.pattern, fmt.roles, fmt.skip_prefix
     line = pl.col("line")
     frame = f.numbered(lines, first_line_no).lazy()
     if skip_prefix:
@@ -128,3 +102,6 @@ def _agent(agent: pl.Expr, w3c: bool) -> pl.Expr:
     """The user agent; W3C logs (IIS) write its spaces as ``+``."""
     agent = f.logged(agent)
     return agent.str.replace_all("+", " ", literal=True) if w3c else agent
+
+
+KIND = ParserKind("regex", "a whole-line regular expression with a group per field", parse)

@@ -1,0 +1,202 @@
+"""Reading one piece of a log (a whole file, or a range of it: ``lib.logs.reading.partitions``),
+the way both engines do: its blocks of whole lines, each counted by the compiled accelerator of
+the piece's format where there is one (``lib.logs.parsing.accelerators``: C, the GIL released),
+and what that leaves (a few damaged lines, or whole blocks of another format) parsed with
+polars; the blocks' summaries kept in order (``lib.logs.counting``).
+
+``PieceReader`` reads in one of two ways:
+
+- with a thread pool (the local engine): ``start`` begins at once, before polars is even
+  loaded. A thread of its own reads (and decompresses) the blocks and hands each to the pool,
+  which counts it; the lines a block needs polars for wait, in order, until ``summary`` is
+  called, which loads polars, lets the pool's threads finish every later block themselves, and
+  finishes the waiting ones. Memory stays bounded: at most ``in_flight`` blocks are being
+  counted or waiting to be taken, and the text waiting for polars is capped at
+  ``MAX_WAITING_BYTES`` (reading pauses until it is taken);
+- without one (a Dask task): ``summary`` reads every block in its own thread.
+
+Either way the summary is the same as polars alone gives (the differential tests hold it to
+that). This module imports no polars.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lib.logs.parsing import accelerators
+from lib.logs.parsing.accelerators import Counted
+from lib.logs.parsing.formats import FORMATS, FormatChoice
+from lib.logs.reading.blocks import BLOCK_BYTES, iter_blocks
+from lib.logs.reading.partitions import Partition, open_partition
+from lib.logs.window import Window
+
+if TYPE_CHECKING:  # for the annotations only: importing it loads polars
+    from lib.logs.counting.summary import LogSummary
+
+MAX_WAITING_BYTES = 64 * 1024 * 1024  # text read before polars was loaded, waiting for it
+_END = None  # what the reading thread puts after the last block
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """What the reading thread puts when the piece cannot be read (a damaged file)."""
+
+    error: BaseException
+
+
+Waiting = Counted | bytes  # a block's left-over lines, or a whole block, for polars
+
+
+class PieceReader:
+    """Reads and summarises one piece (see the module's doc)."""
+
+    def __init__(
+        self,
+        part: Partition,
+        window: Window,
+        choice: FormatChoice,
+        block_bytes: int = BLOCK_BYTES,
+        pool: Executor | None = None,
+        in_flight: int = 1,
+    ) -> None:
+        self.part = part
+        self._window = window
+        self._choice = choice
+        self._block_bytes = block_bytes
+        self._pool = pool
+        self._limit = max(1, in_flight)
+        self._counter = accelerators.counter(choice.primary, *window.micros())
+        self._finish: Callable[[Waiting], LogSummary] | None = None  # once polars is loaded
+        self._taken: queue.SimpleQueue = queue.SimpleQueue()  # futures, in block order
+        self._room = threading.Condition()
+        self._busy = 0  # blocks handed to the pool and not yet done with
+        self._waiting = 0  # bytes of text waiting for polars
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> PieceReader:
+        """Begin reading in a thread of its own, when there is a pool; returns the reader."""
+        if self._pool is not None and self._thread is None:
+            self._thread = threading.Thread(target=self._read, name="q1-read", daemon=True)
+            self._thread.start()
+        return self
+
+    def summary(self) -> LogSummary:
+        """The piece's summary, its rejected examples naming the file and numbered from the
+        piece's first line. Loads polars. Raises LogReadError (a damaged file)."""
+        from lib.logs.counting.counted import BlockSummaries  # loads polars
+        from lib.logs.counting.summary import BlockSequence, named
+
+        blocks = BlockSummaries(self._window, self._choice, self._counter)
+        self._finish = blocks.finish  # from now on the pool's threads finish blocks themselves
+        kept = BlockSequence()
+        try:
+            if self._pool is None:
+                with open_partition(self.part) as stream:
+                    for block in iter_blocks(stream, self._block_bytes, name=str(self.part)):
+                        kept.add(blocks.finish(self._count(block)))
+            else:
+                self.start()
+                while (item := self._taken.get()) is not _END:
+                    if isinstance(item, _Failed):
+                        raise item.error
+                    kept.add(self._take(item, blocks.finish))
+        finally:
+            self.stop()
+        kept.add(blocks.counts())
+        return named(kept.result(), self.part)
+
+    def stop(self) -> None:
+        """Stop reading (at the next block) and wait for the reading thread."""
+        with self._room:
+            self._stopped = True
+            self._room.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _count(self, block: bytes) -> Waiting:
+        """A block through the accelerator: what it left over, or the whole block when there is
+        none or it counted nothing of it."""
+        counted = None if self._counter is None else accelerators.count(self._counter, block)
+        return block if counted is None else counted
+
+    def _stage(self, block: bytes) -> Waiting | LogSummary:
+        """In the pool: count a block, and finish it too once polars is loaded."""
+        item = self._count(block)
+        finish = self._finish
+        return item if finish is None else finish(item)
+
+    def _read(self) -> None:
+        """The reading thread: every block handed to the pool, its future queued in order."""
+        try:
+            with open_partition(self.part) as stream:
+                for block in iter_blocks(stream, self._block_bytes, name=str(self.part)):
+                    if not self._make_room():
+                        return
+                    future = self._pool.submit(self._stage, block)  # type: ignore[union-attr]
+                    future.add_done_callback(self._done)
+                    self._taken.put(future)
+        except BaseException as error:  # noqa: BLE001 - raised where the summary is taken
+            self._taken.put(_Failed(error))
+        finally:
+            self._taken.put(_END)
+
+    def _make_room(self) -> bool:
+        """Wait until another block may be read; False if stopped meanwhile."""
+        with self._room:
+            self._room.wait_for(
+                lambda: (
+                    self._stopped
+                    or (self._busy < self._limit and self._waiting <= MAX_WAITING_BYTES)
+                )
+            )
+            if self._stopped:
+                return False
+            self._busy += 1
+            return True
+
+    def _done(self, future: Future) -> None:
+        """A block counted but not finished waits for polars: its slot is free, its text held."""
+        if future.cancelled() or future.exception() is not None:
+            return
+        item = future.result()
+        if isinstance(item, (Counted, bytes)):
+            with self._room:
+                self._busy -= 1
+                self._waiting += _size(item)
+                self._room.notify_all()
+
+    def _take(self, future: Future, finish: Callable[[Waiting], LogSummary]) -> LogSummary:
+        """A block's summary, in order: finished by the pool, or finished here."""
+        item: Any = future.result()
+        if not isinstance(item, (Counted, bytes)):
+            with self._room:
+                self._busy -= 1
+                self._room.notify_all()
+            return item
+        summary = finish(item)
+        with self._room:
+            self._waiting -= _size(item)
+            self._room.notify_all()
+        return summary
+
+
+def _size(item: Waiting) -> int:
+    return len(item) if isinstance(item, bytes) else item.held
+
+
+def read_piece(
+    part: Partition,
+    window: Window,
+    choice: FormatChoice | None = None,
+    block_bytes: int = BLOCK_BYTES,
+) -> LogSummary:
+    """One piece's summary, read in this thread as ``choice`` says (default: Common, with the
+    other registered formats as second chances): what a Dask task runs."""
+    choice = choice or FormatChoice.of(FORMATS["common"])
+    return PieceReader(part, window, choice, block_bytes).summary()

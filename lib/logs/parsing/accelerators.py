@@ -1,0 +1,97 @@
+"""Compiled accelerators of log formats: C code that reads the lines of a format it is certain
+of, with the GIL released, and counts them straight into a summary's counts; every other line
+is left over for the format's own parser. An accelerator is attached to a format entry
+(``LogFormat.accelerator``), never a definition of its own: ``_clf.c`` takes its rules from
+``lib.logs.parsing.clf`` and the differential tests hold it to the ``clf`` kind's answers.
+
+Optional: built by ``setup.py`` where a C compiler is found; without one ``counter`` returns
+None and the format's parser reads every line, with the same answers. Imports no polars.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from types import ModuleType
+from typing import Any
+
+from lib.logs.parsing import clf
+from lib.logs.parsing.formats import LogFormat
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    """A compiled module and how a counter of it is made for a format and a window."""
+
+    module: str
+    make: Callable[[ModuleType, LogFormat, int, int], Any]  # (module, fmt, start, end) -> counter
+
+
+ACCELERATORS = {
+    "clf": Accelerator(
+        "lib.logs.parsing._clf",
+        lambda module, fmt, start, end: module.Counter(
+            fmt.roles == clf.COMBINED_ROLES, start, end
+        ),
+    ),
+}
+
+
+@cache
+def _built(module: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(module)
+    except ImportError:  # built without a C compiler
+        return None
+
+
+def counter(fmt: LogFormat, start_us: int, end_us: int) -> Any | None:
+    """A new counter of ``fmt``'s lines, with a window ``[start_us, end_us)`` in microseconds
+    since 1970 UTC (see ``_clf.Counter``); None when ``fmt`` has no accelerator or it is not
+    built."""
+    if fmt.accelerator is None:
+        return None
+    accelerator = ACCELERATORS[fmt.accelerator]
+    module = _built(accelerator.module)
+    return None if module is None else accelerator.make(module, fmt, start_us, end_us)
+
+
+def certainly_read(fmt: LogFormat, lines: Sequence[str]) -> int:
+    """How many of ``lines`` ``fmt``'s parser certainly reads, by its accelerator: a lower
+    bound (0 without one, or when it leaves most of them over)."""
+    counting = counter(fmt, 0, 1)
+    if counting is None or not lines:
+        return 0
+    text = ("\n".join(lines) + "\n").encode("utf-8", "replace")
+    read, _, left_over, _ = counting.add(text)
+    return 0 if left_over is None else read - len(left_over)
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What a counter made of one block: its lines, the bytes sent by the lines it counted, the
+    indices (0-based, in the block) and text of the lines it left over, and whether the block
+    ends with a newline."""
+
+    lines: int
+    fast_bytes: int
+    indices: list[int]
+    raw: list[bytes]
+    terminated: bool
+
+    @property
+    def held(self) -> int:
+        """The bytes of left-over text it keeps."""
+        return sum(map(len, self.raw))
+
+
+def count(counting: Any, block: bytes) -> Counted | None:
+    """Count a block of whole lines into ``counting`` (a ``counter``; the GIL released);
+    None when it left most of the lines over and counted none (the block is not mostly of its
+    format: its parser reads it whole)."""
+    lines, fast_bytes, indices, raw = counting.add(block)
+    if indices is None:
+        return None
+    return Counted(lines, fast_bytes, indices, raw, block.endswith(b"\n"))

@@ -1,0 +1,34 @@
+"""What a log format's fields hold: their *roles*, the vocabulary every parser kind and format
+string shares. A format lists the role of each of its fields in order
+(``lib.logs.parsing.formats.LogFormat.roles``); a parser yields the columns its roles feed
+(``lib.logs.parsing.fields``). Needs no polars.
+"""
+
+from __future__ import annotations
+
+ROLES = (
+    "host",  # the client's address or name
+    "ident",
+    "user",
+    "time_clf",  # dd/Mon/yyyy:HH:MM:SS +zzzz, with or without the brackets
+    "time_iso",
+    "time_epoch",
+    "date",  # W3C: date and clock, in UTC
+    "clock",
+    "request",
+    "method",
+    "path",
+    "query",
+    "protocol",
+    "status",
+    "bytes",
+    "referer",
+    "user_agent",
+    "vhost",
+    "port",
+    "duration_s",
+    "duration_ms",
+    "duration_us",
+    "other",  # read and ignored
+)
+TIME_ROLES = ("time_clf", "time_iso", "time_epoch", "date")  # a format needs one of these

@@ -1,0 +1,57 @@
+"""Which files a Q1 run reads.
+
+``log_path`` may be one file, a glob (``logs/*.gz``, ``**`` allowed) or a list of either; plain,
+gzip, bzip2, xz and zstd files mix freely (told by their first bytes, not their names).
+``resolve_paths`` turns it into a sorted list of distinct absolute files, so the answers do not
+depend on the order the files were named in. A glob skips the sidecar markers of synthetic logs
+(``*.synthetic.json``): they describe logs, they are not logs.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Iterable
+from pathlib import Path
+
+from lib.errors import ConfigError
+from lib.logs.reading.blocks import directory_message
+from lib.logs.reading.synthetic_marker import MARKER_SUFFIX
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+def resolve_paths(
+    log_path: str | Path | Iterable[str | Path], base: Path | None = None
+) -> list[Path]:
+    """The files ``log_path`` names, absolute, distinct and sorted.
+
+    Relative names are taken from ``base`` (default: the working directory). Raises ConfigError
+    for an empty list, a glob that matches no file, or a name that is not a file (a directory
+    is told to name its files).
+    """
+    items = [log_path] if isinstance(log_path, (str, Path)) else list(log_path)
+    if not items:
+        raise ConfigError("log_path names no file (an empty list)")
+    base = Path.cwd() if base is None else base
+    found: set[Path] = set()
+    for item in items:
+        path = Path(item).expanduser()
+        path = path if path.is_absolute() else base / path
+        if _GLOB_CHARS.intersection(str(item)):
+            matches = [
+                Path(p)
+                for p in glob.glob(str(path), recursive=True)
+                if Path(p).is_file() and not p.endswith(MARKER_SUFFIX)
+            ]
+            if not matches:
+                raise ConfigError(f"log_path pattern {str(item)!r} matches no file")
+            found.update(m.resolve() for m in matches)
+        elif path.is_file():
+            found.add(path.resolve())
+        elif path.is_dir():
+            raise ConfigError(directory_message(str(item)))
+        elif path.exists():
+            raise ConfigError(f"log_path {item} is not a regular file")
+        else:
+            raise ConfigError(f"log file not found: {item}")
+    return sorted(found)
