@@ -2,10 +2,10 @@
 
 The compiled counter keeps the counts of a piece's well-formed lines across all its blocks, and
 hands back, per block, the lines it left over (usually none or a handful: damaged lines,
-undecodable bytes, odd quoting). Those go through the polars path under their real line numbers
-(``FormatChoice.parse_numbered``, with its second chances for other formats) as a small
-per-block ``LogSummary``; the counter's counts become one ``LogSummary`` at the end
-(``counts``). Combined, they equal what the polars path gives for the whole input
+undecodable bytes, odd quoting). Those go through the polars path under their real line
+numbers (``lib.logs.parsing.second_chances.parse_numbered``, with second chances for other
+formats) as a small per-block ``LogSummary``; the counter's counts become one ``LogSummary`` at
+the end (``counts``). Combined, they equal what the polars path gives for the whole input
 (tests/unit/logs/test_fast_path.py holds them to that), several times cheaper: no per-block
 tables in Python, no merging of them. A block the counter mostly left over is read whole by
 polars.
@@ -24,6 +24,7 @@ from lib.logs.parsing import accelerators
 from lib.logs.parsing.accelerators import Counted
 from lib.logs.parsing.formats import FormatChoice
 from lib.logs.parsing.kinds.clf import PAIR, split_pairs
+from lib.logs.parsing.second_chances import parse_numbered
 from lib.logs.reading.lines import block_to_lines
 from lib.logs.window import Window
 
@@ -110,7 +111,7 @@ def _left_over(block: Counted, window: Window, choice: FormatChoice) -> LogSumma
     numbered = pl.DataFrame(
         [pl.Series("line_no", indices, dtype=pl.UInt64) + 1, series.slice(int(head), len(raw))]
     )
-    requests, rejected, formats = choice.parse_numbered(numbered)
+    requests, rejected, formats = parse_numbered(choice, numbered)
     return summarize_parsed(len(raw), requests, rejected, window, formats)
 
 

@@ -8,6 +8,7 @@ import polars as pl
 from lib.logs.counting.summary import MAX_EXAMPLES, LogSummary, add_counts, no_counts
 from lib.logs.parsing.formats import FormatChoice
 from lib.logs.parsing.kinds.clf import PAIR, split_pairs
+from lib.logs.parsing.second_chances import parse_with
 from lib.logs.reading.lines import block_to_lines
 from lib.logs.window import Window
 
@@ -88,5 +89,5 @@ def summarize_lines(block: bytes, window: Window, choice: FormatChoice) -> LogSu
     polars alone: every line split, parsed as ``choice`` says and counted; the rejected
     examples' line numbers count from the block's first line."""
     lines = block_to_lines(block)
-    requests, rejected, formats = choice.parse(lines)
+    requests, rejected, formats = parse_with(choice, lines)
     return summarize_parsed(lines.len(), requests, rejected, window, formats)

@@ -11,8 +11,8 @@ polars; the blocks' summaries kept in order (``lib.logs.counting``).
   which counts it; the lines a block needs polars for wait, in order, until ``summary`` is
   called, which loads polars, lets the pool's threads finish every later block themselves, and
   finishes the waiting ones. Memory stays bounded: at most ``in_flight`` blocks are being
-  counted or waiting to be taken, and the text waiting for polars is capped at
-  ``MAX_WAITING_BYTES`` (reading pauses until it is taken);
+  counted or waiting to be taken, and reading pauses while the text waiting for polars is over
+  ``MAX_WAITING_BYTES`` (which the blocks being counted may pass by a block each);
 - without one (a Dask task): ``summary`` reads every block in its own thread.
 
 Either way the summary is the same as polars alone gives (the differential tests hold it to

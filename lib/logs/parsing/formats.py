@@ -8,9 +8,9 @@ that counts the lines it is certain of without polars. ``FORMATS`` holds the for
 name; adding one is an entry here and its tests. ``log_format(text)`` takes a registered name or
 a custom format: an Apache ``LogFormat`` or nginx ``log_format`` string, compiled by
 ``lib.logs.parsing.directives``. A file may also declare its format in a header line
-(``HEADERS``: W3C's ``#Fields:``). ``FormatChoice`` reads a log with one format and gives each
-line it rejects a second chance with the other registered ones (a server whose configuration
-changed mid-file).
+(``HEADERS``: W3C's ``#Fields:``). ``FormatChoice`` says how a log is read: with one format,
+each line it rejects given a second chance with the other registered ones (a server whose
+configuration changed mid-file; ``lib.logs.parsing.second_chances`` does the reading).
 
 This module imports no polars: a command plans its run (formats, detection) before polars is
 loaded. Parsing loads the kind's module, and polars with it, on first use.
@@ -173,21 +173,3 @@ class FormatChoice:
     @property
     def names(self) -> list[str]:
         return [self.primary.name, *(fmt.name for fmt in self.others)]
-
-    def parse(
-        self, lines: pl.Series, first_line_no: int = 1, request_parts: bool = False
-    ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
-        """``(requests, rejected, requests per format name)``, both frames in line order."""
-        from lib.logs.parsing.second_chances import parse_with  # loads polars
-
-        return parse_with(self, lines, first_line_no, request_parts)
-
-    def parse_numbered(
-        self, lines: pl.DataFrame, request_parts: bool = False
-    ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
-        """``parse`` for lines that keep their own numbers (``line_no``, ``line``; e.g. those the
-        accelerator left over). With no request found, ``requests`` is empty (and has the
-        columns of ``lines``)."""
-        from lib.logs.parsing.second_chances import parse_numbered  # loads polars
-
-        return parse_numbered(self, lines, request_parts)

@@ -1,4 +1,4 @@
-"""Reading a log as a ``FormatChoice`` says: its primary format first, then each line that one
+"""Reading lines as a ``FormatChoice`` says: its primary format first, then each line that one
 rejects tried with the other registered formats in turn (a server whose configuration changed
 mid-file), counting the requests per format. Lines keep their numbers throughout.
 """

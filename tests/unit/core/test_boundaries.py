@@ -1,7 +1,9 @@
 """The layout holds: each capability imports only the core and itself; the core imports no
-capability; each notebook and service imports only the capability it serves (and the core).
+capability; each notebook and service imports only the capability it serves (and the core); no
+module of lib/ imports, however indirectly, one that imports it back.
 
-Read from the source with ``ast`` (imports inside functions too), so it costs milliseconds.
+Read from the source with ``ast`` (imports inside functions too; those under ``if
+TYPE_CHECKING:`` are for annotations only and left out), so it costs milliseconds.
 """
 
 from __future__ import annotations
@@ -112,6 +114,82 @@ def test_the_check_catches_a_crossing():
     assert imported_modules(crossing) >= {"lib.votes.message", "lib.logs.q1", "lib.clickstream"}
     inside_a_function = "def f():\n    from lib.votes import charts\n"
     assert "lib.votes.charts" in imported_modules(inside_a_function)
+
+
+def runtime_imports(source: str) -> set[str]:
+    """``imported_modules`` of ``source`` without those under ``if TYPE_CHECKING:``."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and ast.unparse(node.test) in TYPE_CHECKING:
+            node.body = [ast.Pass()]
+    return imported_modules(ast.unparse(tree))
+
+
+TYPE_CHECKING = ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph(root: Path = LIB) -> dict[str, set[str]]:
+    """Each module of the tree under ``root`` -> the modules of that tree it imports (a name
+    imported from a package counts as its submodule when there is one)."""
+    modules = {module_name(path): path for path in root.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        found = runtime_imports(path.read_text("utf-8"))
+        graph[name] = {module for module in found if module in modules and module != name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The groups of modules that import one another (Tarjan's strongly connected components of
+    more than one module), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in sorted(graph.get(node, ())):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_module_of_lib_imports_one_that_imports_it_back():
+    graph = import_graph()
+    assert "lib.logs.engines.local" in graph["lib.logs.engines"]  # the graph sees packages
+    assert not cycles(graph), f"import cycles: {cycles(graph)}"
+
+
+def test_the_cycle_check_catches_a_cycle_and_ignores_annotations():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+    lazy = "def f():\n    from lib.logs.q1 import run_q1\n"
+    assert "lib.logs.q1" in runtime_imports(lazy)  # an import inside a function still counts
+    typing_only = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import lib.logs.q1\n"
+    assert "lib.logs.q1" not in runtime_imports(typing_only)
 
 
 def reads_the_environment(source: str) -> bool:
