@@ -208,3 +208,10 @@ def test_a_bad_switch_is_a_clear_error(tmp_path):
     )
     assert run.returncode == 1
     assert run.stderr.strip() == "error: Q1_HEAD_START must be 0 or 1, got 'yes'"
+
+
+def test_every_engine_a_run_may_name_is_registered():
+    from lib.logs.engines import ENGINE_TYPES
+    from lib.logs.engines.engine import ENGINES
+
+    assert set(ENGINE_TYPES) == set(ENGINES) - {"auto"}
