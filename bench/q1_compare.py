@@ -2,6 +2,7 @@
 machine's speed hits every contender alike.
 
     python bench/q1_compare.py [--log LOG [--combined-log LOG]] [--rounds 3] [--skip-naive]
+                               [--before DIR]
 
 Without ``--log`` it generates (once, cached under out/bench/) the full-size synthetic August log,
 1,569,898 lines, gzip, twice: in the Common Log Format and, with the same requests, in the
@@ -21,6 +22,11 @@ Combined one. Contenders, each a fresh process:
   a whole-file JSON report, no HTML: the tool users compare a log report with
   (``--no-ip-validation``: the NASA log's clients are mostly host names, which GoAccess would
   otherwise count as failed lines and skip);
+- ``before``, ``before_combined`` (with ``--before DIR``, a checkout of the code before a
+  change, e.g. ``git worktree add DIR HEAD~1`` with its extension built in place by
+  ``python setup.py build_ext --inplace``): that tree's ``bench/q1.py`` on each month, its
+  own ``lib`` imported (``PYTHONPATH``), so a change is timed against the code it changed in
+  the same rounds; their answers must be lib's;
 - ``startup``:  what ``bench/q1.py`` pays before it reads a byte: the interpreter and the
   imports before its head start (``-c`` with the same imports, then out the way
   ``bench/q1.py`` leaves, without the interpreter's teardown), so the table shows it apart from
@@ -142,7 +148,9 @@ def size_mb(path: Path) -> str:
     return f"{path.stat().st_size / 1e6:.1f} MB"
 
 
-def contenders_for(log: Path, combined: Path | None, skip_naive: bool) -> dict[str, str]:
+def contenders_for(
+    log: Path, combined: Path | None, skip_naive: bool, before: Path | None = None
+) -> dict[str, str]:
     """The shell command of each contender, in the order they run in every round."""
     q = shlex.quote(str(log))
     py = shlex.quote(sys.executable)
@@ -155,6 +163,12 @@ def contenders_for(log: Path, combined: Path | None, skip_naive: bool) -> dict[s
     }
     if combined is not None:
         contenders["combined"] = f"{py} {ROOT}/bench/q1.py {shlex.quote(str(combined))}"
+    if before is not None:
+        tree = shlex.quote(str(before.resolve()))
+        run = f"cd {tree} && PYTHONPATH={tree} {py} bench/q1.py"
+        contenders["before"] = f"{run} {q}"
+        if combined is not None:
+            contenders["before_combined"] = f"{run} {shlex.quote(str(combined))}"
     if shutil.which("goaccess"):
         report = BENCH_DIR / "goaccess.json"
         contenders["goaccess"] = (
@@ -181,6 +195,14 @@ def ratios_of(wall: dict[str, float], per_round: list[dict[str, float]]) -> dict
     if "goaccess" in wall:
         ratios["goaccess_over_lib"] = wall["goaccess"] / wall["lib"]
     ratios["startup_share_of_lib"] = wall["startup"] / wall["lib"]
+    if "before" in wall:
+        ratios["lib_over_before"] = wall["lib"] / wall["before"]
+        ratios["lib_over_before_median_of_rounds"] = statistics.median(
+            r["lib"] / r["before"] for r in per_round
+        )
+        ratios["before_over_awk"] = wall["before"] / wall["awk"]
+    if "before_combined" in wall:
+        ratios["combined_over_before_combined"] = wall["combined"] / wall["before_combined"]
     ratios["lib_over_ordinary"] = wall["lib"] / wall["ordinary"]
     if "combined" in wall:
         ratios["combined_over_common"] = wall["combined"] / wall["lib"]
@@ -203,6 +225,10 @@ def print_rounds(per_round: list[dict[str, float]]) -> None:
         ratios_now += f"  lib/ordinary {r['lib'] / r['ordinary']:.2f}"
         if "combined" in r:
             ratios_now += f"  combined/common {r['combined'] / r['lib']:.2f}"
+        if "before" in r:
+            ratios_now += f"  lib/before {r['lib'] / r['before']:.2f}"
+        if "before_combined" in r:
+            ratios_now += f"  combined/before {r['combined'] / r['before_combined']:.2f}"
         print(f"  {i}: {times}  | {naive}{ratios_now}")
 
 
@@ -235,9 +261,16 @@ def print_stages(stages: dict[str, dict | None]) -> None:
 
 def check_answers(contenders: dict[str, str]) -> int:
     """Print lib's answers and, if there is a Combined month, its own and whether they agree
-    (format-specific keys aside); 1 if they do not."""
+    (format-specific keys aside), and whether the tree before gives the same on each month;
+    1 if any do not."""
     answer = q1_answers(contenders["lib"])
     print("lib answers:", json.dumps(answer))
+    failed = 0
+    for mine, theirs in (("lib", "before"), ("combined", "before_combined")):
+        if theirs in contenders:
+            same = q1_answers(contenders[mine]) == q1_answers(contenders[theirs])
+            print(f"{mine} and {theirs} answers: {'the same' if same else 'DIFFER'}")
+            failed |= not same
     if "goaccess" in contenders:
         general = json.loads((BENCH_DIR / "goaccess.json").read_bytes().decode("utf-8", "replace"))
         general = general["general"]
@@ -246,13 +279,13 @@ def check_answers(contenders: dict[str, str]) -> int:
             f"({general['failed_requests']:,} failed lines); lib {answer['total_requests']:,}"
         )
     if "combined" not in contenders:
-        return 0
+        return int(failed)
     combined = q1_answers(contenders["combined"])
     print("combined answers:", json.dumps(combined))
     differ = same_answers(answer, combined)
     verdict = f"DIFFER on {', '.join(differ)}" if differ else "the same"
     print(f"common and combined answers (but {', '.join(FORMAT_SPECIFIC)}): {verdict}")
-    return 1 if differ else 0
+    return 1 if differ or failed else 0
 
 
 def main() -> int:
@@ -261,6 +294,7 @@ def main() -> int:
     parser.add_argument("--combined-log", type=Path, help="the same requests, Combined format")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-naive", action="store_true", help="the naive run takes ~10 s")
+    parser.add_argument("--before", type=Path, help="a checkout of the code before a change")
     parser.add_argument("--generate", choices=LOGS, help=argparse.SUPPRESS)  # in a child
     args = parser.parse_args()
     if args.generate:
@@ -271,11 +305,13 @@ def main() -> int:
     log, combined = args.log, args.combined_log
     if log is None:
         log, combined = synthetic_month("common"), combined or synthetic_month("combined")
-    contenders = contenders_for(log, combined, args.skip_naive)
+    contenders = contenders_for(log, combined, args.skip_naive, args.before)
     # lib as installed: its modules compiled to bytecode once (`make venv` does it), not from
     # source in every run (the project's editable install writes no bytecode, nor does Python
     # under PYTHONDONTWRITEBYTECODE)
-    compileall.compile_dir(ROOT / "lib", quiet=2)
+    for tree in (ROOT, args.before):
+        if tree is not None:
+            compileall.compile_dir(tree / "lib", quiet=2)
     measure(contenders["floor"])  # warm the page cache
     if combined is not None:
         measure(f"cat {shlex.quote(str(combined))} > /dev/null")
