@@ -26,6 +26,8 @@ from tests.integration.votes.vote_system import (
 )
 from tests.support.rabbit_cluster import rabbit_cluster
 
+pytestmark = pytest.mark.cluster
+
 SIZE = 3
 VOTES_EACH = 1500
 

@@ -14,6 +14,8 @@ import pytest
 
 from tests.support.rabbit_cluster import ClusterError, rabbit_cluster
 
+pytestmark = pytest.mark.cluster
+
 SIZE = 3
 N_MESSAGES = 1000
 TIMINGS: dict[str, float] = {}
