@@ -18,7 +18,7 @@ WINDOW_START ?= 1995-08-18T00:00:00-04:00
 WINDOW_END ?= 1995-08-21T00:00:00-04:00
 TOP_N ?= 10
 
-.PHONY: venv q1 data test services browser lint bench-q1 bench-q1-dask clean
+.PHONY: venv q1 data test test-unit services browser lint bench-q1 bench-q1-dask clean
 
 venv: $(VENV)/.installed
 
@@ -55,6 +55,11 @@ services:
 
 test: venv services browser
 	$(BIN)/python -m pytest
+
+# The fast loop: every test that needs no service (markers in pyproject.toml), ~2 minutes.
+# Without `browser`'s font, the one chart test that draws Chinese names is skipped, saying why.
+test-unit: venv
+	$(BIN)/python -m pytest -m "not integration"
 
 # Debian's Chromium for the kiosk's browser test (skipped, saying why, if it cannot be installed),
 # and a font that draws the candidates' Chinese names in the kiosk's charts and page.

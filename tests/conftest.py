@@ -16,6 +16,24 @@ from lib.db import connect, normalize_url
 
 ROOT = Path(__file__).resolve().parent.parent
 NASA_SLICE = ROOT.parent / "shared" / "data" / "nasa_aug95_head.log"
+# Markers every test in a folder carries (pyproject.toml says what each means); a test whose needs
+# differ from its folder's is marked in its module, as tests/notebooks/test_q2_notebook.py is. What
+# a test starts itself from .venv (an HTTP server in a thread, the Q1 notebook's Dask LocalCluster)
+# is no service: outside tests/integration, only PostgreSQL, RabbitMQ or Chromium make a test
+# integration.
+FOLDER_MARKERS = {
+    ROOT / "tests" / "integration": "integration",
+    ROOT / "tests" / "notebooks": "notebook",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its folder's markers."""
+    for item in items:
+        for folder, marker in FOLDER_MARKERS.items():
+            if item.path.is_relative_to(folder):
+                item.add_marker(marker)
 
 
 @pytest.fixture

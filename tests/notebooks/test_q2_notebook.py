@@ -8,6 +8,7 @@ import papermill as pm
 import pytest
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "q2.ipynb"
+pytestmark = pytest.mark.integration  # PostgreSQL
 
 
 def run(tmp_path, **parameters):

@@ -26,6 +26,9 @@ from tests.integration.votes.vote_system import (
 )
 from tests.support.rabbit_cluster import rabbit_cluster
 
+# slow too: alone, each test waits for its module's cluster to start (~20 s)
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
 SIZE = 3
 VOTES_EACH = 1500
 

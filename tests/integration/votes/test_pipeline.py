@@ -177,6 +177,7 @@ def test_poison_messages_are_dead_lettered_and_the_worker_goes_on(vote_system):
     assert any("user_id" in r for r in reasons)
 
 
+@pytest.mark.slow
 def test_worker_sigkilled_mid_batch_loses_and_doubles_nothing(vote_system):
     worker = vote_system.start_worker(BATCH_SIZE="500", BATCH_MS="400")
     clients = vote_system.start_kiosks(2)
@@ -194,6 +195,7 @@ def test_worker_sigkilled_mid_batch_loses_and_doubles_nothing(vote_system):
     assert vote_system.sql("SELECT sum(votes) FROM vote_buckets") == [(1500,)]
 
 
+@pytest.mark.slow
 def test_votes_wait_in_the_queue_while_the_worker_is_stopped(vote_system):
     worker = vote_system.start_worker()
     clients = vote_system.start_kiosks(2)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+
 from lib.votes.broker import DEAD_SUFFIX
 from lib.votes.queue_type import queue_arguments
 from tests.integration.votes.vote_system import wait_until
@@ -43,6 +45,7 @@ def _make_classic(vote_system) -> None:
     connection.close()
 
 
+@pytest.mark.slow
 def test_a_classic_queue_stops_a_quorum_worker_and_a_kiosk_refuses_votes(vote_system):
     _make_classic(vote_system)
     worker = vote_system.start_worker()

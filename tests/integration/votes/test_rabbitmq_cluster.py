@@ -14,6 +14,9 @@ import pytest
 
 from tests.support.rabbit_cluster import ClusterError, rabbit_cluster
 
+# slow too: alone, each test waits for its module's cluster to start (~20 s)
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
 SIZE = 3
 N_MESSAGES = 1000
 TIMINGS: dict[str, float] = {}

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pika
+import pytest
 
 from lib.votes.broker import DEAD_SUFFIX
 from tests.integration.votes.vote_system import (
@@ -35,6 +36,7 @@ def _run(*command: str) -> None:
     subprocess.run(command, check=True, capture_output=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_postgresql_restart_under_load(vote_system):
     worker = vote_system.start_worker()
     clients = vote_system.start_kiosks(2)
@@ -52,6 +54,7 @@ def test_postgresql_restart_under_load(vote_system):
     assert worker.poll() is None, "the worker reconnects rather than exiting"
 
 
+@pytest.mark.slow
 def test_rabbitmq_restart_kiosk_answers_503_and_retries_count_once(vote_system):
     worker = vote_system.start_worker()
     clients = vote_system.start_kiosks(2)

@@ -169,6 +169,7 @@ def lines_for(combined: bool) -> st.SearchStrategy[list[str]]:
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from(["common", "combined"]), st.data(), st.booleans())
 def test_any_block_summarizes_the_same_both_ways(name, data, last_ending):
