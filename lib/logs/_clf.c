@@ -211,28 +211,49 @@ table_rehash(Table *t, size_t capacity, uint64_t seed)
     return 0;
 }
 
+/* Whether e holds key, whose hash is `hash`. */
+static inline int
+holds(const Entry *e, const char *key, size_t len, uint64_t hash)
+{
+    return e->hash == hash && e->len == len &&
+           memcmp(len <= INLINE_KEY ? e->head : e->key, key, len) == 0;
+}
+
+static Entry *table_probe(Table *t, const char *key, size_t len, uint64_t hash);
+
 /* The entry of key (added with zero counts if new), whose hash_bytes under `seed` is `hash`
- * (hashed again if the table has another seed by now); NULL when out of memory. */
-static Entry *
+ * (hashed again if the table has another seed by now); NULL when out of memory. Most finds end
+ * at the key's first slot; table_probe, out of line, does the rest. */
+static inline Entry *
 table_find(Table *t, const char *key, size_t len, uint64_t hash, uint64_t seed)
 {
     if (seed != t->probing.seed)
         hash = hash_bytes(key, len, t->probing.seed);
+    Entry *e = &t->slots[(size_t)hash & t->mask];
+    t->probing.finds++;
+    if (e->key && holds(e, key, len, hash))
+        return e;
+    return table_probe(t, key, len, hash);
+}
+
+/* table_find past the key's first slot: stepping on, inserting, growing, re-seeding. */
+static Entry *
+table_probe(Table *t, const char *key, size_t len, uint64_t hash)
+{
     size_t i = (size_t)hash & t->mask, steps = 0;
     Entry *e;
     for (;; i = (i + 1) & t->mask, steps++) {
         e = &t->slots[i];
         if (!e->key)
             break;
-        if (e->hash == hash && e->len == len &&
-            memcmp(len <= INLINE_KEY ? e->head : e->key, key, len) == 0)
+        if (holds(e, key, len, hash))
             goto found;
     }
     if ((t->used + 1) * 2 > t->mask + 1) {
         t->probing.steps += steps;
         if (table_rehash(t, (t->mask + 1) * 2, t->probing.seed) < 0)
             return NULL;
-        return table_find(t, key, len, hash, t->probing.seed);
+        return table_probe(t, key, len, hash);
     }
     if (t->owns_keys) {
         char *copy = malloc(len ? len : 1);
@@ -247,13 +268,11 @@ table_find(Table *t, const char *key, size_t len, uint64_t hash, uint64_t seed)
     memcpy(e->head, key, len < INLINE_KEY ? len : INLINE_KEY);
     t->used++;
 found:
-    t->probing.finds++;
     if (steps && reseed_due(&t->probing, steps)) {
         const char *kept = e->key; /* the table's own copy, or in the block */
         if (table_rehash(t, t->mask + 1, fresh_seed()) < 0)
             return NULL;
-        return table_find(t, kept, len, hash_bytes(kept, len, t->probing.seed),
-                          t->probing.seed);
+        return table_probe(t, kept, len, hash_bytes(kept, len, t->probing.seed));
     }
     return e;
 }
