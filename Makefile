@@ -18,7 +18,8 @@ WINDOW_START ?= 1995-08-18T00:00:00-04:00
 WINDOW_END ?= 1995-08-21T00:00:00-04:00
 TOP_N ?= 10
 
-.PHONY: venv q1 data test test-unit services browser lint bench-q1 bench-q1-dask clean
+.PHONY: venv q1 data test test-unit test-sanitizers services browser lint bench-q1 bench-q1-dask \
+	clean
 
 venv: $(VENV)/.installed
 
@@ -60,6 +61,10 @@ test: venv services browser
 # Without `browser`'s font, the one chart test that draws Chinese names is skipped, saying why.
 test-unit: venv
 	$(BIN)/python -m pytest -m "not integration"
+
+# The C fast path's tests against a build with AddressSanitizer and UBSan (in a temporary copy)
+test-sanitizers: venv
+	PYTHON=$(BIN)/python bash scripts/sanitize-clf.sh
 
 # Debian's Chromium for the kiosk's browser test (skipped, saying why, if it cannot be installed),
 # and a font that draws the candidates' Chinese names in the kiosk's charts and page.

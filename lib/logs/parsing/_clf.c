@@ -29,6 +29,28 @@
  * Keeping the counts here, not in per-block tables, is what makes the path cheap: turning a
  * block's 19,000 host counts into frames and merging them cost more than scanning its 75,000
  * lines, and so did building and merging a C table per block.
+ *
+ * Crafted collisions. The hosts, pairs, zones and hours are counted in hash tables with linear
+ * probing, and a log is input anyone can write: host names (or hours) chosen to collide would
+ * make every insertion walk one long run of slots, and counting quadratic. Two defences:
+ *   - The hashes are seeded: a seed drawn from the kernel (getrandom) when the module loads, so
+ *     nobody can compute collisions without it. A Counter hashes its lines under that seed
+ *     (Counter(..., seed=) picks another, for tests).
+ *   - The seed is not trusted to stay secret (nor this fast hash to hide it): every table
+ *     counts the slots its finds step over past the first. Once they exceed STEPS_PER_FIND a
+ *     find (random hashes average under 1.5 at our load of at most half) plus STEP_SLACK, the
+ *     table draws a new seed from the kernel, which nobody knows yet, and hashes its keys again.
+ *     So whatever the keys, probing costs at most STEPS_PER_FIND steps a find, plus STEP_SLACK
+ *     for each new seed, and at most MAX_RESEEDS rehashes of the table (that cap only ends
+ *     bad luck repeating itself; keys that collide under every seed would be needed to reach
+ *     it). A table that re-seeded no longer shares the Counter's seed: its finds hash the key
+ *     again under its own (the Line's precomputed hashes, the entries of another shard merged
+ *     into it), which costs only the tables under attack.
+ * Chosen over a slower keyed hash (SipHash, as CPython's str: a few times this hash's cost on
+ * the short keys here, and the hashes are a good part of a line's work) and over turning long
+ * runs into trees (much more code): a check on the rare slow path keeps the common one as it
+ * was. Hash functions and budget are checked by tests/unit/logs/test_clf_hash.py through
+ * _hash and _table_probes.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -36,6 +58,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/random.h>
+#endif
 
 #include "_clf_grammar.h"
 
@@ -43,9 +70,23 @@
 _Static_assert(CLF_STATUS_DIGITS == 3, "status_at reads three digits");
 
 /* ------------------------------------------------------------------------------------------ */
-/* Hash tables: open addressing, linear probing, power-of-two capacity, at most half full.      */
+/* Hash tables: open addressing, linear probing, power-of-two capacity, at most half full;     */
+/* seeded, and re-seeded when probing costs too much (see "Crafted collisions" above).         */
 
 #define INLINE_KEY 28 /* key bytes kept in the entry itself: one cache line per lookup */
+
+#define STEPS_PER_FIND 4 /* slots a find may step over past its first, on average (random
+                          * hashes at most half full: under 1.5) */
+#define STEP_SLACK 1024  /* steps allowed beyond that, for a table's first seed and each next */
+#define MAX_RESEEDS 16   /* then no more: only bad luck again and again gets there */
+
+/* A table's seed and what its finds cost under it, which both kinds of table keep. */
+typedef struct {
+    uint64_t seed;  /* the table's hashes are under it */
+    uint64_t finds; /* finds so far */
+    uint64_t steps; /* slots they stepped over past the first */
+    unsigned reseeds, max_reseeds;
+} Probing;
 
 typedef struct { /* 64 bytes */
     uint64_t hash;
@@ -62,6 +103,7 @@ typedef struct {
     size_t mask;
     size_t used;
     int owns_keys; /* new keys are copied (the blocks they come from go away) */
+    Probing probing;
 } Table;
 
 typedef struct {
@@ -70,14 +112,59 @@ typedef struct {
     unsigned char *full;
     size_t mask;
     size_t used;
+    Probing probing;
 } IntTable;
 
+static uint64_t process_seed; /* chosen once, when the module loads */
+
+/* A seed nobody could know beforehand: from the kernel's random source (the clock, the process
+ * id and an address if that fails, which getrandom does not for 8 bytes after early boot). */
 static uint64_t
-hash_bytes(const char *p, size_t n)
+fresh_seed(void)
+{
+    uint64_t seed = 0;
+#ifdef __linux__
+    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) == (ssize_t)sizeof seed)
+        return seed;
+#endif
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    seed = (uint64_t)now.tv_sec * 1000000007ULL ^ (uint64_t)now.tv_nsec ^
+           (uint64_t)getpid() << 40 ^ (uint64_t)(uintptr_t)&now;
+    seed = (seed ^ seed >> 31) * 0x9E3779B97F4A7C15ULL; /* spread over all the bits */
+    return seed ^ seed >> 29;
+}
+
+static Probing
+probing_of(uint64_t seed)
+{
+    return (Probing){.seed = seed, .max_reseeds = MAX_RESEEDS};
+}
+
+/* Count a find that stepped over `steps` slots past its first (not 0). True when the table's
+ * finds have cost more than random hashes would make them, by far: keys that collide under
+ * this seed, whoever chose them. The table is then to be hashed again under a new seed from
+ * the kernel, which scatters them. */
+static int
+reseed_due(Probing *p, size_t steps)
+{
+    p->steps += steps;
+    if (p->steps <= STEPS_PER_FIND * p->finds + STEP_SLACK * (p->reseeds + 1) ||
+        p->reseeds >= p->max_reseeds)
+        return 0;
+    p->reseeds++;
+    return 1;
+}
+
+static uint64_t
+hash_bytes(const char *p, size_t n, uint64_t seed)
 {
     /* Two lanes of 8 bytes, so that long keys (a referer and agent pair) take half the chain
-     * of dependent multiplications. */
-    uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n, g = 0x6A09E667F3BCC909ULL;
+     * of dependent multiplications. The seed starts both; the length is added to the second
+     * (off the first's chain), with carries that depend on the seed, so that keys of different
+     * lengths do not collide under every seed as they could if it were xored in. */
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ seed;
+    uint64_t g = (0x6A09E667F3BCC909ULL ^ (seed << 32 | seed >> 32)) + (uint64_t)n;
     while (n >= 16) {
         uint64_t w, v;
         memcpy(&w, p, 8);
@@ -105,19 +192,18 @@ hash_bytes(const char *p, size_t n)
 }
 
 static int
-table_init(Table *t, size_t capacity, int owns_keys)
+table_init(Table *t, size_t capacity, int owns_keys, uint64_t seed)
 {
+    *t = (Table){.mask = capacity - 1, .owns_keys = owns_keys, .probing = probing_of(seed)};
     t->slots = calloc(capacity, sizeof(Entry));
-    t->mask = capacity - 1;
-    t->used = 0;
-    t->owns_keys = owns_keys;
     return t->slots ? 0 : -1;
 }
 
+/* The entries again, in `capacity` slots, hashed under `seed` (the table's own: no key is
+ * read; another: every key hashed again). */
 static int
-table_grow(Table *t)
+table_rehash(Table *t, size_t capacity, uint64_t seed)
 {
-    size_t capacity = (t->mask + 1) * 2;
     Entry *slots = calloc(capacity, sizeof(Entry));
     if (!slots)
         return -1;
@@ -125,6 +211,8 @@ table_grow(Table *t)
         Entry *e = &t->slots[i];
         if (!e->key)
             continue;
+        if (seed != t->probing.seed)
+            e->hash = hash_bytes(e->key, e->len, seed);
         size_t j = (size_t)e->hash & (capacity - 1);
         while (slots[j].key)
             j = (j + 1) & (capacity - 1);
@@ -133,30 +221,54 @@ table_grow(Table *t)
     free(t->slots);
     t->slots = slots;
     t->mask = capacity - 1;
+    t->probing.seed = seed;
     return 0;
 }
 
-/* The entry of key, whose hash_bytes is hash (added with zero counts if new); NULL when out
- * of memory. */
-static Entry *
-table_find(Table *t, const char *key, size_t len, uint64_t hash)
+/* Whether e holds key, whose hash is `hash`. */
+static inline int
+holds(const Entry *e, const char *key, size_t len, uint64_t hash)
 {
-    size_t i = (size_t)hash & t->mask;
-    for (;;) {
-        Entry *e = &t->slots[i];
+    return e->hash == hash && e->len == len &&
+           memcmp(len <= INLINE_KEY ? e->head : e->key, key, len) == 0;
+}
+
+static Entry *table_probe(Table *t, const char *key, size_t len, uint64_t hash);
+
+/* The entry of key (added with zero counts if new), whose hash_bytes under `seed` is `hash`
+ * (hashed again if the table has another seed by now); NULL when out of memory. Most finds end
+ * at the key's first slot; table_probe, out of line, does the rest. */
+static inline Entry *
+table_find(Table *t, const char *key, size_t len, uint64_t hash, uint64_t seed)
+{
+    if (seed != t->probing.seed)
+        hash = hash_bytes(key, len, t->probing.seed);
+    Entry *e = &t->slots[(size_t)hash & t->mask];
+    t->probing.finds++;
+    if (e->key && holds(e, key, len, hash))
+        return e;
+    return table_probe(t, key, len, hash);
+}
+
+/* table_find past the key's first slot: stepping on, inserting, growing, re-seeding. */
+static Entry *
+table_probe(Table *t, const char *key, size_t len, uint64_t hash)
+{
+    size_t i = (size_t)hash & t->mask, steps = 0;
+    Entry *e;
+    for (;; i = (i + 1) & t->mask, steps++) {
+        e = &t->slots[i];
         if (!e->key)
             break;
-        if (e->hash == hash && e->len == len &&
-            memcmp(len <= INLINE_KEY ? e->head : e->key, key, len) == 0)
-            return e;
-        i = (i + 1) & t->mask;
+        if (holds(e, key, len, hash))
+            goto found;
     }
     if ((t->used + 1) * 2 > t->mask + 1) {
-        if (table_grow(t) < 0)
+        t->probing.steps += steps;
+        if (table_rehash(t, (t->mask + 1) * 2, t->probing.seed) < 0)
             return NULL;
-        return table_find(t, key, len, hash);
+        return table_probe(t, key, len, hash);
     }
-    Entry *e = &t->slots[i];
     if (t->owns_keys) {
         char *copy = malloc(len ? len : 1);
         if (!copy)
@@ -169,23 +281,41 @@ table_find(Table *t, const char *key, size_t len, uint64_t hash)
     e->hash = hash;
     memcpy(e->head, key, len < INLINE_KEY ? len : INLINE_KEY);
     t->used++;
+found:
+    if (steps && reseed_due(&t->probing, steps)) {
+        const char *kept = e->key; /* the table's own copy, or in the block */
+        if (table_rehash(t, t->mask + 1, fresh_seed()) < 0)
+            return NULL;
+        return table_probe(t, kept, len, hash_bytes(kept, len, t->probing.seed));
+    }
     return e;
 }
 
 static Entry *
 table_get(Table *t, const char *key, size_t len)
 {
-    return table_find(t, key, len, hash_bytes(key, len));
+    return table_find(t, key, len, hash_bytes(key, len, t->probing.seed), t->probing.seed);
+}
+
+/* An hour's slot. Two rounds of multiplying and folding the high bits down: one multiplication
+ * of the key xor the seed keeps too much of the keys' structure, a new seed would not scatter
+ * keys chosen to collide under the old one. Off the hot path (once an hour of the log). */
+static size_t
+int_slot(int64_t key, uint64_t seed, size_t mask)
+{
+    uint64_t x = ((uint64_t)key ^ seed) * 0x9E3779B97F4A7C15ULL;
+    x ^= x >> 32;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    return (size_t)(x ^ x >> 29) & mask;
 }
 
 static int
-itable_init(IntTable *t, size_t capacity)
+itable_init(IntTable *t, size_t capacity, uint64_t seed)
 {
+    *t = (IntTable){.mask = capacity - 1, .probing = probing_of(seed)};
     t->keys = calloc(capacity, sizeof(int64_t));
     t->counts = calloc(capacity, sizeof(uint64_t));
     t->full = calloc(capacity, 1);
-    t->mask = capacity - 1;
-    t->used = 0;
     return (t->keys && t->counts && t->full) ? 0 : -1;
 }
 
@@ -197,33 +327,58 @@ itable_free(IntTable *t)
     free(t->full);
 }
 
+/* The entries again, in `capacity` slots, under `seed`. */
+static int
+itable_rehash(IntTable *t, size_t capacity, uint64_t seed)
+{
+    IntTable to;
+    if (itable_init(&to, capacity, seed) < 0) {
+        itable_free(&to);
+        return -1;
+    }
+    for (size_t j = 0; j <= t->mask; j++) {
+        if (!t->full[j])
+            continue;
+        size_t i = int_slot(t->keys[j], seed, to.mask);
+        while (to.full[i])
+            i = (i + 1) & to.mask;
+        to.full[i] = 1;
+        to.keys[i] = t->keys[j];
+        to.counts[i] = t->counts[j];
+    }
+    to.used = t->used;
+    to.probing = t->probing;
+    to.probing.seed = seed;
+    itable_free(t);
+    *t = to;
+    return 0;
+}
+
+/* The count of key (0 if new); NULL when out of memory. */
 static uint64_t *
 itable_get(IntTable *t, int64_t key)
 {
-    for (;;) {
-        size_t i = (size_t)(((uint64_t)key * 0x9E3779B97F4A7C15ULL) >> 20) & t->mask;
-        while (t->full[i]) {
-            if (t->keys[i] == key)
-                return &t->counts[i];
-            i = (i + 1) & t->mask;
-        }
-        if ((t->used + 1) * 2 <= t->mask + 1) {
-            t->full[i] = 1;
-            t->keys[i] = key;
-            t->used++;
-            return &t->counts[i];
-        }
-        IntTable bigger;
-        if (itable_init(&bigger, (t->mask + 1) * 2) < 0) {
-            itable_free(&bigger);
+    size_t i = int_slot(key, t->probing.seed, t->mask), steps = 0;
+    for (; t->full[i]; i = (i + 1) & t->mask, steps++)
+        if (t->keys[i] == key)
+            goto found;
+    if ((t->used + 1) * 2 > t->mask + 1) {
+        t->probing.steps += steps;
+        if (itable_rehash(t, (t->mask + 1) * 2, t->probing.seed) < 0)
             return NULL;
-        }
-        for (size_t j = 0; j <= t->mask; j++)
-            if (t->full[j])
-                *itable_get(&bigger, t->keys[j]) = t->counts[j];
-        itable_free(t);
-        *t = bigger;
+        return itable_get(t, key);
     }
+    t->full[i] = 1;
+    t->keys[i] = key;
+    t->used++;
+found:
+    t->probing.finds++;
+    if (steps && reseed_due(&t->probing, steps)) {
+        if (itable_rehash(t, t->mask + 1, fresh_seed()) < 0)
+            return NULL;
+        return itable_get(t, key);
+    }
+    return &t->counts[i];
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -238,7 +393,7 @@ typedef struct {
     int64_t bytes; /* -1: logged as "-" (null in polars, 0 in the byte total) */
     const char *pair;
     size_t pair_len;
-    uint64_t host_hash, pair_hash; /* set by parse_block */
+    uint64_t host_hash, pair_hash; /* set by parse_block, under the Counter's seed */
 } Line;
 
 /* Printable ASCII only: nothing for block_to_lines to replace with U+FFFD (bytes over 0x7E,
@@ -506,13 +661,14 @@ typedef struct {
 
 static void counts_free(Counts *c);
 
-/* -1 (and nothing held) when out of memory. */
+/* Tables seeded with `seed`; -1 (and nothing held) when out of memory. */
 static int
-counts_init(Counts *c, int combined)
+counts_init(Counts *c, int combined, uint64_t seed)
 {
     memset(c, 0, sizeof *c);
-    if (table_init(&c->hosts, 1 << 12, 1) < 0 || table_init(&c->offsets, 16, 1) < 0 ||
-        table_init(&c->pairs, combined ? 1 << 10 : 2, 1) < 0 || itable_init(&c->hours, 64) < 0) {
+    if (table_init(&c->hosts, 1 << 12, 1, seed) < 0 || table_init(&c->offsets, 16, 1, seed) < 0 ||
+        table_init(&c->pairs, combined ? 1 << 10 : 2, 1, seed) < 0 ||
+        itable_init(&c->hours, 64, seed) < 0) {
         counts_free(c);
         return -1;
     }
@@ -546,7 +702,7 @@ table_merge(Table *into, Table *from)
         Entry *e = &from->slots[i];
         if (!e->key)
             continue;
-        Entry *to = table_find(into, e->key, e->len, e->hash);
+        Entry *to = table_find(into, e->key, e->len, e->hash, from->probing.seed);
         if (!to)
             return -1;
         to->count += e->count;
@@ -611,8 +767,8 @@ array_push(Array *a, size_t size)
  * others into `left` (Leftover). Runs without the GIL: it reads only the block (immutable
  * bytes). -1: no memory. */
 static int
-parse_block(const char *block, Py_ssize_t size, int combined, Array *accepted, Array *left,
-            Py_ssize_t *lines)
+parse_block(const char *block, Py_ssize_t size, int combined, uint64_t seed, Array *accepted,
+            Array *left, Py_ssize_t *lines)
 {
     Py_ssize_t pos = 0, index = 0;
     while (pos < size) {
@@ -626,9 +782,9 @@ parse_block(const char *block, Py_ssize_t size, int combined, Array *accepted, A
         if (!ln)
             return -1;
         if (parse_line(block + pos, text, combined, ln)) {
-            ln->host_hash = hash_bytes(ln->host, ln->host_len);
+            ln->host_hash = hash_bytes(ln->host, ln->host_len, seed);
             if (combined)
-                ln->pair_hash = hash_bytes(ln->pair, ln->pair_len);
+                ln->pair_hash = hash_bytes(ln->pair, ln->pair_len, seed);
         }
         else {
             accepted->n--;
@@ -648,22 +804,23 @@ static const int64_t HOUR_US = 3600LL * 1000000;
 
 #define AHEAD 8 /* lines ahead whose table slots are asked for (a miss: tables are megabytes) */
 
-/* Count parsed lines into c; their byte total (wrapping) into *bytes_sent. -1: no memory. */
+/* Count parsed lines, hashed under `seed`, into c; their byte total (wrapping) into
+ * *bytes_sent. -1: no memory. */
 static int
-count_lines(Counts *c, const Line *lines, size_t n, int combined, int64_t window_start,
-            int64_t window_end, uint64_t *bytes_sent)
+count_lines(Counts *c, const Line *lines, size_t n, int combined, uint64_t seed,
+            int64_t window_start, int64_t window_end, uint64_t *bytes_sent)
 {
     int64_t hour = INT64_MIN; /* the current hour [hour, hour + 1 h) and its count */
     uint64_t *hour_count = NULL;
     Entry *offset = NULL; /* the last zone's entry (a log has one or two) */
     for (size_t i = 0; i < n; i++) {
-        if (i + AHEAD < n) {
+        if (i + AHEAD < n) { /* a table re-seeded since has other slots for them: a wasted hint */
             __builtin_prefetch(&c->hosts.slots[lines[i + AHEAD].host_hash & c->hosts.mask]);
             if (combined)
                 __builtin_prefetch(&c->pairs.slots[lines[i + AHEAD].pair_hash & c->pairs.mask]);
         }
         const Line *ln = &lines[i];
-        Entry *host = table_find(&c->hosts, ln->host, ln->host_len, ln->host_hash);
+        Entry *host = table_find(&c->hosts, ln->host, ln->host_len, ln->host_hash, seed);
         if (!host)
             return -1;
         host->count++;
@@ -687,7 +844,7 @@ count_lines(Counts *c, const Line *lines, size_t n, int combined, int64_t window
         if (ln->bytes > 0)
             *bytes_sent += (uint64_t)ln->bytes;
         if (combined) {
-            Entry *pair = table_find(&c->pairs, ln->pair, ln->pair_len, ln->pair_hash);
+            Entry *pair = table_find(&c->pairs, ln->pair, ln->pair_len, ln->pair_hash, seed);
             if (!pair)
                 return -1;
             pair->count++;
@@ -718,16 +875,19 @@ typedef struct {
     PyObject_HEAD
     int combined;
     int64_t window_start, window_end;
+    uint64_t seed; /* of the lines' hashes, and of the tables until they re-seed */
     Shard shards[SHARDS];
 } Counter;
 
 static int
 Counter_init(Counter *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"combined", "window_start_us", "window_end_us", NULL};
+    static char *kwlist[] = {"combined", "window_start_us", "window_end_us", "seed", NULL};
     int combined;
     long long start, end;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "pLL:Counter", kwlist, &combined, &start, &end))
+    unsigned long long seed = process_seed;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "pLL|$K:Counter", kwlist, &combined, &start,
+                                     &end, &seed))
         return -1;
     if (self->shards[0].lock) {
         PyErr_SetString(PyExc_RuntimeError, "a Counter is initialised once");
@@ -736,6 +896,7 @@ Counter_init(Counter *self, PyObject *args, PyObject *kwds)
     self->combined = combined;
     self->window_start = start;
     self->window_end = end;
+    self->seed = seed;
     for (int i = 0; i < SHARDS; i++) {
         self->shards[i].lock = PyThread_allocate_lock();
         if (!self->shards[i].lock) {
@@ -796,7 +957,7 @@ Counter_add(Counter *self, PyObject *args)
     Shard *shard = free_shard(self);
     Array *accepted = shard ? &shard->lines : &own;
     accepted->n = 0;
-    failed = parse_block(data, size, self->combined, accepted, &left, &lines) < 0;
+    failed = parse_block(data, size, self->combined, self->seed, accepted, &left, &lines) < 0;
     /* Mostly left over: not this format after all, and polars reads the whole block faster
      * than the left-overs one by one; nothing of it is counted. */
     if (!failed && (Py_ssize_t)left.n * 2 <= lines) {
@@ -805,10 +966,10 @@ Counter_add(Counter *self, PyObject *args)
             PyThread_acquire_lock(shard->lock, WAIT_LOCK);
         }
         if (!shard->ready)
-            shard->ready = counts_init(&shard->counts, self->combined) == 0;
+            shard->ready = counts_init(&shard->counts, self->combined, self->seed) == 0;
         failed = !shard->ready ||
                  count_lines(&shard->counts, accepted->items, accepted->n, self->combined,
-                             self->window_start, self->window_end, &bytes_sent) < 0;
+                             self->seed, self->window_start, self->window_end, &bytes_sent) < 0;
         counted = 1;
     }
     if (shard)
@@ -927,7 +1088,7 @@ Counter_result(Counter *self, PyObject *Py_UNUSED(ignored))
     for (int i = 0; i < SHARDS; i++)
         PyThread_acquire_lock(self->shards[i].lock, WAIT_LOCK);
     Counts *c = &self->shards[0].counts;
-    int failed = !self->shards[0].ready && counts_init(c, self->combined) < 0;
+    int failed = !self->shards[0].ready && counts_init(c, self->combined, self->seed) < 0;
     self->shards[0].ready = !failed;
     for (int i = 1; i < SHARDS && !failed; i++) {
         if (!self->shards[i].ready)
@@ -992,9 +1153,10 @@ static PyMethodDef Counter_methods[] = {
 
 static PyTypeObject CounterType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "lib.logs.parsing._clf.Counter",
-    .tp_doc = PyDoc_STR("Counter(combined, window_start_us, window_end_us): the counts of the "
-                        "well-formed Common (or Combined) lines of the blocks added to it; "
-                        "window: start <= t < end, microseconds UTC."),
+    .tp_doc = PyDoc_STR("Counter(combined, window_start_us, window_end_us, *, seed=<the "
+                        "process's>): the counts of the well-formed Common (or Combined) lines "
+                        "of the blocks added to it; window: start <= t < end, microseconds "
+                        "UTC. seed (tests only) seeds its hash tables."),
     .tp_basicsize = sizeof(Counter),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_new = PyType_GenericNew,
@@ -1003,9 +1165,100 @@ static PyTypeObject CounterType = {
     .tp_methods = Counter_methods,
 };
 
+/* ------------------------------------------------------------------------------------------ */
+/* What tests look into (tests/unit/logs/test_clf_hash.py).                                   */
+
+static PyObject *
+module_hash(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    const char *key;
+    Py_ssize_t len;
+    unsigned long long seed;
+    if (!PyArg_ParseTuple(args, "y#K:_hash", &key, &len, &seed))
+        return NULL;
+    return PyLong_FromUnsignedLongLong(hash_bytes(key, (size_t)len, seed));
+}
+
+/* Count keys into a table of their kind seeded with `seed`; -1 with an exception set. */
+static int
+probe_keys(PyObject *keys, uint64_t seed, int guard, Probing *out)
+{
+    Py_ssize_t n = PyList_GET_SIZE(keys);
+    int ints = n && PyLong_Check(PyList_GET_ITEM(keys, 0)), failed = 0;
+    Table t;
+    IntTable it;
+    if (ints ? itable_init(&it, 64, seed) < 0 : table_init(&t, 16, 1, seed) < 0) {
+        PyErr_NoMemory();
+        failed = 1;
+    }
+    Probing *probing = ints ? &it.probing : &t.probing;
+    probing->max_reseeds = guard ? MAX_RESEEDS : 0;
+    for (Py_ssize_t i = 0; i < n && !failed; i++) {
+        PyObject *key = PyList_GET_ITEM(keys, i);
+        uint64_t *count = NULL;
+        if (ints && PyLong_Check(key)) {
+            long long value = PyLong_AsLongLong(key);
+            if (value == -1 && PyErr_Occurred()) {
+                failed = 1;
+                break;
+            }
+            count = itable_get(&it, value);
+        }
+        else if (!ints && PyBytes_Check(key)) {
+            Entry *e = table_get(&t, PyBytes_AS_STRING(key), (size_t)PyBytes_GET_SIZE(key));
+            count = e ? &e->count : NULL;
+        }
+        else {
+            PyErr_SetString(PyExc_TypeError, "_table_probes: keys are all bytes or all int");
+            failed = 1;
+            break;
+        }
+        if (!count) {
+            PyErr_NoMemory();
+            failed = 1;
+            break;
+        }
+        (*count)++;
+    }
+    *out = *probing;
+    if (ints)
+        itable_free(&it);
+    else
+        table_free(&t);
+    return failed ? -1 : 0;
+}
+
+static PyObject *
+module_table_probes(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"keys", "seed", "guard", NULL};
+    PyObject *keys;
+    unsigned long long seed;
+    int guard = 1;
+    Probing probing;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!K|$p:_table_probes", kwlist, &PyList_Type,
+                                     &keys, &seed, &guard) ||
+        probe_keys(keys, seed, guard, &probing) < 0)
+        return NULL;
+    return Py_BuildValue("(KI)", (unsigned long long)probing.steps, probing.reseeds);
+}
+
+static PyMethodDef MODULE_METHODS[] = {
+    {"_hash", module_hash, METH_VARARGS,
+     "_hash(key: bytes, seed: int) -> int: the tables' 64-bit hash of key under seed."},
+    {"_table_probes", (PyCFunction)(void (*)(void))module_table_probes,
+     METH_VARARGS | METH_KEYWORDS,
+     "_table_probes(keys: list[bytes] | list[int], seed: int, *, guard=True) -> (probes,\n"
+     "reseeds): the slots stepped over past the first while counting keys into a table seeded\n"
+     "with seed (the hosts' kind for bytes, the hours' for int), and how often it re-seeded\n"
+     "itself (never without the guard)."},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef MODULE = {
     PyModuleDef_HEAD_INIT, "_clf",
-    "Compiled fast path of the Common and Combined Log Formats (see _clf.c).", -1, NULL,
+    "Compiled fast path of the Common and Combined Log Formats (see _clf.c).", -1,
+    MODULE_METHODS,
 };
 
 /* What this build was compiled with of the grammar (_clf_grammar.h), for a test to compare with
@@ -1040,6 +1293,7 @@ grammar(void)
 PyMODINIT_FUNC
 PyInit__clf(void)
 {
+    process_seed = fresh_seed();
     if (PyType_Ready(&CounterType) < 0)
         return NULL;
     PyObject *module = PyModule_Create(&MODULE);
