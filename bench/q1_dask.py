@@ -9,7 +9,7 @@ Each contender runs in a fresh process with offline attribution (no DNS):
 
 - ``local``: ``engine="local"``, this process (decompression on one thread, parsing on a thread
   per core);
-- ``dask1``, ``dask2``: ``engine="dask"`` on ``lib.logs.engines.dask_cluster.local_cluster`` with
+- ``dask1``, ``dask2``: ``engine="dask"`` on ``lib.logs.engines._dask_cluster.local_cluster`` with
 1 or 2
   single-threaded worker processes, each pinned to a CPU of its own (so ``dask1`` is one core's
   worth of Dask, ``dask2`` two).
@@ -72,7 +72,7 @@ def child(contender: str, logs: list[str]) -> dict:
         if contender != "local":
             from distributed import Client
 
-            from lib.logs.engines.dask_cluster import local_cluster
+            from lib.logs.engines._dask_cluster import local_cluster
 
             n = int(contender[-1])
             cluster = stack.enter_context(local_cluster(workers=n, pin=True))

@@ -52,7 +52,7 @@ class BlockSummaries:
             return summarize_lines(block, self._window, self._choice)
         part = LogSummary()
         if block.indices:
-            part = _left_over(block, self._window, self._choice)
+            part = _summarize_left_over(block, self._window, self._choice)
         total = (block.fast_bytes + part.bytes_sent + _WRAP // 2) % _WRAP - _WRAP // 2
         return replace(part, lines=block.lines, bytes_sent=total)
 
@@ -94,7 +94,7 @@ def summarize_block(block: bytes, window: Window, choice: FormatChoice) -> LogSu
     return combine([part, blocks.counts()], ordered=False)
 
 
-def _left_over(block: Counted, window: Window, choice: FormatChoice) -> LogSummary:
+def _summarize_left_over(block: Counted, window: Window, choice: FormatChoice) -> LogSummary:
     """The summary of the left-over lines by the polars path. They are split as
     ``block_to_lines`` split them in the block: a filler line goes before them unless the first
     is the block's first line (the CSV reader drops a byte-order mark there only) and after

@@ -6,7 +6,7 @@ runs 5-15% slower than on a core it keeps (measured: two months parsed side by s
 1.40 s free vs 1.22 s pinned). ``PinToCpu`` pins every thread of worker ``i`` to the ``i``-th CPU
 this process may use (round robin when there are more workers than CPUs); threads started later
 inherit it. Where the platform cannot set affinities (not Linux) it does nothing.
-``lib.logs.engines.dask_cluster.local_cluster`` pins when its workers take every CPU (``fills``).
+``lib.logs.engines._dask_cluster.local_cluster`` pins when its workers take every CPU (``fills``).
 
 On a cluster of your own, ``dask worker <scheduler> --nworkers N --nthreads 1 --name <host>
 --preload lib.logs.engines.cpu_pinning`` pins each of the N worker processes the same way

@@ -1,5 +1,5 @@
 """The dask engine: a plan's pieces summarised on a Dask cluster
-(``lib.logs.engines.dask_cluster``: a scheduler named by its address, or a LocalCluster started
+(``lib.logs.engines._dask_cluster``: a scheduler named by its address, or a LocalCluster started
 for the run), each task reading its piece as the local engine reads a file
 (``lib.logs.engines.pipeline``) in its one thread and returning counts only (a few MB), which
 this process merges as they arrive.
@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING
 
 from lib.errors import ProjectError
-from lib.logs.engines.dask_cluster import client, dashboard, workers_and_slots
+from lib.logs.engines._dask_cluster import client, dashboard, workers_and_slots
 from lib.logs.engines.engine import EngineRun, Progress
 from lib.logs.engines.pipeline import read_piece
 from lib.logs.engines.plan import Plan

@@ -91,7 +91,7 @@ def make_plan(
         threads = worker_count(workers)
         whole = tuple(Partition(str(path)) for path in files)
         return Plan(tuple(files), "local", whole, threads, None, threads, choices, named)
-    from lib.logs.engines.dask_cluster import task_slots
+    from lib.logs.engines._dask_cluster import task_slots
 
     slots = task_slots(scheduler, workers)
     pieces = balance(parts, slots, max(1, partition_bytes // 4))

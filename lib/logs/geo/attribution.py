@@ -25,8 +25,8 @@ from pathlib import Path
 
 import polars as pl
 
+from lib.logs.geo._ip_database import ip_countries, ip_networks
 from lib.logs.geo.dns import DnsCache, DnsReport, Resolver, resolve_hosts
-from lib.logs.geo.ip_database import ip_countries, ip_networks
 
 METHODS = {
     "ip": "IP address → offline GeoLite2 country database",

@@ -7,7 +7,7 @@ extension ``combined`` (Apache's and nginx's default), defined once.
 Everything that reads these lines takes its rules from here: the polars parser of the ``clf``
 kind (``lib.logs.parsing.kinds.clf``), the compiled accelerator (``_clf.c``, through the header
 ``_clf_grammar.h`` that ``c_header`` writes and a test keeps equal), and the Apache and nginx
-format compiler (``lib.logs.parsing.directives``) for the tokens they share. Imports nothing
+format compiler (``lib.logs.parsing._format_strings``) for the tokens they share. Imports nothing
 heavy: a command reads it before polars is loaded.
 
 - ``host``, ``ident``, ``user``: any run of characters but a space, not empty.

@@ -7,7 +7,7 @@ role of each field, and optionally a compiled accelerator (``lib.logs.parsing.ac
 that counts the lines it is certain of without polars. ``FORMATS`` holds the formats Q1 knows by
 name; adding one is an entry here and its tests. ``log_format(text)`` takes a registered name or
 a custom format: an Apache ``LogFormat`` or nginx ``log_format`` string, compiled by
-``lib.logs.parsing.directives``. A file may also declare its format in a header line
+``lib.logs.parsing._format_strings``. A file may also declare its format in a header line
 (``HEADERS``: W3C's ``#Fields:``). ``FormatChoice`` says how a log is read: with one format,
 each line it rejects given a second chance with the other registered ones (a server whose
 configuration changed mid-file; ``lib.logs.parsing.second_chances`` does the reading).
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from lib.errors import ConfigError
 from lib.logs.parsing import clf
-from lib.logs.parsing.directives import compile_apache, compile_nginx, compile_w3c, dialect
+from lib.logs.parsing._format_strings import compile_apache, compile_nginx, compile_w3c, dialect
 from lib.logs.parsing.kinds import load
 
 if TYPE_CHECKING:  # for the annotations only: importing it loads polars

@@ -2,7 +2,7 @@
 gzip, bzip2, xz or zstd, told by content, not name), read in blocks that end at a newline, with
 memory bounded by the block size whatever the file's. Anything else (an archive, an executable,
 binary data, a directory) is a one-line LogReadError that says what it is
-(``lib.logs.reading.compression``).
+(``lib.logs.reading._compression``).
 
 Imports no polars, so a run can start reading before the table library is loaded
 (``lib.logs.engines.local``); ``lib.logs.reading.lines`` splits the blocks into lines.
@@ -17,8 +17,8 @@ from typing import BinaryIO
 from isal import igzip, isal_zlib
 
 from lib.logs.errors import LogReadError
-from lib.logs.reading.compression import DECODED, HEAD_BYTES, not_a_log, open_decoded, sniff
-from lib.logs.reading.compression import GZIP_MAGIC as GZIP_MAGIC
+from lib.logs.reading._compression import DECODED, HEAD_BYTES, not_a_log, open_decoded, sniff
+from lib.logs.reading._compression import GZIP_MAGIC as GZIP_MAGIC
 
 BLOCK_BYTES = 8 * 1024 * 1024  # decompressed bytes parsed at once: bounds memory per batch
 READ_BYTES = 1024 * 1024  # decompression step (larger reads are slower with isal)

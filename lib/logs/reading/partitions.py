@@ -23,8 +23,7 @@ from isal import igzip, isal_zlib
 
 from lib.errors import ConfigError
 from lib.logs.errors import LogReadError
-from lib.logs.reading.blocks import GZIP_MAGIC, READ_BYTES, directory_message, open_log
-from lib.logs.reading.compression import (
+from lib.logs.reading._compression import (
     HEAD_BYTES,
     READ,
     DecodedReader,
@@ -32,6 +31,7 @@ from lib.logs.reading.compression import (
     sniff,
     stated_text_size,
 )
+from lib.logs.reading.blocks import GZIP_MAGIC, READ_BYTES, directory_message, open_log
 
 PARTITION_BYTES = 64 * 1024 * 1024  # plain files are cut into ranges of this size
 MIN_RANGE_BYTES = PARTITION_BYTES // 4  # no gzip range is cut shorter (two parse blocks)

@@ -22,7 +22,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from lib.charts import figure, fit_note, fit_title, save_figure, shorten
-from lib.logs.report.chart_data import MAX_BARS, Bars, largest, traffic
+from lib.logs.report._chart_data import MAX_BARS, Bars, largest, traffic
 
 LABEL_CHARS = 40  # a bar's label is cut in the middle past this
 # What a ranking is called, by its key column: (in a title, in a note, in "the log has no ...").
@@ -121,7 +121,7 @@ def countries_chart(countries: pl.DataFrame, n: int = 15, synthetic: bool = Fals
 
 def hourly_chart(hourly: pl.DataFrame, utc_offset: str | None, synthetic: bool = False) -> Figure:
     """Requests per hour in the server's local time over the whole days that hold the bulk of
-    the traffic (``lib.logs.report.chart_data.traffic_span``; the note says how many requests fell
+    the traffic (``lib.logs.report._chart_data.traffic_span``; the note says how many requests fell
     outside); per day or week when that span is too long for hours. Hours without a single
     request inside the span are drawn as zero, so an outage shows as a gap at the bottom."""
     tz = parse_offset(utc_offset)

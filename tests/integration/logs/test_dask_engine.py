@@ -11,8 +11,8 @@ import zstandard
 
 from lib.errors import ConfigError
 from lib.logs.datasets.synthetic import generate_log
+from lib.logs.engines._dask_cluster import local_cluster
 from lib.logs.engines.cpu_pinning import allowed_cpus
-from lib.logs.engines.dask_cluster import local_cluster
 from lib.logs.engines.engine import choose_engine
 from lib.logs.engines.plan import make_plan
 from lib.logs.errors import EngineError, LogReadError
@@ -223,7 +223,7 @@ def test_a_damaged_file_fails_the_dask_run_with_its_name(tmp_path, scheduler):
 
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(
-        "lib.logs.engines.dask_cluster.CONNECT_TIMEOUT", "2s"
+        "lib.logs.engines._dask_cluster.CONNECT_TIMEOUT", "2s"
     )  # it waits this long, then fails
     log = tmp_path / "a.log"
     log.write_text('h - - [01/Aug/1995:00:00:01 -0400] "GET /" 200 1\n')
@@ -234,7 +234,7 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, monkeypatch):
 def test_a_scheduler_without_workers_is_a_clear_error(tmp_path, monkeypatch):
     from distributed import LocalCluster
 
-    monkeypatch.setattr("lib.logs.engines.dask_cluster.CONNECT_TIMEOUT", "2s")
+    monkeypatch.setattr("lib.logs.engines._dask_cluster.CONNECT_TIMEOUT", "2s")
     log = tmp_path / "a.log"
     log.write_text('h - - [01/Aug/1995:00:00:01 -0400] "GET /" 200 1\n')
     with LocalCluster(n_workers=0, dashboard_address=None) as empty:

@@ -17,7 +17,7 @@ from matplotlib.text import Text
 
 from lib.charts import fit_title, shorten
 from lib.logs.counting.summary import LogSummary, top_hosts
-from lib.logs.report.chart_data import (
+from lib.logs.report._chart_data import (
     MAX_BARS,
     MAX_GAP,
     MAX_POINTS,

@@ -27,8 +27,8 @@ from lib.logs.engines.local import summarize_log
 from lib.logs.engines.pipeline import read_piece
 from lib.logs.errors import DownloadError, LogReadError
 from lib.logs.parsing.requests import iter_parsed
+from lib.logs.reading._compression import HEAD_BYTES, sniff
 from lib.logs.reading.blocks import iter_blocks, open_log
-from lib.logs.reading.compression import HEAD_BYTES, sniff
 from lib.logs.reading.partitions import (
     Partition,
     balance,

@@ -21,7 +21,7 @@ from lib.logs.engines.local import summarize_log
 from lib.logs.engines.pipeline import PieceReader
 from lib.logs.parsing import accelerators
 from lib.logs.parsing.formats import FORMATS, FormatChoice
-from lib.logs.reading.compression import HEAD_BYTES, sniff
+from lib.logs.reading._compression import HEAD_BYTES, sniff
 from lib.logs.reading.partitions import Partition
 from lib.logs.window import Window
 

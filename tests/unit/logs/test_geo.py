@@ -6,9 +6,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from lib.logs.geo import ip_database
-from lib.logs.geo.attribution import DnsOptions, attribute, offline_countries, preload
-from lib.logs.geo.ip_database import (
+from lib.logs.geo import _ip_database as ip_database
+from lib.logs.geo._ip_database import (
     ip6_networks,
     ip_countries,
     ip_country,
@@ -17,6 +16,7 @@ from lib.logs.geo.ip_database import (
     read_ip6_database,
     read_ip_database,
 )
+from lib.logs.geo.attribution import DnsOptions, attribute, offline_countries, preload
 
 
 def counts(pairs):

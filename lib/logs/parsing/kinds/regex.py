@@ -1,7 +1,7 @@
 """The ``regex`` parser kind: a whole-line regular expression with one group per logged field,
 and what each field holds (its role, ``lib.logs.parsing.roles``). Formats compiled from an
 Apache ``LogFormat`` string, an nginx ``log_format`` string or a W3C ``#Fields:`` header
-(``lib.logs.parsing.directives``) are parsed here; Common and Combined have a faster kind of
+(``lib.logs.parsing._format_strings``) are parsed here; Common and Combined have a faster kind of
 their own (``lib.logs.parsing.kinds.clf``).
 """
 
