@@ -9,8 +9,9 @@ polars; the blocks' summaries kept in order (``lib.logs.counting``).
 - with a thread pool (the local engine): ``start`` begins at once, before polars is even
   loaded. A thread of its own reads (and decompresses) the blocks and hands each to the pool,
   which counts it; the lines a block needs polars for wait, in order, until ``summary`` is
-  called, which loads polars, lets the pool's threads parse every later block polars must read
-  whole, and parses the rest (the few lines the accelerator left over) as it takes them.
+  called, which loads polars, lets the pool's threads parse every later block with much for
+  polars (a whole block of another format, many left-over lines), and parses the rest (the few
+  lines the accelerator left over) as it takes them.
   Memory stays bounded: at most ``in_flight`` blocks are being counted or waiting to be taken,
   and reading pauses while the text waiting for polars is over ``MAX_WAITING_BYTES`` (which
   the blocks being counted may pass by a block each);
@@ -38,7 +39,8 @@ from lib.logs.window import Window
 if TYPE_CHECKING:  # for the annotations only: importing it loads polars
     from lib.logs.counting.summary import LogSummary
 
-MAX_WAITING_BYTES = 64 * 1024 * 1024  # text read before polars was loaded, waiting for it
+MAX_WAITING_BYTES = 64 * 1024 * 1024  # text waiting for polars before reading pauses
+POOL_PARSES_BYTES = 256 * 1024  # a block's text for polars the pool parses itself
 _END = None  # what the reading thread puts after the last block
 
 
@@ -126,13 +128,14 @@ class PieceReader:
         return block if counted is None else counted
 
     def _stage(self, block: bytes) -> Waiting | LogSummary:
-        """In the pool: count a block, and once polars is loaded parse it too if polars must
-        read it whole. A counted block's few left-over lines are parsed where the summary is
-        taken instead: polars on the pool's threads slowed the counting that shares them
-        (measured: a Combined month 3% slower end to end)."""
+        """In the pool: count a block, and once polars is loaded parse what it left too when
+        that is much (a whole block, or ``POOL_PARSES_BYTES`` of left-over lines). A few
+        left-over lines are parsed where the summary is taken instead: polars on the pool's
+        threads for them slowed the counting that shares those threads (measured: a Combined
+        month 3% slower end to end)."""
         item = self._count(block)
         finish = self._finish
-        return finish(item) if finish is not None and isinstance(item, bytes) else item
+        return item if finish is None or _size(item) < POOL_PARSES_BYTES else finish(item)
 
     def _read(self) -> None:
         """The reading thread: every block handed to the pool, its future queued in order."""
