@@ -141,11 +141,7 @@ class PieceReader:
         """The reading thread: every block handed to the pool, its future queued in order."""
         try:
             with open_partition(self.part) as stream:
-                # A block a read: this thread takes the GIL back once a block, not once a
-                # mebibyte, so it waits less for the threads it shares it with (polars loading).
-                blocks = iter_blocks(
-                    stream, self._block_bytes, name=str(self.part), read_bytes=self._block_bytes
-                )
+                blocks = iter_blocks(stream, self._block_bytes, name=str(self.part))
                 for block in blocks:
                     if not self._make_room():
                         return

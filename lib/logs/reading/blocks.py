@@ -80,22 +80,21 @@ def iter_blocks(
     block_bytes: int = BLOCK_BYTES,
     name: str = "log",
     max_line: int = MAX_LINE_BYTES,
-    read_bytes: int = READ_BYTES,
 ) -> Iterator[bytes]:
     """Yield blocks of about ``block_bytes`` holding whole lines (each block ends with a newline,
-    but maybe the last one), decompressing ``read_bytes`` at a time. A line longer than
-    ``max_line`` or a block, whichever is more (no log line is nearly that long: servers cap a
-    request line at 8-64 KiB), is not kept: it is skipped to its end and stands as one line saying
-    so (``cut_line``), which no format reads, so it is counted as a rejected line and memory stays
-    bounded whatever the input. A line shorter than that limit is always kept; one longer than the
-    limit and a block is never. Raise LogReadError if the stream is damaged or truncated."""
+    but maybe the last one). A line longer than ``max_line`` or a block, whichever is more (no
+    log line is nearly that long: servers cap a request line at 8-64 KiB), is not kept: it is
+    skipped to its end and stands as one line saying so (``cut_line``), which no format reads,
+    so it is counted as a rejected line and memory stays bounded whatever the input. A line
+    shorter than that limit is always kept; one longer than the limit and a block is never.
+    Raise LogReadError if the stream is damaged or truncated."""
     limit = max(block_bytes, max_line)
     pieces: list[bytes] = []  # read, not yet yielded: joined once per block (a single copy)
     held = 0  # their length
     skipped: int | None = None  # bytes of an over-long line skipped so far
     while True:
         try:
-            piece = stream.read(min(read_bytes, block_bytes))
+            piece = stream.read(min(READ_BYTES, block_bytes))
         except (EOFError, OSError, isal_zlib.error) as exc:
             raise LogReadError(f"{name} is damaged or truncated: {exc}") from None
         ended = not piece
