@@ -6,7 +6,7 @@ machine's speed hits every contender alike.
 
 Without ``--log`` it generates (once, cached under out/bench/) the full-size synthetic August log,
 1,569,898 lines, gzip, twice: in the Common Log Format and, with the same requests, in the
-Combined one. Contenders, each a fresh process:
+Combined one. Contenders, each a fresh process, in this order (every other round the reverse):
 
 - ``floor``:    ``gzip -dc LOG > /dev/null``, the cost of reading the input at all;
 - ``awk``:      ``gzip -dc LOG | awk`` counting requests per host in an array;
@@ -317,8 +317,11 @@ def main() -> int:
         measure(f"cat {shlex.quote(str(combined))} > /dev/null")
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
     for round_no in range(args.rounds):
-        for name, command in contenders.items():
-            runs[name].append(measure(command))
+        # every other round in reverse, so that no contender always runs after the same one
+        # (after the naive run's 1.2 GB, say)
+        order = list(contenders) if round_no % 2 == 0 else list(contenders)[::-1]
+        for name in order:
+            runs[name].append(measure(contenders[name]))
         print(f"round {round_no + 1}/{args.rounds} done", file=sys.stderr)
 
     wall = {n: statistics.median(t for t, _ in r) for n, r in runs.items()}
