@@ -2,7 +2,7 @@
 
     python -m lib.logs LOG [LOG ...] [--format auto] [--window-start T --window-end T]
                        [--top-n 10] [--early-stopping 50] [--no-dns] [--engine auto]
-                       [--max-rejected 0.5] [--output-dir DIR]
+                       [--max-rejected 0.05] [--output-dir DIR]
 
 LOG is a file or a glob, plain or compressed; relative paths are taken from the working
 directory. Settings (``DNS_CACHE``, ``GEO_CACHE``, ``DASK_SCHEDULER_ADDRESS``) come from the
@@ -23,6 +23,7 @@ from lib.exit import leave
 from lib.logs.engines import open_engine
 from lib.logs.engines.engine import ENGINES
 from lib.logs.engines.plan import make_plan
+from lib.logs.outcome import MAX_REJECTED, clear_results
 from lib.logs.parsing.formats import AUTO
 from lib.logs.settings import load_settings
 from lib.logs.window import DEFAULT_WINDOW, Window
@@ -50,8 +51,15 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--early-stopping", type=int, default=50, help="hosts to resolve by DNS")
     cli.add_argument("--no-dns", action="store_true", help="offline attribution only")
     cli.add_argument("--engine", choices=ENGINES, default="auto")
-    cli.add_argument("--max-rejected", type=_share, default=0.5, help="share of lines")
-    cli.add_argument("--output-dir", help="also write results.json here")
+    cli.add_argument(
+        "--max-rejected",
+        type=_share,
+        default=MAX_REJECTED,
+        help="the share of lines that may be rejected before the run fails",
+    )
+    cli.add_argument(
+        "--output-dir", help="also write results.json here (an earlier run's is removed first)"
+    )
     return cli
 
 
@@ -60,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     engine = None
     try:
+        if args.output_dir:
+            clear_results(args.output_dir)  # a run that fails leaves no answers there
         settings = load_settings()
         window = Window.parse(args.window_start, args.window_end)
         plan = make_plan(

@@ -15,14 +15,13 @@ from pathlib import Path
 
 import polars as pl
 
-from lib.errors import ConfigError
 from lib.logs.counting.summary import LogSummary, top_hosts
 from lib.logs.engines import open_engine
 from lib.logs.engines.engine import Engine, EngineRun, Progress
 from lib.logs.engines.plan import Plan, make_plan
-from lib.logs.errors import LogFormatError
 from lib.logs.geo.attribution import METHODS, Attribution, DnsOptions, attribute, preload
 from lib.logs.geo.dns import Resolver
+from lib.logs.outcome import MAX_REJECTED, RESULTS_NAME, check_share, refuse_unreadable
 from lib.logs.parsing.formats import AUTO, FORMATS
 from lib.logs.reading.partitions import PARTITION_BYTES
 from lib.logs.reading.synthetic_marker import is_synthetic
@@ -72,7 +71,7 @@ def run_q1(
     progress: Progress | None = None,
     base: Path | None = None,
     log_format: str = AUTO,
-    max_rejected: float = 0.5,
+    max_rejected: float = MAX_REJECTED,
 ) -> Q1Result:
     """Parse the logs once and answer Q1.
 
@@ -83,7 +82,7 @@ def run_q1(
     EngineError.
     """
     window = Window.parse(window_start, window_end)
-    _check_share(max_rejected)
+    check_share(max_rejected)
     plan = make_plan(log_path, engine, scheduler, workers, partition_bytes, base, log_format)
     return answer_q1(
         open_engine(plan, window),
@@ -109,7 +108,7 @@ def answer_q1(
     geo_cache: str | Path | None = None,
     resolver: Resolver | None = None,
     progress: Progress | None = None,
-    max_rejected: float = 0.5,
+    max_rejected: float = MAX_REJECTED,
 ) -> Q1Result:
     """Run ``engine`` (``lib.logs.engines.open_engine``: a plan and a window; started or not)
     to its summary and answer Q1.
@@ -121,8 +120,7 @@ def answer_q1(
     ConfigError, LogReadError, LogFormatError or EngineError; the engine is closed either way.
     """
     try:
-        if not 0 <= max_rejected <= 1:
-            raise ConfigError(f"max_rejected must be a share between 0 and 1, got {max_rejected}")
+        check_share(max_rejected)
         geo = None if geo_cache is None else Path(geo_cache)
         # The IP database loads while the logs are parsed (parsing leaves some CPU over).
         loading = threading.Thread(target=preload, args=(geo,), name="geo-preload", daemon=True)
@@ -159,11 +157,6 @@ def answer_q1(
     )
 
 
-def _check_share(max_rejected: float) -> None:
-    if not 0 <= max_rejected <= 1:
-        raise ConfigError(f"max_rejected must be a share between 0 and 1, got {max_rejected}")
-
-
 def logged_fields(plan: Plan, summary: LogSummary) -> frozenset[str]:
     """Which of ``OPTIONAL_FIELDS`` the formats that read the log record: each file's own
     format and any registered one that read some of its lines."""
@@ -179,25 +172,6 @@ def logged_fields(plan: Plan, summary: LogSummary) -> frozenset[str]:
 def _top(counts: pl.DataFrame, key: str, n: int = TOP_FIELDS) -> pl.DataFrame:
     """``rank``, ``key``, ``requests``: the ``n`` largest counts, ties by ``key``."""
     return _ranked(counts, key).head(n).with_row_index("rank", offset=1)
-
-
-def refuse_unreadable(summary: LogSummary, plan: Plan, max_rejected: float) -> None:
-    """Raise LogFormatError, in one line, when the run could not do its job: no line was a
-    request, or more than ``max_rejected`` of them were rejected."""
-    if summary.requests and summary.rejected <= max_rejected * summary.lines:
-        return
-    if not summary.lines:
-        raise LogFormatError(f"no lines to read in {', '.join(map(str, plan.files))}")
-    tried = dict.fromkeys(name for _, choice in plan.choices for name in choice.names)
-    shown = [
-        f"{row['file']}:{row['line_no']}: {row['line'][:120]!r}"
-        for row in summary.rejected_examples.head(2).iter_rows(named=True)
-    ]
-    raise LogFormatError(
-        f"{summary.rejected / summary.lines:.1%} of {summary.lines:,} lines rejected "
-        f"(at most {max_rejected:.0%} allowed); formats tried: {', '.join(tried)}; "
-        f"e.g. {'; '.join(shown)}; name the log's format with log_format"
-    )
 
 
 def _rows(frame: pl.DataFrame) -> list[dict]:
@@ -278,7 +252,7 @@ def _iso(when: datetime | None) -> str | None:
 
 def write_results(result: Q1Result, output_dir: str | Path) -> Path:
     """Write ``results.json`` into ``output_dir`` atomically; return its path."""
-    return write_json(Path(output_dir) / "results.json", answers(result))
+    return write_json(Path(output_dir) / RESULTS_NAME, answers(result))
 
 
 def headline(data: dict) -> str:

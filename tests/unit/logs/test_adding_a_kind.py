@@ -71,6 +71,7 @@ def test_the_pages_kind_reads_a_json_lines_log_end_to_end(json_lines, tmp_path):
         window_end=WINDOW[1],
         use_dns=False,
         geo_cache=tmp_path / "geo",
+        max_rejected=0.1,  # one line of 14 is not JSON
     )
     data = answers(result)
     assert data["input"]["formats"] == {str(log): "json_lines"}

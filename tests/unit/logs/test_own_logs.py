@@ -97,13 +97,40 @@ def test_too_many_rejected_lines_stop_the_run_with_the_share(tmp_path):
     with pytest.raises(LogFormatError) as caught:
         run_q1(log, use_dns=False, **WINDOW)
     message = str(caught.value)
-    assert message.startswith("70.0% of 1,000 lines rejected (at most 50% allowed)")
+    assert message.startswith("70.0% of 1,000 lines rejected (at most 5% allowed)")
     assert "formats tried: combined, common," in message
     assert f"{log}:301: 'garbage 0'; {log}:302: 'garbage 1'" in message
+    assert message.endswith(
+        "name the log's format with log_format, or allow more with max_rejected"
+    )
     allowed = answers(run_q1(log, use_dns=False, max_rejected=0.75, **WINDOW))
     assert (allowed["total_requests"], allowed["rejected_lines"]) == (300, 700)
     with pytest.raises(ConfigError, match="max_rejected"):
         run_q1(log, use_dns=False, max_rejected=1.5)
+
+
+def test_the_default_allows_five_percent_of_the_lines_rejected_and_no_more(tmp_path):
+    for bad, fails in ((50, False), (51, True)):  # of 1,000 lines: 5.0% and 5.1%
+        lines = [combined(i) for i in range(1000 - bad)] + [f"garbage {i}" for i in range(bad)]
+        log = write(tmp_path / f"{bad}.log", lines)
+        if fails:
+            with pytest.raises(LogFormatError, match="5.1% of 1,000 lines rejected"):
+                run_q1(log, use_dns=False, **WINDOW)
+        else:
+            assert answers(run_q1(log, use_dns=False, **WINDOW))["rejected_lines"] == bad
+
+
+def test_a_failed_run_leaves_no_earlier_answers_in_its_output_directory(tmp_path):
+    good = write(tmp_path / "good.log", [combined(i) for i in range(40)])
+    bad = write(tmp_path / "bad.log", ["garbage"] * 40)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "lib.logs", "--no-dns", "--output-dir", str(out)]
+    env = {**os.environ, "GEO_CACHE": str(tmp_path / "geo")}
+    done = subprocess.run([*command, str(good)], capture_output=True, text=True, env=env)
+    assert done.returncode == 0 and (out / "results.json").exists()
+    failed = subprocess.run([*command, str(bad)], capture_output=True, text=True, env=env)
+    assert failed.returncode == 1 and len(failed.stderr.strip().splitlines()) == 1
+    assert not (out / "results.json").exists()
 
 
 def test_an_empty_log_is_not_an_answer_of_zero(tmp_path):
