@@ -3,6 +3,7 @@
     python -m lib.logs LOG [LOG ...] [--format auto] [--window-start T --window-end T]
                        [--top-n 10] [--early-stopping 50] [--no-dns] [--engine auto]
                        [--max-rejected 0.05] [--output-dir DIR]
+                       [--client remote|forwarded|real_ip] [--trusted-proxies CIDR,...]
 
 LOG is a file or a glob, plain or compressed; relative paths are taken from the working
 directory. Settings (``DNS_CACHE``, ``GEO_CACHE``, ``DASK_SCHEDULER_ADDRESS``) come from the
@@ -24,6 +25,7 @@ from lib.logs.engines import open_engine
 from lib.logs.engines.engine import ENGINES
 from lib.logs.engines.plan import make_plan
 from lib.logs.outcome import MAX_REJECTED, clear_results
+from lib.logs.parsing.clients import CLIENTS, client_rule
 from lib.logs.parsing.formats import AUTO
 from lib.logs.settings import load_settings
 from lib.logs.window import DEFAULT_WINDOW, Window
@@ -52,6 +54,18 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--no-dns", action="store_true", help="offline attribution only")
     cli.add_argument("--engine", choices=ENGINES, default="auto")
     cli.add_argument(
+        "--client",
+        choices=CLIENTS,
+        default="remote",
+        help="who a request's client is: the address the server logged (remote), the first "
+        "untrusted address of X-Forwarded-For (forwarded), or X-Real-IP and the like (real_ip)",
+    )
+    cli.add_argument(
+        "--trusted-proxies",
+        help="with --client forwarded: the proxies' networks, comma-separated (default: private, "
+        "loopback, link-local and shared address space)",
+    )
+    cli.add_argument(
         "--max-rejected",
         type=_share,
         default=MAX_REJECTED,
@@ -77,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             args.engine,
             settings.dask_scheduler_address,
             log_format=args.format,
+            client=client_rule(args.client, args.trusted_proxies),
         )
         engine = open_engine(plan, window)
         if settings.head_start:

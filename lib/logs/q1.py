@@ -22,6 +22,7 @@ from lib.logs.engines.plan import Plan, make_plan
 from lib.logs.geo.attribution import METHODS, Attribution, DnsOptions, attribute, preload
 from lib.logs.geo.dns import Resolver
 from lib.logs.outcome import MAX_REJECTED, RESULTS_NAME, check_share, refuse_unreadable
+from lib.logs.parsing.clients import ClientRule, client_rule
 from lib.logs.parsing.formats import AUTO, FORMATS
 from lib.logs.reading.partitions import PARTITION_BYTES
 from lib.logs.reading.synthetic_marker import is_synthetic
@@ -38,6 +39,7 @@ class Q1Result:
     log_path: str | list[str]  # as given: a file, a glob, or a list
     files: list[str]  # what it named, absolute and sorted
     formats: dict[str, str]  # file -> the format it was read with
+    client: dict  # the rule the clients were taken by: its name, and the trusted proxies
     synthetic: bool  # True if any file is synthetic
     engine: EngineRun
     window: Window
@@ -72,18 +74,22 @@ def run_q1(
     base: Path | None = None,
     log_format: str = AUTO,
     max_rejected: float = MAX_REJECTED,
+    client: str = "remote",
+    trusted_proxies: str | list[str] | None = None,
 ) -> Q1Result:
     """Parse the logs once and answer Q1.
 
     ``log_path`` is a file, a glob or a list of them (relative to ``base``, default the working
     directory); ``engine``, ``scheduler``, ``workers`` and ``partition_bytes`` are those of
-    ``lib.logs.engines.plan.make_plan``, and so is ``log_format`` (``auto``: detected per file).
-    The rest is ``answer_q1``'s. Raises ConfigError, LogReadError, LogFormatError or
-    EngineError.
+    ``lib.logs.engines.plan.make_plan``, and so is ``log_format`` (``auto``: detected per file);
+    ``client`` and ``trusted_proxies`` say who a request's client is
+    (``lib.logs.parsing.clients.client_rule``). The rest is ``answer_q1``'s. Raises
+    ConfigError, LogReadError, LogFormatError or EngineError.
     """
     window = Window.parse(window_start, window_end)
     check_share(max_rejected)
-    plan = make_plan(log_path, engine, scheduler, workers, partition_bytes, base, log_format)
+    rule = client_rule(client, trusted_proxies)
+    plan = make_plan(log_path, engine, scheduler, workers, partition_bytes, base, log_format, rule)
     return answer_q1(
         open_engine(plan, window),
         top_n=top_n,
@@ -143,6 +149,7 @@ def answer_q1(
         log_path=plan.named,
         files=[str(f) for f in plan.files],
         formats={path: choice.primary.name for path, choice in plan.choices},
+        client=_client_of(plan),
         synthetic=any(is_synthetic(f) for f in plan.files),
         engine=run,
         window=window,
@@ -155,6 +162,15 @@ def answer_q1(
         top_user_agents=_top(summary.user_agents, "user_agent"),
         logged_fields=logged_fields(plan, summary),
     )
+
+
+def _client_of(plan: Plan) -> dict:
+    """The client rule of a run, as ``results.json`` says it."""
+    rule = plan.choices[0][1].client if plan.choices else ClientRule()
+    said: dict = {"rule": rule.client}
+    if rule.client == "forwarded":
+        said["trusted_proxies"] = list(rule.trusted)
+    return said
 
 
 def logged_fields(plan: Plan, summary: LogSummary) -> frozenset[str]:
@@ -191,6 +207,7 @@ def answers(result: Q1Result) -> dict:
             "files": result.files,
             "formats": result.formats,
             "synthetic": result.synthetic,
+            "client": result.client,
         },
         "engine": {
             "name": result.engine.engine,

@@ -23,12 +23,14 @@ so a command plans and starts reading before it loads the rest of Q1.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from lib.logs.engines.engine import choose_engine, worker_count
 from lib.logs.errors import LogFormatError
+from lib.logs.parsing.clients import ClientRule
 from lib.logs.parsing.detect import detect
 from lib.logs.parsing.formats import AUTO, FORMATS, W3C, FormatChoice, log_format
 from lib.logs.reading.blocks import iter_blocks, open_log
@@ -65,6 +67,7 @@ def make_plan(
     partition_bytes: int = PARTITION_BYTES,
     base: Path | None = None,
     log_format: str = AUTO,
+    client: ClientRule | None = None,
 ) -> Plan:
     """Plan reading ``log_path`` (a file, a glob or a list; relative to ``base``, default the
     working directory).
@@ -78,13 +81,16 @@ def make_plan(
             file is cut into ranges no shorter than a quarter of it.
         log_format: ``auto`` (detected per file), a registered format's name, or an Apache
             ``LogFormat`` / nginx ``log_format`` string.
+        client: who a request's client is (``lib.logs.parsing.clients``; default: the address
+            the server logged as its peer).
 
     Raises ConfigError (no such file, unknown engine or format), LogFormatError (no known
     format reads a file's first lines), LogReadError or EngineError.
     """
     named = str(log_path) if isinstance(log_path, (str, Path)) else [str(p) for p in log_path]
     files = resolve_paths(log_path, base)
-    choices = tuple((str(path), choose_format(path, log_format)) for path in files)
+    rule = client or ClientRule()
+    choices = tuple((str(path), choose_format(path, log_format, rule)) for path in files)
     parts = plan_partitions(files, partition_bytes)
     chosen = choose_engine(engine, scheduler)
     if chosen == "local":
@@ -103,16 +109,21 @@ def make_plan(
     )
 
 
-def choose_format(path: Path, requested: str = AUTO) -> FormatChoice:
+def choose_format(
+    path: Path, requested: str = AUTO, client: ClientRule | None = None
+) -> FormatChoice:
     """How ``path`` is read: the format ``requested``, or with ``auto`` (and ``w3c``, which
-    takes its fields from the file's header) the one its first lines say. Raises
-    LogFormatError when nothing registered reads them, ConfigError for an unknown format."""
+    takes its fields from the file's header) the one its first lines say; its clients as
+    ``client`` says. Raises LogFormatError when nothing registered reads the first lines, when
+    they start with two addresses (which of them is the client is the user's choice), or when
+    the format logs no field ``client`` needs; ConfigError for an unknown format."""
+    rule = client or ClientRule()
     if requested not in (AUTO, W3C):
-        return FormatChoice.of(log_format(requested))
+        return _with_client(path, log_format(requested), rule)
     sample = sample_lines(path)
     found = detect(sample)
     if found is None and not any(line.strip() for line in sample):
-        return FormatChoice.of(FORMATS["common"])  # an empty log: nothing to choose by
+        return FormatChoice.of(FORMATS["common"], rule)  # an empty log: nothing to choose by
     if found is None or (requested == W3C and found.name != W3C):
         tried = "a W3C #Fields: header" if requested == W3C else ", ".join(FORMATS)
         raise LogFormatError(
@@ -120,7 +131,45 @@ def choose_format(path: Path, requested: str = AUTO) -> FormatChoice:
             f"{examples(sample)}; name the format with log_format (an Apache LogFormat or "
             "nginx log_format string works too)"
         )
-    return FormatChoice.of(found)
+    if found.roles[:1] == ("vhost",) and _addresses_first(sample):
+        raise LogFormatError(
+            f"{path}: its lines start with two addresses ({examples(sample, 1)}), which "
+            f"{found.name} would read as a virtual host and a client: name the format with "
+            "log_format (e.g. '%{X-Forwarded-For}i %h %l %u %t \\\"%r\\\" %>s %b') and "
+            "which address is the client with client (forwarded or remote)"
+        )
+    return _with_client(path, found, rule)
+
+
+def _with_client(path: Path, fmt, rule: ClientRule) -> FormatChoice:
+    """``fmt`` read with ``rule``; LogFormatError if the format does not log the field the rule
+    takes the client from."""
+    if rule.client != "remote" and rule.role not in fmt.roles:
+        raise LogFormatError(
+            f"{path}: its format ({fmt.name}) logs no {rule.role} field to take the client "
+            f"from (client={rule.client}); name a format that does with log_format, e.g. "
+            "nginx's '$remote_addr - $remote_user [$time_local] \"$request\" $status "
+            '$body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for"\''
+        )
+    return FormatChoice.of(fmt, rule)
+
+
+def _addresses_first(sample: list[str], share: float = 0.8) -> bool:
+    """Whether most of the lines start with an IP address (or a list of them, as
+    X-Forwarded-For logs one), where a virtual host's name would be."""
+    firsts = [line.split(" ", 1)[0].rstrip(",") for line in sample if line.strip()]
+    found = sum(1 for first in firsts if _looks_like_address(first))
+    return bool(firsts) and found >= share * len(firsts)
+
+
+def _looks_like_address(field: str) -> bool:
+    text = field.rsplit(":", 1)[0] if field.count(":") == 1 else field  # an IPv4 with a port
+    text = text.strip("[]")
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def sample_lines(path: Path) -> list[str]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from lib.errors import ConfigError
 from lib.logs.parsing import clf
-from lib.logs.parsing.roles import TIME_ROLES
+from lib.logs.parsing.roles import CLIENT_ROLES, TIME_ROLES
 
 _APACHE = re.compile(r"%(?:!?[0-9,]+)?([<>])?(?:\{([^}]*)\})?([A-Za-z%])")
 _NGINX = re.compile(r"\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
@@ -33,6 +33,8 @@ _UNQUOTED = {  # the tokens Common and Combined have are theirs (lib.logs.parsin
     "date": r"[0-9]{4}-[0-9]{2}-[0-9]{2}",
     "clock": r"[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?",
     "status": clf.STATUS,
+    # X-Forwarded-For: an address, or a list of them (", " or "," between), or "-"
+    "forwarded_for": r"[^ ,]+(?:, ?[^ ,]+)*",
     "bytes": r"[0-9]+|-",
     "port": r"[0-9]+|-",
     "duration_s": r"[0-9]+(?:\.[0-9]+)?|-",
@@ -60,6 +62,14 @@ _APACHE_ROLES = {
     "D": "duration_us",
     "T": "duration_s",
 }
+_HEADER_ROLES = {  # a request header logged by name (Apache %{...}i) -> its role
+    "referer": "referer",
+    "user-agent": "user_agent",
+    "x-forwarded-for": "forwarded_for",
+    "x-real-ip": "real_ip",
+    "cf-connecting-ip": "real_ip",
+    "true-client-ip": "real_ip",
+}
 _NGINX_ROLES = {
     "remote_addr": "host",
     "realip_remote_addr": "host",
@@ -79,6 +89,11 @@ _NGINX_ROLES = {
     "bytes_sent": "bytes",
     "http_referer": "referer",
     "http_user_agent": "user_agent",
+    "http_x_forwarded_for": "forwarded_for",
+    "proxy_add_x_forwarded_for": "forwarded_for",
+    "http_x_real_ip": "real_ip",
+    "http_cf_connecting_ip": "real_ip",
+    "http_true_client_ip": "real_ip",
     "host": "vhost",
     "http_host": "vhost",
     "server_name": "vhost",
@@ -98,6 +113,8 @@ _W3C_ROLES = {
     "sc-bytes": "bytes",
     "cs(referer)": "referer",
     "cs(user-agent)": "user_agent",
+    "cs(x-forwarded-for)": "forwarded_for",
+    "x-forwarded-for": "forwarded_for",
     "cs-host": "vhost",
     "s-port": "port",
     "time-taken": "duration_ms",
@@ -135,8 +152,7 @@ def _apache_role(letter: str, argument: str | None) -> str:
     if letter == "t":
         return _apache_time(argument)
     if letter == "i":
-        header = (argument or "").lower()
-        return {"referer": "referer", "user-agent": "user_agent"}.get(header, "other")
+        return _HEADER_ROLES.get((argument or "").lower(), "other")
     if letter == "T" and argument in ("ms", "us", "s"):
         return {"ms": "duration_ms", "us": "duration_us", "s": "duration_s"}[argument]
     if letter == "a" and argument not in (None, "c"):
@@ -221,10 +237,11 @@ def _build(
         regex.append(f"(?P<g{len(roles)}>{_QUOTED if quoted else patterns.get(value, '[^ ]*')})")
         roles.append(value)
     regex.append("$")
-    if "host" not in roles or not set(TIME_ROLES) & set(roles):
+    if not set(CLIENT_ROLES) & set(roles) or not set(TIME_ROLES) & set(roles):
         raise ConfigError(
-            "a log format needs the client's address (%h or %a; $remote_addr; c-ip) and a time "
-            f"(%t; $time_local, $time_iso8601 or $msec; date and time): {source!r}"
+            "a log format needs the client's address (%h or %a; $remote_addr; c-ip; or a "
+            "forwarding header: %{X-Forwarded-For}i, $http_x_forwarded_for) and a time (%t; "
+            f"$time_local, $time_iso8601 or $msec; date and time): {source!r}"
         )
     return Compiled("".join(regex), tuple(roles))
 

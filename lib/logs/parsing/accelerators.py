@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from lib.logs.parsing import clf
-from lib.logs.parsing.formats import LogFormat
+from lib.logs.parsing.formats import FormatChoice, LogFormat
 
 
 class Accelerator:
@@ -48,6 +48,14 @@ def _built(module: str) -> ModuleType | None:
         return importlib.import_module(module)
     except ImportError:  # built without a C compiler
         return None
+
+
+def counter_for(choice: FormatChoice, start_us: int, end_us: int) -> Any | None:
+    """``counter`` of the choice's primary format when its clients are the peers' addresses the
+    accelerator reads (a client taken from a forwarding header leaves every line to polars)."""
+    if choice.client.source(choice.primary.roles) != "host":
+        return None
+    return counter(choice.primary, start_us, end_us)
 
 
 def counter(fmt: LogFormat, start_us: int, end_us: int) -> Any | None:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from lib.errors import ConfigError
 from lib.logs.parsing import clf
 from lib.logs.parsing._format_strings import compile_apache, compile_nginx, compile_w3c, dialect
+from lib.logs.parsing.clients import ClientRule
 from lib.logs.parsing.kinds import load
 
 if TYPE_CHECKING:  # for the annotations only: importing it loads polars
@@ -160,15 +161,18 @@ def candidates() -> list[LogFormat]:
 @dataclass(frozen=True)
 class FormatChoice:
     """How one log is read: ``primary`` first; a line it rejects is tried with each of
-    ``others`` in turn, and is rejected only if none reads it."""
+    ``others`` in turn, and is rejected only if none reads it; each request's client as
+    ``client`` says (``lib.logs.parsing.clients``)."""
 
     primary: LogFormat
     others: tuple[LogFormat, ...] = field(default=())
+    client: ClientRule = field(default=ClientRule())
 
     @classmethod
-    def of(cls, primary: LogFormat) -> FormatChoice:
+    def of(cls, primary: LogFormat, client: ClientRule | None = None) -> FormatChoice:
         """``primary``, with the other registered formats (by name) as second chances."""
-        return cls(primary, tuple(fmt for fmt in candidates() if fmt.name != primary.name))
+        others = tuple(fmt for fmt in candidates() if fmt.name != primary.name)
+        return cls(primary, others, client or ClientRule())
 
     @property
     def names(self) -> list[str]:

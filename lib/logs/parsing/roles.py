@@ -7,7 +7,9 @@ string shares. A format lists the role of each of its fields in order
 from __future__ import annotations
 
 ROLES = (
-    "host",  # the client's address or name
+    "host",  # the address the server saw the request come from (its peer: maybe a proxy)
+    "forwarded_for",  # X-Forwarded-For: the addresses a request came through, client first
+    "real_ip",  # one address a proxy says the client had (X-Real-IP, CF-Connecting-IP, ...)
     "ident",
     "user",
     "time_clf",  # dd/Mon/yyyy:HH:MM:SS +zzzz, with or without the brackets
@@ -32,3 +34,4 @@ ROLES = (
     "other",  # read and ignored
 )
 TIME_ROLES = ("time_clf", "time_iso", "time_epoch", "date")  # a format needs one of these
+CLIENT_ROLES = ("host", "forwarded_for", "real_ip")  # and one of these

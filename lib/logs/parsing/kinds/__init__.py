@@ -9,7 +9,9 @@ its sort; it declares what ``ParserKind`` says:
   Series) to ``(requests, rejected)``. ``requests`` has the columns of
   ``lib.logs.parsing.fields.PARSED_SCHEMA``, plus ``referer`` and ``user_agent`` when the
   format's roles have them (or, cheaper, the two as logged in one ``referer_agent`` column,
-  cut apart per distinct pair by ``lib.logs.parsing.kinds.clf.split_pairs``), plus ``request``,
+  cut apart per distinct pair by ``lib.logs.parsing.kinds.clf.split_pairs``), plus
+  ``forwarded_for`` and ``real_ip`` as logged when the roles have them (``host`` may then be
+  null: ``lib.logs.parsing.client_address`` sets it to the client), plus ``request``,
   ``method``, ``path`` and ``protocol`` with ``request_parts``; ``rejected`` has ``line_no``
   and ``line``. Both in line order, numbered from ``first_line_no``. Lines it cannot read are
   rejected, never dropped.

@@ -12,6 +12,7 @@ import polars as pl
 from lib.errors import ConfigError
 from lib.logs.parsing import fields as f
 from lib.logs.parsing.kinds import ParserKind
+from lib.logs.parsing.roles import CLIENT_ROLES
 
 
 def parse(
@@ -34,7 +35,11 @@ def parse(
     parsed = _with_time(frame.with_columns(line.str.extract_groups(pattern).alias("_g")), field)
     matched = pl.col("_g").struct.field("g0").is_not_null()
     host = _get(field, "host")
-    ok = (matched & pl.col("time").is_not_null() & host.is_not_null()).fill_null(False)
+    # a client: the peer's address, or (a format that logs none) a forwarding header's
+    client = pl.any_horizontal(
+        *(field[role].is_not_null() for role in CLIENT_ROLES if role in field)
+    )
+    ok = (matched & pl.col("time").is_not_null() & client).fill_null(False)
     parsed = parsed.with_columns(ok.alias("_ok"))
     request = _request(field)
     columns = [
@@ -45,6 +50,7 @@ def parse(
         f.status(_get(field, "status")).alias("status"),
         f.body_bytes(_get(field, "bytes")).alias("bytes"),
     ]
+    columns += [field[role].alias(role) for role in CLIENT_ROLES[1:] if role in field]
     if "referer" in field:
         columns.append(f.logged(field["referer"]).alias("referer"))
     if "user_agent" in field:
