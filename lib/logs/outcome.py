@@ -35,6 +35,12 @@ def clear_results(output_dir: str | Path) -> None:
     Path(output_dir, RESULTS_NAME).unlink(missing_ok=True)
 
 
+def by_reason(summary: LogSummary) -> dict[str, int]:
+    """The rejected lines per reason (``lib.logs.parsing.rejections``), the most first."""
+    rows = summary.rejected_reasons.sort(["lines", "reason"], descending=[True, False]).rows()
+    return dict(rows)
+
+
 def refuse_unreadable(summary: LogSummary, plan: Plan, max_rejected: float) -> None:
     """Raise LogFormatError, in one line, when the run could not do its job: no line was a
     request, or more than ``max_rejected`` of them were rejected."""
@@ -47,9 +53,10 @@ def refuse_unreadable(summary: LogSummary, plan: Plan, max_rejected: float) -> N
         f"{row['file']}:{row['line_no']}: {row['line'][:120]!r}"
         for row in summary.rejected_examples.head(2).iter_rows(named=True)
     ]
+    reasons = ", ".join(f"{n:,} {why}" for why, n in by_reason(summary).items())
     raise LogFormatError(
         f"{summary.rejected / summary.lines:.1%} of {summary.lines:,} lines rejected "
-        f"(at most {max_rejected:.0%} allowed); formats tried: {', '.join(tried)}; "
+        f"(at most {max_rejected:.0%} allowed: {reasons}); formats tried: {', '.join(tried)}; "
         f"e.g. {'; '.join(shown)}; name the log's format with log_format, or allow more with "
         "max_rejected"
     )

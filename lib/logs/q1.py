@@ -21,7 +21,13 @@ from lib.logs.engines.engine import Engine, EngineRun, Progress
 from lib.logs.engines.plan import Plan, make_plan
 from lib.logs.geo.attribution import METHODS, Attribution, DnsOptions, attribute, preload
 from lib.logs.geo.dns import Resolver
-from lib.logs.outcome import MAX_REJECTED, RESULTS_NAME, check_share, refuse_unreadable
+from lib.logs.outcome import (
+    MAX_REJECTED,
+    RESULTS_NAME,
+    by_reason,
+    check_share,
+    refuse_unreadable,
+)
 from lib.logs.parsing.clients import ClientRule, client_rule
 from lib.logs.parsing.formats import AUTO, FORMATS
 from lib.logs.reading.partitions import PARTITION_BYTES
@@ -219,6 +225,7 @@ def answers(result: Q1Result) -> dict:
         "total_requests": summary.requests,
         "lines": summary.lines,
         "rejected_lines": summary.rejected,
+        "rejected_by_reason": by_reason(summary),
         "rejected_examples": _rows(summary.rejected_examples),
         "bytes_sent": summary.bytes_sent,
         "utc_offset": summary.utc_offset,
@@ -288,6 +295,9 @@ def headline(data: dict) -> str:
     ]
     if formats:
         lines.append("   read as " + ", ".join(f"{name} ({n:,})" for name, n in formats.items()))
+    reasons = data.get("rejected_by_reason") or {}
+    if reasons:
+        lines.append("   rejected: " + ", ".join(f"{n:,} {why}" for why, n in reasons.items()))
     if window["requests"] or not data.get("first_time"):
         lines.append(
             f"2. Top {len(data['top_hosts'])} hosts, {window['start']} <= t < {window['end']}:"

@@ -73,6 +73,7 @@ def test_notebook_on_the_real_slice(tmp_path, nasa_slice):
         "files": [str(nasa_slice.resolve())],
         "formats": {str(nasa_slice.resolve()): "common"},  # detected
         "synthetic": False,
+        "client": {"rule": "remote"},
     }
     assert data["requests_per_format"] == {"common": 1880}
     assert data["top_referrers"] == data["top_user_agents"] == []  # the format has none

@@ -112,7 +112,8 @@ def _summarize_left_over(block: Counted, window: Window, choice: FormatChoice) -
         [pl.Series("line_no", indices, dtype=pl.UInt64) + 1, series.slice(int(head), len(raw))]
     )
     requests, rejected, formats = parse_numbered(choice, numbered)
-    return summarize_parsed(len(raw), requests, rejected, window, formats)
+    shape = choice.primary.pattern or None
+    return summarize_parsed(len(raw), requests, rejected, window, formats, shape)
 
 
 def _referers_and_agents(

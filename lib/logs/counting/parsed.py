@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from lib.logs.counting.summary import MAX_EXAMPLES, LogSummary, add_counts, no_counts
+from lib.logs.counting.summary import MAX_EXAMPLES, LogSummary, add_counts, no_counts, no_reasons
 from lib.logs.parsing.formats import FormatChoice
 from lib.logs.parsing.kinds.clf import PAIR, split_pairs
+from lib.logs.parsing.rejections import rejected_reasons
 from lib.logs.parsing.second_chances import parse_with
 from lib.logs.reading.lines import block_to_lines
 from lib.logs.window import Window
@@ -28,10 +29,12 @@ def summarize_parsed(
     rejected: pl.DataFrame,
     window: Window,
     formats: dict[str, int] | None = None,
+    shape: str | None = None,
 ) -> LogSummary:
     """The summary of one block's parsed lines (``requests`` and ``rejected`` as
     ``lib.logs.parsing.kinds`` describes them; ``lines`` in all); ``formats`` counts its
-    requests per format (default: all in an unnamed one)."""
+    requests per format (default: all in an unnamed one); ``shape``, the file's format's
+    pattern, tells the rejected lines' reasons apart (``lib.logs.parsing.rejections``)."""
     per_format = pl.DataFrame(
         {"format": list(formats or {}), "requests": list((formats or {}).values())},
         schema={"format": pl.String, "requests": pl.UInt64},
@@ -39,9 +42,14 @@ def summarize_parsed(
     examples = rejected.head(MAX_EXAMPLES).select(
         pl.lit(None, pl.String).alias("file"), "line_no", "line"
     )
+    reasons = rejected_reasons(rejected, shape) if rejected.height else no_reasons()
     if requests.is_empty():  # often (a block's left-over lines): no group-bys of nothing
         return LogSummary(
-            lines=lines, rejected=rejected.height, rejected_examples=examples, formats=per_format
+            lines=lines,
+            rejected=rejected.height,
+            rejected_examples=examples,
+            formats=per_format,
+            rejected_reasons=reasons,
         )
     times = requests.get_column("time")
     pairs = _pairs(requests)
@@ -59,6 +67,7 @@ def summarize_parsed(
         formats=per_format,
         referers=_logged(requests, pairs, "referer"),
         user_agents=_logged(requests, pairs, "user_agent"),
+        rejected_reasons=reasons,
         first_time=times.min(),
         last_time=times.max(),
     )
@@ -90,4 +99,5 @@ def summarize_lines(block: bytes, window: Window, choice: FormatChoice) -> LogSu
     examples' line numbers count from the block's first line."""
     lines = block_to_lines(block)
     requests, rejected, formats = parse_with(choice, lines)
-    return summarize_parsed(lines.len(), requests, rejected, window, formats)
+    shape = choice.primary.pattern or None
+    return summarize_parsed(lines.len(), requests, rejected, window, formats, shape)

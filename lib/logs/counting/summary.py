@@ -34,10 +34,14 @@ def no_counts(key: str, dtype: pl.DataType) -> pl.DataFrame:
     return pl.DataFrame(schema={key: dtype, "requests": pl.UInt64})
 
 
+def no_reasons() -> pl.DataFrame:
+    return pl.DataFrame(schema={"reason": pl.String, "lines": pl.UInt64})
+
+
 @dataclass(frozen=True)
 class LogSummary:
-    """What one pass over a log yields. Every frame has a ``requests`` count column and one row
-    per key."""
+    """What one pass over a log yields. Every count frame has one row per key and a count
+    column: ``requests`` (``lines`` for the rejected lines' reasons)."""
 
     lines: int = 0
     requests: int = 0
@@ -52,6 +56,8 @@ class LogSummary:
     formats: pl.DataFrame = field(default_factory=lambda: no_counts("format", pl.String))
     referers: pl.DataFrame = field(default_factory=lambda: no_counts("referer", pl.String))
     user_agents: pl.DataFrame = field(default_factory=lambda: no_counts("user_agent", pl.String))
+    # why lines were rejected: reason, lines (lib.logs.parsing.rejections)
+    rejected_reasons: pl.DataFrame = field(default_factory=no_reasons)
     first_time: datetime | None = None  # the earliest request's time (UTC)
     last_time: datetime | None = None
 
@@ -67,9 +73,10 @@ class LogSummary:
 def add_counts(frames: list[pl.DataFrame], key: str, ordered: bool) -> pl.DataFrame:
     """Count frames of ``key`` added up: one row per key (sorted by it with ``ordered``)."""
     rows = pl.concat(frames)
+    total = pl.col(rows.columns[1]).sum()  # the count column, whatever its name
     if ordered:  # sorting first is cheaper, the more so when the frames come sorted (measured)
-        return rows.sort(key).group_by(key, maintain_order=True).agg(pl.col("requests").sum())
-    return rows.group_by(key).agg(pl.col("requests").sum())
+        return rows.sort(key).group_by(key, maintain_order=True).agg(total)
+    return rows.group_by(key).agg(total)
 
 
 def _merge(frames: list[pl.DataFrame], key: str, ordered: bool) -> pl.DataFrame:
@@ -106,6 +113,7 @@ def combine(parts: list[LogSummary], ordered: bool = True) -> LogSummary:
         formats=_merge([p.formats for p in parts], "format", ordered),
         referers=_merge([p.referers for p in parts], "referer", ordered),
         user_agents=_merge([p.user_agents for p in parts], "user_agent", ordered),
+        rejected_reasons=_merge([p.rejected_reasons for p in parts], "reason", ordered),
         first_time=min((p.first_time for p in parts if p.first_time), default=None),
         last_time=max((p.last_time for p in parts if p.last_time), default=None),
     )

@@ -97,7 +97,9 @@ def test_too_many_rejected_lines_stop_the_run_with_the_share(tmp_path):
     with pytest.raises(LogFormatError) as caught:
         run_q1(log, use_dns=False, **WINDOW)
     message = str(caught.value)
-    assert message.startswith("70.0% of 1,000 lines rejected (at most 5% allowed)")
+    assert message.startswith(
+        "70.0% of 1,000 lines rejected (at most 5% allowed: 700 not the file's format)"
+    )
     assert "formats tried: combined, common," in message
     assert f"{log}:301: 'garbage 0'; {log}:302: 'garbage 1'" in message
     assert message.endswith(
@@ -202,3 +204,28 @@ def test_the_headline_lists_at_most_thirty_hosts_and_says_where_the_rest_are(tmp
     text = headline(data)
     assert "\n   30. " in text and "\n   31. " not in text
     assert "   ... and 70 more hosts in results.json" in text
+
+
+def test_rejected_lines_are_counted_by_reason(tmp_path):
+    good = [combined(i) for i in range(400)]
+    bad = [
+        "",
+        "   ",
+        combined(1).replace("30/Nov", "31/Nov"),  # no 31 November: an impossible value
+        "\x01\x02\x03 binary junk",  # control characters, out of any shape
+        "\x00" + "x" * 20,
+        "a line of another program",
+    ]
+    log = write(tmp_path / "access.log", good + bad)
+    data = answers(run_q1(log, use_dns=False, **WINDOW))
+    assert data["rejected_lines"] == 6
+    assert data["rejected_by_reason"] == {
+        "empty": 2,
+        "undecodable bytes": 2,
+        "impossible value": 1,
+        "not the file's format": 1,
+    }
+    assert (
+        "   rejected: 2 empty, 2 undecodable bytes, 1 impossible value, 1 not the file's format"
+        in (headline(data))
+    )
