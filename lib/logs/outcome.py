@@ -57,6 +57,6 @@ def refuse_unreadable(summary: LogSummary, plan: Plan, max_rejected: float) -> N
     raise LogFormatError(
         f"{summary.rejected / summary.lines:.1%} of {summary.lines:,} lines rejected "
         f"(at most {max_rejected:.0%} allowed: {reasons}); formats tried: {', '.join(tried)}; "
-        f"e.g. {'; '.join(shown)}; name the log's format with log_format, or allow more with "
-        "max_rejected"
+        f"e.g. {'; '.join(shown)}; name the log's format with log_format (--format), or allow "
+        "more with max_rejected (--max-rejected)"
     )

@@ -451,6 +451,15 @@ def apache_combined_duration(records: Sequence[Record]) -> list[str]:
     return [f"{_apache_common(r)} {_apache_agents(r)} {round(r.duration * 1e6)}" for r in records]
 
 
+APACHE_XFF_FORMAT = (
+    r"%{X-Forwarded-For}i %h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\""
+)
+NGINX_MAIN_FORMAT = (
+    '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+    '"$http_referer" "$http_user_agent" "$http_x_forwarded_for"'
+)
+
+
 def apache_combined_xff(records: Sequence[Record]) -> list[str]:
     """Behind a load balancer: ``"%{X-Forwarded-For}i %h %l %u %t \\"%r\\" %>s %b ..."`` (the
     header as received, unquoted: ``203.0.113.7`` or ``192.168.1.23, 203.0.113.7``; ``-``)."""
@@ -984,14 +993,22 @@ VARIANTS: dict[str, Variant] = _variants(
     Variant("apache_vhost_common", apache_vhost_common, "vhost_common"),
     Variant("apache_vhost_combined", apache_vhost_combined, "vhost_combined"),
     Variant("apache_combined_duration", apache_combined_duration, "apache_combined_duration"),
-    Variant("apache_combined_xff", apache_combined_xff, "apache_combined_xff", "forwarded"),
+    Variant(
+        "apache_combined_xff",
+        apache_combined_xff,
+        "custom",
+        "forwarded",
+        options=("--format", APACHE_XFF_FORMAT, "--client", "forwarded"),
+        note="which field is the client is the operator's to say",
+    ),
     Variant("nginx_combined", nginx_combined, "combined"),
     Variant("nginx_main", nginx_main, "nginx_main"),
     Variant(
         "nginx_main_behind_lb",
         nginx_main,
-        "nginx_main",
+        "custom",
         "forwarded",
+        options=("--format", NGINX_MAIN_FORMAT, "--client", "forwarded"),
         note="the same lines as nginx_main; only the deployment says where the client is",
     ),
     Variant("nginx_request_time", nginx_request_time, "nginx_request_time"),

@@ -128,15 +128,15 @@ def choose_format(
         tried = "a W3C #Fields: header" if requested == W3C else ", ".join(FORMATS)
         raise LogFormatError(
             f"{path}: no known log format reads its first lines (tried {tried}); "
-            f"{examples(sample)}; name the format with log_format (an Apache LogFormat or "
-            "nginx log_format string works too)"
+            f"{examples(sample)}; name the format with log_format (--format: an Apache "
+            "LogFormat or nginx log_format string works too)"
         )
     if found.roles[:1] == ("vhost",) and _addresses_first(sample):
         raise LogFormatError(
             f"{path}: its lines start with two addresses ({examples(sample, 1)}), which "
             f"{found.name} would read as a virtual host and a client: name the format with "
-            "log_format (e.g. '%{X-Forwarded-For}i %h %l %u %t \\\"%r\\\" %>s %b') and "
-            "which address is the client with client (forwarded or remote)"
+            "log_format (--format, e.g. '%{X-Forwarded-For}i %h %l %u %t \\\"%r\\\" %>s %b') "
+            "and which address is the client with client (--client forwarded or remote)"
         )
     return _with_client(path, found, rule)
 
@@ -147,7 +147,8 @@ def _with_client(path: Path, fmt, rule: ClientRule) -> FormatChoice:
     if rule.client != "remote" and rule.role not in fmt.roles:
         raise LogFormatError(
             f"{path}: its format ({fmt.name}) logs no {rule.role} field to take the client "
-            f"from (client={rule.client}); name a format that does with log_format, e.g. "
+            f"from (client={rule.client}); name a format that does with log_format (--format), "
+            "e.g. "
             "nginx's '$remote_addr - $remote_user [$time_local] \"$request\" $status "
             '$body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for"\''
         )

@@ -111,7 +111,7 @@ def test_two_addresses_first_are_never_taken_for_a_virtual_host(tmp_path):
         run_q1(log, use_dns=False, **WINDOW)
     message = str(caught.value)
     assert "start with two addresses" in message and "vhost_common" in message
-    assert "log_format" in message and "client (forwarded or remote)" in message
+    assert "log_format (--format" in message and "client (--client forwarded or remote)" in message
     env = {**os.environ, "GEO_CACHE": str(tmp_path / "geo")}
     run = subprocess.run(
         [sys.executable, "-m", "lib.logs", str(log), "--no-dns"],

@@ -42,11 +42,7 @@ ROOT = Path(__file__).resolve().parents[3]
 # oracle.
 NOT_YET_READ: dict[str, str] = {
     "apache_combined_duration": "refused",
-    # read as host_combined: the load balancer taken for the client, lines whose
-    # X-Forwarded-For is a list rejected (a minority: no refusal). Silently wrong.
-    "apache_combined_xff": "wrong",
     "nginx_main": "refused",
-    "nginx_main_behind_lb": "refused",
     "nginx_request_time": "refused",
     "nginx_upstream_host": "refused",
     "nginx_json": "refused",
@@ -68,7 +64,7 @@ NOT_YET_READ: dict[str, str] = {
     "cri_combined": "refused",
 }
 READ_TODAY = [name for name in VARIANTS if name not in NOT_YET_READ]
-OPTION_KEYWORDS = {"--format": "log_format"}  # a variant's options, as run_q1 takes them
+OPTION_KEYWORDS = {"--format": "log_format", "--client": "client"}  # as run_q1 takes them
 TOP_COUNTRY = ("country", "requests")  # what the oracle knows of the top country
 
 

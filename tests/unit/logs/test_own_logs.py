@@ -103,7 +103,8 @@ def test_too_many_rejected_lines_stop_the_run_with_the_share(tmp_path):
     assert "formats tried: combined, common," in message
     assert f"{log}:301: 'garbage 0'; {log}:302: 'garbage 1'" in message
     assert message.endswith(
-        "name the log's format with log_format, or allow more with max_rejected"
+        "name the log's format with log_format (--format), or allow more with max_rejected "
+        "(--max-rejected)"
     )
     allowed = answers(run_q1(log, use_dns=False, max_rejected=0.75, **WINDOW))
     assert (allowed["total_requests"], allowed["rejected_lines"]) == (300, 700)
