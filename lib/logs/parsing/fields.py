@@ -80,6 +80,16 @@ def epoch_time(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return micros.cast(pl.Datetime("us", "UTC")), pl.lit("+0000")
 
 
+def auto_time(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """``epoch_time`` of a number, ``iso_time`` of anything else."""
+    number = text.str.contains(r"^[0-9]+(?:\.[0-9]+)?$")
+    (epoch, epoch_zone), (iso, iso_zone) = epoch_time(text), iso_time(text)
+    return (
+        pl.when(number).then(epoch).otherwise(iso),
+        pl.when(number).then(epoch_zone).otherwise(iso_zone),
+    )
+
+
 def date_and_time(date: pl.Expr, clock: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """W3C ``date`` (``2026-11-30``) and ``time`` (``10:43:07``, UTC) -> (the time, ``+0000``)."""
     stamp = pl.concat_str([date, clock], separator=" ")

@@ -29,6 +29,7 @@ from lib.logs.parsing import clf
 from lib.logs.parsing._format_strings import compile_apache, compile_nginx, compile_w3c, dialect
 from lib.logs.parsing.clients import ClientRule
 from lib.logs.parsing.kinds import load
+from lib.logs.parsing.roles import CLIENT_ROLES, ROLES, TIME_ROLES
 
 if TYPE_CHECKING:  # for the annotations only: importing it loads polars
     import polars as pl
@@ -51,6 +52,7 @@ class LogFormat:
     skip_prefix: str | None = None  # lines starting so are directives, not requests
     accelerator: str | None = None  # a key of lib.logs.parsing.accelerators.ACCELERATORS
     header: str | None = None  # a line starting so declares the fields (HEADERS builds them)
+    keys: tuple[str, ...] = ()  # the json kind: where each role's value is in the object
 
     def parse_lines(
         self, lines: pl.Series, first_line_no: int = 1, request_parts: bool = False
@@ -75,6 +77,23 @@ class LogFormat:
 @cache
 def _compiled(pattern: str) -> re.Pattern:
     return re.compile(pattern)
+
+
+JSON_OBJECT = r"^\s*\{.*\}\s*$"  # what every JSON-lines format's line is
+JSON_FIELDS = {  # the names a json: mapping may use beside the roles'
+    "client": "host",
+    "time": "time_auto",
+    "agent": "user_agent",
+    "forwarded": "forwarded_for",
+    "duration": "duration_s",
+}
+
+
+def _json(name: str, description: str, roles: dict[str, str]) -> LogFormat:
+    """A format of the json kind: each role's value at its path (``a|b``: the first there)."""
+    return LogFormat(
+        name, description, "json", JSON_OBJECT, tuple(roles), keys=tuple(roles.values())
+    )
 
 
 def _from_string(name: str, description: str, source: str) -> LogFormat:
@@ -122,7 +141,76 @@ FORMATS: dict[str, LogFormat] = {
         "regex",
         header="#Fields:",
     ),
+    "nginx_json": _json(
+        "nginx_json",
+        "nginx log_format escape=json, its keys named as the variables ($remote_addr...)",
+        {
+            "host": "remote_addr",
+            "time_iso": "time_iso8601|time|@timestamp|timestamp",
+            "request": "request",
+            "status": "status",
+            "bytes": "body_bytes_sent|bytes_sent",
+            "referer": "http_referer",
+            "user_agent": "http_user_agent",
+            "forwarded_for": "http_x_forwarded_for",
+            "vhost": "host|http_host|server_name",
+            "duration_s": "request_time",
+        },
+    ),
+    "caddy_json": _json(
+        "caddy_json",
+        "Caddy 2's access log (JSON): the client Caddy resolved, ts in seconds since 1970",
+        {
+            "host": "request.client_ip|request.remote_ip",
+            "time_epoch": "ts",
+            "method": "request.method",
+            "path": "request.uri",
+            "protocol": "request.proto",
+            "status": "status",
+            "bytes": "size",
+            "referer": "request.headers.Referer[0]",
+            "user_agent": "request.headers.User-Agent[0]",
+            "forwarded_for": "request.headers.X-Forwarded-For[0]",
+            "vhost": "request.host",
+            "duration_s": "duration",
+        },
+    ),
+    "traefik_json": _json(
+        "traefik_json",
+        "Traefik's access log, format json (its default fields)",
+        {
+            "host": "ClientHost",
+            "time_iso": "time|StartLocal",
+            "method": "RequestMethod",
+            "path": "RequestPath",
+            "protocol": "RequestProtocol",
+            "status": "DownstreamStatus",
+            "bytes": "DownstreamContentSize",
+            "vhost": "RequestHost",
+        },
+    ),
 }
+
+
+def json_format(text: str) -> LogFormat:
+    """A JSON-lines format of one's own: ``json:`` then ``field=path`` pairs, comma-separated
+    (``json:client=req.ip,time=ts,status=res.code,agent=req.headers.ua``); the fields are the
+    roles of ``lib.logs.parsing.roles`` or ``JSON_FIELDS``' names; ``time`` is seconds since 1970
+    or ISO 8601, whichever each value is. ConfigError for a pair that is not one, a field no
+    role has, or a mapping without a client and a time."""
+    roles: dict[str, str] = {}
+    for pair in text.removeprefix("json:").split(","):
+        name, _, path = (part.strip() for part in pair.partition("="))
+        role = JSON_FIELDS.get(name, name)
+        if not path or role not in ROLES or role == "other":
+            known = ", ".join(sorted({*JSON_FIELDS, *ROLES} - {"other"}))
+            raise ConfigError(f"json format: {pair.strip()!r} is not field=path (fields: {known})")
+        roles[role] = path
+    if not set(CLIENT_ROLES) & set(roles) or not set(TIME_ROLES) & set(roles):
+        raise ConfigError(
+            f"json format {text!r} needs a client (client=...) and a time (time=...)"
+        )
+    return _json("custom", f"JSON lines: {text.removeprefix('json:')}", roles)
 
 
 def w3c_format(header: str) -> LogFormat:
@@ -142,12 +230,14 @@ def log_format(text: str) -> LogFormat:
     ``lib.logs.parsing.detect``, per file)."""
     if text in FORMATS:
         return FORMATS[text]
+    if text.startswith("json:"):
+        return json_format(text)
     kind = dialect(text)
     if kind is None:
         known = ", ".join([AUTO, *FORMATS])
         raise ConfigError(
-            f"unknown log format {text!r}: use one of {known}, or an Apache LogFormat or nginx "
-            "log_format string"
+            f"unknown log format {text!r}: use one of {known}, an Apache LogFormat or nginx "
+            "log_format string, or json:client=...,time=... for JSON lines of other keys"
         )
     return _from_string("custom", f"{kind} format {text.strip()}", text)
 

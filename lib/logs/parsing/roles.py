@@ -15,6 +15,7 @@ ROLES = (
     "time_clf",  # dd/Mon/yyyy:HH:MM:SS +zzzz, with or without the brackets
     "time_iso",
     "time_epoch",
+    "time_auto",  # either: seconds since 1970, or ISO 8601 with an offset (JSON mappings)
     "date",  # W3C: date and clock, in UTC
     "clock",
     "request",
@@ -33,5 +34,11 @@ ROLES = (
     "duration_us",
     "other",  # read and ignored
 )
-TIME_ROLES = ("time_clf", "time_iso", "time_epoch", "date")  # a format needs one of these
-CLIENT_ROLES = ("host", "forwarded_for", "real_ip")  # and one of these
+TIME_ROLES = (
+    "time_clf",
+    "time_iso",
+    "time_epoch",
+    "time_auto",
+    "date",
+)  # a format needs one of these
+CLIENT_ROLES = ("host", "forwarded_for", "real_ip")

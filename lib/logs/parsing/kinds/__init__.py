@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # for the annotations only: importing them loads polars
 KINDS: dict[str, str] = {
     "clf": "lib.logs.parsing.kinds.clf",  # Common and Combined: a fixed prefix and suffix
     "regex": "lib.logs.parsing.kinds.regex",  # a regular expression with a group per field
+    "json": "lib.logs.parsing.kinds.json_objects",  # a JSON object a line, fields by path
 }
 
 Parse = Callable[["LogFormat", "pl.Series", int, bool], "tuple[pl.DataFrame, pl.DataFrame]"]
