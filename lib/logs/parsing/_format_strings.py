@@ -23,6 +23,7 @@ from lib.logs.parsing.roles import CLIENT_ROLES, TIME_ROLES
 _APACHE = re.compile(r"%(?:!?[0-9,]+)?([<>])?(?:\{([^}]*)\})?([A-Za-z%])")
 _NGINX = re.compile(r"\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
 _QUOTED = clf.ESCAPED
+_LIST = r"[^ ,]+(?:(?:, | : )[^ ,]+)*"
 _UNQUOTED = {  # the tokens Common and Combined have are theirs (lib.logs.parsing.clf)
     "host": clf.TOKEN,
     "ident": clf.TOKEN,
@@ -40,6 +41,13 @@ _UNQUOTED = {  # the tokens Common and Combined have are theirs (lib.logs.parsin
     "duration_s": r"[0-9]+(?:\.[0-9]+)?|-",
     "duration_ms": r"[0-9]+(?:\.[0-9]+)?|-",
     "duration_us": r"[0-9]+|-",
+    # nginx's upstream variables: a value per upstream tried, ", " between retries and " : "
+    # between internal redirects; "-" where none was
+    "upstream_addr": _LIST,
+    "upstream_time": _LIST,
+    "upstream_status": _LIST,
+    "upstream_length": _LIST,
+    "request_length": r"[0-9]+|-",
     "request": r".*",
 }
 _APACHE_ROLES = {
@@ -99,6 +107,15 @@ _NGINX_ROLES = {
     "server_name": "vhost",
     "server_port": "port",
     "request_time": "duration_s",
+    "upstream_addr": "upstream_addr",
+    "upstream_response_time": "upstream_time",
+    "upstream_status": "upstream_status",
+    "upstream_response_length": "upstream_length",
+    "request_length": "request_length",
+    "request_id": "request_id",
+    "req_id": "request_id",  # ingress-nginx's
+    # a name Traefik's layout is written with (lib.logs.parsing.formats: traefik_clf)
+    "traefik_duration_ms": "duration_ms",
 }
 _W3C_ROLES = {
     "date": "date",

@@ -96,6 +96,21 @@ def _json(name: str, description: str, roles: dict[str, str]) -> LogFormat:
     )
 
 
+NGINX_COMBINED = (
+    '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+    '"$http_referer" "$http_user_agent"'
+)
+
+
+def _with_tail(name: str, description: str, source: str) -> LogFormat:
+    """The format ``source`` compiles to, then a space and any text (its fields kept whole)."""
+    fmt = _from_string(name, description, source)
+    group = f"(?P<g{len(fmt.roles)}>.+)"
+    return LogFormat(
+        name, description, "regex", fmt.pattern[:-1] + f" {group}$", (*fmt.roles, "other")
+    )
+
+
 def _from_string(name: str, description: str, source: str) -> LogFormat:
     kind = dialect(source)
     built = compile_apache(source) if kind == "apache" else compile_nginx(source)
@@ -134,6 +149,46 @@ FORMATS: dict[str, LogFormat] = {
         "nginx with $host before the client, then the Combined Log Format",
         '$host $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
         '"$http_referer" "$http_user_agent"',
+    ),
+    # Combined with fields after it, as servers behind proxies and in clusters write it.
+    "nginx_main": _from_string(
+        "nginx_main",
+        'nginx\'s packaged "main": combined, then "$http_x_forwarded_for"',
+        NGINX_COMBINED + ' "$http_x_forwarded_for"',
+    ),
+    "apache_combined_duration": _from_string(
+        "apache_combined_duration",
+        "Apache combined, then %D (the time taken, microseconds)",
+        clf.APACHE["combined"] + " %D",
+    ),
+    "nginx_request_time": _from_string(
+        "nginx_request_time",
+        "nginx combined, then $request_time (seconds)",
+        NGINX_COMBINED + " $request_time",
+    ),
+    "nginx_upstream_host": _from_string(
+        "nginx_upstream_host",
+        "nginx combined, then $upstream_response_time (a list when retried) and $host",
+        NGINX_COMBINED + " $upstream_response_time $host",
+    ),
+    "ingress_nginx": _from_string(
+        "ingress_nginx",
+        "Kubernetes ingress-nginx's default (upstreaminfo): combined, then the request's "
+        "length and time, the upstream's name, address, length, time and status, the request id",
+        NGINX_COMBINED + " $request_length $request_time [$proxy_upstream_name] "
+        "[$proxy_alternative_upstream_name] $upstream_addr $upstream_response_length "
+        "$upstream_response_time $upstream_status $req_id",
+    ),
+    "traefik_clf": _from_string(
+        "traefik_clf",
+        "Traefik's default access log: combined, then the request count, the router, the "
+        "service's URL and the duration in ms",
+        NGINX_COMBINED + ' $request_count "$router_name" "$service_url" ${traefik_duration_ms}ms',
+    ),
+    "combined_plus": _with_tail(
+        "combined_plus",
+        "Combined with any fields after it (kept as they are)",
+        clf.APACHE["combined"],
     ),
     W3C: LogFormat(
         W3C,

@@ -32,6 +32,12 @@ ROLES = (
     "duration_s",
     "duration_ms",
     "duration_us",
+    "upstream_addr",  # nginx: the upstreams tried, a list ("10.0.0.1:80, 10.0.0.2:80")
+    "upstream_time",  # their response times, a list ("0.002, 1.044"), "-" for none
+    "upstream_status",
+    "upstream_length",
+    "request_length",
+    "request_id",
     "other",  # read and ignored
 )
 TIME_ROLES = (

@@ -41,12 +41,6 @@ ROOT = Path(__file__).resolve().parents[3]
 # until they do), and then test_a_deployment_log_is_detected_and_answered_right holds it to the
 # oracle.
 NOT_YET_READ: dict[str, str] = {
-    "apache_combined_duration": "refused",
-    "nginx_main": "refused",
-    "nginx_request_time": "refused",
-    "nginx_upstream_host": "refused",
-    "ingress_nginx": "refused",
-    "traefik_clf": "refused",
     "haproxy": "refused",
     "haproxy_syslog": "refused",
     "squid": "refused",
