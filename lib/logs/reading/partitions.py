@@ -32,7 +32,14 @@ from lib.logs.reading._compression import (
     stated_text_size,
 )
 from lib.logs.reading._transcoding import ENCODINGS, TranscodedReader
-from lib.logs.reading.blocks import GZIP_MAGIC, READ_BYTES, directory_message, open_log
+from lib.logs.reading.blocks import (
+    GZIP_MAGIC,
+    READ_BYTES,
+    directory_message,
+    open_log,
+    open_text,
+)
+from lib.logs.reading.streams import StreamInput
 
 PARTITION_BYTES = 64 * 1024 * 1024  # plain files are cut into ranges of this size
 MIN_RANGE_BYTES = PARTITION_BYTES // 4  # no gzip range is cut shorter (two parse blocks)
@@ -268,14 +275,20 @@ def _advance(stream: BinaryIO, offset: int) -> None:
         left -= len(piece)
 
 
-def open_partition(part: Partition) -> BinaryIO:
-    """Open a partition for binary reading of its text (decompressed, transcoded). Raises
+def open_partition(part: Partition, stream: StreamInput | None = None) -> BinaryIO:
+    """Open a partition for binary reading of its text (decompressed, transcoded), from its file
+    or, when it is a stream (standard input, a pipe), from ``stream``, the one the plan opened
+    for it (``lib.logs.reading.streams``: a stream is one whole partition, read once). Raises
     LogReadError."""
-    stream = open_log(part.path, name=str(part))
+    if stream is not None:
+        if not part.whole:
+            raise ValueError(f"a stream is read whole, not as {part}")
+        return open_text(stream.take(), str(part))
+    text = open_log(part.path, name=str(part))
     if part.whole:
-        return stream
+        return text
     try:
-        return _LineRange(stream, part.start, part.end)  # type: ignore[return-value]
+        return _LineRange(text, part.start, part.end)  # type: ignore[return-value]
     except (EOFError, OSError, isal_zlib.error) as exc:
-        stream.close()
+        text.close()
         raise LogReadError(f"{part} is damaged or truncated: {exc}") from None

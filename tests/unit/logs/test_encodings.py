@@ -1,6 +1,6 @@
 """Logs written in UTF-16 (and UTF-32) are read as their UTF-8 text is
 (lib.logs.reading._transcoding): with a byte-order mark or, for UTF-16, without one, plain,
-compressed, the same answers; binary data with NUL bytes is still refused, and a UTF-8
+compressed or piped, the same answers; binary data with NUL bytes is still refused, and a UTF-8
 log (with its byte-order mark or not) is read as before."""
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 from lib.logs.counting.summary import LogSummary
 from lib.logs.datasets.synthetic import generate_log
+from lib.logs.engines import open_engine
 from lib.logs.engines.local import summarize_log
-from lib.logs.engines.plan import sample_lines
+from lib.logs.engines.plan import make_plan, sample_lines
 from lib.logs.errors import LogReadError
 from lib.logs.parsing.formats import FORMATS, FormatChoice
 from lib.logs.q1 import answers, run_q1
@@ -124,6 +125,16 @@ def test_a_utf16_file_is_one_partition_and_its_gzip_text_ranges_lose_no_line(tex
             pieces.append(stream.read())
     assert b"".join(pieces) == text.encode("utf-8")
     assert all(p.endswith(b"\n") for p in pieces[:2])
+
+
+def test_utf16_through_a_pipe_is_read_too(text, utf8):
+    stdin = io.BytesIO(gzip.compress(text.encode("utf-16")))
+    plan = make_plan("-", "local", workers=2, stdin=stdin)
+    assert plan.choice_for("<stdin>").primary.name == "combined"
+    got = open_engine(plan, WINDOW, BLOCK).run()[0]
+    want = summarize_log(utf8, WINDOW, BLOCK, 2, COMBINED)
+    assert (got.lines, got.requests, got.rejected) == (want.lines, want.requests, want.rejected)
+    assert got.user_agents.sort("user_agent").equals(want.user_agents.sort("user_agent"))
 
 
 @settings(max_examples=200, deadline=None)
