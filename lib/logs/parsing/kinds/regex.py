@@ -45,10 +45,11 @@ def parse(
         f.status(_get(field, "status")).alias("status"),
         f.body_bytes(_get(field, "bytes")).alias("bytes"),
     ]
+    w3c = "date" in roles
     if "referer" in field:
         columns.append(f.logged(field["referer"]).alias("referer"))
     if "user_agent" in field:
-        columns.append(_agent(field["user_agent"], "date" in roles).alias("user_agent"))
+        columns.append(_agent(field["user_agent"], w3c).alias("user_agent"))
     good = parsed.filter(pl.col("_ok"))
     if with_parts:
         good = good.with_columns(request.alias("request"))
@@ -56,6 +57,8 @@ def parse(
         columns += list(f.REQUEST_PARTS)
     rejected = parsed.filter(~pl.col("_ok")).select(*f.REJECTED_SCHEMA)
     good, rejected = pl.collect_all([good.select(columns), rejected])
+    if not w3c:  # Apache and nginx escape these; W3C logs (IIS) keep them as logged
+        good = f.unescape_columns(good, ("referer", "user_agent"))
     return good, rejected
 
 
