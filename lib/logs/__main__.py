@@ -5,8 +5,11 @@
                        [--max-rejected 0.05] [--output-dir DIR]
                        [--client remote|forwarded|real_ip] [--trusted-proxies CIDR,...]
 
-LOG is a file or a glob, plain or compressed; relative paths are taken from the working
-directory. Settings (``DNS_CACHE``, ``GEO_CACHE``, ``DASK_SCHEDULER_ADDRESS``) come from the
+LOG is a file or a glob, plain or compressed (gzip, bzip2, xz, zstd: told by content), in UTF-8,
+UTF-16 or UTF-32; relative paths are taken from the working directory. ``-`` reads standard
+input (``zcat a.gz | python -m lib.logs -``; ``<stdin>`` in the answers), and a named pipe or a
+process substitution (``<(zcat a.gz)``) is read as a stream, any compression too (by the local
+engine). Settings (``DNS_CACHE``, ``GEO_CACHE``, ``DASK_SCHEDULER_ADDRESS``) come from the
 environment. Prints the answers; with ``--output-dir`` also writes ``results.json`` there. Exits 1
 with one line on stderr when the run cannot do its job (no such file, a format it cannot read,
 too many rejected lines), 2 on a usage error.
@@ -40,7 +43,12 @@ def _share(text: str) -> float:
 
 def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(prog="python -m lib.logs", description=__doc__.splitlines()[0])
-    cli.add_argument("log", nargs="+", help="log files or globs, plain or compressed")
+    cli.add_argument(
+        "log",
+        nargs="+",
+        help="log files or globs, plain or compressed (told by content), UTF-8 or UTF-16; "
+        "- for standard input (once), named pipes and <(...) too: the local engine reads them",
+    )
     cli.add_argument(
         "--format",
         default=AUTO,
@@ -92,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             settings.dask_scheduler_address,
             log_format=args.format,
             client=client_rule(args.client, args.trusted_proxies),
+            stdin=sys.stdin.buffer if sys.stdin else None,  # read only if a LOG is -
         )
         engine = open_engine(plan, window)
         if settings.head_start:

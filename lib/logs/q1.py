@@ -156,7 +156,7 @@ def answer_q1(
         files=[str(f) for f in plan.files],
         formats={path: choice.primary.name for path, choice in plan.choices},
         client=_client_of(plan),
-        synthetic=any(is_synthetic(f) for f in plan.files),
+        synthetic=any(is_synthetic(f) for f in plan.files if plan.stream_for(str(f)) is None),
         engine=run,
         window=window,
         top_n=top_n,

@@ -124,7 +124,7 @@ def _referers_and_agents(
     if not pairs:
         return _frame("referer", pl.String, [], []), _frame("user_agent", pl.String, [], [])
     counted = _frame(PAIR, pl.String, pairs, counts)
-    cut = split_pairs(counted.lazy()).select("referer", "user_agent", "requests").collect()
+    cut = split_pairs(counted).select("referer", "user_agent", "requests")
     return tuple(
         cut.select(key, "requests").drop_nulls(key).group_by(key).agg(pl.col("requests").sum())
         for key in ("referer", "user_agent")

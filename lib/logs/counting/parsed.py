@@ -79,7 +79,7 @@ def _pairs(requests: pl.DataFrame) -> pl.DataFrame | None:
     if PAIR not in requests.columns:
         return None
     counts = requests.group_by(PAIR).agg(pl.len().cast(pl.UInt64).alias("requests"))
-    return split_pairs(counts.lazy()).select("referer", "user_agent", "requests").collect()
+    return split_pairs(counts).select("referer", "user_agent", "requests")
 
 
 def _logged(requests: pl.DataFrame, pairs: pl.DataFrame | None, key: str) -> pl.DataFrame:

@@ -16,11 +16,11 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from lib.errors import ProjectError
+from lib.errors import ConfigError, ProjectError
 from lib.logs.engines._dask_cluster import client, dashboard, workers_and_slots
 from lib.logs.engines.engine import EngineRun, Progress
 from lib.logs.engines.pipeline import read_piece
-from lib.logs.engines.plan import Plan
+from lib.logs.engines.plan import Plan, dask_refuses_stream
 from lib.logs.errors import EngineError
 from lib.logs.reading.blocks import BLOCK_BYTES
 from lib.logs.reading.partitions import Partition
@@ -36,6 +36,8 @@ class DaskEngine:
     name = "dask"
 
     def __init__(self, plan: Plan, window: Window, block_bytes: int = BLOCK_BYTES) -> None:
+        if plan.streams:  # make_plan refuses them for this engine already
+            raise ConfigError(dask_refuses_stream(plan.streams[0].name))
         self.plan = plan
         self.window = window
         self._block_bytes = block_bytes

@@ -1,5 +1,5 @@
-"""The local engine: one process, the plan's files one after another, each read by a
-``PieceReader`` (``lib.logs.engines.pipeline``) on a pool of a thread per core. The compiled
+"""The local engine: one process, the plan's files (and streams) one after another, each read by
+a ``PieceReader`` (``lib.logs.engines.pipeline``) on a pool of a thread per core. The compiled
 accelerator counts what it can with the GIL released and polars parses the rest, so the cores
 stay busy on any format.
 
@@ -64,19 +64,22 @@ class LocalEngine:
         return merger.result(), run
 
     def close(self) -> None:
-        """Stop a reader still running and the pool's threads."""
+        """Stop a reader still running and the pool's threads; let the plan's streams go."""
         if self._first is not None:
             self._first.stop()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        for stream in self.plan.streams:
+            stream.close()
 
     def _reader(self, part: Partition) -> PieceReader:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.plan.slots, thread_name_prefix="q1-count")
         choice = self.plan.choice_for(part.path)
+        stream = self.plan.stream_for(part.path)
         return PieceReader(
-            part, self.window, choice, self._block_bytes, self._pool, self.plan.slots
+            part, self.window, choice, self._block_bytes, self._pool, self.plan.slots, stream
         )
 
 

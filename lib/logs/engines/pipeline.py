@@ -1,8 +1,9 @@
-"""Reading one piece of a log (a whole file, or a range of it: ``lib.logs.reading.partitions``),
-the way both engines do: its blocks of whole lines, each counted by the compiled accelerator of
-the piece's format where there is one (``lib.logs.parsing.accelerators``: C, the GIL released),
-and what that leaves (a few damaged lines, or whole blocks of another format) parsed with
-polars; the blocks' summaries kept in order (``lib.logs.counting``).
+"""Reading one piece of a log (a whole file, a range of it: ``lib.logs.reading.partitions``, or
+a stream the plan opened: ``lib.logs.reading.streams``), the way both engines do: its blocks of
+whole lines, each counted by the compiled accelerator of the piece's format where there is one
+(``lib.logs.parsing.accelerators``: C, the GIL released), and what that leaves (a few damaged
+lines, or whole blocks of another format) parsed with polars; the blocks' summaries kept in
+order (``lib.logs.counting``).
 
 ``PieceReader`` reads in one of two ways:
 
@@ -34,6 +35,7 @@ from lib.logs.parsing.accelerators import Counted
 from lib.logs.parsing.formats import FORMATS, FormatChoice
 from lib.logs.reading.blocks import BLOCK_BYTES, iter_blocks
 from lib.logs.reading.partitions import Partition, open_partition
+from lib.logs.reading.streams import StreamInput
 from lib.logs.window import Window
 
 if TYPE_CHECKING:  # for the annotations only: importing it loads polars
@@ -65,8 +67,10 @@ class PieceReader:
         block_bytes: int = BLOCK_BYTES,
         pool: Executor | None = None,
         in_flight: int = 1,
+        stream: StreamInput | None = None,
     ) -> None:
         self.part = part
+        self._stream = stream  # the plan's, when the piece is a stream (standard input, a pipe)
         self._window = window
         self._choice = choice
         self._block_bytes = block_bytes
@@ -99,7 +103,7 @@ class PieceReader:
         kept = BlockSequence()
         try:
             if self._pool is None:
-                with open_partition(self.part) as stream:
+                with open_partition(self.part, self._stream) as stream:
                     for block in iter_blocks(stream, self._block_bytes, name=str(self.part)):
                         kept.add(blocks.finish(self._count(block)))
             else:
@@ -140,7 +144,7 @@ class PieceReader:
     def _read(self) -> None:
         """The reading thread: every block handed to the pool, its future queued in order."""
         try:
-            with open_partition(self.part) as stream:
+            with open_partition(self.part, self._stream) as stream:
                 blocks = iter_blocks(stream, self._block_bytes, name=str(self.part))
                 for block in blocks:
                     if not self._make_room():

@@ -17,6 +17,12 @@ format is still read (a server's configuration changed mid-file).
   on a 1.2 GB plain log, 2.8x a LocalCluster's speed in a third of its memory
   (``bench/q1_big.py``, docs/benchmarks.md).
 
+A stream (standard input named ``-``, a pipe, a process substitution:
+``lib.logs.reading.streams``) is opened here, its head read for detection and kept, and handed
+to the engine in the plan (``Plan.streams``), which reads it once, from the same first byte. Only
+the local engine reads streams (``auto`` takes it for them); the dask engine's workers open
+files by name, so it refuses them.
+
 Planning imports no polars for a Common or Combined log (detection settles those without it),
 so a command plans and starts reading before it loads the rest of Q1.
 """
@@ -27,15 +33,18 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
+from lib.errors import ConfigError
 from lib.logs.engines.engine import choose_engine, worker_count
 from lib.logs.errors import LogFormatError
 from lib.logs.parsing.clients import ClientRule
 from lib.logs.parsing.detect import detect
 from lib.logs.parsing.formats import AUTO, FORMATS, W3C, FormatChoice, log_format
-from lib.logs.reading.blocks import iter_blocks, open_log
+from lib.logs.reading.blocks import iter_blocks, open_log, open_text
 from lib.logs.reading.partitions import PARTITION_BYTES, Partition, balance, plan_partitions
 from lib.logs.reading.paths import resolve_paths
+from lib.logs.reading.streams import StreamInput, check_distinct, is_stream, open_stream
 
 SAMPLE_BYTES = 64 * 1024  # the start of a file that detection reads
 SAMPLE_LINES = 200
@@ -53,10 +62,16 @@ class Plan:
     slots: int  # pieces read at once
     choices: tuple[tuple[str, FormatChoice], ...] = ()  # per file: how its lines are read
     named: str | list[str] = ""  # the input as it was given: a file, a glob, or a list
+    # the files that are streams, opened and their heads read; the engine reads each once
+    streams: tuple[StreamInput, ...] = ()
 
     def choice_for(self, path: str) -> FormatChoice:
         """How the lines of ``path`` are read."""
         return dict(self.choices)[path]
+
+    def stream_for(self, path: str) -> StreamInput | None:
+        """The stream ``path`` names, None for a file."""
+        return next((stream for stream in self.streams if stream.name == path), None)
 
 
 def make_plan(
@@ -68,9 +83,10 @@ def make_plan(
     base: Path | None = None,
     log_format: str = AUTO,
     client: ClientRule | None = None,
+    stdin: BinaryIO | None = None,
 ) -> Plan:
     """Plan reading ``log_path`` (a file, a glob or a list; relative to ``base``, default the
-    working directory).
+    working directory; ``-`` for standard input, pipes by their paths).
 
     Args:
         engine: ``auto``, ``local`` or ``dask``.
@@ -83,20 +99,44 @@ def make_plan(
             ``LogFormat`` / nginx ``log_format`` string.
         client: who a request's client is (``lib.logs.parsing.clients``; default: the address
             the server logged as its peer).
+        stdin: standard input, which the command hands down for ``-`` (its binary buffer).
 
-    Raises ConfigError (no such file, unknown engine or format), LogFormatError (no known
-    format reads a file's first lines), LogReadError or EngineError.
+    Raises ConfigError (no such file, unknown engine or format, ``-`` without ``stdin``, a
+    stream for the dask engine), LogFormatError (no known format reads a file's first lines),
+    LogReadError or EngineError.
     """
     named = str(log_path) if isinstance(log_path, (str, Path)) else [str(p) for p in log_path]
     files = resolve_paths(log_path, base)
     rule = client or ClientRule()
-    choices = tuple((str(path), choose_format(path, log_format, rule)) for path in files)
-    parts = plan_partitions(files, partition_bytes)
     chosen = choose_engine(engine, scheduler)
+    piped = [path for path in files if is_stream(path)]
+    if piped and chosen == "dask":
+        if engine == "dask":
+            raise ConfigError(dask_refuses_stream(str(piped[0])))
+        chosen = "local"  # auto: a cluster cannot read a stream, this process can
+    streams: list[StreamInput] = []
+    try:
+        for path in piped:
+            streams.append(open_stream(path, stdin))
+        check_distinct(streams)
+        for stream in streams:  # refused now if it is not a log, as a file is
+            open_text(stream.sample(), stream.name).close()
+        by_name = {stream.name: stream for stream in streams}
+        choices = tuple(
+            (str(path), choose_format(path, log_format, by_name.get(str(path)), rule))
+            for path in files
+        )
+        parts = plan_partitions([p for p in files if str(p) not in by_name], partition_bytes)
+    except BaseException:
+        for stream in streams:
+            stream.close()
+        raise
     if chosen == "local":
         threads = worker_count(workers)
         whole = tuple(Partition(str(path)) for path in files)
-        return Plan(tuple(files), "local", whole, threads, None, threads, choices, named)
+        return Plan(
+            tuple(files), "local", whole, threads, None, threads, choices, named, tuple(streams)
+        )
     from lib.logs.engines._dask_cluster import task_slots
 
     slots = task_slots(scheduler, workers)
@@ -109,18 +149,30 @@ def make_plan(
     )
 
 
+def dask_refuses_stream(name: str) -> str:
+    """Why the dask engine does not read the stream ``name``, and what to do instead."""
+    return (
+        f"{name} is a stream (standard input or a pipe), which the dask engine cannot read (its "
+        "workers open files by name): use the local engine (--engine local) or a file"
+    )
+
+
 def choose_format(
-    path: Path, requested: str = AUTO, client: ClientRule | None = None
+    path: Path,
+    requested: str = AUTO,
+    stream: StreamInput | None = None,
+    client: ClientRule | None = None,
 ) -> FormatChoice:
     """How ``path`` is read: the format ``requested``, or with ``auto`` (and ``w3c``, which
-    takes its fields from the file's header) the one its first lines say; its clients as
-    ``client`` says. Raises LogFormatError when nothing registered reads the first lines, when
-    they start with two addresses (which of them is the client is the user's choice), or when
-    the format logs no field ``client`` needs; ConfigError for an unknown format."""
+    takes its fields from the file's header) the one its first lines say (read from ``stream``
+    when it is one); its clients as ``client`` says. Raises LogFormatError when nothing
+    registered reads the first lines, when they start with two addresses (which of them is the
+    client is the user's choice), or when the format logs no field ``client`` needs;
+    ConfigError for an unknown format."""
     rule = client or ClientRule()
     if requested not in (AUTO, W3C):
         return _with_client(path, log_format(requested), rule)
-    sample = sample_lines(path)
+    sample = sample_lines(path, stream)
     found = detect(sample)
     if found is None and not any(line.strip() for line in sample):
         return FormatChoice.of(FORMATS["common"], rule)  # an empty log: nothing to choose by
@@ -173,10 +225,13 @@ def _looks_like_address(field: str) -> bool:
     return True
 
 
-def sample_lines(path: Path) -> list[str]:
-    """The first whole lines of a log (decompressed), at most ``SAMPLE_LINES``."""
-    with open_log(path) as stream:
-        head = next(iter_blocks(stream, SAMPLE_BYTES, name=str(path)), b"")
+def sample_lines(path: Path, stream: StreamInput | None = None) -> list[str]:
+    """The first whole lines of a log (decompressed, as UTF-8), at most ``SAMPLE_LINES``: of
+    the file ``path``, or of ``stream`` when it is one (its head, which its engine reads
+    again)."""
+    text = open_log(path) if stream is None else open_text(stream.sample(), stream.name)
+    with text:
+        head = next(iter_blocks(text, SAMPLE_BYTES, name=str(path)), b"")
     return head.decode("utf-8", "replace").splitlines()[:SAMPLE_LINES]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from lib.logs.parsing import clf
+from lib.logs.parsing.escapes import unescape
 
 PARSED_SCHEMA = {
     "line_no": pl.UInt64,
@@ -110,6 +111,23 @@ def body_bytes(text: pl.Expr) -> pl.Expr:
 def logged(text: pl.Expr) -> pl.Expr:
     """A logged text field; null where the server logged ``-`` or nothing (no such value)."""
     return pl.when(text.is_in(["-", ""])).then(None).otherwise(text)
+
+
+def unescape_columns(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
+    """``frame`` with the ``columns`` it has (fields the servers escape: referer, user agent)
+    decoded (``lib.logs.parsing.escapes.unescape``): the same value logged by nginx and by
+    Apache is one value. Python decodes each distinct escaped value once; values without a
+    backslash, nearly all, pass untouched (a frame without one costs a search per column)."""
+    decoded = []
+    for name in columns:
+        if name not in frame.columns:
+            continue
+        values = frame.get_column(name)
+        escaped = values.str.contains("\\", literal=True)
+        if escaped.any():
+            distinct = values.filter(escaped).unique().to_list()
+            decoded.append(values.replace(distinct, [unescape(value) for value in distinct]))
+    return frame.with_columns(decoded) if decoded else frame
 
 
 def request_parts(request: pl.Expr) -> pl.Expr:

@@ -4,12 +4,14 @@ has ISA-L's reader there).
 
 ``sniff`` names one of:
 
-- what is read: ``text`` (plain), ``gzip``, ``bzip2``, ``xz`` and ``zstd``;
+- what is read: ``text`` (plain), ``gzip``, ``bzip2``, ``xz`` and ``zstd``, and text in
+  UTF-16 or UTF-32 (``lib.logs.reading._transcoding.ENCODINGS``: by its byte-order mark, or
+  UTF-16 that reads as text without one), read as UTF-8;
 - what is refused, with a one-line reason (``not_a_log``): archives (zip, tar, 7-Zip, RAR),
   compressions this project does not read (lz4, compress's ``.Z``, lzip), ELF executables, and
-  any other binary data. A file is binary when its first ``HEAD_BYTES`` hold a NUL byte, the
-  test git and grep use: a text log has none (a NUL that a crash left further in is read as a
-  damaged line).
+  any other binary data. A file is binary when its first ``HEAD_BYTES`` hold a NUL byte and
+  are not UTF-16 text, the test git and grep use: a UTF-8 log has none (a NUL that a crash
+  left further in is read as a damaged line).
 
 The same test runs again on a compressed file's first text, so a ``.tar.gz`` is refused as a
 tar archive rather than read line by line (where its files' lines would mostly count, with
@@ -34,11 +36,13 @@ from typing import BinaryIO, Protocol
 
 import zstandard
 
+from lib.logs.reading._transcoding import ENCODINGS, encoding_of
+
 GZIP_MAGIC = b"\x1f\x8b"  # how a gzip file starts, whatever its name
 HEAD_BYTES = 8192  # how much of a file (and of its text) is looked at to tell what it is
 INPUT_BYTES = 64 * 1024  # compressed bytes decoded at a time: bounds a zstd step's output
 DECODED = ("bzip2", "xz", "zstd")  # the kinds ``open_decoded`` reads
-READ = ("text", "gzip", *DECODED)  # the kinds a log may be
+READ = ("text", "gzip", *DECODED, *ENCODINGS)  # the kinds a log may be
 _ZSTD_UNKNOWN = 2**64 - 1  # a zstd frame header's content size when it does not state one
 
 _BZIP2_BLOCK = rb"\x31\x41\x59\x26\x53\x59|\x17\x72\x45\x38\x50\x90"  # a block, or the end
@@ -80,15 +84,17 @@ def sniff(head: bytes) -> str:
         head: its first ``HEAD_BYTES`` (fewer if it is shorter).
 
     Returns:
-        ``text``, ``gzip``, ``bzip2``, ``xz`` or ``zstd`` (read), or a kind ``not_a_log``
-        explains: ``zip``, ``tar``, ``7z``, ``rar``, ``lz4``, ``compress``, ``lzip``, ``elf``,
-        ``binary``.
+        ``text``, ``gzip``, ``bzip2``, ``xz``, ``zstd`` or an encoding of ``ENCODINGS`` (read),
+        or a kind ``not_a_log`` explains: ``zip``, ``tar``, ``7z``, ``rar``, ``lz4``,
+        ``compress``, ``lzip``, ``elf``, ``binary``.
     """
     if head[:2] == GZIP_MAGIC:
         return "gzip"
     for kind, signature in _SIGNATURES:
         if signature.match(head):
             return kind
+    if encoding := encoding_of(head[:HEAD_BYTES]):
+        return encoding
     return "binary" if b"\x00" in head[:HEAD_BYTES] else "text"
 
 

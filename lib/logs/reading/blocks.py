@@ -1,5 +1,6 @@
-"""Access logs as blocks of whole lines: a file opened as text whatever its compression (plain,
-gzip, bzip2, xz or zstd, told by content, not name), read in blocks that end at a newline, with
+"""Access logs as blocks of whole lines: a file or a stream opened as text whatever its
+compression (plain, gzip, bzip2, xz or zstd) and its encoding (UTF-8, or UTF-16 and UTF-32 read
+as UTF-8), told by content, not name, read in blocks that end at a newline, with
 memory bounded by the block size whatever the file's. Anything else (an archive, an executable,
 binary data, a directory) is a one-line LogReadError that says what it is
 (``lib.logs.reading._compression``).
@@ -19,6 +20,7 @@ from isal import igzip, isal_zlib
 from lib.logs.errors import LogReadError
 from lib.logs.reading._compression import DECODED, HEAD_BYTES, not_a_log, open_decoded, sniff
 from lib.logs.reading._compression import GZIP_MAGIC as GZIP_MAGIC
+from lib.logs.reading._transcoding import ENCODINGS, open_transcoded
 
 BLOCK_BYTES = 8 * 1024 * 1024  # decompressed bytes parsed at once: bounds memory per batch
 READ_BYTES = 1024 * 1024  # decompression step (larger reads are slower with isal)
@@ -26,8 +28,9 @@ MAX_LINE_BYTES = 1024 * 1024  # a longer line (and one over a block) is cut: rej
 
 
 def open_log(path: str | Path, name: str | None = None) -> BinaryIO:
-    """Open a log for binary reading of its text: decompressed if it is gzip (ISA-L), bzip2, xz
-    or zstd, told by its first bytes, not its name.
+    """Open a log file for binary reading of its text (``open_text``: decompressed if it is
+    gzip, bzip2, xz or zstd, read as UTF-8 if it is UTF-16 or UTF-32, told by its first bytes,
+    not its name).
 
     Args:
         path: the file.
@@ -37,9 +40,7 @@ def open_log(path: str | Path, name: str | None = None) -> BinaryIO:
         A binary stream of the text; an empty file is an empty log.
 
     Raises:
-        LogReadError: it cannot be opened (missing, a directory); it is not a text log (an
-            archive, an executable, binary data or a compression not read, outside or inside
-            its compression); or its compressed stream is damaged where it starts.
+        LogReadError: it cannot be opened (missing, a directory), or ``open_text`` refuses it.
     """
     path = Path(path)
     name = str(path) if name is None else name
@@ -49,9 +50,28 @@ def open_log(path: str | Path, name: str | None = None) -> BinaryIO:
         raise LogReadError(directory_message(name)) from None
     except OSError as exc:
         raise LogReadError(f"cannot open log {name}: {exc.strerror}") from None
-    kind = sniff(raw.peek(HEAD_BYTES)[:HEAD_BYTES])
+    return open_text(raw, name)
+
+
+def open_text(raw: BinaryIO, name: str) -> BinaryIO:
+    """The text of a log opened for binary reading at its start (a file, or a stream):
+    decompressed if it is gzip (ISA-L), bzip2, xz or zstd, and read as UTF-8 if it (or what its
+    compression holds) is UTF-16 or UTF-32, all told by the first bytes.
+
+    Args:
+        raw: a buffered binary stream (``peek`` shows its first ``HEAD_BYTES`` whole).
+        name: how messages name it.
+
+    Raises:
+        LogReadError: it is not a text log (an archive, an executable, binary data or a
+            compression not read, outside or inside its compression), or its compressed stream
+            is damaged where it starts.
+    """
+    kind = sniff(raw.peek(HEAD_BYTES)[:HEAD_BYTES])  # type: ignore[attr-defined]
     if kind == "text":
         return raw
+    if kind in ENCODINGS:
+        return open_transcoded(raw, kind)
     if kind == "gzip":
         stream: BinaryIO = igzip.IGzipFile(fileobj=raw, mode="rb")
     elif kind in DECODED:
@@ -64,6 +84,8 @@ def open_log(path: str | Path, name: str | None = None) -> BinaryIO:
     except (EOFError, OSError, isal_zlib.error) as exc:
         stream.close()
         raise LogReadError(f"{name} is damaged or truncated: {exc}") from None
+    if inner in ENCODINGS:
+        return open_transcoded(stream, inner)
     if inner != "text":
         stream.close()
         raise LogReadError(not_a_log(name, inner, outer=kind))

@@ -31,7 +31,15 @@ from lib.logs.reading._compression import (
     sniff,
     stated_text_size,
 )
-from lib.logs.reading.blocks import GZIP_MAGIC, READ_BYTES, directory_message, open_log
+from lib.logs.reading._transcoding import ENCODINGS, TranscodedReader
+from lib.logs.reading.blocks import (
+    GZIP_MAGIC,
+    READ_BYTES,
+    directory_message,
+    open_log,
+    open_text,
+)
+from lib.logs.reading.streams import StreamInput
 
 PARTITION_BYTES = 64 * 1024 * 1024  # plain files are cut into ranges of this size
 MIN_RANGE_BYTES = PARTITION_BYTES // 4  # no gzip range is cut shorter (two parse blocks)
@@ -89,7 +97,8 @@ def log_kind(path: str | Path) -> str:
     """What a log file is, by its first bytes (its name does not matter).
 
     Returns:
-        ``text``, ``gzip``, ``bzip2``, ``xz`` or ``zstd``.
+        ``text``, ``gzip``, ``bzip2``, ``xz``, ``zstd``, or an encoding the text is read from
+        (``utf-16-le``, ...: ``lib.logs.reading._transcoding.ENCODINGS``).
 
     Raises:
         LogReadError: it cannot be opened, or it is not a log (an archive, an executable, binary
@@ -111,8 +120,8 @@ def log_kind(path: str | Path) -> str:
 def plan_partitions(
     paths: Iterable[str | Path], partition_bytes: int = PARTITION_BYTES
 ) -> list[Partition]:
-    """One whole partition per compressed file (``balance`` may cut gzip and zstd ones), and
-    ranges of ``partition_bytes`` for plain files.
+    """One whole partition per compressed file (``balance`` may cut gzip and zstd ones) and per
+    UTF-16 or UTF-32 file, and ranges of ``partition_bytes`` for plain files.
 
     Raises ConfigError (``partition_bytes`` not positive) or LogReadError (a file that cannot be
     opened or is not a log; a compressed file's contents are checked when it is read)."""
@@ -122,7 +131,9 @@ def plan_partitions(
     for path in paths:
         kind = log_kind(path)
         size = Path(path).stat().st_size
-        if kind != "text":
+        if kind in ENCODINGS:  # its ranges would be of its UTF-8 text: read whole
+            parts.append(Partition(str(path), weight=size, packed=True, cuttable=False))
+        elif kind != "text":
             weight = round(WORK_PER_TEXT_BYTE[kind] * text_bytes(path, kind))
             cuttable = kind in CUT_KINDS
             parts.append(Partition(str(path), weight=weight, packed=True, cuttable=cuttable))
@@ -254,8 +265,9 @@ class _LineRange:
 
 def _advance(stream: BinaryIO, offset: int) -> None:
     """Move ``stream`` forward to ``offset``: a plain file seeks there; a compressed file
-    inflates what lies before it, in large steps (gzip's own ``seek`` reads 8 KiB at a time)."""
-    if not isinstance(stream, (igzip.IGzipFile, DecodedReader)):
+    inflates what lies before it, in large steps (gzip's own ``seek`` reads 8 KiB at a time),
+    and a transcoded one (UTF-16 in a gzip file) decodes it."""
+    if not isinstance(stream, (igzip.IGzipFile, DecodedReader, TranscodedReader)):
         stream.seek(offset)
         return
     left = offset - stream.tell()
@@ -263,14 +275,20 @@ def _advance(stream: BinaryIO, offset: int) -> None:
         left -= len(piece)
 
 
-def open_partition(part: Partition) -> BinaryIO:
-    """Open a partition for binary reading (decompressed if the file is compressed). Raises
+def open_partition(part: Partition, stream: StreamInput | None = None) -> BinaryIO:
+    """Open a partition for binary reading of its text (decompressed, transcoded), from its file
+    or, when it is a stream (standard input, a pipe), from ``stream``, the one the plan opened
+    for it (``lib.logs.reading.streams``: a stream is one whole partition, read once). Raises
     LogReadError."""
-    stream = open_log(part.path, name=str(part))
+    if stream is not None:
+        if not part.whole:
+            raise ValueError(f"a stream is read whole, not as {part}")
+        return open_text(stream.take(), str(part))
+    text = open_log(part.path, name=str(part))
     if part.whole:
-        return stream
+        return text
     try:
-        return _LineRange(stream, part.start, part.end)  # type: ignore[return-value]
+        return _LineRange(text, part.start, part.end)  # type: ignore[return-value]
     except (EOFError, OSError, isal_zlib.error) as exc:
-        stream.close()
+        text.close()
         raise LogReadError(f"{part} is damaged or truncated: {exc}") from None

@@ -216,7 +216,6 @@ NOT_LOGS = {
         lambda p: p.write_bytes(gzip.compress(gzip.compress(GOOD))),
         ", once gzip-decompressed, is gzip-compressed again: decompress it first",
     ),
-    "utf16.log": (lambda p: p.write_bytes(GOOD.decode().encode("utf-16")), "binary data"),
 }
 
 

@@ -33,7 +33,10 @@ def parse(
     frame = frame.with_columns(line.str.extract_groups(fmt.pattern).alias("_g"))
     matched = pl.col("_g").struct.field("g0").is_not_null()
     w3c = "date" in fmt.roles  # W3C logs (IIS) write an agent's spaces as +
-    return requests_and_rejected(frame, _fields(fmt.roles), matched, with_parts, w3c)
+    good, rejected = requests_and_rejected(frame, _fields(fmt.roles), matched, with_parts, w3c)
+    if not w3c:  # Apache and nginx escape these; W3C logs (IIS) keep them as logged
+        good = f.unescape_columns(good, ("referer", "user_agent"))
+    return good, rejected
 
 
 def _fields(roles: tuple[str, ...]) -> Fields:
