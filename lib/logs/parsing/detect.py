@@ -1,13 +1,13 @@
 """Which registered format a log is in, from its first lines.
 
 A header that declares the fields (``lib.logs.parsing.formats.HEADERS``: W3C's ``#Fields:``)
-decides. Otherwise each candidate format is matched against the lines by its shape (Python's
-``re``, microseconds): no format reads more lines than match its shape. When a format's
-accelerator certainly reads more of them than match any other's shape, it is the answer with no
-more work; else the likeliest formats parse the lines (polars) and the one that reads the most
-wins, ties going to the format matched by more lines, then to the registry's order. The first
-path gives the same answer as the second would: it is only taken when the second could not
-answer otherwise.
+decides. When a format's accelerator certainly reads more of the lines than match any other
+format's shape (Python's ``re``; a format nothing like the log's is ruled out after a line or
+two), it is the answer with no more work. Else each candidate format is matched against the
+lines by its shape (no format reads more lines than match its shape), the likeliest parse them
+(polars), and the one that reads the most wins, ties going to the format matched by more lines,
+then to the registry's order. The first path gives the same answer as the second would: it is
+only taken when the second could not answer otherwise.
 
 Imports no polars, and loads it only on the second path: a command detects a Common or
 Combined log before polars is loaded.
@@ -30,17 +30,32 @@ def detect(sample: Sequence[str]) -> LogFormat | None:
             if line.startswith(prefix):
                 return declared(line)
     formats = candidates()
+    for fmt in formats:
+        if fmt.accelerator and _certain(fmt, lines, [other for other in formats if other != fmt]):
+            return fmt
     fits = {fmt.name: sum(1 for line in lines if fmt.shape.search(line)) for fmt in formats}
     ranked = sorted(formats, key=lambda fmt: -fits[fmt.name])
-    if ranked and _certain(ranked[0], lines, [fits[fmt.name] for fmt in ranked[1:]]):
-        return ranked[0]
     return _most_read(ranked, fits, lines)
 
 
-def _certain(fmt: LogFormat, lines: list[str], others: list[int]) -> bool:
-    """Whether ``fmt``'s accelerator reads more of ``lines`` than the shapes of the other
-    formats match (``others``): then no other can read as many."""
-    return accelerators.certainly_read(fmt, lines) > max(others, default=0)
+def _certain(fmt: LogFormat, lines: list[str], others: list[LogFormat]) -> bool:
+    """Whether ``fmt``'s accelerator reads more of ``lines`` than the shape of any other
+    format matches: then no other can read as many."""
+    certain = accelerators.certainly_read(fmt, lines)
+    return certain > 0 and all(_fewer(other, lines, certain) for other in others)
+
+
+def _fewer(fmt: LogFormat, lines: list[str], bound: int) -> bool:
+    """Whether fewer than ``bound`` of ``lines`` match ``fmt``'s shape; it stops as soon as it
+    knows (after one line, for a format nothing like the log's)."""
+    count = 0
+    for index, line in enumerate(lines):
+        count += bool(fmt.shape.search(line))
+        if count >= bound:
+            return False
+        if count + len(lines) - index - 1 < bound:
+            return True
+    return True
 
 
 def _most_read(
