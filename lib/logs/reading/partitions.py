@@ -13,25 +13,25 @@ too (it decodes as fast). A bzip2 or xz file is read whole, by one worker (``CUT
 from __future__ import annotations
 
 import heapq
+import io
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
-from isal import igzip, isal_zlib
+from isal import isal_zlib
 
 from lib.errors import ConfigError
 from lib.logs.errors import LogReadError
 from lib.logs.reading._compression import (
     HEAD_BYTES,
     READ,
-    DecodedReader,
     not_a_log,
     sniff,
     stated_text_size,
 )
-from lib.logs.reading._transcoding import ENCODINGS, TranscodedReader
+from lib.logs.reading._transcoding import ENCODINGS
 from lib.logs.reading.blocks import (
     GZIP_MAGIC,
     READ_BYTES,
@@ -264,10 +264,10 @@ class _LineRange:
 
 
 def _advance(stream: BinaryIO, offset: int) -> None:
-    """Move ``stream`` forward to ``offset``: a plain file seeks there; a compressed file
-    inflates what lies before it, in large steps (gzip's own ``seek`` reads 8 KiB at a time),
-    and a transcoded one (UTF-16 in a gzip file) decodes it."""
-    if not isinstance(stream, (igzip.IGzipFile, DecodedReader, TranscodedReader)):
+    """Move ``stream`` forward to ``offset``: a plain file (``open_text`` gives it back as it was
+    opened) seeks there; any other text, decompressed or transcoded, is read up to it in large
+    steps (gzip's own ``seek`` reads 8 KiB at a time; the others cannot seek)."""
+    if type(stream) is io.BufferedReader:
         stream.seek(offset)
         return
     left = offset - stream.tell()
