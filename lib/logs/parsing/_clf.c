@@ -413,12 +413,6 @@ is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-static inline int
-two(const char *p)
-{
-    return (p[0] - '0') * 10 + (p[1] - '0');
-}
-
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H. Hinnant's
  * days_from_civil), which is chrono's calendar. */
 static int64_t
