@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from lib.errors import ConfigError
 from lib.logs.parsing import clf
-from lib.logs.parsing.roles import CLIENT_ROLES, TIME_ROLES
+from lib.logs.parsing.roles import has_client_and_time
 
 _APACHE = re.compile(r"%(?:!?[0-9,]+)?([<>])?(?:\{([^}]*)\})?([A-Za-z%])")
 _NGINX = re.compile(r"\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
@@ -254,7 +254,7 @@ def _build(
         regex.append(f"(?P<g{len(roles)}>{_QUOTED if quoted else patterns.get(value, '[^ ]*')})")
         roles.append(value)
     regex.append("$")
-    if not set(CLIENT_ROLES) & set(roles) or not set(TIME_ROLES) & set(roles):
+    if not has_client_and_time(roles):
         raise ConfigError(
             "a log format needs the client's address (%h or %a; $remote_addr; c-ip; or a "
             "forwarding header: %{X-Forwarded-For}i, $http_x_forwarded_for) and a time (%t; "

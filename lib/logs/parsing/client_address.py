@@ -13,8 +13,7 @@ from functools import lru_cache
 import polars as pl
 
 from lib.logs.parsing.clients import ClientRule
-
-FORWARDING = ("forwarded_for", "real_ip")  # the columns a parser yields for the rules
+from lib.logs.parsing.roles import FORWARDING_ROLES
 
 
 def with_client(requests: pl.DataFrame, roles: tuple[str, ...], rule: ClientRule) -> pl.DataFrame:
@@ -29,7 +28,7 @@ def with_client(requests: pl.DataFrame, roles: tuple[str, ...], rule: ClientRule
         pairs = pairs.with_columns(pl.Series("_client", found, dtype=pl.String))
         joined = requests.join(pairs, on=[source, "host"], how="left", nulls_equal=True)
         requests = joined.with_columns(pl.col("_client").alias("host")).drop("_client")
-    return requests.drop([name for name in FORWARDING if name in requests.columns])
+    return requests.drop([name for name in FORWARDING_ROLES if name in requests.columns])
 
 
 def _walk(header: str | None, peer: str | None, trusted: tuple[str, ...]) -> str | None:

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lib.errors import ConfigError
+from lib.logs.parsing.roles import FORWARDING_ROLES
 
 CLIENTS = {  # the rule -> the role its field has (lib.logs.parsing.roles)
     "remote": "host",
@@ -69,7 +70,7 @@ class ClientRule:
             return self.role
         if "host" in roles:
             return "host"
-        return next(role for role in ("forwarded_for", "real_ip") if role in roles)
+        return next(role for role in FORWARDING_ROLES if role in roles)
 
 
 def client_rule(client: str = "remote", trusted: str | Sequence[str] | None = None) -> ClientRule:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 
 from lib.logs.parsing import fields as f
-from lib.logs.parsing.roles import CLIENT_ROLES
+from lib.logs.parsing.roles import CLIENT_ROLES, FORWARDING_ROLES
 
 Fields = dict[str, pl.Expr]  # role -> the expression of its logged text
 
@@ -40,7 +40,7 @@ def requests_and_rejected(
         f.status(get(field, "status")).alias("status"),
         f.body_bytes(get(field, "bytes")).alias("bytes"),
     ]
-    columns += [field[role].alias(role) for role in CLIENT_ROLES[1:] if role in field]
+    columns += [field[role].alias(role) for role in FORWARDING_ROLES if role in field]
     if "referer" in field:
         columns.append(f.logged(field["referer"]).alias("referer"))
     if "user_agent" in field:

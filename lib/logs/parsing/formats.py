@@ -29,7 +29,7 @@ from lib.logs.parsing import clf
 from lib.logs.parsing._format_strings import compile_apache, compile_nginx, compile_w3c, dialect
 from lib.logs.parsing.clients import ClientRule
 from lib.logs.parsing.kinds import load
-from lib.logs.parsing.roles import CLIENT_ROLES, ROLES, TIME_ROLES
+from lib.logs.parsing.roles import ROLES, has_client_and_time
 
 if TYPE_CHECKING:  # for the annotations only: importing it loads polars
     import polars as pl
@@ -261,7 +261,7 @@ def json_format(text: str) -> LogFormat:
             known = ", ".join(sorted({*JSON_FIELDS, *ROLES} - {"other"}))
             raise ConfigError(f"json format: {pair.strip()!r} is not field=path (fields: {known})")
         roles[role] = path
-    if not set(CLIENT_ROLES) & set(roles) or not set(TIME_ROLES) & set(roles):
+    if not has_client_and_time(roles):
         raise ConfigError(
             f"json format {text!r} needs a client (client=...) and a time (time=...)"
         )

@@ -47,4 +47,10 @@ TIME_ROLES = (
     "time_auto",
     "date",
 )  # a format needs one of these
-CLIENT_ROLES = ("host", "forwarded_for", "real_ip")
+FORWARDING_ROLES = ("forwarded_for", "real_ip")  # what proxies say the client was
+CLIENT_ROLES = ("host", *FORWARDING_ROLES)  # a format needs one of these
+
+
+def has_client_and_time(roles) -> bool:
+    """Whether fields with ``roles`` say who the client was and when: what every format needs."""
+    return bool(set(CLIENT_ROLES) & set(roles)) and bool(set(TIME_ROLES) & set(roles))
