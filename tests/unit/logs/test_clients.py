@@ -5,9 +5,6 @@ the refusals where the choice is the operator's."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -16,6 +13,7 @@ from lib.logs.errors import LogFormatError
 from lib.logs.parsing.client_address import _walk
 from lib.logs.parsing.clients import TRUSTED_PROXIES, client_rule
 from lib.logs.q1 import answers, run_q1
+from tests.support.logs_command import run_logs
 
 WINDOW = {"window_start": "2026-11-30T00:00:00+00:00", "window_end": "2026-12-01T00:00:00+00:00"}
 NGINX_MAIN = (
@@ -112,14 +110,7 @@ def test_two_addresses_first_are_never_taken_for_a_virtual_host(tmp_path):
     message = str(caught.value)
     assert "start with two addresses" in message and "vhost_common" in message
     assert "log_format (--format" in message and "client (--client forwarded or remote)" in message
-    env = {**os.environ, "GEO_CACHE": str(tmp_path / "geo")}
-    run = subprocess.run(
-        [sys.executable, "-m", "lib.logs", str(log), "--no-dns"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    run = run_logs(str(log), "--no-dns", env={"GEO_CACHE": str(tmp_path / "geo")})
     assert run.returncode == 1 and len(run.stderr.strip().splitlines()) == 1
 
 
@@ -135,17 +126,10 @@ def test_a_rule_the_format_cannot_follow_is_refused(tmp_path):
 def test_the_command_takes_the_client_options(tmp_path):
     log = behind_balancers(tmp_path, "nginx_main")
     out = tmp_path / "out"
-    env = {**os.environ, "GEO_CACHE": str(tmp_path / "geo")}
-    command = [sys.executable, "-m", "lib.logs", str(log), "--no-dns", "--format", NGINX_MAIN]
+    command = [str(log), "--no-dns", "--format", NGINX_MAIN]
     command += ["--window-start", WINDOW["window_start"], "--window-end", WINDOW["window_end"]]
     command += ["--client", "forwarded", "--trusted-proxies", "10.0.0.0/24"]
-    run = subprocess.run(
-        [*command, "--output-dir", str(out)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    run = run_logs(*command, "--output-dir", str(out), env={"GEO_CACHE": str(tmp_path / "geo")})
     assert run.returncode == 0, run.stderr
     data = json.loads((out / "results.json").read_text())
     assert data["top_hosts"][0]["host"] == "203.0.113.1"

@@ -6,9 +6,6 @@ name the format."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,8 +27,7 @@ from tests.support.log_corpus import (
     write_lines,
     write_log,
 )
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.support.logs_command import run_logs
 
 # The variants Q1 does not read right yet, and what it does with each today: "refused" (a
 # one-line LogFormatError) or "wrong" (an answer that is not the oracle's). The open issue "Q1
@@ -162,15 +158,7 @@ def test_a_format_q1_does_not_know_is_refused_in_one_line_saying_how_to_name_it(
     message = str(caught.value)
     assert "\n" not in message
     assert any(mention in message for mention in near_miss.mentions), message
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "GEO_CACHE": str(geo_cache)}
-    cli = subprocess.run(
-        [sys.executable, "-m", "lib.logs", str(log), "--no-dns"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    cli = run_logs(str(log), "--no-dns", cwd=tmp_path, env={"GEO_CACHE": str(geo_cache)})
     assert (cli.returncode, cli.stdout) == (1, ""), cli.stderr
     assert len(cli.stderr.splitlines()) == 1 and cli.stderr.startswith("error: "), cli.stderr
     assert any(mention in cli.stderr for mention in near_miss.mentions), cli.stderr

@@ -5,7 +5,6 @@ polars must read waits for it in bounded memory; a stopped or failed run leaves 
 from __future__ import annotations
 
 import gzip
-import os
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ from lib.logs.errors import LogReadError
 from lib.logs.parsing import accelerators
 from lib.logs.parsing.formats import FORMATS, FormatChoice
 from lib.logs.window import Window
+from tests.support.logs_command import run_logs
 from tests.unit.logs.test_fast_path import assert_same
 
 WINDOW = Window.parse("1995-08-18T00:00:00-04:00", "1995-08-21T00:00:00-04:00")
@@ -181,14 +181,8 @@ def test_the_command_answers_the_same_with_and_without_it(tmp_path, name):
     path = damaged_log(tmp_path, name, 40_000, 8)
     outputs = []
     for switch in ("1", "0"):
-        env = {**os.environ, "Q1_HEAD_START": switch, "GEO_CACHE": str(tmp_path / "geo")}
-        run = subprocess.run(
-            [sys.executable, "-m", "lib.logs", str(path), "--no-dns"],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
+        env = {"Q1_HEAD_START": switch, "GEO_CACHE": str(tmp_path / "geo")}
+        run = run_logs(str(path), "--no-dns", env=env)
         assert run.returncode == 0, run.stderr
         outputs.append(run.stdout)
     assert outputs[0] == outputs[1]
@@ -198,14 +192,7 @@ def test_the_command_answers_the_same_with_and_without_it(tmp_path, name):
 
 
 def test_a_bad_switch_is_a_clear_error(tmp_path):
-    env = {**os.environ, "Q1_HEAD_START": "yes"}
-    run = subprocess.run(
-        [sys.executable, "-m", "lib.logs", str(tmp_path / "a.log")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    run = run_logs(str(tmp_path / "a.log"), env={"Q1_HEAD_START": "yes"}, timeout=60)
     assert run.returncode == 1
     assert run.stderr.strip() == "error: Q1_HEAD_START must be 0 or 1, got 'yes'"
 

@@ -3,9 +3,6 @@ loud failure when the log cannot be read, the empty window, and the command line
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,8 +10,8 @@ import pytest
 from lib.errors import ConfigError
 from lib.logs.errors import LogFormatError
 from lib.logs.q1 import answers, headline, run_q1
+from tests.support.logs_command import run_logs
 
-ROOT = Path(__file__).resolve().parents[3]
 WINDOW = {"window_start": "2026-11-30T00:00:00+00:00", "window_end": "2026-12-01T00:00:00+00:00"}
 
 
@@ -127,11 +124,11 @@ def test_a_failed_run_leaves_no_earlier_answers_in_its_output_directory(tmp_path
     good = write(tmp_path / "good.log", [combined(i) for i in range(40)])
     bad = write(tmp_path / "bad.log", ["garbage"] * 40)
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "lib.logs", "--no-dns", "--output-dir", str(out)]
-    env = {**os.environ, "GEO_CACHE": str(tmp_path / "geo")}
-    done = subprocess.run([*command, str(good)], capture_output=True, text=True, env=env)
+    options = ["--no-dns", "--output-dir", str(out)]
+    env = {"GEO_CACHE": str(tmp_path / "geo")}
+    done = run_logs(*options, str(good), env=env)
     assert done.returncode == 0 and (out / "results.json").exists()
-    failed = subprocess.run([*command, str(bad)], capture_output=True, text=True, env=env)
+    failed = run_logs(*options, str(bad), env=env)
     assert failed.returncode == 1 and len(failed.stderr.strip().splitlines()) == 1
     assert not (out / "results.json").exists()
 
@@ -169,33 +166,21 @@ def test_an_empty_window_says_when_the_log_runs(tmp_path):
     assert "the log runs from 2026-11-29T23:00:00+00:00 to 2026-11-30T22:00:47+00:00" in text
 
 
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "lib.logs", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_the_command_line_answers_or_fails_with_one_line(tmp_path):
     write(tmp_path / "access.log", [combined(i) for i in range(20)])
-    done = cli("access.log", "--no-dns", "--window-start", WINDOW["window_start"],
-               "--window-end", WINDOW["window_end"], "--top-n", "3", "--output-dir", "out",
-               cwd=tmp_path)  # fmt: skip
+    done = run_logs("access.log", "--no-dns", "--window-start", WINDOW["window_start"],
+                    "--window-end", WINDOW["window_end"], "--top-n", "3", "--output-dir", "out",
+                    cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "1. HTTP requests: 20 (0 of 20 lines rejected as malformed)" in done.stdout
     assert "   read as combined (20)" in done.stdout and "2. Top 3 hosts" in done.stdout
     assert (tmp_path / "out" / "results.json").exists()
     write(tmp_path / "app.log", ["not a log line"] * 5)
-    failed = cli("app.log", "--no-dns", cwd=tmp_path)
+    failed = run_logs("app.log", "--no-dns", cwd=tmp_path)
     assert failed.returncode == 1 and failed.stdout == ""
     assert failed.stderr.count("\n") == 1 and failed.stderr.startswith("error: ")
-    assert cli("missing.log", cwd=tmp_path).returncode == 1
-    assert cli("access.log", "--max-rejected", "2", cwd=tmp_path).returncode == 2
+    assert run_logs("missing.log", cwd=tmp_path).returncode == 1
+    assert run_logs("access.log", "--max-rejected", "2", cwd=tmp_path).returncode == 2
 
 
 def test_the_headline_lists_at_most_thirty_hosts_and_says_where_the_rest_are(tmp_path):

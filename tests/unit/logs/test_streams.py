@@ -10,8 +10,6 @@ import gzip
 import io
 import json
 import os
-import subprocess
-import sys
 import threading
 import tracemalloc
 from dataclasses import replace
@@ -35,9 +33,9 @@ from lib.logs.reading.partitions import Partition, open_partition
 from lib.logs.reading.paths import resolve_paths
 from lib.logs.reading.streams import STDIN, StreamInput, check_distinct, is_stream
 from lib.logs.window import Window
+from tests.support.logs_command import run_logs
 from tests.unit.logs.test_fast_path import assert_same
 
-ROOT = Path(__file__).resolve().parents[3]
 WINDOW = Window.parse("1995-08-18T00:00:00-04:00", "1995-08-21T00:00:00-04:00")
 BLOCK = 64 * 1024  # many blocks from a small log
 COMPRESS = {
@@ -81,18 +79,7 @@ def run(plan) -> LogSummary:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory) -> dict[str, str]:
     geo = tmp_path_factory.mktemp("geo")
-    return {**os.environ, "PYTHONPATH": str(ROOT), "GEO_CACHE": str(geo)}
-
-
-def cli(*args: str, data: bytes, env: dict, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "lib.logs", *args],
-        input=data,
-        capture_output=True,
-        env=env,
-        cwd=cwd,
-        timeout=120,
-    )
+    return {"GEO_CACHE": str(geo)}
 
 
 def answers_of(out: Path) -> dict:
@@ -109,10 +96,12 @@ def answers_of(out: Path) -> dict:
 
 @pytest.mark.parametrize("kind", ["plain", "gzip", "zstd"])
 def test_standard_input_gives_the_file_s_answers(kind, log, env, tmp_path):
-    by_file = cli(str(log), "--no-dns", "--output-dir", "file", data=b"", env=env, cwd=tmp_path)
+    by_file = run_logs(
+        str(log), "--no-dns", "--output-dir", "file", stdin=b"", env=env, cwd=tmp_path
+    )
     assert by_file.returncode == 0, by_file.stderr
     data = COMPRESS[kind](log.read_bytes())
-    piped = cli("-", "--no-dns", "--output-dir", "pipe", data=data, env=env, cwd=tmp_path)
+    piped = run_logs("-", "--no-dns", "--output-dir", "pipe", stdin=data, env=env, cwd=tmp_path)
     assert piped.returncode == 0, piped.stderr
     assert answers_of(tmp_path / "pipe") == answers_of(tmp_path / "file")
     given = json.loads((tmp_path / "pipe" / "results.json").read_text())["input"]
@@ -125,8 +114,8 @@ def test_a_file_and_standard_input_are_read_together(log, env, tmp_path):
     lines = log.read_bytes().splitlines(keepends=True)
     (tmp_path / "a.log.gz").write_bytes(gzip.compress(b"".join(lines[:2500])))
     rest = bz2.compress(b"".join(lines[2500:]))
-    both = cli("a.log.gz", "-", "--no-dns", "--output-dir", "out", data=rest, env=env,
-               cwd=tmp_path)  # fmt: skip
+    both = run_logs("a.log.gz", "-", "--no-dns", "--output-dir", "out", stdin=rest, env=env,
+                    cwd=tmp_path)  # fmt: skip
     assert both.returncode == 0, both.stderr
     data = json.loads((tmp_path / "out" / "results.json").read_text())
     assert data["input"]["files"] == [str(tmp_path / "a.log.gz"), STDIN]
@@ -145,7 +134,7 @@ def test_a_file_and_standard_input_are_read_together(log, env, tmp_path):
     ],
 )
 def test_what_cannot_be_read_once_is_one_line(args, says, env, tmp_path):
-    done = cli(*args, "--no-dns", data=b"", env=env, cwd=tmp_path)
+    done = run_logs(*args, "--no-dns", stdin=b"", env=env, cwd=tmp_path)
     assert done.returncode == 1 and done.stdout == b""
     error = done.stderr.decode()
     assert error.count("\n") == 1 and error.startswith("error: ") and says in error, error
