@@ -21,7 +21,7 @@ from lib.logs.counting.parsed import summarize_lines
 from lib.logs.datasets.synthetic import generate_log
 from lib.logs.parsing import accelerators
 from tests.conftest import NASA_SLICE
-from tests.unit.logs.test_fast_path import CHOICES, WINDOW, assert_same_outcome, outcome
+from tests.support.summaries import CHOICES, WINDOW, assert_same_outcome, outcome
 
 _clf = accelerators._built(accelerators.ACCELERATORS["clf"].module)
 pytestmark = pytest.mark.skipif(_clf is None, reason="the C parser is not built")

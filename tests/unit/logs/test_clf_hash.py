@@ -21,7 +21,7 @@ from lib.logs.datasets.synthetic import generate_log
 from lib.logs.parsing import accelerators
 from lib.logs.parsing.formats import FORMATS, FormatChoice
 from lib.logs.window import Window
-from tests.unit.logs.test_fast_path import assert_same
+from tests.support.summaries import assert_same
 
 _clf = accelerators._built(accelerators.ACCELERATORS["clf"].module)
 pytestmark = pytest.mark.skipif(_clf is None, reason="the C parser is not built")

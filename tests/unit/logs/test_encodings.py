@@ -9,14 +9,12 @@ import gzip
 import io
 import lzma
 import tracemalloc
-from dataclasses import replace
 
 import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lib.logs.counting.summary import LogSummary
 from lib.logs.datasets.synthetic import generate_log
 from lib.logs.engines import open_engine
 from lib.logs.engines.local import summarize_log
@@ -29,7 +27,7 @@ from lib.logs.reading._transcoding import STEP_BYTES, encoding_of, open_transcod
 from lib.logs.reading.blocks import open_log
 from lib.logs.reading.partitions import Partition, log_kind, open_partition, plan_partitions
 from lib.logs.window import Window
-from tests.unit.logs.test_fast_path import assert_same
+from tests.support.summaries import assert_same, unnamed
 
 WINDOW = Window.parse("1995-08-18T00:00:00-04:00", "1995-08-21T00:00:00-04:00")
 BLOCK = 64 * 1024
@@ -72,10 +70,6 @@ def utf8(text, tmp_path_factory):
     path = tmp_path_factory.mktemp("utf8_answers") / "access.log"
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def unnamed(summary: LogSummary) -> LogSummary:
-    return replace(summary, rejected_examples=summary.rejected_examples.drop("file"))
 
 
 def without_input(data: dict) -> dict:

@@ -15,7 +15,7 @@ from lib.logs.parsing.escapes import unescape
 from lib.logs.parsing.formats import FORMATS, FormatChoice, log_format, w3c_format
 from lib.logs.q1 import answers, run_q1
 from lib.logs.window import Window
-from tests.unit.logs.test_fast_path import assert_same, polars_only
+from tests.support.summaries import assert_same, polars_only
 
 WINDOW = Window.parse("2026-11-01T00:00:00+00:00", "2026-12-01T00:00:00+00:00")
 AGENT = 'Mozilla/5.0 (X11; "quoted"; C:\\Temp\\é) Gecko\ttab'

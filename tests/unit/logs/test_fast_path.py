@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,22 +19,17 @@ from lib.logs.datasets.synthetic import generate_log
 from lib.logs.engines.local import summarize_log
 from lib.logs.engines.pipeline import PieceReader
 from lib.logs.parsing import accelerators
-from lib.logs.parsing.formats import FORMATS, FormatChoice
+from lib.logs.parsing.formats import FORMATS
 from lib.logs.reading._compression import HEAD_BYTES, sniff
 from lib.logs.reading.partitions import Partition
 from lib.logs.window import Window
-
-WINDOW = Window.parse("1995-08-18T00:00:00-04:00", "1995-08-21T00:00:00-04:00")
-CHOICES = {name: FormatChoice.of(FORMATS[name]) for name in ("common", "combined")}
-FRAMES = (
-    "hosts",
-    "window_hosts",
-    "hourly",
-    "statuses",
-    "utc_offsets",
-    "formats",
-    "referers",
-    "user_agents",
+from tests.support.summaries import (
+    CHOICES,
+    WINDOW,
+    assert_same,
+    assert_same_outcome,
+    outcome,
+    polars_only,
 )
 
 
@@ -48,44 +42,6 @@ def test_extension_is_built():
         assert FORMATS[name].accelerator == "clf"
         assert isinstance(accelerators.counter(FORMATS[name], 0, 1), _clf.Counter)
     assert accelerators.counter(FORMATS["vhost_common"], 0, 1) is None
-
-
-@contextmanager
-def polars_only():
-    """Summaries read every line with polars, as if the extension were absent."""
-    saved = accelerators.counter
-    accelerators.counter = lambda *_: None
-    try:
-        yield
-    finally:
-        accelerators.counter = saved
-
-
-def assert_same(fast: LogSummary, slow: LogSummary) -> None:
-    for name in ("lines", "requests", "rejected", "bytes_sent", "first_time", "last_time"):
-        assert getattr(fast, name) == getattr(slow, name), name
-    assert fast.rejected_examples.equals(slow.rejected_examples)
-    for name in FRAMES:
-        a, b = getattr(fast, name), getattr(slow, name)
-        assert a.schema == b.schema, name
-        key = a.columns[0]
-        assert a.sort(key).equals(b.sort(key)), name
-
-
-def outcome(summarize, *args, **kwargs) -> LogSummary | str:
-    """The summary, or the error's type: a time outside Python's years fails both paths (an
-    OverflowError when the zone takes 9999-12-31 past the year's end)."""
-    try:
-        return summarize(*args, **kwargs)
-    except (ValueError, OverflowError) as exc:
-        return type(exc).__name__
-
-
-def assert_same_outcome(fast, slow) -> None:
-    if isinstance(fast, str) or isinstance(slow, str):
-        assert fast == slow
-    else:
-        assert_same(fast, slow)
 
 
 def fast_counts(block: bytes, name: str) -> tuple[int, list[int] | None]:

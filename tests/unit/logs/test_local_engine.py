@@ -22,7 +22,7 @@ from lib.logs.parsing import accelerators
 from lib.logs.parsing.formats import FORMATS, FormatChoice
 from lib.logs.window import Window
 from tests.support.logs_command import run_logs
-from tests.unit.logs.test_fast_path import assert_same
+from tests.support.summaries import assert_same
 
 WINDOW = Window.parse("1995-08-18T00:00:00-04:00", "1995-08-21T00:00:00-04:00")
 BLOCK = 64 * 1024  # many blocks from a small file

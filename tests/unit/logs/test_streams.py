@@ -34,7 +34,7 @@ from lib.logs.reading.paths import resolve_paths
 from lib.logs.reading.streams import STDIN, StreamInput, check_distinct, is_stream
 from lib.logs.window import Window
 from tests.support.logs_command import run_logs
-from tests.unit.logs.test_fast_path import assert_same
+from tests.support.summaries import assert_same, unnamed
 
 WINDOW = Window.parse("1995-08-18T00:00:00-04:00", "1995-08-21T00:00:00-04:00")
 BLOCK = 64 * 1024  # many blocks from a small log
@@ -61,11 +61,6 @@ def log(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def want(log) -> LogSummary:
     return summarize_log(log, WINDOW, BLOCK, 2, FormatChoice.of(FORMATS["combined"]))
-
-
-def unnamed(summary: LogSummary) -> LogSummary:
-    """``summary`` with its rejected examples' file names left out."""
-    return replace(summary, rejected_examples=summary.rejected_examples.drop("file"))
 
 
 def assert_same_counts(got: LogSummary, want: LogSummary) -> None:
