@@ -325,7 +325,15 @@ def window_args(window: tuple[datetime, datetime] = WINDOW) -> dict[str, str]:
 # --- how servers write values ---------------------------------------------------------------
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_APACHE_ESCAPES = {"\b": "\\b", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
+_APACHE_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+}
 
 
 def clf_time(t: datetime) -> str:
@@ -350,32 +358,38 @@ def iso_micro(t: datetime) -> str:
     return f"{t.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}Z"
 
 
-def apache_quoted(text: str) -> str:
-    """A quoted field as Apache httpd writes it (``ap_escape_logitem``): ``"`` and ``\\`` get
-    a backslash, control characters ``\\n`` or ``\\xhh``; ``-`` for none."""
+def apache_escape(text: str) -> str:
+    """As Apache's ``ap_escape_logitem`` writes a header: ``\\"``, ``\\\\``, C escapes for the
+    usual control characters, other control and non-ASCII bytes as ``\\xhh``."""
     out = []
-    for char in text or "-":
-        if char in '"\\':
-            out.append("\\" + char)
-        elif char in _APACHE_ESCAPES:
+    for byte in text.encode():
+        char = chr(byte)
+        if char in _APACHE_ESCAPES:
             out.append(_APACHE_ESCAPES[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\x{ord(char):02x}")
+        elif byte < 0x20 or byte >= 0x7F:
+            out.append(f"\\x{byte:02x}")
         else:
             out.append(char)
-    return '"' + "".join(out) + '"'
+    return "".join(out)
+
+
+def apache_quoted(text: str) -> str:
+    """A quoted field as Apache httpd writes it (``apache_escape``); ``-`` for none."""
+    return '"' + apache_escape(text or "-") + '"'
+
+
+def nginx_escape(text: str) -> str:
+    """As nginx's ``escape=default`` writes a variable: ``"``, ``\\``, control bytes and every
+    byte from 0x7F up as ``\\xHH``."""
+    return "".join(
+        f"\\x{byte:02X}" if byte < 0x20 or byte in (0x22, 0x5C) or byte >= 0x7F else chr(byte)
+        for byte in text.encode()
+    )
 
 
 def nginx_value(text: str) -> str:
-    """A variable as nginx writes it by default (``escape=default``): ``"``, ``\\``, control
-    and non-ASCII bytes as ``\\xHH``; ``-`` for an empty value."""
-    if not text:
-        return "-"
-    out = []
-    for byte in text.encode("utf-8"):
-        char = chr(byte)
-        out.append(f"\\x{byte:02X}" if char in '"\\' or byte < 0x20 or byte > 0x7E else char)
-    return "".join(out)
+    """A variable as nginx writes it by default (``nginx_escape``); ``-`` for an empty value."""
+    return nginx_escape(text) or "-"
 
 
 def go_json(value: object) -> str:

@@ -15,45 +15,11 @@ from lib.logs.parsing.escapes import unescape
 from lib.logs.parsing.formats import FORMATS, FormatChoice, log_format, w3c_format
 from lib.logs.q1 import answers, run_q1
 from lib.logs.window import Window
+from tests.support.log_corpus import apache_escape, nginx_escape
 from tests.support.summaries import assert_same, polars_only
 
 WINDOW = Window.parse("2026-11-01T00:00:00+00:00", "2026-12-01T00:00:00+00:00")
 AGENT = 'Mozilla/5.0 (X11; "quoted"; C:\\Temp\\é) Gecko\ttab'
-
-
-def nginx_escape(text: str) -> str:
-    """As nginx's ``escape=default`` writes a variable: ``"``, ``\\``, control bytes and every
-    byte from 0x7F up as ``\\xHH``."""
-    return "".join(
-        f"\\x{byte:02X}" if byte < 0x20 or byte in (0x22, 0x5C) or byte >= 0x7F else chr(byte)
-        for byte in text.encode()
-    )
-
-
-_APACHE = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\b": "\\b",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-}
-
-
-def apache_escape(text: str) -> str:
-    """As Apache's ``ap_escape_logitem`` writes a header: ``\\"``, ``\\\\``, C escapes for the
-    usual control characters, other control and non-ASCII bytes as ``\\xhh``."""
-    out = []
-    for byte in text.encode():
-        char = chr(byte)
-        if char in _APACHE:
-            out.append(_APACHE[char])
-        elif byte < 0x20 or byte >= 0x7F:
-            out.append(f"\\x{byte:02x}")
-        else:
-            out.append(char)
-    return "".join(out)
 
 
 def combined(host: str, referer: str, agent: str, second: int = 0) -> str:
