@@ -16,7 +16,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,17 +32,12 @@ from lib.logs.reading.partitions import Partition, open_partition
 from lib.logs.reading.paths import resolve_paths
 from lib.logs.reading.streams import STDIN, StreamInput, check_distinct, is_stream
 from lib.logs.window import Window
+from tests.support.log_corpus import compress
 from tests.support.logs_command import run_logs
 from tests.support.summaries import assert_same, unnamed
 
 WINDOW = Window.parse("1995-08-18T00:00:00-04:00", "1995-08-21T00:00:00-04:00")
 BLOCK = 64 * 1024  # many blocks from a small log
-COMPRESS = {
-    "plain": bytes,
-    "gzip": gzip.compress,
-    "bzip2": bz2.compress,
-    "zstd": zstandard.ZstdCompressor(write_checksum=True).compress,
-}
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +89,7 @@ def test_standard_input_gives_the_file_s_answers(kind, log, env, tmp_path):
         str(log), "--no-dns", "--output-dir", "file", stdin=b"", env=env, cwd=tmp_path
     )
     assert by_file.returncode == 0, by_file.stderr
-    data = COMPRESS[kind](log.read_bytes())
+    data = compress(log.read_bytes(), kind)
     piped = run_logs("-", "--no-dns", "--output-dir", "pipe", stdin=data, env=env, cwd=tmp_path)
     assert piped.returncode == 0, piped.stderr
     assert answers_of(tmp_path / "pipe") == answers_of(tmp_path / "file")
@@ -166,7 +160,7 @@ def test_a_named_pipe_is_read_as_a_stream(kind, log, want, tmp_path):
     fifo = tmp_path / "access.fifo"
     os.mkfifo(fifo)
     assert is_stream(fifo) and resolve_paths(fifo) == [fifo]
-    writer = write_later(fifo, COMPRESS[kind](log.read_bytes()))
+    writer = write_later(fifo, compress(log.read_bytes(), kind))
     plan = make_plan(fifo, "local", workers=2)  # opens it: the writer's open returns
     assert [stream.name for stream in plan.streams] == [str(fifo)]
     assert plan.choice_for(str(fifo)).primary.name == "combined"  # detected from its head
@@ -179,7 +173,7 @@ def test_a_process_substitution_is_read_by_its_name(log, want):
     read_end, write_end = os.pipe()
     path = f"/dev/fd/{read_end}"  # what bash's <(zstd -c log) names
     try:
-        writer = write_later(write_end, COMPRESS["zstd"](log.read_bytes()))
+        writer = write_later(write_end, compress(log.read_bytes(), "zstd"))
         plan = make_plan([path], "auto", workers=2)
         assert [str(f) for f in plan.files] == [path]  # as given, not resolved to pipe:[...]
         assert_same_counts(run(plan), want)
