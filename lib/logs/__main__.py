@@ -52,8 +52,10 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument(
         "--format",
         default=AUTO,
-        help="auto (detected per file), a registered format such as combined or common, or an "
-        "Apache LogFormat / nginx log_format string",
+        help="auto (detected per file), a registered format (combined, aws_alb, w3c, nginx_json, "
+        "...: docs/q1.md lists them), an Apache LogFormat / nginx log_format string, "
+        "json:client=PATH,time=PATH,... for JSON lines, any of them but w3c and cloudfront "
+        "after syslog+, docker+ or cri+ for lines inside those",
     )
     cli.add_argument("--window-start", default=DEFAULT_WINDOW[0], help="ISO 8601 with offset")
     cli.add_argument("--window-end", default=DEFAULT_WINDOW[1], help="ISO 8601, exclusive")

@@ -1043,7 +1043,7 @@ VARIANTS: dict[str, Variant] = _variants(
         note="trusted_proxies set: client_ip is the client, remote_ip the load balancer",
     ),
     Variant("haproxy", haproxy, "haproxy_http", zone=UTC, note=_NO_ZONE),
-    Variant("haproxy_syslog", haproxy_syslog, "haproxy_http", zone=UTC, note=_NO_ZONE),
+    Variant("haproxy_syslog", haproxy_syslog, "syslog+haproxy_http", zone=UTC, note=_NO_ZONE),
     Variant("squid", squid, "squid"),
     Variant("aws_alb", aws_alb, "aws_alb"),
     Variant("aws_elb", aws_elb, "aws_elb"),
@@ -1051,9 +1051,9 @@ VARIANTS: dict[str, Variant] = _variants(
     Variant("cloudfront", cloudfront, "cloudfront"),
     Variant("iis", iis, "w3c", newline="\r\n"),
     Variant("iis_three_blocks", iis_three_blocks, "w3c", newline="\r\n"),
-    Variant("syslog_combined", syslog_combined, "combined"),
-    Variant("docker_json_combined", docker_json_combined, "combined"),
-    Variant("cri_combined", cri_combined, "combined"),
+    Variant("syslog_combined", syslog_combined, "syslog+combined"),
+    Variant("docker_json_combined", docker_json_combined, "docker+combined"),
+    Variant("cri_combined", cri_combined, "cri+combined"),
 )
 
 

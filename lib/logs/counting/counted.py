@@ -43,13 +43,15 @@ class BlockSummaries:
         self._choice = choice
         self._counter = counter
 
-    def finish(self, block: Counted | bytes) -> LogSummary:
+    def finish(self, block: Counted | bytes, choice: FormatChoice | None = None) -> LogSummary:
         """The summary of a block: of the lines the counter left over (``Counted``: with the
         block's line count, so blocks are numbered as before, and byte total), or of a whole
-        block (bytes) through polars. The rejected examples' line numbers count from the
-        block's first line; the counted lines are in ``counts``."""
+        block (bytes) through polars, read as ``choice`` says (default: the piece's; a format
+        its header lines declare may have changed before the block: ``FormatChoice.after``).
+        The rejected examples' line numbers count from the block's first line; the counted
+        lines are in ``counts``."""
         if not isinstance(block, Counted):
-            return summarize_lines(block, self._window, self._choice)
+            return summarize_lines(block, self._window, choice or self._choice)
         part = LogSummary()
         if block.indices:
             part = _summarize_left_over(block, self._window, self._choice)

@@ -103,9 +103,11 @@ class PieceReader:
         kept = BlockSequence()
         try:
             if self._pool is None:
+                choice = self._choice
                 with open_partition(self.part, self._stream) as stream:
                     for block in iter_blocks(stream, self._block_bytes, name=str(self.part)):
-                        kept.add(blocks.finish(self._count(block)))
+                        kept.add(blocks.finish(self._count(block), choice))
+                        choice = choice.after(block)
             else:
                 self.start()
                 while (item := self._taken.get()) is not _END:
@@ -131,7 +133,7 @@ class PieceReader:
         counted = None if self._counter is None else accelerators.count(self._counter, block)
         return block if counted is None else counted
 
-    def _stage(self, block: bytes) -> Waiting | LogSummary:
+    def _stage(self, block: bytes, choice: FormatChoice) -> Waiting | LogSummary:
         """In the pool: count a block, and once polars is loaded parse what it left too when
         that is much (a whole block, or ``POOL_PARSES_BYTES`` of left-over lines). A few
         left-over lines are parsed where the summary is taken instead: polars on the pool's
@@ -139,19 +141,21 @@ class PieceReader:
         month 3% slower end to end)."""
         item = self._count(block)
         finish = self._finish
-        return item if finish is None or _size(item) < POOL_PARSES_BYTES else finish(item)
+        return item if finish is None or _size(item) < POOL_PARSES_BYTES else finish(item, choice)
 
     def _read(self) -> None:
         """The reading thread: every block handed to the pool, its future queued in order."""
         try:
             with open_partition(self.part, self._stream) as stream:
                 blocks = iter_blocks(stream, self._block_bytes, name=str(self.part))
+                choice = self._choice  # the format in force where each block starts
                 for block in blocks:
                     if not self._make_room():
                         return
-                    future = self._pool.submit(self._stage, block)  # type: ignore[union-attr]
+                    future = self._pool.submit(self._stage, block, choice)  # type: ignore[union-attr]
                     future.add_done_callback(self._done)
-                    self._taken.put(future)
+                    self._taken.put((future, choice))
+                    choice = choice.after(block)
         except BaseException as error:  # noqa: BLE001 - raised where the summary is taken
             self._taken.put(_Failed(error))
         finally:
@@ -182,15 +186,19 @@ class PieceReader:
                 self._waiting += _size(item)
                 self._room.notify_all()
 
-    def _take(self, future: Future, finish: Callable[[Waiting], LogSummary]) -> LogSummary:
-        """A block's summary, in order: finished by the pool, or finished here."""
+    def _take(
+        self, taken: tuple[Future, FormatChoice], finish: Callable[..., LogSummary]
+    ) -> LogSummary:
+        """A block's summary, in order: finished by the pool, or finished here as ``choice``
+        (the format in force at the block's start) says."""
+        future, choice = taken
         item: Any = future.result()
         if not isinstance(item, (Counted, bytes)):
             with self._room:
                 self._busy -= 1
                 self._room.notify_all()
             return item
-        summary = finish(item)
+        summary = finish(item, choice)
         with self._room:
             self._waiting -= _size(item)
             self._room.notify_all()

@@ -40,7 +40,7 @@ from lib.logs.engines.engine import choose_engine, worker_count
 from lib.logs.errors import LogFormatError
 from lib.logs.parsing.clients import ClientRule
 from lib.logs.parsing.detect import detect
-from lib.logs.parsing.formats import AUTO, FORMATS, W3C, FormatChoice, log_format
+from lib.logs.parsing.formats import AUTO, FORMATS, FormatChoice, log_format
 from lib.logs.reading.blocks import iter_blocks, open_log, open_text
 from lib.logs.reading.partitions import PARTITION_BYTES, Partition, balance, plan_partitions
 from lib.logs.reading.paths import resolve_paths
@@ -126,7 +126,10 @@ def make_plan(
             (str(path), choose_format(path, log_format, by_name.get(str(path)), rule))
             for path in files
         )
-        parts = plan_partitions([p for p in files if str(p) not in by_name], partition_bytes)
+        declared = [path for path, choice in choices if choice.primary.header is not None]
+        parts = plan_partitions(
+            [p for p in files if str(p) not in by_name], partition_bytes, whole=declared
+        )
     except BaseException:
         for stream in streams:
             stream.close()
@@ -170,14 +173,15 @@ def choose_format(
     client is the user's choice), or when the format logs no field ``client`` needs;
     ConfigError for an unknown format."""
     rule = client or ClientRule()
-    if requested not in (AUTO, W3C):
+    declared = requested in FORMATS and FORMATS[requested].header is not None
+    if requested != AUTO and not declared:
         return _with_client(path, log_format(requested), rule)
     sample = sample_lines(path, stream)
     found = detect(sample)
     if found is None and not any(line.strip() for line in sample):
         return FormatChoice.of(FORMATS["common"], rule)  # an empty log: nothing to choose by
-    if found is None or (requested == W3C and found.name != W3C):
-        tried = "a W3C #Fields: header" if requested == W3C else ", ".join(FORMATS)
+    if found is None or (declared and found.header is None):
+        tried = "a W3C #Fields: header" if declared else ", ".join(FORMATS)
         raise LogFormatError(
             f"{path}: no known log format reads its first lines (tried {tried}); "
             f"{examples(sample)}; name the format with log_format (--format: an Apache "

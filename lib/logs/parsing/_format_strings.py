@@ -29,6 +29,7 @@ _UNQUOTED = {  # the tokens Common and Combined have are theirs (lib.logs.parsin
     "ident": clf.TOKEN,
     "user": clf.TOKEN,
     "time_clf": rf"\[{clf.STAMP}\]|{clf.STAMP}",
+    "time_clf_ms": r"[0-9]{2}/[A-Za-z]{3}/[0-9]{4}(?::[0-9]{2}){3}\.[0-9]{3}",
     "time_iso": r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[^ ]+",
     "time_epoch": r"[0-9]+(?:\.[0-9]+)?",
     "date": r"[0-9]{4}-[0-9]{2}-[0-9]{2}",
@@ -133,8 +134,22 @@ _W3C_ROLES = {
     "cs(x-forwarded-for)": "forwarded_for",
     "x-forwarded-for": "forwarded_for",
     "cs-host": "vhost",
+    "x-host-header": "vhost",  # CloudFront: the Host the viewer asked for
     "s-port": "port",
     "time-taken": "duration_ms",
+}
+
+
+FIELD = "field"  # a piece that is a field matched by its role's pattern
+RAW = "raw"  # a piece that is regular expression text, not literal text
+# A format's pieces: (literal text, None), (role, FIELD), (role, its own pattern), (regex, RAW)
+Piece = tuple[str, str | None]
+
+
+_W3C_VALUE = r"[^ \t]*"  # a W3C field's value: no separator in it
+_W3C_VALUES = {  # the roles whose values W3C logs write in a known shape
+    role: _UNQUOTED[role]
+    for role in ("date", "clock", "status", "bytes", "port", "duration_s", "duration_ms")
 }
 
 
@@ -203,11 +218,11 @@ def _nginx_match(match: re.Match) -> str:
 
 def _split(
     text: str, directive: re.Pattern, role_of: Callable[[re.Match], str | None]
-) -> list[tuple[str, str | None]]:
+) -> list[Piece]:
     """A format string as pieces: ``(literal text, None)`` or ``(role, "field")``, each
     directive's role from ``role_of`` (None: the directive stands for its text without its
     first character, as Apache's ``%%``). Only the first bytes-like field counts as bytes."""
-    pieces: list[tuple[str, str | None]] = []
+    pieces: list[Piece] = []
     position, bytes_seen = 0, False
     for match in directive.finditer(text):
         pieces.append((text[position : match.start()], None))
@@ -217,41 +232,45 @@ def _split(
         else:
             if role == "bytes":
                 role, bytes_seen = ("other" if bytes_seen else "bytes"), True
-            pieces.append((role, "field"))
+            pieces.append((role, FIELD))
         position = match.end()
     pieces.append((text[position:], None))
     return pieces
 
 
-def compile_w3c(header: str) -> Compiled:
-    """The ``#Fields:`` header of a W3C extended log (IIS and others): space-separated values,
-    ``-`` for none, times in UTC."""
+def compile_w3c(header: str, roles: dict[str, str] | None = None) -> Compiled:
+    """The ``#Fields:`` header of a W3C extended log (IIS, CloudFront and others): values
+    separated by a space (IIS) or a tab (CloudFront), ``-`` for none, times in UTC. ``roles``:
+    field names whose role differs from ``_W3C_ROLES``' (a flavour's)."""
     names = header.removeprefix("#Fields:").split()
-    roles = tuple(_W3C_ROLES.get(name.lower(), "other") for name in names)
+    known = {**_W3C_ROLES, **(roles or {})}
     if not names:
         raise ConfigError(f"W3C header lists no fields: {header!r}")
-    pieces: list[tuple[str, str | None]] = []
-    for index, role in enumerate(roles):
-        pieces += [(" " if index else "", None), (role, "field")]
-    return _build(pieces, header, unquoted={"request": r"[^ ]*"})
+    pieces: list[Piece] = []
+    for index, name in enumerate(names):
+        if index:
+            pieces.append(("[ \\t]", RAW))
+        role = known.get(name.lower(), "other")
+        pieces.append((role, _W3C_VALUES.get(role, _W3C_VALUE)))
+    return _build(pieces, header)
 
 
-def _build(
-    pieces: list[tuple[str, str | None]], source: str, unquoted: dict[str, str] | None = None
-) -> Compiled:
-    """The regular expression of literal text and fields; a field between two quotes of the
-    literal text around it is matched as an escaped quoted string."""
+def _build(pieces: list[Piece], source: str, unquoted: dict[str, str] | None = None) -> Compiled:
+    """The regular expression of literal text and fields (``Piece``); a field with no pattern
+    of its own between two quotes of the literal text around it is matched as an escaped
+    quoted string, one outside quotes by its role's pattern."""
     patterns = {**_UNQUOTED, **(unquoted or {})}
     roles: list[str] = []
     regex = ["^"]
     for index, (value, kind) in enumerate(pieces):
-        if kind is None:
-            regex.append(_escape(value))
+        if kind is None or kind is RAW:
+            regex.append(_escape(value) if kind is None else value)
             continue
         before = pieces[index - 1][0] if index and pieces[index - 1][1] is None else ""
         after = pieces[index + 1][0] if index + 1 < len(pieces) else ""
         quoted = before.endswith('"') and after.startswith('"')
-        regex.append(f"(?P<g{len(roles)}>{_QUOTED if quoted else patterns.get(value, '[^ ]*')})")
+        own = kind if kind != FIELD else _QUOTED if quoted else patterns.get(value, "[^ ]*")
+        regex.append(f"(?P<g{len(roles)}>{own})")
         roles.append(value)
     regex.append("$")
     if not has_client_and_time(roles):
@@ -261,6 +280,16 @@ def _build(
             f"$time_local, $time_iso8601 or $msec; date and time): {source!r}"
         )
     return Compiled("".join(regex), tuple(roles))
+
+
+def compile_layout(*parts: str | tuple[str, str | None]) -> Compiled:
+    """A layout written out piece by piece, for formats no server's format string describes
+    (load balancers', proxies'): literal text, and ``(role, pattern)`` per field (``None``:
+    the role's own pattern, or an escaped quoted string between quotes)."""
+    pieces: list[Piece] = [
+        (part, None) if isinstance(part, str) else (part[0], part[1] or FIELD) for part in parts
+    ]
+    return _build(pieces, repr(parts))
 
 
 def _escape(literal: str) -> str:

@@ -65,12 +65,12 @@ class ClientRule:
     def source(self, roles: tuple[str, ...]) -> str:
         """The role the client is read from for a format whose fields have ``roles``: the
         rule's, where the format logs it; else the peer's address; for a format that logs no
-        peer's address, its forwarding header."""
+        peer's address, its forwarding header (and ``host`` for one that logs no client at
+        all: it reads no request)."""
         if self.role in roles:
             return self.role
-        if "host" in roles:
-            return "host"
-        return next(role for role in FORWARDING_ROLES if role in roles)
+        forwarding = [role for role in FORWARDING_ROLES if role in roles]
+        return forwarding[0] if forwarding and "host" not in roles else "host"
 
 
 def client_rule(client: str = "remote", trusted: str | Sequence[str] | None = None) -> ClientRule:

@@ -15,20 +15,26 @@ Combined log before polars is loaded.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from lib.logs.parsing import accelerators
-from lib.logs.parsing.formats import HEADERS, LogFormat, candidates
+from lib.logs.parsing.formats import HEADERS, LogFormat, candidates, wrapped
+from lib.logs.parsing.wrappers import WRAPPERS, unwrap_line
 
 
-def detect(sample: Sequence[str]) -> LogFormat | None:
+def detect(sample: Sequence[str], unwrapped: bool = False) -> LogFormat | None:
     """The format of a log whose first lines are ``sample`` (see the module's doc); None when
-    no registered format reads any of them."""
+    no registered format reads any of them. ``unwrapped``: the lines were taken out of a
+    wrapper already (no wrapper is looked for)."""
     lines = [line for line in sample if line.strip()]
     for line in lines:
         for prefix, declared in HEADERS.items():
             if line.startswith(prefix):
                 return declared(line)
+    inside = None if unwrapped else _inside_wrapper(lines)
+    if inside is not None:
+        return inside
     formats = candidates()
     for fmt in formats:
         if fmt.accelerator and _certain(fmt, lines, [other for other in formats if other != fmt]):
@@ -36,6 +42,20 @@ def detect(sample: Sequence[str]) -> LogFormat | None:
     fits = {fmt.name: sum(1 for line in lines if fmt.shape.search(line)) for fmt in formats}
     ranked = sorted(formats, key=lambda fmt: -fits[fmt.name])
     return _most_read(ranked, fits, lines)
+
+
+def _inside_wrapper(lines: list[str]) -> LogFormat | None:
+    """The format of lines most of which are inside a wrapper (``WRAPPERS``), read from the
+    lines inside; None when they are not, or no format reads those."""
+    for name, wrapper in WRAPPERS.items():
+        shape = re.compile(wrapper.shape)
+        if 2 * sum(1 for line in lines if shape.search(line)) <= len(lines):
+            continue
+        inner = [unwrap_line(wrapper, line) for line in lines]
+        found = detect([one.line for one in inner if one.line and not one.stderr], True)
+        if found is not None and found.header is None:
+            return wrapped(found, name)
+    return None
 
 
 def _certain(fmt: LogFormat, lines: list[str], others: list[LogFormat]) -> bool:

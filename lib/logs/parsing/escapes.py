@@ -17,6 +17,8 @@ Imports nothing heavy: ``lib.logs.parsing.fields`` applies it to polars columns.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from urllib.parse import unquote
 
 _ESCAPE = re.compile(rb"\\(?:x([0-9A-Fa-f]{2})|([\"\\bnrtv]))")
 _BYTES = {
@@ -42,3 +44,16 @@ def unescape(text: str) -> str:
         return text
     raw = text.encode("utf-8", "surrogatepass")
     return _ESCAPE.sub(_byte, raw).decode("utf-8", "replace")
+
+
+def unquote_percent(text: str) -> str:
+    """``text`` with CloudFront's URL encoding (``%20``, ``%22``) decoded; what is not valid
+    UTF-8 as U+FFFD."""
+    return unquote(text, errors="replace")
+
+
+# How a format's quoted values are escaped -> (the text that starts an escape, the decoder).
+DECODERS: dict[str, tuple[str, Callable[[str], str]]] = {
+    "backslash": ("\\", unescape),  # Apache and nginx
+    "percent": ("%", unquote_percent),  # CloudFront
+}

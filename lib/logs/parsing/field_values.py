@@ -66,6 +66,8 @@ def with_time(frame: pl.LazyFrame, field: Fields) -> pl.LazyFrame:
         return f.with_clf_time(frame, field["time_clf"].str.strip_chars("[]"))
     if "time_iso" in field:
         time, offset = f.iso_time(field["time_iso"])
+    elif "time_clf_ms" in field:
+        time, offset = f.clf_ms_time(field["time_clf_ms"])
     elif "time_epoch" in field:
         time, offset = f.epoch_time(field["time_epoch"])
     elif "time_auto" in field:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from lib.logs.parsing import clf
-from lib.logs.parsing.escapes import unescape
+from lib.logs.parsing.escapes import DECODERS
 
 PARSED_SCHEMA = {
     "line_no": pl.UInt64,
@@ -74,6 +74,13 @@ def iso_time(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return time, pl.when(text.str.ends_with("Z")).then(pl.lit("+0000")).otherwise(zone)
 
 
+def clf_ms_time(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """HAProxy's ``30/Nov/2026:10:43:07.123`` (its host's local time, no offset written) ->
+    (the time read as UTC, ``+0000``)."""
+    time = text.str.to_datetime("%d/%b/%Y:%H:%M:%S%.f", strict=False, time_unit="us")
+    return time.dt.replace_time_zone("UTC"), pl.lit("+0000")
+
+
 def epoch_time(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """Seconds since 1970 (``1732963387.123``, nginx ``$msec``) -> (the UTC time, ``+0000``)."""
     seconds = text.cast(pl.Float64, strict=False)  # microseconds of 2026 fit in 53 bits
@@ -113,20 +120,27 @@ def logged(text: pl.Expr) -> pl.Expr:
     return pl.when(text.is_in(["-", ""])).then(None).otherwise(text)
 
 
-def unescape_columns(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
+def unescape_columns(
+    frame: pl.DataFrame, columns: tuple[str, ...], escapes: str = "backslash"
+) -> pl.DataFrame:
     """``frame`` with the ``columns`` it has (fields the servers escape: referer, user agent)
-    decoded (``lib.logs.parsing.escapes.unescape``): the same value logged by nginx and by
-    Apache is one value. Python decodes each distinct escaped value once; values without a
-    backslash, nearly all, pass untouched (a frame without one costs a search per column)."""
+    decoded as ``escapes`` says (``lib.logs.parsing.escapes.DECODERS``: Apache's and nginx's
+    backslashes, CloudFront's %XX; IIS's + for a space is read by the parser): the same value
+    logged by two servers is one value. Python decodes each distinct escaped value once; values
+    without an escape, nearly all, pass untouched (a frame without one costs a search per
+    column)."""
+    if escapes not in DECODERS:
+        return frame
+    marker, decode = DECODERS[escapes]
     decoded = []
     for name in columns:
         if name not in frame.columns:
             continue
         values = frame.get_column(name)
-        escaped = values.str.contains("\\", literal=True)
+        escaped = values.str.contains(marker, literal=True)
         if escaped.any():
             distinct = values.filter(escaped).unique().to_list()
-            decoded.append(values.replace(distinct, [unescape(value) for value in distinct]))
+            decoded.append(values.replace(distinct, [decode(value) for value in distinct]))
     return frame.with_columns(decoded) if decoded else frame
 
 

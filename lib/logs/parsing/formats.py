@@ -20,22 +20,31 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import TYPE_CHECKING
 
 from lib.errors import ConfigError
 from lib.logs.parsing import clf
-from lib.logs.parsing._format_strings import compile_apache, compile_nginx, compile_w3c, dialect
+from lib.logs.parsing._format_strings import (
+    compile_apache,
+    compile_layout,
+    compile_nginx,
+    compile_w3c,
+    dialect,
+)
 from lib.logs.parsing.clients import ClientRule
 from lib.logs.parsing.kinds import load
 from lib.logs.parsing.roles import ROLES, has_client_and_time
+from lib.logs.parsing.wrappers import WRAPPERS, parse_wrapped
 
 if TYPE_CHECKING:  # for the annotations only: importing it loads polars
     import polars as pl
 
 AUTO = "auto"  # as a format: detected per file (lib.logs.parsing.detect)
 W3C = "w3c"
+CLOUDFRONT = "cloudfront"
+_FIELDS = "#Fields:"  # the W3C header line that declares the fields of the lines after it
 
 
 @dataclass(frozen=True)
@@ -53,11 +62,16 @@ class LogFormat:
     accelerator: str | None = None  # a key of lib.logs.parsing.accelerators.ACCELERATORS
     header: str | None = None  # a line starting so declares the fields (HEADERS builds them)
     keys: tuple[str, ...] = ()  # the json kind: where each role's value is in the object
+    escapes: str = "backslash"  # how quoted values are escaped: backslash, plus, percent
+    wrapper: str | None = None  # a key of lib.logs.parsing.wrappers.WRAPPERS: lines inside it
+    inner: LogFormat | None = None  # a wrapped format: the format of the lines inside
 
     def parse_lines(
         self, lines: pl.Series, first_line_no: int = 1, request_parts: bool = False
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         """``(requests, rejected)`` of a batch of lines, as ``lib.logs.parsing.kinds`` says."""
+        if self.wrapper is not None:
+            return parse_wrapped(self, lines, first_line_no, request_parts)
         return load(self.kind).parse(self, lines, first_line_no, request_parts)
 
     @property
@@ -109,6 +123,63 @@ def _with_tail(name: str, description: str, source: str) -> LogFormat:
     return LogFormat(
         name, description, "regex", fmt.pattern[:-1] + f" {group}$", (*fmt.roles, "other")
     )
+
+
+def _laid_out(name: str, description: str, *parts: str | tuple[str, str | None]) -> LogFormat:
+    """A format of the regex kind written out piece by piece (``compile_layout``)."""
+    built = compile_layout(*parts)
+    return LogFormat(name, description, "regex", built.pattern, built.roles)
+
+
+_WORD = ("other", "[^ ]+")
+_SECONDS = r"-?[0-9]+(?:\.[0-9]+)?"  # AWS's processing times: -1 where there was none
+_STATUS_OR_DASH = r"[0-9]{3}|-"
+_TAIL = ("other", "(?: .*)?")  # fields a service may add at the end of its lines
+
+
+# The layouts of formats no server's format string describes: literal text and (role, pattern).
+_AWS_ALB = (
+    ("other", "[a-z0-9]+"), " ", ("time_iso", None), " ", _WORD, " ",
+    ("host", "[^ ]+"), ":", ("other", "[0-9]+"), " ", ("upstream_addr", "[^ ]+"), " ",
+    ("other", _SECONDS), " ", ("upstream_time", _SECONDS), " ", ("other", _SECONDS), " ",
+    ("status", _STATUS_OR_DASH), " ", ("upstream_status", _STATUS_OR_DASH), " ",
+    ("request_length", "[0-9]+|-"), " ", ("bytes", "[0-9]+|-"),
+    ' "', ("request", None), '" "', ("user_agent", None), '" ', ("other", ".*"),
+)  # fmt: skip
+
+_AWS_ELB = (
+    ("time_iso", None), " ", _WORD, " ", ("host", "[^ ]+"), ":", ("other", "[0-9]+"), " ",
+    ("upstream_addr", "[^ ]+"), " ", ("other", _SECONDS), " ",
+    ("upstream_time", _SECONDS), " ", ("other", _SECONDS), " ",
+    ("status", _STATUS_OR_DASH), " ", ("upstream_status", _STATUS_OR_DASH), " ",
+    ("request_length", "[0-9]+"), " ", ("bytes", "[0-9]+"),
+    ' "', ("request", None), '" "', ("user_agent", None), '" ', _WORD, " ", _WORD, _TAIL,
+)  # fmt: skip
+
+_AWS_S3 = (
+    _WORD, " ", _WORD, " ", ("time_clf", None), " ", ("host", "[^ ]+"), " ",
+    ("user", "[^ ]+"), " ", ("request_id", "[^ ]+"), " ", _WORD, " ", _WORD,
+    ' "', ("request", None), '" ', ("status", _STATUS_OR_DASH), " ", _WORD, " ",
+    ("bytes", "[0-9]+|-"), " ", ("other", "[0-9]+|-"), " ", ("duration_ms", "[0-9]+|-"),
+    " ", ("other", "[0-9]+|-"), ' "', ("referer", None), '" "', ("user_agent", None), '"',
+    _TAIL,
+)  # fmt: skip
+
+_HAPROXY_HTTP = (
+    ("other", r"\[?"), ("host", r"[^ \]]+"), ("other", r"\]?"), ":", ("other", "[0-9]+"),
+    " [", ("time_clf_ms", None), "] ",
+    _WORD, " ", _WORD, " ", ("other", "(?:-?[0-9]+/){4}"), ("duration_ms", "[+]?-?[0-9]+"),
+    " ", ("status", "-?[0-9]+"), " ", ("bytes", "[+]?[0-9]+"), " ", _WORD, " ", _WORD,
+    " ", _WORD, " ", ("other", "(?:[0-9]+/){4}[+]?[0-9]+"), " ", ("other", "[0-9]+/[0-9]+"),
+    ("other", "(?: [{][^}]*[}]){0,2}"), ' "', ("request", None), '"',
+)  # fmt: skip
+
+_SQUID = (
+    ("time_epoch", "[0-9]+[.][0-9]{3}"), " ", ("other", " *"), ("duration_ms", "[0-9]+"),
+    " ", ("host", "[^ ]+"), " ", ("other", "[A-Z_]+"), "/", ("status", "[0-9]{3}"), " ",
+    ("bytes", "[0-9]+"), " ", ("method", "[^ ]+"), " ", ("path", "[^ ]+"), " ",
+    ("user", "[^ ]+"), " ", ("other", "[A-Z_]+/[^ ]+"), " ", _WORD, _TAIL,
+)  # fmt: skip
 
 
 def _from_string(name: str, description: str, source: str) -> LogFormat:
@@ -190,11 +261,50 @@ FORMATS: dict[str, LogFormat] = {
         "Combined with any fields after it (kept as they are)",
         clf.APACHE["combined"],
     ),
+    # Load balancers', proxies' and storage services' own layouts.
+    "aws_alb": _laid_out(
+        "aws_alb",
+        "AWS Application Load Balancer: type time elb client:port target:port three times, "
+        'statuses, bytes received and sent, "request" "user-agent", then TLS and tracing fields',
+        *_AWS_ALB,
+    ),
+    "aws_elb": _laid_out(
+        "aws_elb",
+        "AWS Classic Load Balancer: time elb client:port backend:port three times, statuses, "
+        'bytes received and sent, "request" "user-agent" ssl_cipher ssl_protocol',
+        *_AWS_ELB,
+    ),
+    "aws_s3": _laid_out(
+        "aws_s3",
+        "AWS S3 server access log: owner bucket [time] remote_ip requester request_id operation "
+        'key "request" status error bytes object_size total_time turn_around "referer" '
+        '"user-agent", then the fields S3 added since',
+        *_AWS_S3,
+    ),
+    "haproxy_http": _laid_out(
+        "haproxy_http",
+        "HAProxy's HTTP log (option httplog): client:port [accept time, no offset: read as "
+        "UTC] frontend backend/server timers status bytes cookies flags counters queues "
+        '{captures} "request"',
+        *_HAPROXY_HTTP,
+    ),
+    "squid": _laid_out(
+        "squid",
+        "Squid's native access log: time.ms elapsed client code/status bytes method URL user "
+        "hierarchy/peer type",
+        *_SQUID,
+    ),
     W3C: LogFormat(
         W3C,
-        "W3C extended (IIS and others): fields named by its #Fields: header",
-        "regex",
-        header="#Fields:",
+        "W3C extended (IIS and others): fields named by each #Fields: header",
+        "declared",
+        header=_FIELDS,
+    ),
+    CLOUDFRONT: LogFormat(
+        CLOUDFRONT,
+        "AWS CloudFront standard log (W3C, tab-separated): fields named by its #Fields: header",
+        "declared",
+        header=_FIELDS,
     ),
     "nginx_json": _json(
         "nginx_json",
@@ -269,14 +379,59 @@ def json_format(text: str) -> LogFormat:
 
 
 def w3c_format(header: str) -> LogFormat:
-    """The W3C extended format whose ``#Fields:`` header is ``header``."""
-    built = compile_w3c(header)
-    fields = header.removeprefix("#Fields:").strip()
-    return LogFormat(W3C, f"W3C extended: {fields}", "regex", built.pattern, built.roles, "#")
+    """The W3C extended format whose ``#Fields:`` header is ``header``: CloudFront's when it
+    has CloudFront's fields (``x-edge-location``: time-taken in seconds, values URL-encoded),
+    else IIS's and others' (``w3c``: time-taken in milliseconds, spaces in values as ``+``)."""
+    names = header.removeprefix(_FIELDS).split()
+    if "x-edge-location" in names:
+        name, escapes, roles = CLOUDFRONT, "percent", {"time-taken": "duration_s"}
+    else:
+        name, escapes, roles = W3C, "plus", {}
+    built = compile_w3c(header, roles)
+    return LogFormat(
+        name,
+        f"{FORMATS[name].description.split(':')[0]}: {' '.join(names)}",
+        "declared",
+        built.pattern,
+        built.roles,
+        skip_prefix="#",
+        header=_FIELDS,
+        escapes=escapes,
+    )
 
 
 # A header line (by its start) -> the format it declares for the lines after it.
-HEADERS: dict[str, Callable[[str], LogFormat]] = {"#Fields:": w3c_format}
+HEADERS: dict[str, Callable[[str], LogFormat]] = {_FIELDS: w3c_format}
+
+
+def wrapped(fmt: LogFormat, wrapper: str) -> LogFormat:
+    """``fmt``'s lines inside ``wrapper`` (a key of ``WRAPPERS``), named ``wrapper+name``.
+    ConfigError for a format a header declares (its header would be wrapped too)."""
+    if fmt.header is not None or fmt.wrapper is not None:
+        raise ConfigError(f"the {fmt.name} format cannot be read inside {wrapper} lines")
+    carrier = WRAPPERS[wrapper]
+    shape = carrier.shape if carrier.key else carrier.prefix + fmt.pattern.removeprefix("^")
+    return LogFormat(
+        f"{wrapper}+{fmt.name}",
+        f"{fmt.description}, each line inside {carrier.description}",
+        fmt.kind,
+        shape,
+        fmt.roles,
+        wrapper=wrapper,
+        inner=fmt,
+    )
+
+
+def declared_by(header: str, line: str) -> LogFormat:
+    """The format the header line ``line`` declares (``HEADERS[header]``); for one that
+    declares none (no client or no time), a format without a pattern, whose lines are all
+    rejected (the ``declared`` kind's rule)."""
+    try:
+        return HEADERS[header](line.strip())
+    except ConfigError as error:
+        reason = str(error).split(":")[0]
+        return LogFormat(W3C, f"{line.strip()} ({reason})", "declared", header=header,
+                         skip_prefix="#")  # fmt: skip
 
 
 def log_format(text: str) -> LogFormat:
@@ -285,6 +440,9 @@ def log_format(text: str) -> LogFormat:
     ``lib.logs.parsing.detect``, per file)."""
     if text in FORMATS:
         return FORMATS[text]
+    carrier, plus, rest = text.partition("+")
+    if plus and carrier in WRAPPERS:
+        return wrapped(log_format(rest), carrier)
     if text.startswith("json:"):
         return json_format(text)
     kind = dialect(text)
@@ -292,7 +450,8 @@ def log_format(text: str) -> LogFormat:
         known = ", ".join([AUTO, *FORMATS])
         raise ConfigError(
             f"unknown log format {text!r}: use one of {known}, an Apache LogFormat or nginx "
-            "log_format string, or json:client=...,time=... for JSON lines of other keys"
+            "log_format string, or json:client=...,time=... for JSON lines of other keys; "
+            f"any of them inside a wrapper as {'+, '.join(WRAPPERS)}+ then the format"
         )
     return _from_string("custom", f"{kind} format {text.strip()}", text)
 
@@ -315,10 +474,28 @@ class FormatChoice:
 
     @classmethod
     def of(cls, primary: LogFormat, client: ClientRule | None = None) -> FormatChoice:
-        """``primary``, with the other registered formats (by name) as second chances."""
-        others = tuple(fmt for fmt in candidates() if fmt.name != primary.name)
+        """``primary``, with the other registered formats (by name) as second chances: inside
+        the same wrapper when ``primary`` is wrapped."""
+        own = primary.inner or primary
+        others = tuple(fmt for fmt in candidates() if fmt.name != own.name)
+        if primary.wrapper is not None:
+            others = tuple(wrapped(fmt, primary.wrapper) for fmt in others)
         return cls(primary, others, client or ClientRule())
 
     @property
     def names(self) -> list[str]:
         return [self.primary.name, *(fmt.name for fmt in self.others)]
+
+    def after(self, block: bytes) -> FormatChoice:
+        """The choice in force after ``block`` (whole lines of the log, in order): for a format
+        its header lines declare (W3C), the one the last header in the block declares, if it
+        has one; else this one."""
+        header = self.primary.header
+        if header is None:
+            return self
+        at = block.rfind(b"\n" + header.encode()) + 1
+        if at == 0 and not block.lstrip(b"\xef\xbb\xbf").startswith(header.encode()):
+            return self
+        end = block.find(b"\n", at)
+        line = block[at : len(block) if end < 0 else end].decode("utf-8", "replace")
+        return replace(self, primary=declared_by(header, line.lstrip("\ufeff")))

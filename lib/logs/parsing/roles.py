@@ -13,6 +13,7 @@ ROLES = (
     "ident",
     "user",
     "time_clf",  # dd/Mon/yyyy:HH:MM:SS +zzzz, with or without the brackets
+    "time_clf_ms",  # dd/Mon/yyyy:HH:MM:SS.mmm, no offset (HAProxy): read as UTC
     "time_iso",
     "time_epoch",
     "time_auto",  # either: seconds since 1970, or ISO 8601 with an offset (JSON mappings)
@@ -42,6 +43,7 @@ ROLES = (
 )
 TIME_ROLES = (
     "time_clf",
+    "time_clf_ms",
     "time_iso",
     "time_epoch",
     "time_auto",

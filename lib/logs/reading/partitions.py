@@ -118,20 +118,31 @@ def log_kind(path: str | Path) -> str:
 
 
 def plan_partitions(
-    paths: Iterable[str | Path], partition_bytes: int = PARTITION_BYTES
+    paths: Iterable[str | Path],
+    partition_bytes: int = PARTITION_BYTES,
+    whole: Iterable[str | Path] = (),
 ) -> list[Partition]:
     """One whole partition per compressed file (``balance`` may cut gzip and zstd ones) and per
-    UTF-16 or UTF-32 file, and ranges of ``partition_bytes`` for plain files.
+    UTF-16 or UTF-32 file, and ranges of ``partition_bytes`` for plain files; one that cannot be
+    cut for each file of ``whole`` (a format its header lines declare: a range would not know
+    the header in force at its start).
 
     Raises ConfigError (``partition_bytes`` not positive) or LogReadError (a file that cannot be
     opened or is not a log; a compressed file's contents are checked when it is read)."""
     if partition_bytes < 1:
         raise ConfigError(f"partition_bytes must be positive, got {partition_bytes}")
     parts: list[Partition] = []
+    uncut = {str(path) for path in whole}
     for path in paths:
         kind = log_kind(path)
         size = Path(path).stat().st_size
-        if kind in ENCODINGS:  # its ranges would be of its UTF-8 text: read whole
+        if str(path) in uncut:
+            packed = kind not in ("text", *ENCODINGS)
+            weight = round(WORK_PER_TEXT_BYTE[kind] * text_bytes(path, kind)) if packed else size
+            parts.append(
+                Partition(str(path), weight=weight, packed=kind != "text", cuttable=False)
+            )
+        elif kind in ENCODINGS:  # its ranges would be of its UTF-8 text: read whole
             parts.append(Partition(str(path), weight=size, packed=True, cuttable=False))
         elif kind != "text":
             weight = round(WORK_PER_TEXT_BYTE[kind] * text_bytes(path, kind))

@@ -1,8 +1,7 @@
-"""Q1 on the logs of real deployments (``tests/support/log_corpus.py``): every variant Q1 reads
-today is detected with no option and answers exactly what the oracle computed from the records;
-every other one is listed in ``NOT_YET_READ`` with what Q1 does with it today, and a test keeps
-that list exact; logs in formats nobody should read are refused in one line that says how to
-name the format."""
+"""Q1 on the logs of real deployments (``tests/support/log_corpus.py``): every variant is
+detected with no option (but those whose client only the operator can name) and answers exactly
+what the oracle computed from the records; logs in formats nobody should read are refused in one
+line that says how to name the format."""
 
 from __future__ import annotations
 
@@ -29,27 +28,6 @@ from tests.support.log_corpus import (
 )
 from tests.support.logs_command import run_logs
 
-# The variants Q1 does not read right yet, and what it does with each today: "refused" (a
-# one-line LogFormatError) or "wrong" (an answer that is not the oracle's). The open issue "Q1
-# reads the logs of real deployments - behind proxies, in JSON, from cloud load balancers and
-# containers - correctly or loudly, never silently wrong" covers them all. Whoever makes Q1 read
-# one moves it out of here (test_not_yet_read_is_exactly_what_q1_does_not_read_right fails
-# until they do), and then test_a_deployment_log_is_detected_and_answered_right holds it to the
-# oracle.
-NOT_YET_READ: dict[str, str] = {
-    "haproxy": "refused",
-    "haproxy_syslog": "refused",
-    "squid": "refused",
-    "aws_alb": "refused",
-    "aws_elb": "refused",
-    "aws_s3": "refused",
-    "cloudfront": "refused",  # its #Fields: header is taken for IIS's; its tabs match nothing
-    "iis_three_blocks": "refused",  # only the first #Fields: block is used; two thirds rejected
-    "syslog_combined": "refused",
-    "docker_json_combined": "refused",
-    "cri_combined": "refused",
-}
-READ_TODAY = [name for name in VARIANTS if name not in NOT_YET_READ]
 OPTION_KEYWORDS = {"--format": "log_format", "--client": "client"}  # as run_q1 takes them
 TOP_COUNTRY = ("country", "requests")  # what the oracle knows of the top country
 
@@ -99,7 +77,7 @@ def wanted(variant: Variant) -> dict:
     return {"format": variant.detect_as, "rejected_lines": 0, **variant.expected()}
 
 
-@pytest.mark.parametrize("name", READ_TODAY)
+@pytest.mark.parametrize("name", list(VARIANTS))
 def test_a_deployment_log_is_detected_and_answered_right(name, tmp_path, geo_cache):
     variant = VARIANTS[name]
     log = written(variant, tmp_path)
@@ -109,43 +87,6 @@ def test_a_deployment_log_is_detected_and_answered_right(name, tmp_path, geo_cac
     assert got["window_requests"] == want["window_requests"]
     assert got["top_hosts"] == want["top_hosts"]
     assert got["top_country"] == want["top_country"]
-
-
-def outcome(variant: Variant, folder: Path, geo_cache: Path) -> str:
-    """What Q1 does with a variant's log: ``refused: <message>``, ``right``, ``wrong: <what
-    differs>``, or ``crashed: <exception>`` (a refusal of more than one line is a crash too)."""
-    log = written(variant, folder)
-    try:
-        data = q1_answers(variant, log, geo_cache)
-    except LogFormatError as refusal:
-        message = str(refusal).replace(f"{folder}/", "")
-        if "\n" in message:
-            return f"crashed: a refusal of {message.count(chr(10)) + 1} lines: {message!r}"
-        return f"refused: {message[:160]}"
-    except Exception as error:  # noqa: BLE001 - reported, and the test fails on it
-        return f"crashed: {type(error).__name__}: {error}"
-    got, want = observed(data, log), wanted(variant)
-    differ = [key for key in want if got[key] != want[key]]
-    if not differ:
-        return "right"
-    shown = []
-    for key in differ:
-        mine, theirs = got[key], want[key]
-        if key == "top_hosts":
-            mine, theirs = mine[:1], theirs[:1]  # the first is enough to tell
-        shown.append(f"{key} {mine} (oracle: {theirs})")
-    return "wrong: " + "; ".join(shown)
-
-
-def test_not_yet_read_is_exactly_what_q1_does_not_read_right(tmp_path, geo_cache):
-    """Each variant of NOT_YET_READ is still refused in one line, or still answered wrongly, as
-    the list says: one Q1 now reads right must move to the read set, and one whose refusal
-    turned into a wrong answer is a regression."""
-    assert set(NOT_YET_READ) <= set(VARIANTS), set(NOT_YET_READ) - set(VARIANTS)
-    seen = {name: outcome(VARIANTS[name], tmp_path, geo_cache) for name in NOT_YET_READ}
-    report = "\n".join(f"  {name}: {what}" for name, what in seen.items())
-    kinds = {name: what.split(":")[0] for name, what in seen.items()}
-    assert kinds == NOT_YET_READ, f"what Q1 does today with each not-yet-read variant:\n{report}"
 
 
 @pytest.mark.parametrize("near_miss", NEAR_MISSES, ids=lambda near_miss: near_miss.name)

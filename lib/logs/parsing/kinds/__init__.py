@@ -46,6 +46,7 @@ KINDS: dict[str, str] = {
     "clf": "lib.logs.parsing.kinds.clf",  # Common and Combined: a fixed prefix and suffix
     "regex": "lib.logs.parsing.kinds.regex",  # a regular expression with a group per field
     "json": "lib.logs.parsing.kinds.json_objects",  # a JSON object a line, fields by path
+    "declared": "lib.logs.parsing.kinds.declared",  # header lines name the fields (W3C)
 }
 
 Parse = Callable[["LogFormat", "pl.Series", int, bool], "tuple[pl.DataFrame, pl.DataFrame]"]

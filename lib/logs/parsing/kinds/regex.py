@@ -32,11 +32,9 @@ def parse(
         frame = frame.filter(~line.str.starts_with(fmt.skip_prefix))
     frame = frame.with_columns(line.str.extract_groups(fmt.pattern).alias("_g"))
     matched = pl.col("_g").struct.field("g0").is_not_null()
-    w3c = "date" in fmt.roles  # W3C logs (IIS) write an agent's spaces as +
-    good, rejected = requests_and_rejected(frame, _fields(fmt.roles), matched, with_parts, w3c)
-    if not w3c:  # Apache and nginx escape these; W3C logs (IIS) keep them as logged
-        good = f.unescape_columns(good, ("referer", "user_agent"))
-    return good, rejected
+    plus = fmt.escapes == "plus"  # IIS writes a value's spaces as +
+    good, rejected = requests_and_rejected(frame, _fields(fmt.roles), matched, with_parts, plus)
+    return f.unescape_columns(good, ("referer", "user_agent"), fmt.escapes), rejected
 
 
 def _fields(roles: tuple[str, ...]) -> Fields:
