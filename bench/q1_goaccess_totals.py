@@ -6,7 +6,8 @@
 For each variant that a GoAccess log format reads (its predefined ones, ``COMBINED``, ``W3C``,
 ``AWSALB``..., or a format string where none fits; some variants have both), the log is written
 plain into a temporary folder, GoAccess reads it (``-o report.json``: ``general.valid_requests``)
-and so does Q1 (``run_q1``, no DNS: its total, or ``refused``). Prints a table: the variant,
+and so does Q1 (``run_q1``, no DNS, with the options the variant's operator must give: its
+total, or ``refused``). Prints a table: the variant,
 GoAccess's format, GoAccess's valid requests, the oracle's total, Q1's, and whether all three
 agree, with what is known of a disagreement. Disagreements are reported, not forced away:
 GoAccess has quirks of its own (an IPv6 client before ``:port`` is cut at its first colon, a
@@ -158,9 +159,15 @@ def goaccess_total(log: Path, args: tuple[str, ...], folder: Path) -> int | str:
     return json.loads(report.read_text())["general"]["valid_requests"]
 
 
-def q1_total(log: Path, folder: Path) -> int | str:
+OPTION_KEYWORDS = {"--format": "log_format", "--client": "client"}  # as run_q1 takes them
+
+
+def q1_total(log: Path, folder: Path, options: tuple[str, ...] = ()) -> int | str:
+    """Q1's total for ``log`` with the variant's ``options`` (what its operator must say)."""
+    pairs = zip(options[::2], options[1::2], strict=True)
+    keywords = {OPTION_KEYWORDS[flag]: value for flag, value in pairs}
     try:
-        result = run_q1(log, use_dns=False, geo_cache=folder / "geo", **window_args())
+        result = run_q1(log, use_dns=False, geo_cache=folder / "geo", **window_args(), **keywords)
     except LogFormatError:
         return "refused"
     return result.summary.requests
@@ -171,7 +178,7 @@ def compare(names: list[str], folder: Path) -> list[dict]:
     for name in names:
         log = write_log(name, folder / f"{name}.log")
         oracle = VARIANTS[name].expected()["total_requests"]
-        q1 = q1_total(log, folder)
+        q1 = q1_total(log, folder, VARIANTS[name].options)
         for label, args in GOACCESS.get(name, [("none", ())]):
             theirs = goaccess_total(log, args, folder) if args else "no format reads it"
             rows.append(
