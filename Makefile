@@ -14,8 +14,8 @@ EARLY_STOPPING ?= 50
 # Empty: the NASA log.
 LOG ?=
 LOG_FORMAT ?= auto
-WINDOW_START ?= 1995-08-18T00:00:00-04:00
-WINDOW_END ?= 1995-08-21T00:00:00-04:00
+WINDOW_START ?=
+WINDOW_END ?=
 TOP_N ?= 10
 
 .PHONY: venv q1 data test test-unit test-sanitizers services browser lint bench-q1 bench-q1-dask \
@@ -45,7 +45,7 @@ q1: $(if $(strip $(LOG)),venv,data)
 	mkdir -p $(OUT_DIR)
 	$(BIN)/papermill notebooks/q1.ipynb $(OUT_DIR)/q1.ipynb \
 		-p log_path "$$(cat $(VENV)/q1_input)" -p early_stopping $(EARLY_STOPPING) \
-		-p log_format '$(LOG_FORMAT)' -p window_start '$(WINDOW_START)' \
+		-p log_format '$(value LOG_FORMAT)' -p window_start '$(WINDOW_START)' \
 		-p window_end '$(WINDOW_END)' -p top_n $(TOP_N) \
 		-p output_dir $(OUT_DIR) --no-progress-bar </dev/null
 	$(BIN)/python -m lib.logs.report --html $(OUT_DIR)/q1.ipynb

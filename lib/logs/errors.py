@@ -18,3 +18,8 @@ class EngineError(ProjectError):
 
 class LogFormatError(ProjectError):
     """A log's lines are not in a format Q1 can read (none parses them, or too few)."""
+
+
+class TooManyRejected(LogFormatError):
+    """More of a log's lines were rejected than ``max_rejected`` allows: the lines are not all
+    in the format they were read with, and answers would leave them out."""

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lib.errors import ConfigError
-from lib.logs.errors import LogFormatError
+from lib.logs.errors import LogFormatError, TooManyRejected
 
 if TYPE_CHECKING:  # for the annotations only: importing them loads polars
     from lib.logs.counting.summary import LogSummary
@@ -22,12 +22,32 @@ if TYPE_CHECKING:  # for the annotations only: importing them loads polars
 
 MAX_REJECTED = 0.05  # the share of lines a run may reject and still answer
 RESULTS_NAME = "results.json"
+# The command's exit codes (docs/q1.md): answered; failed (nothing answered: no such file, a
+# format it cannot read, a cluster lost...); a usage error (a bad option, before any log is
+# read); failed because more lines were rejected than --max-rejected allows.
+EXIT_ANSWERED, EXIT_FAILED, EXIT_USAGE, EXIT_TOO_MANY_REJECTED = 0, 1, 2, 3
 
 
-def check_share(max_rejected: float) -> None:
-    """Raise ConfigError unless ``max_rejected`` is a share between 0 and 1."""
+def check_share(max_rejected: float, name: str = "max_rejected") -> None:
+    """Raise ConfigError unless ``max_rejected`` is a share between 0 and 1 (``name``: the
+    parameter or option the user set)."""
     if not 0 <= max_rejected <= 1:
-        raise ConfigError(f"max_rejected must be a share between 0 and 1, got {max_rejected}")
+        raise ConfigError(f"{name} must be a share between 0 and 1, got {max_rejected}")
+
+
+def check_counts(top_n: int, early_stopping: int, names=("top_n", "early_stopping")) -> None:
+    """Raise ConfigError unless ``top_n`` is at least 1 and ``early_stopping`` at least 0
+    (``names``: the parameters or options the user set)."""
+    if isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1:
+        raise ConfigError(f"{names[0]} must be a whole number of at least 1, got {top_n!r}")
+    if (
+        isinstance(early_stopping, bool)
+        or not isinstance(early_stopping, int)
+        or early_stopping < 0
+    ):
+        raise ConfigError(
+            f"{names[1]} must be a whole number of at least 0, got {early_stopping!r}"
+        )
 
 
 def clear_results(output_dir: str | Path) -> None:
@@ -54,7 +74,7 @@ def refuse_unreadable(summary: LogSummary, plan: Plan, max_rejected: float) -> N
         for row in summary.rejected_examples.head(2).iter_rows(named=True)
     ]
     reasons = ", ".join(f"{n:,} {why}" for why, n in by_reason(summary).items())
-    raise LogFormatError(
+    raise TooManyRejected(
         f"{summary.rejected / summary.lines:.1%} of {summary.lines:,} lines rejected "
         f"(at most {max_rejected:.0%} allowed: {reasons}); formats tried: {', '.join(tried)}; "
         f"e.g. {'; '.join(shown)}; name the log's format with log_format (--format), or allow "

@@ -25,6 +25,7 @@ from lib.logs.outcome import (
     MAX_REJECTED,
     RESULTS_NAME,
     by_reason,
+    check_counts,
     check_share,
     refuse_unreadable,
 )
@@ -32,9 +33,11 @@ from lib.logs.parsing.clients import ClientRule, client_rule
 from lib.logs.parsing.formats import AUTO, FORMATS
 from lib.logs.reading.partitions import PARTITION_BYTES
 from lib.logs.reading.synthetic_marker import is_synthetic
-from lib.logs.window import DEFAULT_WINDOW, Window
+from lib.logs.window import Window, choose_window
 from lib.output import write_json
 
+SCHEMA_VERSION = 1  # of results.json and --json (docs/q1-results.schema.json)
+STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx", "other", "none")
 TOP_FIELDS = 10  # referrers and user agents ranked
 HEADLINE_HOSTS = 30  # hosts printed in the headline; results.json has them all
 OPTIONAL_FIELDS = ("referer", "user_agent")  # what some formats record and others do not
@@ -63,8 +66,8 @@ class Q1Result:
 
 def run_q1(
     log_path: str | Path | list[str | Path],
-    window_start: str = DEFAULT_WINDOW[0],
-    window_end: str = DEFAULT_WINDOW[1],
+    window_start: str | None = None,
+    window_end: str | None = None,
     top_n: int = 10,
     early_stopping: int = 50,
     use_dns: bool = True,
@@ -89,13 +92,18 @@ def run_q1(
     directory); ``engine``, ``scheduler``, ``workers`` and ``partition_bytes`` are those of
     ``lib.logs.engines.plan.make_plan``, and so is ``log_format`` (``auto``: detected per file);
     ``client`` and ``trusted_proxies`` say who a request's client is
-    (``lib.logs.parsing.clients.client_rule``). The rest is ``answer_q1``'s. Raises
+    (``lib.logs.parsing.clients.client_rule``); ``window_start`` and ``window_end`` the top
+    hosts' window (``lib.logs.window``: either may be left out; both left out, the NASA
+    question's for the NASA log and the whole log for any other). The rest is
+    ``answer_q1``'s. Raises
     ConfigError, LogReadError, LogFormatError or EngineError.
     """
-    window = Window.parse(window_start, window_end)
+    Window.parse(window_start, window_end)  # a bad window is refused before a log is read
     check_share(max_rejected)
+    check_counts(top_n, early_stopping)
     rule = client_rule(client, trusted_proxies)
     plan = make_plan(log_path, engine, scheduler, workers, partition_bytes, base, log_format, rule)
+    window = choose_window(window_start, window_end, plan.files)
     return answer_q1(
         open_engine(plan, window),
         top_n=top_n,
@@ -208,6 +216,7 @@ def answers(result: Q1Result) -> dict:
     summary, attribution = result.summary, result.attribution
     dns = attribution.dns
     return {
+        "schema_version": SCHEMA_VERSION,
         "input": {
             "path": result.log_path,
             "files": result.files,
@@ -228,13 +237,16 @@ def answers(result: Q1Result) -> dict:
         "rejected_by_reason": by_reason(summary),
         "rejected_examples": _rows(summary.rejected_examples),
         "bytes_sent": summary.bytes_sent,
+        "statuses": _statuses(summary.statuses),
+        "status_classes": _status_classes(summary.statuses),
         "utc_offset": summary.utc_offset,
         "requests_per_format": dict(_ranked(summary.formats, "format").iter_rows()),
         "first_time": _iso(summary.first_time),
         "last_time": _iso(summary.last_time),
         "window": {
-            "start": result.window.start.isoformat(),
-            "end": result.window.end.isoformat(),
+            "start": _iso(result.window.given_start),
+            "end": _iso(result.window.given_end),
+            "origin": result.window.origin,
             "half_open": True,
             "requests": int(summary.window_hosts.get_column("requests").sum() or 0),
         },
@@ -265,6 +277,24 @@ def answers(result: Q1Result) -> dict:
     }
 
 
+def _statuses(counts: pl.DataFrame) -> dict[str, int]:
+    """Requests per status code, by code (``none``: a request logged without one)."""
+    rows = counts.sort("status", nulls_last=True).iter_rows()
+    return {("none" if status is None else str(status)): int(n) for status, n in rows}
+
+
+def _status_classes(counts: pl.DataFrame) -> dict[str, int]:
+    """Requests per status class (``2xx``... ``5xx``; ``other`` for codes outside 100-599,
+    ``none`` for none logged), every class present."""
+    classes = dict.fromkeys(STATUS_CLASSES, 0)
+    for status, n in counts.iter_rows():
+        key = (
+            "none" if status is None else f"{status // 100}xx" if 100 <= status < 600 else "other"
+        )
+        classes[key] += int(n)
+    return classes
+
+
 def _ranked(counts: pl.DataFrame, key: str) -> pl.DataFrame:
     """``key``, ``requests``: most requests first, ties by ``key``."""
     return counts.sort(["requests", key], descending=[True, False]).select(key, "requests")
@@ -277,6 +307,20 @@ def _iso(when: datetime | None) -> str | None:
 def write_results(result: Q1Result, output_dir: str | Path) -> Path:
     """Write ``results.json`` into ``output_dir`` atomically; return its path."""
     return write_json(Path(output_dir) / RESULTS_NAME, answers(result))
+
+
+def window_text(window: dict) -> str:
+    """The window of ``answers()``' output in words: its ends, and where it came from when no
+    end was given."""
+    start, end = window["start"], window["end"]
+    if start and end:
+        span = f"{start} <= t < {end}"
+    else:
+        span = f"t >= {start}" if start else f"t < {end}" if end else "the whole log"
+    origin = window.get("origin", "given")
+    if origin == "given":
+        return span
+    return f"{span} (no window given)" if origin == span else f"{span} (no window given: {origin})"
 
 
 def headline(data: dict) -> str:
@@ -298,21 +342,24 @@ def headline(data: dict) -> str:
     reasons = data.get("rejected_by_reason") or {}
     if reasons:
         lines.append("   rejected: " + ", ".join(f"{n:,} {why}" for why, n in reasons.items()))
+    span = window_text(window)
     if window["requests"] or not data.get("first_time"):
-        lines.append(
-            f"2. Top {len(data['top_hosts'])} hosts, {window['start']} <= t < {window['end']}:"
-        )
+        lines.append(f"2. Top {len(data['top_hosts'])} hosts, {span}:")
     else:
         lines.append(
-            f"2. No request in the window {window['start']} <= t < {window['end']}: the log runs "
-            f"from {data['first_time']} to {data['last_time']} (UTC); set window_start and "
-            "window_end"
+            f"2. No request in the window {span}: the log runs from {data['first_time']} to "
+            f"{data['last_time']} (UTC); set --window-start and --window-end (window_start and "
+            "window_end in the notebook)"
         )
     shown = data["top_hosts"][:HEADLINE_HOSTS]
     lines += [f"   {h['rank']:>2}. {h['host']:<40} {h['requests']:>7,}" for h in shown]
     if len(data["top_hosts"]) > len(shown):
         more = len(data["top_hosts"]) - len(shown)
         lines.append(f"   ... and {more:,} more hosts in results.json")
+    classes = {name: n for name, n in (data.get("status_classes") or {}).items() if n}
+    if classes and data["total_requests"]:
+        share = ", ".join(f"{n:,} {name}" for name, n in classes.items())
+        lines.insert(2 + bool(formats) + bool(reasons), f"   statuses: {share}")
     top = data["top_country"]
     if top:
         lines.append(

@@ -234,3 +234,8 @@ def test_notebook_on_a_combined_log_charts_referrers_and_agents_and_makes_report
     assert not re.search(r"url\(\s*[\"']?(https?:)?//", html, re.I)
     assert not re.search(r"@import|import\(\s*[\"'](https?:)?//", html, re.I)
     assert "mathjax" not in html.lower() and "cdnjs" not in html.lower()
+    # A report made for this log: its name, span and format; no NASA text; tables as tables.
+    assert "Q1 — access log: access.log" in text and "Read as: combined (600 requests)" in text
+    assert "NASA" not in text and "Hurricane" not in text
+    assert "shape:" not in text and "PosixPath" not in text
+    assert "<table" in html and "str</th>" not in html

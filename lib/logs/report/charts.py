@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from lib.charts import figure, fit_note, fit_title, save_figure, shorten
 from lib.logs.report._chart_data import MAX_BARS, Bars, largest, traffic
+from lib.logs.report.texts import table
 
 LABEL_CHARS = 40  # a bar's label is cut in the middle past this
 # What a ranking is called, by its key column: (in a title, in a note, in "the log has no ...").
@@ -200,7 +201,7 @@ class RankingView:
         """What to display, in order: the table and the chart, or the message."""
         if self.figure is None:
             return [Message(self.message)]
-        return [self.table, self.figure]
+        return [table(self.table), self.figure]
 
 
 def ranking_view(

@@ -302,7 +302,9 @@ def test_the_span_is_whole_days_in_the_servers_time_zone():
 def test_a_ranking_view_has_a_chart_only_when_there_is_a_ranking(tmp_path):
     agents = counts("user_agent", [LONG + str(i) for i in range(50)], list(range(50, 0, -1)))
     view = ranking_view(agents.with_row_index("rank", offset=1), "user_agent", {"user_agent"})
-    assert view.outputs == [view.table, view.figure]
+    shown, figure = view.outputs
+    assert figure is view.figure and shown.data.equals(view.table.to_pandas())  # as a table
+    assert "<table" in shown.to_html() and "str" not in shown.to_html()
     assert len(bars(view.figure)) == MAX_BARS
     assert_drawn_within(view.figure)
     assert save_view(view, tmp_path / "top_user_agents.png").stat().st_size > 1000

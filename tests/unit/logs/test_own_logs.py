@@ -159,10 +159,11 @@ def test_a_custom_format_string_reads_the_log(tmp_path):
 
 def test_an_empty_window_says_when_the_log_runs(tmp_path):
     log = write(tmp_path / "access.log", [combined(i) for i in range(50)])
-    data = answers(run_q1(log, use_dns=False))  # the default window: August 1995
+    data = answers(run_q1(log, "2025-01-01", "2025-01-31", use_dns=False))
     assert data["window"]["requests"] == 0 and data["top_hosts"] == []
     text = headline(data)
-    assert "2. No request in the window 1995-08-18T00:00:00-04:00 <= t < " in text
+    assert "2. No request in the window 2025-01-01T00:00:00+00:00 <= t < " in text
+    assert "set --window-start and --window-end (window_start and window_end" in text
     assert "the log runs from 2026-11-29T23:00:00+00:00 to 2026-11-30T22:00:47+00:00" in text
 
 

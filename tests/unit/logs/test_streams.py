@@ -85,12 +85,16 @@ def answers_of(out: Path) -> dict:
 
 @pytest.mark.parametrize("kind", ["plain", "gzip", "zstd"])
 def test_standard_input_gives_the_file_s_answers(kind, log, env, tmp_path):
+    # the window given: a synthetic file's label would choose the NASA question's, a stream
+    # carries none
+    window = ("--window-start", "1995-08-18T00:00:00-04:00", "--window-end", "1995-08-21")
     by_file = run_logs(
-        str(log), "--no-dns", "--output-dir", "file", stdin=b"", env=env, cwd=tmp_path
+        str(log), "--no-dns", "--output-dir", "file", *window, stdin=b"", env=env, cwd=tmp_path
     )
     assert by_file.returncode == 0, by_file.stderr
     data = compress(log.read_bytes(), kind)
-    piped = run_logs("-", "--no-dns", "--output-dir", "pipe", stdin=data, env=env, cwd=tmp_path)
+    piped = run_logs("-", "--no-dns", "--output-dir", "pipe", *window, stdin=data, env=env,
+                     cwd=tmp_path)  # fmt: skip
     assert piped.returncode == 0, piped.stderr
     assert answers_of(tmp_path / "pipe") == answers_of(tmp_path / "file")
     given = json.loads((tmp_path / "pipe" / "results.json").read_text())["input"]
