@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from lib.logs.counting.summary import LogSummary, top_hosts
+from lib.logs.crawlers import crawlers_and_people
 from lib.logs.engines import open_engine
 from lib.logs.engines.engine import Engine, EngineRun, Progress
 from lib.logs.engines.plan import Plan, make_plan
@@ -253,6 +254,9 @@ def answers(result: Q1Result) -> dict:
         "top_hosts": _rows(result.top_hosts),
         "top_referrers": _rows(result.top_referrers.drop("rank")),
         "top_user_agents": _rows(result.top_user_agents.drop("rank")),
+        "crawlers_and_people": crawlers_and_people(summary.user_agents)
+        if "user_agent" in result.logged_fields
+        else None,
         "top_country": attribution.winner,
         "coverage": attribution.coverage,
         "attributed_requests": attribution.attributed_requests,
@@ -360,6 +364,13 @@ def headline(data: dict) -> str:
     if classes and data["total_requests"]:
         share = ", ".join(f"{n:,} {name}" for name, n in classes.items())
         lines.insert(2 + bool(formats) + bool(reasons), f"   statuses: {share}")
+    agents = data.get("crawlers_and_people")
+    if agents and agents["crawler_requests"] + agents["people_requests"]:
+        lines.insert(
+            2 + bool(formats) + bool(reasons) + bool(classes and data["total_requests"]),
+            f"   crawlers: {agents['crawler_requests']:,} requests ({agents['crawler_agents']:,} "
+            f"agents); people: {agents['people_requests']:,} ({agents['people_agents']:,} agents)",
+        )
     top = data["top_country"]
     if top:
         lines.append(
