@@ -23,6 +23,7 @@ import argparse
 import json
 import logging
 import sys
+from dataclasses import replace
 
 from lib.config import project_path
 from lib.errors import ConfigError, ProjectError
@@ -31,6 +32,7 @@ from lib.logs.engines import open_engine
 from lib.logs.engines.engine import ENGINES
 from lib.logs.engines.plan import make_plan
 from lib.logs.errors import TooManyRejected
+from lib.logs.filters import check_fields, request_filter
 from lib.logs.outcome import (
     EXIT_ANSWERED,
     EXIT_FAILED,
@@ -137,6 +139,19 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument(
         "--output-dir", help="also write results.json here (an earlier run's is removed first)"
     )
+    only = cli.add_argument_group(
+        "filters", "which requests count at all (comma-separated lists; each: any, when not set)"
+    )
+    only.add_argument("--status", help="status codes or classes: 404,5xx")
+    only.add_argument("--method", help="methods: GET,POST")
+    only.add_argument("--path-prefix", help="paths starting so: /api,/static")
+    only.add_argument("--vhost", help="virtual hosts (formats that log one): example.com")
+    only.add_argument("--exclude-client", help="client networks to leave out: 10.0.0.0/8,::1")
+    only.add_argument(
+        "--window-only",
+        action="store_true",
+        help="the window applies to every answer (total, countries...), not the top hosts only",
+    )
     cli.add_argument(
         "--json",
         action="store_true",
@@ -159,14 +174,16 @@ def _checked(args: argparse.Namespace):
             log_format(args.format)
         except ConfigError as exc:
             raise ConfigError(f"--format: {exc}") from None
-    return rule
+    only = request_filter(args.status, args.method, args.path_prefix, args.vhost,
+                          args.exclude_client, args.window_only, command=True)  # fmt: skip
+    return rule, only
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
-        rule = _checked(args)
+        rule, only = _checked(args)
     except ConfigError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_USAGE
@@ -183,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
             client=rule,
             stdin=sys.stdin.buffer if sys.stdin else None,  # read only if a LOG is -
         )
+        check_fields(only, {path: choice.primary.roles for path, choice in plan.choices}, True)
         window = choose_window(args.window_start, args.window_end, plan.files, CLI_WINDOW)
+        window = replace(window, only=only)
         engine = open_engine(plan, window)
         if settings.head_start:
             engine.start()  # the local engine reads and counts while polars loads

@@ -64,7 +64,8 @@ def by_reason(summary: LogSummary) -> dict[str, int]:
 def refuse_unreadable(summary: LogSummary, plan: Plan, max_rejected: float) -> None:
     """Raise LogFormatError, in one line, when the run could not do its job: no line was a
     request, or more than ``max_rejected`` of them were rejected."""
-    if summary.requests and summary.rejected <= max_rejected * summary.lines:
+    read = summary.requests + summary.filtered  # a filter may leave every request out
+    if read and summary.rejected <= max_rejected * summary.lines:
         return
     if not summary.lines:
         raise LogFormatError(f"no lines to read in {', '.join(map(str, plan.files))}")

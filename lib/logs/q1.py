@@ -9,7 +9,7 @@ Both answer the same way.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from lib.logs.crawlers import crawlers_and_people
 from lib.logs.engines import open_engine
 from lib.logs.engines.engine import Engine, EngineRun, Progress
 from lib.logs.engines.plan import Plan, make_plan
+from lib.logs.filters import check_fields, request_filter
 from lib.logs.geo.attribution import METHODS, Attribution, DnsOptions, attribute, preload
 from lib.logs.geo.dns import Resolver
 from lib.logs.outcome import (
@@ -86,6 +87,12 @@ def run_q1(
     max_rejected: float = MAX_REJECTED,
     client: str = "remote",
     trusted_proxies: str | list[str] | None = None,
+    status_filter: str | list[str] | None = None,
+    method_filter: str | list[str] | None = None,
+    path_prefix: str | list[str] | None = None,
+    vhost_filter: str | list[str] | None = None,
+    exclude_clients: str | list[str] | None = None,
+    window_only: bool = False,
 ) -> Q1Result:
     """Parse the logs once and answer Q1.
 
@@ -95,16 +102,22 @@ def run_q1(
     ``client`` and ``trusted_proxies`` say who a request's client is
     (``lib.logs.parsing.clients.client_rule``); ``window_start`` and ``window_end`` the top
     hosts' window (``lib.logs.window``: either may be left out; both left out, the NASA
-    question's for the NASA log and the whole log for any other). The rest is
+    question's for the NASA log and the whole log for any other); ``status_filter``,
+    ``method_filter``, ``path_prefix``, ``vhost_filter``, ``exclude_clients`` and
+    ``window_only`` which requests count at all (``lib.logs.filters``). The rest is
     ``answer_q1``'s. Raises
     ConfigError, LogReadError, LogFormatError or EngineError.
     """
     Window.parse(window_start, window_end)  # a bad window is refused before a log is read
     check_share(max_rejected)
     check_counts(top_n, early_stopping)
+    only = request_filter(
+        status_filter, method_filter, path_prefix, vhost_filter, exclude_clients, window_only
+    )
     rule = client_rule(client, trusted_proxies)
     plan = make_plan(log_path, engine, scheduler, workers, partition_bytes, base, log_format, rule)
-    window = choose_window(window_start, window_end, plan.files)
+    check_fields(only, {path: choice.primary.roles for path, choice in plan.choices}, False)
+    window = replace(choose_window(window_start, window_end, plan.files), only=only)
     return answer_q1(
         open_engine(plan, window),
         top_n=top_n,
@@ -251,6 +264,10 @@ def answers(result: Q1Result) -> dict:
             "half_open": True,
             "requests": int(summary.window_hosts.get_column("requests").sum() or 0),
         },
+        "filters": {
+            "set": result.window.only.describe(),
+            "left_out_requests": summary.filtered,
+        },
         "top_hosts": _rows(result.top_hosts),
         "top_referrers": _rows(result.top_referrers.drop("rank")),
         "top_user_agents": _rows(result.top_user_agents.drop("rank")),
@@ -313,6 +330,39 @@ def write_results(result: Q1Result, output_dir: str | Path) -> Path:
     return write_json(Path(output_dir) / RESULTS_NAME, answers(result))
 
 
+def _details(data: dict) -> list[str]:
+    """The lines under the first answer: what was counted, how it was read, what was rejected,
+    the status classes, crawlers and people (each where there is something to say)."""
+    lines = []
+    filters = data.get("filters") or {}
+    if filters.get("set"):
+        said = [
+            f"{name.replace('_', ' ')} {', '.join(value)}"
+            for name, value in filters["set"].items()
+            if name != "window_only"
+        ]
+        if filters["set"].get("window_only"):
+            said.append("inside the window only")
+        left_out = filters["left_out_requests"]
+        lines.append(f"   counted: requests with {'; '.join(said)} ({left_out:,} others left out)")
+    formats = data.get("requests_per_format") or {}
+    if formats:
+        lines.append("   read as " + ", ".join(f"{name} ({n:,})" for name, n in formats.items()))
+    reasons = data.get("rejected_by_reason") or {}
+    if reasons:
+        lines.append("   rejected: " + ", ".join(f"{n:,} {why}" for why, n in reasons.items()))
+    classes = {name: n for name, n in (data.get("status_classes") or {}).items() if n}
+    if classes:
+        lines.append("   statuses: " + ", ".join(f"{n:,} {name}" for name, n in classes.items()))
+    agents = data.get("crawlers_and_people")
+    if agents and agents["crawler_requests"] + agents["people_requests"]:
+        lines.append(
+            f"   crawlers: {agents['crawler_requests']:,} requests ({agents['crawler_agents']:,} "
+            f"agents); people: {agents['people_requests']:,} ({agents['people_agents']:,} agents)"
+        )
+    return lines
+
+
 def window_text(window: dict) -> str:
     """The window of ``answers()``' output in words: its ends, and where it came from when no
     end was given."""
@@ -334,18 +384,13 @@ def headline(data: dict) -> str:
     named = data["input"]["path"]
     if len(files) > 1 or not isinstance(named, str):
         named = f"{len(files)} files ({named})"
-    formats = data.get("requests_per_format") or {}
     window = data["window"]
     lines = [
         f"Q1 on {named}{label}",
         f"1. HTTP requests: {data['total_requests']:,} "
         f"({data['rejected_lines']:,} of {data['lines']:,} lines rejected as malformed)",
+        *_details(data),
     ]
-    if formats:
-        lines.append("   read as " + ", ".join(f"{name} ({n:,})" for name, n in formats.items()))
-    reasons = data.get("rejected_by_reason") or {}
-    if reasons:
-        lines.append("   rejected: " + ", ".join(f"{n:,} {why}" for why, n in reasons.items()))
     span = window_text(window)
     if window["requests"] or not data.get("first_time"):
         lines.append(f"2. Top {len(data['top_hosts'])} hosts, {span}:")
@@ -360,17 +405,6 @@ def headline(data: dict) -> str:
     if len(data["top_hosts"]) > len(shown):
         more = len(data["top_hosts"]) - len(shown)
         lines.append(f"   ... and {more:,} more hosts in results.json")
-    classes = {name: n for name, n in (data.get("status_classes") or {}).items() if n}
-    if classes and data["total_requests"]:
-        share = ", ".join(f"{n:,} {name}" for name, n in classes.items())
-        lines.insert(2 + bool(formats) + bool(reasons), f"   statuses: {share}")
-    agents = data.get("crawlers_and_people")
-    if agents and agents["crawler_requests"] + agents["people_requests"]:
-        lines.insert(
-            2 + bool(formats) + bool(reasons) + bool(classes and data["total_requests"]),
-            f"   crawlers: {agents['crawler_requests']:,} requests ({agents['crawler_agents']:,} "
-            f"agents); people: {agents['people_requests']:,} ({agents['people_agents']:,} agents)",
-        )
     top = data["top_country"]
     if top:
         lines.append(

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from lib.errors import ConfigError
+from lib.logs.filters import RequestFilter
 from lib.logs.reading.synthetic_marker import is_synthetic
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -34,11 +35,13 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 @dataclass(frozen=True)
 class Window:
     """A half-open time interval ``start <= t < end`` with time-zone-aware ends (``OPEN_START``
-    and ``OPEN_END`` where none was given); ``origin`` says where it came from."""
+    and ``OPEN_END`` where none was given); ``origin`` says where it came from; ``only``, which
+    requests a run counts at all (``lib.logs.filters``: none left out by default)."""
 
     start: datetime
     end: datetime
     origin: str = GIVEN
+    only: RequestFilter = field(default=RequestFilter())
 
     @classmethod
     def parse(cls, start: str | None, end: str | None, names: tuple[str, str] = NAMES) -> Window:

@@ -89,7 +89,7 @@ def summarize_block(block: bytes, window: Window, choice: FormatChoice) -> LogSu
     """The summary of one block of whole lines read as ``choice`` says, through its primary
     format's accelerator where there is one (built) and polars for the rest: the same summary
     as ``summarize_lines`` gives."""
-    counter = accelerators.counter_for(choice, *window.micros())
+    counter = accelerators.counter_for(choice, window)
     blocks = BlockSummaries(window, choice, counter)
     counted = None if counter is None else accelerators.count(counter, block)
     part = blocks.finish(block if counted is None else counted)

@@ -43,6 +43,10 @@ def summarize_parsed(
         pl.lit(None, pl.String).alias("file"), "line_no", "line"
     )
     reasons = rejected_reasons(rejected, shape) if rejected.height else no_reasons()
+    filtered = 0
+    if window.only.active and requests.height:
+        kept = window.only.keep(requests, window)
+        filtered, requests = requests.height - kept.height, kept
     if requests.is_empty():  # often (a block's left-over lines): no group-bys of nothing
         return LogSummary(
             lines=lines,
@@ -50,6 +54,7 @@ def summarize_parsed(
             rejected_examples=examples,
             formats=per_format,
             rejected_reasons=reasons,
+            filtered=filtered,
         )
     times = requests.get_column("time")
     pairs = _pairs(requests)
@@ -70,6 +75,7 @@ def summarize_parsed(
         rejected_reasons=reasons,
         first_time=times.min(),
         last_time=times.max(),
+        filtered=filtered,
     )
 
 
@@ -98,6 +104,6 @@ def summarize_lines(block: bytes, window: Window, choice: FormatChoice) -> LogSu
     polars alone: every line split, parsed as ``choice`` says and counted; the rejected
     examples' line numbers count from the block's first line."""
     lines = block_to_lines(block)
-    requests, rejected, formats = parse_with(choice, lines)
+    requests, rejected, formats = parse_with(choice, lines, 1, window.only.needs_request)
     shape = choice.primary.pattern or None
     return summarize_parsed(lines.len(), requests, rejected, window, formats, shape)

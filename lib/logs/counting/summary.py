@@ -60,6 +60,7 @@ class LogSummary:
     rejected_reasons: pl.DataFrame = field(default_factory=no_reasons)
     first_time: datetime | None = None  # the earliest request's time (UTC)
     last_time: datetime | None = None
+    filtered: int = 0  # requests read and left out by the run's filters (lib.logs.filters)
 
     @property
     def utc_offset(self) -> str | None:
@@ -116,6 +117,7 @@ def combine(parts: list[LogSummary], ordered: bool = True) -> LogSummary:
         rejected_reasons=_merge([p.rejected_reasons for p in parts], "reason", ordered),
         first_time=min((p.first_time for p in parts if p.first_time), default=None),
         last_time=max((p.last_time for p in parts if p.last_time), default=None),
+        filtered=sum(p.filtered for p in parts),
     )
 
 

@@ -76,7 +76,7 @@ class PieceReader:
         self._block_bytes = block_bytes
         self._pool = pool
         self._limit = max(1, in_flight)
-        self._counter = accelerators.counter_for(choice, *window.micros())
+        self._counter = accelerators.counter_for(choice, window)
         self._finish: Callable[[Waiting], LogSummary] | None = None  # once polars is loaded
         self._taken: queue.SimpleQueue = queue.SimpleQueue()  # futures, in block order
         self._room = threading.Condition()

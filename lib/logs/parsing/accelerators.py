@@ -14,10 +14,13 @@ import importlib
 from collections.abc import Callable, Sequence
 from functools import cache
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lib.logs.parsing import clf
 from lib.logs.parsing.formats import FormatChoice, LogFormat
+
+if TYPE_CHECKING:
+    from lib.logs.window import Window
 
 
 class Accelerator:
@@ -50,12 +53,13 @@ def _built(module: str) -> ModuleType | None:
         return None
 
 
-def counter_for(choice: FormatChoice, start_us: int, end_us: int) -> Any | None:
-    """``counter`` of the choice's primary format when its clients are the peers' addresses the
-    accelerator reads (a client taken from a forwarding header leaves every line to polars)."""
-    if choice.client.source(choice.primary.roles) != "host":
+def counter_for(choice: FormatChoice, window: Window) -> Any | None:
+    """``counter`` of the choice's primary format, counting in ``window``, when its clients are
+    the peers' addresses the accelerator reads and no filter leaves requests out (a client taken
+    from a forwarding header, or a filter, leaves every line to polars)."""
+    if choice.client.source(choice.primary.roles) != "host" or window.only.active:
         return None
-    return counter(choice.primary, start_us, end_us)
+    return counter(choice.primary, *window.micros())
 
 
 def counter(fmt: LogFormat, start_us: int, end_us: int) -> Any | None:

@@ -41,6 +41,8 @@ def requests_and_rejected(
         f.body_bytes(get(field, "bytes")).alias("bytes"),
     ]
     columns += [field[role].alias(role) for role in FORWARDING_ROLES if role in field]
+    if "vhost" in field:  # what a virtual-host filter reads (lib.logs.filters)
+        columns.append(f.logged(field["vhost"]).alias("vhost"))
     if "referer" in field:
         columns.append(f.logged(field["referer"]).alias("referer"))
     if "user_agent" in field:
