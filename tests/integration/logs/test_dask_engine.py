@@ -299,3 +299,25 @@ def test_a_worker_killed_mid_run_loses_nothing(months):
     got = _answers(result)
     got["input"].pop("path"), expected["input"].pop("path")
     assert got == expected
+
+
+def test_new_formats_wrappers_header_blocks_and_filters_run_on_dask_as_locally(
+    tmp_path, scheduler
+):
+    """An IIS log with three #Fields: blocks (read whole: its header must be known), a syslog-
+    wrapped nginx log and an ALB log cut into byte ranges, with filters: the dask engine's
+    answers are the local engine's."""
+    from tests.support.log_corpus import VARIANTS, write_log
+
+    paths = [
+        str(write_log(VARIANTS[name], tmp_path / f"{name}.log"))
+        for name in ("iis_three_blocks", "syslog_combined", "aws_alb")
+    ]
+    for filters in ({}, {"status_filter": "4xx,5xx", "exclude_clients": "186.192.81.0/24"}):
+        local = run_q1(paths, use_dns=False, engine="local", **filters)
+        dask = run_q1(paths, use_dns=False, engine="dask", scheduler=scheduler,
+                      partition_bytes=20_000, **filters)  # fmt: skip
+        assert dask.engine.partitions > len(paths)  # the plain files were cut
+        a, b = _answers(local), _answers(dask)
+        assert a == b and a["rejected_lines"] == 0
+        assert a["total_requests"] + a["filters"]["left_out_requests"] == 3 * 1212
