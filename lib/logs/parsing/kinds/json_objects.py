@@ -13,8 +13,8 @@ pieces (``_decoded``); the lines of pieces that still fail, and lines with a ``\
 escape (which the decoder turns into a NUL where the other reader refuses a lone one), are read
 path by path (``str.json_path_match``: an object or a list as its JSON text, an invalid line
 rejected). A value given as text where a path expects a list (``"User-Agent": "curl"`` for
-``User-Agent[0]``) is read as the list's only item; a key written twice counts the first time;
-nesting is read to 1,000 levels deep (path by path, to 127).
+``User-Agent[0]``) is read as the list's only item; a key written twice counts the first time
+(path by path, the last); objects and lists nest to about 1,000 levels (path by path, 127).
 """
 
 from __future__ import annotations
@@ -43,20 +43,22 @@ def parse(
     """Parse ``lines`` as JSON objects holding ``fmt.roles`` at ``fmt.keys``; returns
     ``(requests, rejected)`` as ``lib.logs.parsing.kinds`` describes them."""
     frame = f.numbered(lines, first_line_no)
-    shaped = _shaped(frame.get_column("line"), fmt.pattern)
-    candidates = frame.filter(shaped)
-    unread = frame.filter(~shaped).select(*f.REJECTED_SCHEMA)
+    shaped = _shaped(frame, fmt.pattern)
+    candidates, unread = _split(frame, shaped)
+    unread = unread.select(*f.REJECTED_SCHEMA)
     tree, paths = _plan(fmt.roles, fmt.keys)
     parts, slow = [], candidates
     if tree.children and candidates.height:
         texts = candidates.get_column("line")
         plain = ~texts.str.contains(_SURROGATE)
-        values, decoded = _decoded(texts.filter(plain), tree.dtype())
-        if not plain.all():
+        if plain.all():
+            values, decoded = _decoded(texts, tree.dtype())
+        else:
+            values, decoded = _decoded(texts.filter(plain), tree.dtype())
             decoded = plain.clone().scatter(plain.arg_true(), decoded)
-        fast = candidates.filter(decoded).with_columns(values)
+        fast, slow = _split(candidates, decoded)
+        fast = fast.with_columns(values)
         parts.append(_read(fast, _fields(fmt.roles, fmt.keys, paths), with_parts))
-        slow = candidates.filter(~decoded)
     if slow.height or not parts:
         parts.append(_read(slow, _fields(fmt.roles, fmt.keys, {}), with_parts))
     if len(parts) == 1 and unread.is_empty():
@@ -73,20 +75,29 @@ def _read(
     return requests_and_rejected(frame.lazy(), found, pl.lit(True), with_parts)
 
 
-def _shaped(lines: pl.Series, pattern: str) -> pl.Series:
-    """Whether each line matches ``pattern``. For ``JSON_OBJECT``, a line that starts with
+def _split(frame: pl.DataFrame, chosen: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The rows of ``frame`` ``chosen`` says, and the others."""
+    if chosen.all():
+        return frame, frame.clear()
+    return frame.filter(chosen), frame.filter(~chosen)
+
+
+def _shaped(frame: pl.DataFrame, pattern: str) -> pl.Series:
+    """Whether each ``line`` matches ``pattern``. For ``JSON_OBJECT``, a line that starts with
     ``{`` and ends with ``}`` without a line break does; only the others are searched."""
+    line = pl.col("line")
     if pattern != JSON_OBJECT:
-        return lines.str.contains(pattern)
-    plain = (
-        lines.str.starts_with("{")
-        & lines.str.ends_with("}")
-        & ~lines.str.contains("\n", literal=True)
-    )
+        return frame.select(line.str.contains(pattern)).to_series()
+    plain = frame.select(
+        line.str.starts_with("{")
+        & line.str.ends_with("}")
+        & ~line.str.contains("\n", literal=True)
+    ).to_series()
     if plain.all():
         return plain
     others = ~plain
-    return plain.scatter(others.arg_true(), lines.filter(others).str.contains(pattern))
+    searched = frame.get_column("line").filter(others).str.contains(pattern)
+    return plain.scatter(others.arg_true(), searched)
 
 
 def _decoded(texts: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, pl.Series]:
@@ -123,12 +134,19 @@ def _decoded(texts: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, pl.Series]:
                 bad.append((at, min(at + _PIECE, end)))
         failed += bad
     decoded = _lines_in(failed, texts.len())
-    items = pl.concat([pieces[start] for start in sorted(pieces)], rechunk=True)
-    if not _in_place(items, decoded.arg_true()):
-        failed += [(start, start + pieces[start].len()) for start in _misplaced(pieces)]
-        decoded = _lines_in(failed, texts.len())
-        items = pl.concat([pieces[start] for start in sorted(pieces) if decoded[start]])
+    items = _joined(pieces)
+    if items is not None and not _in_place(items, decoded.arg_true()):
+        for start in _misplaced(pieces):
+            failed.append((start, start + pieces.pop(start).len()))
+        decoded, items = _lines_in(failed, texts.len()), _joined(pieces)
+    if items is None:
+        return pl.Series("_j", [], dtype), decoded
     return items.struct.field("v").alias("_j"), decoded
+
+
+def _joined(pieces: dict[int, pl.Series]) -> pl.Series | None:
+    """The pieces' items in the lines' order (None: no piece)."""
+    return pl.concat([pieces[start] for start in sorted(pieces)]) if pieces else None
 
 
 def _lines_in(failed: list[tuple[int, int]], count: int) -> pl.Series:
@@ -194,9 +212,10 @@ Steps = tuple[tuple[str, int | None], ...]  # (key, None) into an object, ("", i
 
 
 def _plan(roles: tuple[str, ...], keys: tuple[str, ...]) -> tuple[_Node, dict[str, Steps]]:
-    """The object's shape the roles' paths reach, and each path that can be read from it (a
-    path that goes on past a value another path reads as text, or that JSONPath writes
-    otherwise, is read by ``json_path_match``)."""
+    """The object's shape the roles' paths reach (every role's: which of them a request's
+    columns read is lib.logs.parsing.field_values's to say), and each path that can be read
+    from it (a path that goes on past a value another path reads as text, or that JSONPath
+    writes otherwise, is read by ``json_path_match``)."""
     root, paths, seen = _Node("object"), {}, set()
     for role, key in zip(roles, keys, strict=True):
         if role == "other" or role in seen:
