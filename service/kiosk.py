@@ -7,12 +7,19 @@
 - ``POST /votes`` ``{"candidate": "1", "vote_id": "..."}`` (vote_id optional, for safe
   retries) -> 202 ``{"vote_id": ..., "candidate": ...}`` once the broker has confirmed the vote;
   400/413/415 with a reason for bad input, 403 for a foreign Host or Origin, 401 without the
-  token (when set), 429 over the client's rate; 503 if the broker cannot take it (nothing
-  claimed).
+  token (when set), 429 over the client's rate; 503 with the reason if the broker cannot take
+  it or votes are refused (nothing claimed): the votes queue missing or one that could lose
+  votes (``lib.votes.broker``), or this kiosk's clock off by more than ``VOTE_CLOCK_SKEW``
+  (``lib.votes.clock``: votes are stamped by the results writer's clock); 403 before
+  ``VOTES_OPEN_AT``.
 - ``GET /results`` -> the worker's cached ``results.json`` plus ``staleness_seconds``;
-  ``GET /results/<chart>.png`` -> a cached chart; 503 until the worker has written them.
-- ``GET /health`` -> kiosk, broker and cache state, refusals by status; ``GET /`` -> the
-  kiosk screen (buttons, totals, both charts);
+  ``GET /results/<chart>.png`` -> a cached chart; 503 until the worker has written them (only
+  regular files inside ``CACHE_DIR`` are read, each within ``CACHE_MAX_BYTES``: see
+  ``lib.votes.cache``); quoted strong ETags, 304 for an ``If-None-Match`` that matches.
+- ``GET /health`` -> kiosk, broker, clock and cache state, refusals by status, and why votes
+  are refused if they are (503 then); ``GET /`` -> the
+  kiosk screen (buttons, totals, both charts; with the token in it when asked for from this
+  machine by a loopback name, see ``lib.votes.http_rules.screen_may_hold_token``);
   ``GET /openapi.json`` -> this API as OpenAPI 3.0.
 
 It never touches the database. Configuration: ``AMQP_URL`` (one node or a cluster's list),
@@ -39,14 +46,25 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import replace
 
-from bottle import Bottle, HTTPResponse, request, response, static_file
+from bottle import Bottle, HTTPResponse, request, response
 
 from lib.errors import ConfigError
-from lib.votes.broker import BrokerUnavailable, VotePublisher
-from lib.votes.cache import CHARTS, RESULTS_FILE, CachedResults, staleness
-from lib.votes.http_rules import HostPolicy, etag_matches
+from lib.votes.broker import BrokerUnavailable, VotePublisher, VotesRefused
+from lib.votes.cache import (
+    CACHE_MAX_BYTES,
+    CHARTS,
+    RESULTS_FILE,
+    CachedChart,
+    CachedResults,
+    entity_tag,
+    staleness,
+)
+from lib.votes.clock import KioskClock
+from lib.votes.http_rules import HostPolicy, etag_matches, path_refusal, screen_may_hold_token
 from lib.votes.message import (
     MAX_BODY_BYTES,
     Candidate,
@@ -84,12 +102,18 @@ def make_app(
     rate_limit: float = 0,
     hosts: HostPolicy | None = None,
     refusals: Refusals | None = None,
+    cache_max_bytes: int = CACHE_MAX_BYTES,
+    clock: KioskClock | None = None,
 ) -> Bottle:
     """The kiosk's Bottle application. ``publisher_factory`` makes the publisher, once per server
     process, on the first request that needs it. ``POST /votes`` is refused (403) for a Host
     ``hosts`` does not serve (default: the loopback names) or a foreign Origin; with ``token``
     it needs ``Authorization: Bearer <token>`` (401); with ``rate_limit`` (votes/s per client,
-    per process) excess votes get 429. Every refusal is counted and logged by ``refusals``."""
+    per process) excess votes get 429. Every refusal is counted and logged by ``refusals``.
+    With ``clock``, votes are stamped by it and refused when it says so (503, or 403 before the
+    opening); without, stamped by this machine's clock.
+    Files in ``cache_dir`` over ``cache_max_bytes`` are not read. The screen (``GET /``) holds
+    ``token`` for a browser on this machine only (``screen_may_hold_token``)."""
     app = Bottle()
     buckets = ClientBuckets(rate_limit, 2 * rate_limit) if rate_limit else None
     hosts = hosts or HostPolicy.serving("127.0.0.1")
@@ -97,7 +121,8 @@ def make_app(
     expected = f"Bearer {token}".encode() if token else None
     state: dict = {}
     lock = threading.Lock()
-    cache = CachedResults(Path(cache_dir) / RESULTS_FILE)
+    cache = CachedResults(Path(cache_dir) / RESULTS_FILE, cache_max_bytes)
+    charts = {c: CachedChart(Path(cache_dir) / f"{c}.png", cache_max_bytes) for c in CHARTS}
 
     def publisher() -> VotePublisher:
         # one per process, made on first use: after the server has forked its workers
@@ -112,6 +137,13 @@ def make_app(
         return HTTPResponse(
             json.dumps({"error": reason}), status, {"Content-Type": "application/json"}
         )
+
+    @app.hook("before_request")
+    def _path():
+        # Bottle drops the bytes of a path that are not UTF-8: /vo%fftes would reach /votes
+        refused = path_refusal(request.environ.get("bottle.raw_path", ""))
+        if refused is not None:
+            raise fail(400, refused)
 
     @app.hook("after_request")
     def _headers():
@@ -135,17 +167,21 @@ def make_app(
         try:
             body = read_body(request.environ, MAX_BODY_BYTES)
             vote = vote_from_request(body, request.content_type, kiosk_id, candidates)
+            if clock is not None:
+                watch_clock()
+                vote = replace(vote, cast_at=clock.stamp())
         except VoteError as exc:
             raise fail(exc.status, exc.reason) from None
         try:
             publisher().publish(vote)
         except BrokerUnavailable as exc:
             logger.warning("vote %s not handed over: %s", vote.vote_id, exc)
-            raise fail(
-                503,
-                "vote not confirmed by the ballot box; retry with the same vote_id "
-                "(it will count once)",
-            ) from None
+            said = (  # a refusal's reason is for clients; a broker fault's stays in the log
+                f"vote not taken: {exc}"
+                if isinstance(exc, VotesRefused)
+                else "vote not confirmed by the ballot box"
+            )
+            raise fail(503, f"{said}; retry with the same vote_id (it will count once)") from None
         response.status = 202
         return {"vote_id": vote.vote_id, "candidate": vote.candidate, "kiosk_id": kiosk_id}
 
@@ -169,28 +205,51 @@ def make_app(
     def get_chart(chart: str):
         if chart not in CHARTS:
             raise fail(404, f"no chart {chart[:40]!r}; charts: {', '.join(CHARTS)}")
-        if not (Path(cache_dir) / f"{chart}.png").exists():
+        drawn = charts[chart].read()
+        if drawn is None:
             raise fail(503, "chart not available yet: the worker has not written it")
-        reply = static_file(f"{chart}.png", root=str(cache_dir), mimetype="image/png")
-        reply.set_header("Cache-Control", f"public, max-age={results_max_age}")
-        return reply
+        headers = {
+            "Cache-Control": f"public, max-age={results_max_age}",
+            "ETag": drawn.etag,
+            "Last-Modified": drawn.last_modified,
+        }
+        if etag_matches(request.get_header("If-None-Match"), drawn.etag):
+            return HTTPResponse(status=304, headers=headers)
+        headers["Content-Type"] = "image/png"
+        return HTTPResponse(drawn.body, 200, headers)
 
     @app.get("/health")
     def health():
         snapshot = cache.read()
         broker = publisher().reachable()
         age = None if snapshot is None else round(staleness(snapshot.generated), 3)
-        response.status = 200 if broker else 503
+        if clock is not None:
+            watch_clock()
+        timing = None if clock is None else clock.state()
+        refusing = publisher().refusal() or (timing and timing["refusal"])
+        response.status = 200 if broker and not refusing else 503
         return {
             "kiosk_id": kiosk_id,
             "kiosk": "up",
             "broker_reachable": broker,
+            "refusing_votes": refusing or None,
+            "clock": timing,
             "cache_age_seconds": age,
             "refusals": refusals.counts(),
         }
 
+    def watch_clock() -> None:
+        # the results writer's time, as the results this kiosk serves say; polled by a thread
+        # of each server process, started on its first request (after the server forked)
+        def generated():
+            snapshot = cache.read()
+            return None if snapshot is None else snapshot.generated
+
+        clock.watch(generated)
+
     document = openapi_document(kiosk_id, candidates, list(CHARTS))
     screen = kiosk_page(kiosk_id, candidates)
+    screen_with_token = kiosk_page(kiosk_id, candidates, token) if token else screen
 
     @app.get("/openapi.json")
     def openapi():
@@ -198,12 +257,29 @@ def make_app(
 
     @app.get("/")
     def page():
+        environ = request.environ
         response.content_type = "text/html; charset=utf-8"
+        if token is None:
+            return screen
+        response.set_header("Cache-Control", "no-store")  # which page depends on the client
+        forwarded = any(
+            f"HTTP_{name}" in environ for name in ("FORWARDED", "X_FORWARDED_FOR", "X_REAL_IP")
+        )
+        client, host = environ.get("REMOTE_ADDR", ""), environ.get("HTTP_HOST")
+        if screen_may_hold_token(hosts, client, host, environ.get("SERVER_PORT", ""), forwarded):
+            return screen_with_token
         return screen
 
+    script = (_STATIC / "kiosk.js").read_bytes()
+    script_etag = entity_tag(script)
+
     @app.get("/kiosk.js")
-    def script():
-        return static_file("kiosk.js", root=str(_STATIC), mimetype="text/javascript")
+    def kiosk_script():
+        headers = {"ETag": script_etag, "Cache-Control": "no-cache"}  # revalidated: a 304
+        if etag_matches(request.get_header("If-None-Match"), script_etag):
+            return HTTPResponse(status=304, headers=headers)
+        headers["Content-Type"] = "text/javascript; charset=utf-8"
+        return HTTPResponse(script, 200, headers)
 
     def _error(error):
         response.content_type = "application/json"
@@ -237,16 +313,20 @@ def read_body(environ: dict, limit: int) -> bytes:
     return body
 
 
-def kiosk_page(kiosk_id: str, candidates: dict[str, Candidate]) -> str:
+def kiosk_page(kiosk_id: str, candidates: dict[str, Candidate], token: str | None = None) -> str:
     """The kiosk screen: one button per candidate, the last vote's confirmation, the totals and
-    the last 10 minutes as charts."""
+    the last 10 minutes as charts; with ``token`` in a ``<meta name="kiosk-token">`` for
+    ``kiosk.js`` to send (the page's CSP lets no other script run in it)."""
+    held = (
+        f'\n<meta name="kiosk-token" content="{html.escape(token)}">' if token is not None else ""
+    )
     buttons = "\n".join(
         f'<button class="vote" data-candidate="{html.escape(c.id)}">{html.escape(c.name)}</button>'
         for c in candidates.values()
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Kiosk {html.escape(kiosk_id)}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="viewport" content="width=device-width, initial-scale=1">{held}
 <style>
 body {{ font-family: sans-serif; margin: 2em; text-align: center; }}
 button.vote {{ font-size: 2.2em; margin: 0.4em; padding: 0.6em 1.2em; min-width: 6em; }}
@@ -298,6 +378,13 @@ def main(argv: list[str] | None = None) -> int:
         "(service.kiosk_server); gthread: gunicorn's threads reading requests themselves, and "
         "bottle: Bottle's one-request-at-a-time server (benchmark baselines only)",
     )
+    parser.add_argument(
+        "--clock-offset",
+        type=float,
+        default=0.0,
+        help="seconds to add to this machine's clock as the kiosk reads it (for tests and "
+        "drills: a kiosk whose clock is off; see lib.votes.clock)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
@@ -318,12 +405,23 @@ def main(argv: list[str] | None = None) -> int:
     app = make_app(
         kiosk_id,
         settings.candidates,
-        lambda: VotePublisher(settings.amqp_urls, settings.votes_queue, settings.queue_type),
+        lambda: VotePublisher(
+            settings.amqp_urls,
+            settings.votes_queue,
+            settings.queue_type,
+            max_length=settings.queue_max_length,
+        ),
         settings.cache_dir,
         token=settings.kiosk_token,
         rate_limit=settings.rate_limit,
         hosts=HostPolicy.serving(args.host, settings.kiosk_hosts),
         refusals=refusals,
+        cache_max_bytes=settings.cache_max_bytes,
+        clock=KioskClock(  # before the server forks: its bounds are shared by every process
+            settings.vote_clock_skew,
+            settings.votes_open_at,
+            wall=lambda: time.time() + args.clock_offset,
+        ),
     )
     logger.info(
         "kiosk %s on http://%s:%d/ (queue %s, cache %s, %s server)",

@@ -1,8 +1,9 @@
 """The results writer: every ``RESULTS_INTERVAL`` seconds, the results from the rollup into
 ``CACHE_DIR`` as ``results.json``; the charts too when the figures changed, at most every
 ``CHART_INTERVAL`` seconds (drawing a chart costs ~0.2 s of CPU, a results query milliseconds),
-and at once when a chart is missing from the cache. The distribution is labelled in
-``VOTES_TIME_ZONE``.
+and at once when a chart is missing from the cache or is not a file kiosks trust (a symlink, a
+special file, a hard link: see ``lib.votes.cache``). Every file is renamed into place, replacing
+whatever the entry was. The distribution is labelled in ``VOTES_TIME_ZONE``.
 
     python service/results_writer.py        (or: python -m service.results_writer)
 
@@ -47,6 +48,7 @@ def write_results_forever(settings: VoteSettings, stop, parent_pid: int | None =
     candidates = settings.candidates
     engine = None
     drawn, charts_due = None, 0.0
+    oversized = False  # whether the last results.json written was over CACHE_MAX_BYTES
     while True:
         last = stop.is_set() or (parent_pid is not None and os.getppid() != parent_pid)
         try:
@@ -56,12 +58,25 @@ def write_results_forever(settings: VoteSettings, stop, parent_pid: int | None =
             with engine.connect() as conn:
                 results = vote_results(conn, candidates, time_zone=settings.votes_time_zone)
             key, now = chart_data(results), time.monotonic()
-            # a chart gone from the cache (deleted, a disk cleaned) is drawn again at once
+            # a chart gone from the cache (deleted, a disk cleaned), or replaced by a link or a
+            # special file, is drawn again at once
             missing = charts_missing(settings.cache_dir)
             draw = missing or (key != drawn and (now >= charts_due or last))
-            write_results(settings.cache_dir, results, charts=draw)
-            if draw:
-                drawn, charts_due = key, now + settings.chart_interval
+            try:
+                size = write_results(settings.cache_dir, results, charts=draw)
+            except OSError as exc:  # the cache's trouble (a full disk, a directory in the way)
+                logger.warning("results not written to %s: %s", settings.cache_dir, exc)
+            else:
+                if draw:
+                    drawn, charts_due = key, now + settings.chart_interval
+                if size > settings.cache_max_bytes and not oversized:
+                    logger.warning(
+                        "results.json is %d bytes, over CACHE_MAX_BYTES (%d): kiosks do not read "
+                        "it and serve the last copy they hold; raise CACHE_MAX_BYTES",
+                        size,
+                        settings.cache_max_bytes,
+                    )
+                oversized = size > settings.cache_max_bytes
         except (DatabaseError, DBAPIError, OSError) as exc:
             logger.warning("results not written: %s", first_line(exc))
             if engine is not None:

@@ -16,12 +16,18 @@ A child that dies (OOM killer, SIGKILL) is logged and started again, with backof
 
 ``AMQP_URL`` may list several nodes of a cluster: it connects to the first that answers, starting
 from the one after the node of its last session. A votes queue of another type than
-``VOTES_QUEUE_TYPE`` stops it at start (exit 2, one line saying what to do).
+``VOTES_QUEUE_TYPE`` stops it (exit 2, one line saying what to do). So does a queue that could
+lose votes (a TTL, an expiry, a length limit that drops: ``lib.votes.queue_arguments``), once
+the worker has unbound it from the votes exchange (kiosks' votes are then unroutable: 503) and
+stored the votes it holds. A queue made before ``x-overflow`` was declared is used, with a
+warning saying how to re-create it.
 If RabbitMQ or PostgreSQL goes away it drops both connections (unacknowledged votes return to
 the queue; a vote stored but not acknowledged is ignored when it comes back) and reconnects with
 capped backoff, which starts again from its shortest once a session has stored a batch or found
-the queue empty. SIGTERM or SIGINT: store and acknowledge what it holds, write results, exit 0.
-Several workers may share a queue.
+the queue empty. If consuming ends otherwise (the broker cancels the consumer: the queue was
+deleted, say, and the votes it had not acknowledged with it), it stores and acknowledges the
+batch it holds first, then declares the queues again and goes on. SIGTERM or SIGINT: store and
+acknowledge what it holds, write results, exit 0. Several workers may share a queue.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from pika.exceptions import AMQPError
+from pika.exceptions import AMQPError, ChannelClosed
 from sqlalchemy.exc import DBAPIError
 
 from lib.db import connect, first_line
@@ -47,6 +53,7 @@ from lib.errors import ConfigError, DatabaseError, ProjectError
 from lib.votes.backoff import Backoff
 from lib.votes.broker import (
     DEAD_SUFFIX,
+    UnsafeQueue,
     declare_topology,
     persistent,
     tolerate_undecodable_properties,
@@ -61,6 +68,8 @@ from service.writer_supervisor import WriterSupervisor
 # Run as a script this file is __main__; its logger keeps the module's name all the same.
 logger = logging.getLogger("service.worker" if __name__ == "__main__" else __name__)
 _TRANSIENT = (AMQPError, OSError, DatabaseError, DBAPIError)
+DRAIN_IDLE = 1.0  # seconds without a message that say a queue being drained is empty
+CONSUMER_RENEW = 5.0  # seconds without a delivery after which the worker consumes anew
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,7 @@ class Worker:
         self.stored = 0
         self.dead_lettered = 0
         self._dead_log = LogThrottle(interval=1.0)
+        self._noted: set[str] = set()  # warnings about the queues, logged once
 
     def stop(self, *_args) -> None:
         logger.info("stop requested: finishing the current batch")
@@ -124,52 +134,123 @@ class Worker:
         settings = self.settings
         tolerate_undecodable_properties()  # before any message arrives
         engine = connect(settings.database_url)
-        connection = None
         try:
             apply_vote_schema(engine)
-            connection, node = self.nodes.connect()  # the next session: the next node first
-            channel = connection.channel()
-            declare_topology(channel, settings.votes_queue, settings.queue_type)
-            channel.confirm_delivery()
-            channel.basic_qos(prefetch_count=2 * settings.batch_size)
-            logger.info(
-                "consuming %s (%s queue) on %s (batch %d / %d ms)",
-                settings.votes_queue,
-                settings.queue_type,
-                address(node),
-                settings.batch_size,
-                settings.batch_ms,
-            )
-            self._consume(engine, channel)
-        finally:
-            if connection is not None and connection.is_open:
+            again = False
+            while not self.stopping:
+                connection, node = self.nodes.connect()  # the next node first
                 try:
-                    connection.close()
-                except _TRANSIENT:
-                    pass
+                    channel = connection.channel()
+                    try:
+                        notes = declare_topology(
+                            channel,
+                            settings.votes_queue,
+                            settings.queue_type,
+                            settings.queue_max_length,
+                        )
+                    except UnsafeQueue as exc:
+                        raise self._unsafe(engine, channel, exc) from None
+                    for note in set(notes) - self._noted:
+                        logger.warning("%s", note)
+                        self._noted.add(note)
+                    channel.confirm_delivery()
+                    channel.basic_qos(prefetch_count=2 * settings.batch_size)
+                    logger.log(
+                        logging.DEBUG if again else logging.INFO,
+                        "consuming %s (%s queue) on %s (batch %d / %d ms)",
+                        settings.votes_queue,
+                        settings.queue_type,
+                        address(node),
+                        settings.batch_size,
+                        settings.batch_ms,
+                    )
+                    again = self._consume(engine, channel)
+                    if not again:
+                        return
+                finally:
+                    _close(connection)
+        finally:
             engine.dispose()
 
-    def _consume(self, engine, channel) -> None:
+    def _unsafe(self, engine, channel, exc: UnsafeQueue) -> ConfigError:
+        """The line to stop with for a queue that could lose votes (already unbound, so nothing
+        more reaches it); the votes queue's votes are stored first, as the worker would have."""
+        settings, what = self.settings, ""
+        if exc.queue == settings.votes_queue:
+            stored = self.stored
+            channel.confirm_delivery()
+            channel.basic_qos(prefetch_count=2 * settings.batch_size)
+            logger.info("%s: storing the votes it holds before stopping", exc)
+            self._consume(engine, channel, drain=True)
+            what = f" and stored the {self.stored - stored} new votes it held"
+        return ConfigError(
+            f"{exc}; the worker unbound it from exchange {exc.queue} (kiosks answer 503){what}: "
+            f"delete it (rabbitmqctl delete_queue {exc.queue}) and start the worker, which "
+            f"declares it again to refuse rather than drop (docs/q3.md, 'Queues that refuse')"
+        )
+
+    def _consume(self, engine, channel, drain: bool = False) -> bool:
+        """Consume the votes queue in batches until stopped (returns False), or until the broker
+        cancels the consumer or ``CONSUMER_RENEW`` seconds pass without a delivery (returns
+        True: declare the queues again and consume anew); with ``drain``, until the queue has
+        been empty for ``DRAIN_IDLE`` seconds. However consuming ends, except for a failed
+        connection, the batch in hand is stored first (the broker cancels a consumer when its
+        queue is deleted, and drops the votes not acknowledged with it); on a closed channel
+        its votes are stored, not acknowledged.
+
+        Why consume anew when idle: a quorum queue deleted and declared again at once was seen
+        (RabbitMQ 3.10) to keep the old consumer, never cancelled, as a consumer of the new
+        queue, which then handed it every message, never delivered: votes held out of reach
+        for as long as the connection lived, and a new queue's arguments never checked. A
+        consumer that receives nothing for a few seconds is renewed, on a new connection."""
         batch = Batch()
         wait = self.settings.batch_ms / 1000
-        for method, props, body in channel.consume(
-            self.settings.votes_queue, inactivity_timeout=min(wait, 0.05)
-        ):
-            if method is not None:
-                if not len(batch):
-                    batch.started = time.monotonic()
-                self._take(batch, body, props)
-                batch.last_tag = method.delivery_tag
-            elif not len(batch):
-                self.backoff.reset()  # connected, and the queue is drained: a healthy session
-            full = len(batch) >= self.settings.batch_size
-            old = len(batch) and time.monotonic() - batch.started >= wait
-            if full or old or (self.stopping and len(batch)):
-                self._flush(engine, channel, batch)
-                batch = Batch()
-            if self.stopping:
-                break
+        idle_since = time.monotonic()
+        try:
+            for method, props, body in channel.consume(
+                self.settings.votes_queue, inactivity_timeout=min(wait, 0.05)
+            ):
+                if method is not None:
+                    if not len(batch):
+                        batch.started = time.monotonic()
+                    self._take(batch, body, props)
+                    batch.last_tag = method.delivery_tag
+                    idle_since = time.monotonic()
+                elif not len(batch):
+                    self.backoff.reset()  # connected, and the queue is drained: a healthy session
+                full = len(batch) >= self.settings.batch_size
+                old = len(batch) and time.monotonic() - batch.started >= wait
+                if full or old or (self.stopping and len(batch)):
+                    self._flush(engine, channel, batch)
+                    batch = Batch()
+                if self.stopping or (drain and time.monotonic() - idle_since >= DRAIN_IDLE):
+                    break
+                idle = time.monotonic() - idle_since
+                if not drain and not len(batch) and idle >= CONSUMER_RENEW:
+                    logger.debug("nothing delivered for %.0fs: consuming anew", idle)
+                    return True
+            else:
+                self._consumer_gone(engine, channel, batch)
+                return True
+        except ChannelClosed:
+            if batch.votes:  # they may come back (counted once) or be gone with the queue
+                with engine.begin() as conn:
+                    self.stored += record_votes(conn, batch.votes)
+            raise
         channel.cancel()
+        return False
+
+    def _consumer_gone(self, engine, channel, batch: Batch) -> None:
+        """The broker cancelled the consumer: store what the worker holds (the broker dropped
+        the votes not acknowledged with the queue); then the queues are declared again."""
+        logger.warning(
+            "consuming %s ended (the broker cancelled it: the queue deleted?): storing the %d "
+            "messages held, then declaring the queues again",
+            self.settings.votes_queue,
+            len(batch),
+        )
+        if len(batch):
+            self._flush(engine, channel, batch, acknowledge_if_possible=True)
 
     def _take(self, batch: Batch, body: bytes, props) -> None:
         """Add a message to ``batch``: as a vote, or as a reject with its reason. Whatever the
@@ -182,7 +263,7 @@ class Worker:
             if undecodable:
                 raise VoteError(400, f"message properties cannot be decoded ({undecodable})")
             vote = decode(body, self.candidates, props.user_id)
-            check_cast_at(
+            vote = check_cast_at(
                 vote, datetime.now(UTC), settings.vote_clock_skew, settings.votes_open_at
             )
         except VoteError as exc:
@@ -193,11 +274,13 @@ class Worker:
             batch.votes.append(vote)
             batch.messages.append(received)
 
-    def _flush(self, engine, channel, batch: Batch) -> None:
+    def _flush(self, engine, channel, batch: Batch, acknowledge_if_possible: bool = False) -> None:
         """Store the batch's votes, dead-letter its rejects (and the votes that reuse a kiosk's
         vote id for another candidate, which only the database can tell), then acknowledge it
         all. A crash before the acknowledgement redelivers the batch: the votes count once
-        still, and a reject may be dead-lettered twice."""
+        still, and a reject may be dead-lettered twice. ``acknowledge_if_possible``: the
+        consumer was cancelled, and an acknowledgement the channel refuses is let go (the votes
+        are stored)."""
         with engine.begin() as conn:
             inserted = record_votes(conn, batch.votes)
             conflicts = conflicting_votes(conn, batch.votes)
@@ -212,7 +295,12 @@ class Worker:
         ]
         for received, reason in rejects:
             self._dead_letter(channel, received, reason)
-        channel.basic_ack(delivery_tag=batch.last_tag, multiple=True)
+        try:
+            channel.basic_ack(delivery_tag=batch.last_tag, multiple=True)
+        except AMQPError as exc:
+            if not acknowledge_if_possible:
+                raise
+            logger.info("the batch's acknowledgement was refused (%s); it is stored", exc)
         self.backoff.reset()  # a batch stored: a healthy session
         self.stored += inserted
         logger.debug("batch of %d: %d new, %d rejected", len(batch), inserted, len(rejects))
@@ -243,6 +331,14 @@ class Worker:
         end = time.monotonic() + seconds
         while not self.stopping and time.monotonic() < end:
             time.sleep(0.05)
+
+
+def _close(connection) -> None:
+    if connection.is_open:
+        try:
+            connection.close()
+        except _TRANSIENT:  # a consumer RabbitMQ lost track of fails its cancel (541): gone
+            pass
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,8 +8,11 @@ the kiosk's identity. ``<queue>.dead`` holds messages the worker cannot use, wit
 the ``x-reject-reason`` header and the publisher in ``x-original-user-id``; the worker publishes
 them to an exchange of that name, never through the default exchange (which reaches every
 queue), so its broker user may write to its own names and nothing else. Both queues are of the
-type ``VOTES_QUEUE_TYPE`` says (``lib.votes.queue_type``); one that exists with the other type is
-a ConfigError for the worker and a refusal of every vote (503) for a kiosk that can see it.
+type ``VOTES_QUEUE_TYPE`` says (``lib.votes.queue_type``) and refuse publishes when full rather
+than drop votes (``lib.votes.queue_arguments``). One that exists with the other type is a
+ConfigError for the worker; one that could lose votes is unbound from its exchange (so no vote
+reaches it: a kiosk's vote is then unroutable, a 503) and an UnsafeQueue for the worker. Either is
+a refusal of every vote (503) for a kiosk that can see it.
 
 The broker may be several nodes (``lib.votes.nodes``): a connection goes to one of them and, once
 lost, the next goes to the next node round the list.
@@ -43,7 +46,7 @@ from lib.errors import ConfigError, ProjectError
 from lib.votes.backoff import Backoff
 from lib.votes.message import Vote, encode
 from lib.votes.nodes import Nodes, address
-from lib.votes.queue_type import mismatch, queue_arguments
+from lib.votes.queue_arguments import ArgumentProbe, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -54,23 +57,72 @@ class BrokerUnavailable(ProjectError):
     """The broker could not be reached or did not confirm a message; nothing was handed over."""
 
 
-def declare_topology(channel, queue: str, queue_type: str = "quorum") -> None:
+class VotesRefused(BrokerUnavailable):
+    """Votes are refused on purpose (the votes queue is missing, or could lose them); the
+    message is a reason a client may be shown."""
+
+
+class UnsafeQueue(ConfigError):
+    """A votes queue exists with arguments that could lose votes; ``queue`` names it. It was
+    unbound from its exchange, so no vote reaches it."""
+
+    def __init__(self, line: str, queue: str):
+        super().__init__(line)
+        self.queue = queue
+
+
+NO_QUEUE = "no queue takes votes (the votes queue is missing or being replaced)"
+
+
+def declare_topology(
+    channel, queue: str, queue_type: str = "quorum", max_length: int = 0
+) -> tuple[str, ...]:
     """The votes exchange and queue (both named ``queue``, bound by that name) and the
-    dead-letter exchange and queue (both ``queue.dead``), the queues of type ``queue_type``;
-    no-ops if they exist. The worker declares them; kiosks, which may only write to the votes
-    exchange, never do. Raises ConfigError (one line saying what to do) if a queue exists with
-    the other type; the channel is then closed."""
-    dead = queue + DEAD_SUFFIX
-    for name in (queue, dead):
+    dead-letter exchange and queue (both ``queue.dead``), the queues of type ``queue_type``
+    refusing publishes when full, the votes queue holding at most ``max_length`` votes (0: no
+    limit); no-ops if they exist as declared. The worker declares them; kiosks, which may only
+    write to the votes exchange, never do. Returns lines worth a warning (a queue that differs
+    from the declaration without losing votes: ``Verdict.notes``). Raises ConfigError (one line
+    saying what to do) if a queue exists with the other type, UnsafeQueue if one could lose votes
+    (the dead-letter queue's, if both could), once such a queue is unbound from its exchange and
+    the other queue is in place. ``channel`` stays open; the queues are compared on channels of
+    their own (the broker closes one on each refusal)."""
+    notes: list[str] = []
+    unsafe = None
+    for name, limit in ((queue, max_length), (queue + DEAD_SUFFIX, 0)):
         channel.exchange_declare(exchange=name, exchange_type="direct", durable=True)
+        verdict = probe_queue(channel.connection, name, queue_type, limit)
+        if verdict.problem is None:
+            notes.extend(verdict.notes)
+            channel.queue_bind(queue=name, exchange=name, routing_key=name)
+        elif not verdict.could_lose:
+            raise ConfigError(verdict.problem)
+        else:  # at once: no vote may reach it while the other queue is declared
+            channel.queue_unbind(queue=name, exchange=name, routing_key=name)
+            unsafe = UnsafeQueue(verdict.problem, name)
+    if unsafe is not None:
+        raise unsafe
+    return tuple(notes)
+
+
+def probe_queue(connection, queue: str, queue_type: str, max_length: int = 0) -> Verdict:
+    """Declare ``queue`` (made if missing) on a blocking ``connection`` until the broker accepts
+    a declaration, and judge the queue it exists as (``ArgumentProbe``). Refusals other than
+    PRECONDITION_FAILED (406) are raised (ChannelClosedByBroker)."""
+    probe = ArgumentProbe(queue, queue_type, max_length)
+    while True:
+        channel = connection.channel()
         try:
-            channel.queue_declare(queue=name, durable=True, arguments=queue_arguments(queue_type))
+            channel.queue_declare(queue=queue, durable=True, arguments=probe.arguments)
         except ChannelClosedByBroker as exc:
-            line = mismatch(name, queue_type, exc.reply_code, exc.reply_text)
-            if line is None:
+            if exc.reply_code != 406:
                 raise
-            raise ConfigError(line) from None
-        channel.queue_bind(queue=name, exchange=name, routing_key=name)
+            verdict = probe.refused(exc.reply_code, exc.reply_text)
+            if verdict is not None:
+                return verdict
+            continue
+        channel.close()
+        return probe.accepted()
 
 
 class _TolerantProperties(spec.BasicProperties):
@@ -133,18 +185,27 @@ def persistent(message_id: str, user_id: str | None = None, **headers) -> pika.B
 
 
 class _Waiter:
-    """One published vote waiting for the broker's answer."""
+    """One published vote waiting for the broker's answer; ``refused``: the error is a refusal
+    a client may be shown (VotesRefused), not a broker fault."""
 
-    __slots__ = ("done", "error")
+    __slots__ = ("done", "error", "refused")
 
     def __init__(self):
         self.done = threading.Event()
         self.error: str | None = None
+        self.refused = False
 
     def settle(self, error: str | None = None) -> None:
         if not self.done.is_set():
             self.error = self.error or error
             self.done.set()
+
+
+_MISSING = "missing"  # a check's outcome: no votes queue (the worker makes it)
+_UNCHECKED = "unchecked"  # a check's outcome: the queue exists; this user may not compare it
+CHECK_INTERVAL = 5.0  # seconds between checks of the votes queue while votes are taken
+RECHECK_INTERVAL = 0.5  # ... while they are refused
+NACKED = "the ballot box refused the vote (its queue may be full)"
 
 
 class VotePublisher:
@@ -154,15 +215,25 @@ class VotePublisher:
     SelectConnection); request threads hand votes to it and wait for the broker's confirmation.
     Confirmations arrive asynchronously and often several at once, so many threads share one
     connection without a round trip each. ``publish`` returns only once the broker confirmed; it
-    raises BrokerUnavailable on a nack, an unroutable message, a lost connection or no answer
-    within ``timeout``, and the caller must not claim the vote (a retry with the same vote id is
-    safe: the worker stores a vote id once). A lost connection is re-opened to the next node of
-    ``amqp_urls`` at once, and once every node has been tried, with capped backoff.
+    raises BrokerUnavailable on a nack (a full queue refuses so), an unroutable message, a lost
+    connection or no answer within ``timeout``, and the caller must not claim the vote (a retry
+    with the same vote id is safe: the worker stores a vote id once). A lost connection is
+    re-opened to the next node of ``amqp_urls`` at once, and once every node has been tried,
+    with capped backoff.
 
-    On each connection, before taking votes, it checks the votes queue's type where its user may
-    (declaring an existing queue needs the configure permission a kiosk's own user lacks: then
-    the worker's check at its start is the one that holds): a queue of the other type makes every
-    vote a BrokerUnavailable with the line saying so, until a later connection finds it right.
+    A confirm alone does not say a queue holds the vote: the broker confirms an unroutable
+    message too (after returning it, which ``mandatory`` asks for). Each message carries its
+    delivery tag as ``correlation_id``, so a return marks exactly that vote: it is refused
+    (VotesRefused), and so is every vote after it until a check finds the queue again.
+
+    The check runs on a channel of its own: at each connection before votes are taken, then
+    every ``CHECK_INTERVAL`` seconds (``RECHECK_INTERVAL`` while votes are refused) and at once
+    after a returned vote. If the queue exists (a passive declare: no permission needed) it is
+    declared as the worker declares it and judged (``lib.votes.queue_arguments``): a queue of the
+    other type, or one that could lose votes, makes every vote a VotesRefused with the line
+    saying why, until a check finds it right. Declaring an existing queue needs the configure
+    permission a kiosk's own user lacks: such a publisher checks only that the queue exists, and
+    the worker's check (which unbinds a queue that could lose votes) is the one that holds.
     """
 
     def __init__(
@@ -171,21 +242,33 @@ class VotePublisher:
         queue: str,
         queue_type: str = "quorum",
         timeout: float = 5.0,
+        max_length: int = 0,
+        check_interval: float = CHECK_INTERVAL,
     ):
         self._nodes = Nodes([amqp_urls] if isinstance(amqp_urls, str) else amqp_urls)
         self._node = ""  # host:port of the node of the current connection
         self._user: str | None = None
         self._queue = queue
         self._queue_type = queue_type
-        self._refusal: str | None = None  # why every vote is refused (a queue of the other type)
+        self._max_length = max_length
+        self._check_interval = check_interval
+        self._refusal: str | None = None  # why the last check refuses every vote
+        self._unrouted = 0  # votes the broker returned as unroutable, so far
+        self._cleared = 0  # _unrouted when the last check that found the queue began
+        self._checking = False
+        self._checked = False  # this connection's first check is done
+        self._may_declare = True  # this connection's user may declare the queue to compare it
+        self._check_timer = None
+        self._noted: set[str] = set()  # notes on the queue logged already
+        self._session = 0  # connections made: callbacks of an earlier one are ignored
         self._tries = 0  # connections tried since the last one that became ready
         self._timeout = timeout
         self._ioloop = IOLoop()
         self._connection: SelectConnection | None = None
         self._channel = None
+        self._confirming = None  # the publishing channel, once in confirm mode
         self._ready = threading.Event()
-        self._pending: dict[int, tuple[str, _Waiter]] = {}
-        self._by_id: dict[str, _Waiter] = {}
+        self._pending: dict[int, _Waiter] = {}  # by delivery tag
         self._next_tag = 1
         self._backoff = Backoff(first=0.5, cap=10.0)
         self._last_confirm = 0.0  # monotonic time of the last confirm (or of being ready)
@@ -202,10 +285,11 @@ class VotePublisher:
     def publish(self, vote: Vote) -> None:
         waiter = _Waiter()
         body = encode(vote)
-        if self._refusal is not None:
-            raise BrokerUnavailable(self._refusal)
-        if not self._ready.wait(min(self._timeout, 2.0)):
+        if not self._ready.wait(min(self._timeout, 2.0)):  # ready: the queue checked once
             raise BrokerUnavailable("broker unreachable: not connected")
+        refusal = self.refusal()
+        if refusal is not None:
+            raise VotesRefused(refusal)
         with self._lock:
             self._outbox.append((vote.vote_id, body, waiter))
             wake, self._draining = not self._draining, True
@@ -215,11 +299,19 @@ class VotePublisher:
             self._ioloop.add_callback_threadsafe(self._renew_if_silent)
             raise BrokerUnavailable(f"broker did not confirm within {self._timeout:g}s")
         if waiter.error:
-            raise BrokerUnavailable(waiter.error)
+            raise (VotesRefused if waiter.refused else BrokerUnavailable)(waiter.error)
 
     def reachable(self) -> bool:
         """Whether the connection to the broker is open (waits briefly while connecting)."""
         return self._ready.wait(1.0)
+
+    def refusal(self) -> str | None:
+        """Why every vote is refused now (one line), or None: the votes queue could lose votes
+        or is of the other type (as last checked), or a vote came back unroutable since the last
+        check that found the queue."""
+        if self._refusal is not None:
+            return self._refusal
+        return NO_QUEUE if self._unrouted != self._cleared else None
 
     def close(self) -> None:
         self._closing = True
@@ -236,6 +328,10 @@ class VotePublisher:
         params = self._nodes.take()
         self._node, self._user = address(params), params.credentials.username
         self._tries += 1
+        self._session += 1
+        self._checking = self._checked = False
+        self._may_declare = True
+        self._confirming = None
         self._connection = SelectConnection(
             params,
             on_open_callback=self._on_open,
@@ -245,52 +341,134 @@ class VotePublisher:
         )
 
     def _on_open(self, connection) -> None:
-        connection.channel(on_open_callback=self._check_queue_type)
+        self._start_check()
+        connection.channel(on_open_callback=self._on_channel)
 
-    def _check_queue_type(self, channel) -> None:
-        """On a channel of its own (the broker closes a channel on each refusal): if the queue
-        exists (a passive declare: no permission needed), declare it with this type. A queue of
-        the other type refuses every vote; no queue yet (the worker makes it) or a user that
-        may not declare leaves it unchecked. Then the publishing channel opens."""
+    def _on_channel(self, channel) -> None:
+        # it publishes only: a kiosk never makes a queue or exchange (the check declares only a
+        # queue that exists, to compare); the worker declares the topology
+        session = self._session
+        channel.add_on_close_callback(lambda _ch, reason: self._on_lost(None, reason))
+        channel.add_on_return_callback(self._on_return)
+        channel.confirm_delivery(
+            self._on_confirm, callback=lambda _f: self._on_confirming(channel, session)
+        )
 
-        def declare(_frame) -> None:
+    def _on_confirming(self, channel, session: int) -> None:
+        if session == self._session:
+            self._confirming = channel
+            self._ready_if_checked()
+
+    def _ready_if_checked(self) -> None:
+        """Take votes once the publishing channel confirms and the first check is done."""
+        if self._confirming is None or not self._checked or self._ready.is_set():
+            return
+        self._channel, self._next_tag = self._confirming, 1
+        self._last_confirm = time.monotonic()
+        self._backoff.reset()
+        self._tries = 0
+        self._ready.set()
+        logger.info("publisher connected to the broker at %s", self._node)
+
+    # --- checking the votes queue ---------------------------------------------------------------
+
+    def _start_check(self) -> None:
+        connection = self._connection
+        if self._checking or connection is None or not connection.is_open:
+            return
+        self._checking = True
+        probe = ArgumentProbe(self._queue, self._queue_type, self._max_length)
+        began, session = self._unrouted, self._session
+        connection.channel(
+            on_open_callback=lambda ch: self._check_round(ch, probe, began, session)
+        )
+
+    def _check_round(self, channel, probe: ArgumentProbe, began: int, session: int) -> None:
+        """One round of a check on ``channel`` (the broker closes it on a refusal): a passive
+        declare, so that a kiosk never makes the queue, then one as the worker declares it;
+        ``began``: ``_unrouted`` when the check began."""
+        settled = False
+
+        def outcome(found) -> None:
+            nonlocal settled
+            settled = True
+            self._on_checked(found, began, session)
+
+        def declared(_frame) -> None:
+            outcome(probe.accepted())
+            channel.close()
+
+        def exists(_frame) -> None:
+            if not self._may_declare:
+                outcome(_UNCHECKED)
+                channel.close()
+                return
             channel.queue_declare(
-                self._queue,
-                durable=True,
-                arguments=queue_arguments(self._queue_type),
-                callback=lambda _frame: channel.close(),
+                self._queue, durable=True, arguments=probe.arguments, callback=declared
             )
 
         def closed(_channel, reason) -> None:
+            nonlocal settled
+            if settled or session != self._session:
+                return
             connection = self._connection
             if connection is None or not connection.is_open:
-                return  # the connection went: _on_lost takes it from here
-            code, text = getattr(reason, "reply_code", 0), getattr(reason, "reply_text", "")
-            line = mismatch(self._queue, self._queue_type, code, str(text))
-            if line is None:
-                connection.channel(on_open_callback=self._on_channel)
+                self._checking = False  # the connection went: the next one checks again
                 return
-            self._refusal = line
-            logger.error("refusing votes: %s", line)
-            connection.close()
+            code, text = getattr(reason, "reply_code", 0), str(getattr(reason, "reply_text", ""))
+            if code == 404:
+                outcome(_MISSING)
+            elif code == 403:
+                self._may_declare = False
+                outcome(_UNCHECKED)
+            elif code == 406 and (verdict := probe.refused(code, text)) is None:
+                settled = True  # another round, with the queue's value of what differed
+                connection.channel(
+                    on_open_callback=lambda ch: self._check_round(ch, probe, began, session)
+                )
+            elif code == 406:
+                outcome(verdict)
+            else:
+                logger.warning("checking queue %s: the broker said %s %s", self._queue, code, text)
+                outcome(None)
 
         channel.add_on_close_callback(closed)
-        channel.queue_declare(self._queue, passive=True, callback=declare)
+        channel.queue_declare(self._queue, passive=True, callback=exists)
 
-    def _on_channel(self, channel) -> None:
-        # it publishes only: a kiosk never makes a queue or exchange (the type check above
-        # declares only a queue that exists, to compare); the worker declares the topology
-        channel.add_on_close_callback(lambda _ch, reason: self._on_lost(None, reason))
-        channel.add_on_return_callback(self._on_return)
-        channel.confirm_delivery(self._on_confirm, callback=lambda _f: self._on_ready(channel))
+    def _on_checked(self, found, began: int, session: int) -> None:
+        """A check's outcome: a Verdict, ``_UNCHECKED``, ``_MISSING`` or None (no news)."""
+        if session != self._session:
+            return
+        self._checking = False
+        passed = found is _UNCHECKED or (isinstance(found, Verdict) and found.problem is None)
+        if found is not None:
+            refusal = found.problem if isinstance(found, Verdict) else None
+            if refusal != self._refusal:
+                if refusal is not None:
+                    logger.error("refusing votes: %s", refusal)
+                else:
+                    logger.info("queue %s checked: taking votes", self._queue)
+            self._refusal = refusal
+        if isinstance(found, Verdict):
+            for note in set(found.notes) - self._noted:
+                logger.warning("%s", note)
+                self._noted.add(note)
+        if passed:
+            self._cleared = began
+        if not self._checked:
+            self._checked = True
+            self._ready_if_checked()
+        if self._check_timer is not None:
+            self._ioloop.remove_timeout(self._check_timer)
+        delay = RECHECK_INTERVAL if self.refusal() is not None else self._check_interval
+        self._check_timer = self._ioloop.call_later(delay, lambda: self._timed_check(session))
 
-    def _on_ready(self, channel) -> None:
-        self._channel, self._next_tag = channel, 1
-        self._last_confirm = time.monotonic()
-        self._backoff.reset()
-        self._tries, self._refusal = 0, None
-        self._ready.set()
-        logger.info("publisher connected to the broker at %s", self._node)
+    def _timed_check(self, session: int) -> None:
+        self._check_timer = None
+        if session == self._session:
+            self._start_check()
+
+    # --- publishing -----------------------------------------------------------------------------
 
     def _drain(self) -> None:
         with self._lock:
@@ -303,42 +481,42 @@ class VotePublisher:
         if channel is None or not channel.is_open:
             waiter.settle("broker unreachable: connection lost")
             return
+        properties = persistent(vote_id, user_id=self._user)
+        properties.correlation_id = str(self._next_tag)  # what a return names it by
         try:
-            channel.basic_publish(
-                self._queue,
-                self._queue,
-                body,
-                persistent(vote_id, user_id=self._user),
-                mandatory=True,
-            )
+            channel.basic_publish(self._queue, self._queue, body, properties, mandatory=True)
         except (AMQPError, OSError) as exc:
             waiter.settle(f"broker unreachable: {exc!r}"[:200])
             return
-        self._pending[self._next_tag] = (vote_id, waiter)
-        self._by_id[vote_id] = waiter
+        self._pending[self._next_tag] = waiter
         self._next_tag += 1
 
     def _on_return(self, _channel, _method, properties, _body) -> None:
-        waiter = self._by_id.get(properties.message_id or "")
-        if waiter is not None:
-            waiter.error = "broker could not route the vote to its queue"
+        tag = properties.correlation_id or ""
+        waiter = self._pending.get(int(tag)) if tag.isdigit() else None
+        if waiter is not None:  # settled by its confirm, which the broker sends next
+            waiter.error, waiter.refused = NO_QUEUE, True
+        if self._unrouted == self._cleared:
+            logger.warning("a vote was unroutable (queue %s deleted or unbound?)", self._queue)
+        self._unrouted += 1
+        self._start_check()
 
     def _on_confirm(self, frame) -> None:
         method = frame.method
-        error = None if isinstance(method, Basic.Ack) else "broker refused the vote (nack)"
+        nacked = not isinstance(method, Basic.Ack)
         tags = (
             [t for t in self._pending if t <= method.delivery_tag]
             if method.multiple
             else [method.delivery_tag]
         )
         for tag in tags:
-            entry = self._pending.pop(tag, None)
-            if entry is not None:
-                vote_id, waiter = entry
-                self._by_id.pop(vote_id, None)
-                waiter.settle(error)
+            waiter = self._pending.pop(tag, None)
+            if waiter is not None:
+                if nacked:
+                    waiter.refused = waiter.refused or waiter.error is None
+                waiter.settle(NACKED if nacked else None)
         self._last_confirm = time.monotonic()
-        if error:
+        if nacked:
             self._renew("the broker refused a vote (nack)")
 
     def _renew_if_silent(self) -> None:
@@ -351,7 +529,9 @@ class VotePublisher:
         """Drop the connection (``_on_lost`` opens one to the next node), at most once a second.
         A nack, or a channel that confirms nothing, is a channel the broker will not take votes
         on: seen on a quorum queue whose leader was killed, where a channel opened during the
-        election nacked every vote until it was closed, while new channels were served."""
+        election nacked every vote until it was closed, while new channels were served. (A full
+        queue nacks too; renewing then costs a reconnection a second, and votes are refused
+        either way.)"""
         now = time.monotonic()
         connection = self._connection
         if connection is None or not connection.is_open or now - self._renewed < 1.0:
@@ -364,19 +544,22 @@ class VotePublisher:
         if self._channel is None and self._connection is None:
             return
         self._ready.clear()
-        self._channel = None
-        for _vote_id, waiter in self._pending.values():
+        self._channel = self._confirming = None
+        self._checking = False
+        if self._check_timer is not None:
+            self._ioloop.remove_timeout(self._check_timer)
+            self._check_timer = None
+        for waiter in self._pending.values():
             waiter.settle(f"broker connection lost before confirming: {reason!r}"[:200])
         self._pending.clear()
-        self._by_id.clear()
         connection, self._connection = self._connection, None
         if connection is not None and connection.is_open:
             connection.close()
         if self._closing:
             self._ioloop.stop()
             return
-        # another node at once, until each has been tried; then (or for a refusal) backoff
-        fresh = self._tries < len(self._nodes) and self._refusal is None
+        # another node at once, until each has been tried; then backoff
+        fresh = self._tries < len(self._nodes)
         delay = 0.05 if fresh else self._backoff.next()
         logger.warning(
             "broker connection to %s lost (%r); retrying in %.2fs", self._node, reason, delay

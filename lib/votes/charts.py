@@ -2,7 +2,8 @@
 document (``lib.votes.store``). Each candidate has one colour on every chart, by its place in
 the configured list. Buckets are labelled in the results' time zone (``VOTES_TIME_ZONE``).
 Candidates' names may be Chinese: a font that draws them is found on the system and used as
-fallback; without one the labels keep the names' Latin part."""
+fallback; without one the labels keep the names' Latin part. Names are drawn as they are written:
+a ``$`` is never taken for the start of a formula (matplotlib's mathtext)."""
 
 from __future__ import annotations
 
@@ -88,10 +89,18 @@ def _names_font() -> Iterator[None]:
 def candidate_labels(candidates: list[dict], cjk: bool | None = None) -> dict[str, str]:
     """``id -> label`` for the vote charts: the id and the whole name (``1 薯片 chips``) when a
     font can draw it (``cjk``, default: whether one is installed), else the id and the name's
-    Latin part (``1 chips``): never empty boxes."""
+    Latin part (``1 chips``): never empty boxes. Each as matplotlib draws it literally
+    (``literal``)."""
     if cjk_font() is not None if cjk is None else cjk:
-        return {c["id"]: f"{c['id']} {c['name']}".strip() for c in candidates}
-    return {c["id"]: Candidate(c["id"], c["name"]).label for c in candidates}
+        return {c["id"]: literal(f"{c['id']} {c['name']}".strip()) for c in candidates}
+    return {c["id"]: literal(Candidate(c["id"], c["name"]).label) for c in candidates}
+
+
+def literal(text: str) -> str:
+    """``text`` as matplotlib draws it as it is written: each ``$`` escaped, since two of them
+    make the text between a formula (``$\\frac{1}{$`` then fails to draw, and ``Pay $5 or $10``
+    is drawn "Pay 5or10"). A ``\\`` needs no escape: outside a formula it is drawn as is."""
+    return text.replace("$", r"\$")
 
 
 def candidate_colours(candidates: list[dict]) -> dict[str, str]:
@@ -171,7 +180,10 @@ def _vote_timeline_chart(results: dict, buckets: int, labels: dict[str, str]) ->
         names = list(dict.fromkeys(frame["bucket"]))
         step = max(1, len(names) // 8)
         ax.set_xticks(range(0, len(names), step), names[::step])
+        # the legend names every candidate: matplotlib leaves out of it an artist whose label
+        # starts with "_" (a candidate id may), so it is given its handles and labels
+        ax.legend(ax.containers, list(palette), title="candidate")
     minutes = results.get("bucket_minutes", 10)
     zone = results.get("time_zone", "UTC")
-    ax.set(title=f"Votes per {minutes} minutes ({zone})", xlabel="", ylabel="votes")
+    ax.set(title=literal(f"Votes per {minutes} minutes ({zone})"), xlabel="", ylabel="votes")
     return fig

@@ -1,4 +1,5 @@
-"""HTTP rules the kiosk applies: which ``Host`` and ``Origin`` may vote, and ``If-None-Match``.
+"""HTTP rules the kiosk applies: which ``Host`` and ``Origin`` may vote, which requests may be
+given the kiosk's token in its page, ``If-None-Match``, and which request paths are taken at all.
 
 A kiosk on 127.0.0.1 is still reachable from any web page a browser on that machine opens:
 the page can make its own name resolve to 127.0.0.1 (DNS rebinding) and post votes. Such a
@@ -9,6 +10,7 @@ kiosk takes votes only for the names it serves, and from its own page or from no
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 
@@ -74,6 +76,40 @@ class HostPolicy:
         if origin is not None and origin.lower() not in (f"http://{own}", f"https://{own}"):
             return f"Origin {origin[:80]!r} is not this kiosk's own page"
         return None
+
+
+def screen_may_hold_token(
+    policy: HostPolicy, client: str, host: str | None, server_port: str, forwarded: bool
+) -> bool:
+    """Whether the kiosk screen sent to ``client`` (its address) for ``host`` (the ``Host``
+    header) may carry the kiosk's token: only to a process on this machine (a loopback address)
+    that names the kiosk by a loopback name it serves, so not to another machine, nor to a page
+    of another site that made its own name resolve to 127.0.0.1 (DNS rebinding: it names its own
+    host). Never through a proxy (``forwarded``: the request has ``Forwarded``,
+    ``X-Forwarded-For`` or ``X-Real-IP``): a proxy on this machine would make every client look
+    local."""
+    if forwarded or not host or not policy.serves(host, server_port):
+        return False
+    name = split_host(host)[0]
+    return _is_loopback(client) and (name in LOOPBACK_NAMES or _is_loopback(name.strip("[]")))
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def path_refusal(path: str) -> str | None:
+    """Why a request path (``PATH_INFO`` as PEP 3333 gives it: the percent-decoded bytes as
+    latin-1 code points) is refused; None if it is UTF-8. Bottle would drop the bytes that are
+    not (``/vo%fftes`` would reach ``/votes``)."""
+    try:
+        path.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return "the request path is not UTF-8 once percent-decoded"
+    return None
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from lib.errors import ConfigError, ProjectError
@@ -235,7 +235,9 @@ def check_cast_at(
     vote: Vote, now: datetime, skew: timedelta, opens_at: datetime | None = None
 ) -> Vote:
     """``vote`` if its time is one the server accepts: not later than ``now`` (the worker's
-    clock) plus ``skew``, not before ``opens_at`` (the opening of the vote, if set). However old
+    clock) plus ``skew`` (a kiosk's clock may be off by that much: ``VOTE_CLOCK_SKEW``), not
+    before ``opens_at`` (the opening of the vote, if set); one stamped later than ``now``, within
+    ``skew``, is returned stamped ``now`` (no vote was cast after it arrived). However old
     otherwise: a vote may wait in the queue through a long outage. Raises VoteError(400)."""
     if vote.cast_at > now + skew:
         raise VoteError(
@@ -250,7 +252,7 @@ def check_cast_at(
             f"cast_at {vote.cast_at.isoformat()} is before the vote opened "
             f"(VOTES_OPEN_AT {opens_at.isoformat()})",
         )
-    return vote
+    return replace(vote, cast_at=now.astimezone(UTC)) if vote.cast_at > now else vote
 
 
 def bucket_start(when: datetime) -> datetime:

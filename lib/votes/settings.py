@@ -9,6 +9,9 @@
 - ``VOTES_QUEUE_TYPE`` (``quorum``): ``quorum`` (replicated to the cluster's nodes; a confirm
   means a majority has the vote) or ``classic`` (on one node); both queues get it, and a queue
   that exists with the other type stops the worker with one line;
+- ``VOTES_QUEUE_MAX_LENGTH`` (``0``: no limit): votes the votes queue holds at most, 0 to
+  1000000000; a full queue refuses more (``x-overflow: reject-publish``) and kiosks answer 503;
+  set when the worker declares the queue (an existing queue keeps its own, with a warning);
 - ``CACHE_DIR`` (``$DATA_DIR/cache/results``): where the worker writes results for kiosks;
 - ``CANDIDATES`` (``1=薯片 chips,2=林林 lam lam,3=正氣 justice``): ``id=name``, comma-separated;
 - ``BATCH_SIZE`` (``200``) and ``BATCH_MS`` (``100``): the worker stores a batch at this many
@@ -21,12 +24,18 @@
   average (bursts of twice that), 0 for none; far above human voting, far below a flood;
 - ``KIOSK_HOSTS`` (none: the loopback names and the address the kiosk listens on): the host
   names (``name`` or ``name:port``, comma-separated) ``POST /votes`` may be sent to;
-- ``VOTE_CLOCK_SKEW`` (``30``): seconds a vote's time may be later than the worker's clock (a
-  kiosk's clock runs a little ahead); a later one is dead-lettered, 0 to 86400;
+- ``VOTE_CLOCK_SKEW`` (``300``): seconds a kiosk's clock may be off, 5 to 3600: a kiosk stamps
+  votes by the results writer's clock (``lib.votes.clock``) and refuses them (503) when its own
+  clock is off by more; the worker counts a vote stamped up to this much later than its clock
+  (recorded at its clock) and dead-letters a later one;
 - ``VOTES_OPEN_AT`` (none): when the vote opened, an ISO time with its zone
   (``2026-11-28T08:00:00+08:00``); a vote stamped earlier is dead-lettered;
 - ``VOTES_TIME_ZONE`` (``UTC``): the kiosks' IANA time zone (``Asia/Hong_Kong``), in which the
-  10-minute distribution is labelled (the database keeps UTC).
+  10-minute distribution is labelled (the database keeps UTC);
+- ``CACHE_MAX_BYTES`` (``4194304``, 4 MiB): the largest ``results.json`` or chart a kiosk reads
+  from ``CACHE_DIR``, 65536 (64 KiB) to 268435456 (256 MiB); a larger file is treated as
+  corrupt, unread (the kiosk serves its last good copy), and the results writer warns when it
+  writes one.
 
 ``DATABASE_URL`` and each of ``AMQP_URL``'s URLs are checked here, so a malformed one stops a
 program at start with one line, before it connects anywhere.
@@ -48,6 +57,7 @@ from sqlalchemy.exc import ArgumentError
 
 from lib.config import data_dir, database_url, environment, number
 from lib.errors import ConfigError
+from lib.votes.cache import CACHE_MAX_BYTES, MAX_CACHE_MAX_BYTES, MIN_CACHE_MAX_BYTES
 from lib.votes.http_rules import parse_hosts
 from lib.votes.message import Candidate, parse_candidates
 
@@ -56,7 +66,8 @@ DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 QUEUE_TYPES = ("quorum", "classic")
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 _TOKEN = re.compile(r"[!-~]{16,}")  # visible ASCII: what an Authorization header carries as is
-MAX_CLOCK_SKEW = 86400.0
+MIN_CLOCK_SKEW, MAX_CLOCK_SKEW = 5.0, 3600.0
+MAX_QUEUE_LENGTH = 1_000_000_000
 DEFAULT_TIME_ZONE = UTC.tzname(None)  # the name UTC
 
 
@@ -66,6 +77,7 @@ class VoteSettings:
     amqp_urls: tuple[str, ...]  # one per node, in the order given
     votes_queue: str
     queue_type: str  # one of QUEUE_TYPES
+    queue_max_length: int  # 0: no limit
     cache_dir: Path
     candidates: dict[str, Candidate]  # in the order given
     batch_size: int
@@ -78,6 +90,7 @@ class VoteSettings:
     vote_clock_skew: timedelta
     votes_open_at: datetime | None  # UTC
     votes_time_zone: ZoneInfo
+    cache_max_bytes: int  # CACHE_MAX_BYTES
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> VoteSettings:
@@ -92,6 +105,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         amqp_urls=amqp_urls(env.get("AMQP_URL") or DEFAULT_AMQP_URL),
         votes_queue=queue,
         queue_type=_queue_type(env.get("VOTES_QUEUE_TYPE") or QUEUE_TYPES[0]),
+        queue_max_length=_queue_max_length(env),
         cache_dir=Path(env.get("CACHE_DIR") or data_dir(env) / "cache" / "results"),
         candidates=parse_candidates(env.get("CANDIDATES", DEFAULT_CANDIDATES)),
         batch_size=number(env, "BATCH_SIZE", "200", int),
@@ -104,6 +118,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         vote_clock_skew=_clock_skew(env),
         votes_open_at=_open_at(env.get("VOTES_OPEN_AT", "")),
         votes_time_zone=_time_zone(env.get("VOTES_TIME_ZONE") or DEFAULT_TIME_ZONE),
+        cache_max_bytes=_cache_max_bytes(env),
     )
 
 
@@ -164,10 +179,22 @@ def _kiosk_token(token: str) -> str | None:
 
 
 def _clock_skew(env: Mapping[str, str]) -> timedelta:
-    seconds = number(env, "VOTE_CLOCK_SKEW", "30", float, zero_ok=True)
-    if not seconds <= MAX_CLOCK_SKEW:
-        raise ConfigError(f"VOTE_CLOCK_SKEW must be 0 to {MAX_CLOCK_SKEW:g} seconds")
+    seconds = number(env, "VOTE_CLOCK_SKEW", "300", float)
+    if not MIN_CLOCK_SKEW <= seconds <= MAX_CLOCK_SKEW:
+        raise ConfigError(
+            f"VOTE_CLOCK_SKEW must be {MIN_CLOCK_SKEW:g} to {MAX_CLOCK_SKEW:g} seconds, "
+            f"got {seconds:g}"
+        )
     return timedelta(seconds=seconds)
+
+
+def _queue_max_length(env: Mapping[str, str]) -> int:
+    length = number(env, "VOTES_QUEUE_MAX_LENGTH", "0", int, zero_ok=True)
+    if length > MAX_QUEUE_LENGTH:
+        raise ConfigError(
+            f"VOTES_QUEUE_MAX_LENGTH must be 0 (no limit) to {MAX_QUEUE_LENGTH}, got {length}"
+        )
+    return length
 
 
 def _open_at(text: str) -> datetime | None:
@@ -192,3 +219,13 @@ def _time_zone(name: str) -> ZoneInfo:
         raise ConfigError(
             f"VOTES_TIME_ZONE must be an IANA time zone name (Asia/Hong_Kong), got {name[:60]!r}"
         ) from None
+
+
+def _cache_max_bytes(env: Mapping[str, str]) -> int:
+    size = number(env, "CACHE_MAX_BYTES", str(CACHE_MAX_BYTES), int)
+    if not MIN_CACHE_MAX_BYTES <= size <= MAX_CACHE_MAX_BYTES:
+        raise ConfigError(
+            f"CACHE_MAX_BYTES must be {MIN_CACHE_MAX_BYTES} to {MAX_CACHE_MAX_BYTES} bytes, "
+            f"got {size}"
+        )
+    return size

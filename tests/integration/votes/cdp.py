@@ -30,13 +30,15 @@ def chromium_path() -> str | None:
 
 
 class Browser:
-    """A headless Chromium process with one page on ``url``."""
+    """A headless Chromium process with one page on ``url`` (``flags``: more of Chromium's own,
+    ``--host-resolver-rules=...`` say)."""
 
-    def __init__(self, url: str, profile: Path):
+    def __init__(self, url: str, profile: Path, flags: tuple[str, ...] = ()):
         self.proc = subprocess.Popen(
             [
                 chromium_path(),
                 *FLAGS,
+                *flags,
                 f"--user-data-dir={profile}",
                 "--remote-debugging-port=0",  # it picks a free port and writes it down
                 "about:blank",
@@ -99,6 +101,16 @@ class Browser:
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out waiting for {expression}")
             time.sleep(0.2)
+
+    def navigate(self, url: str) -> None:
+        """Load ``url`` in the page (from scratch: by way of about:blank, so a URL differing
+        only in its fragment loads the page again rather than scrolling it)."""
+        for address in ("about:blank", url):
+            self.call("Page.navigate", url=address)
+            page = json.dumps(address.partition("#")[0])  # the page may change its fragment
+            self.wait_for(
+                f"location.href.split('#')[0] === {page} && document.readyState === 'complete'"
+            )
 
     def screenshot(self, path: Path) -> Path:
         data = self.call("Page.captureScreenshot", format="png")["data"]

@@ -14,7 +14,7 @@ import pika
 import pytest
 
 from lib.votes.broker import DEAD_SUFFIX
-from lib.votes.queue_type import queue_arguments
+from lib.votes.queue_arguments import declared_arguments
 from tests.integration.votes.vote_system import (
     ROOT,
     account,
@@ -132,7 +132,7 @@ def test_poison_messages_are_dead_lettered_and_the_worker_goes_on(vote_system):
     connection = vote_system.connect()
     channel = connection.channel()
     channel.queue_declare(
-        vote_system.queue, durable=True, arguments=queue_arguments(vote_system.queue_type)
+        vote_system.queue, durable=True, arguments=declared_arguments(vote_system.queue_type)
     )
 
     def put(body: bytes, user_id: str | None = "guest"):

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from lib.votes.broker import DEAD_SUFFIX
-from lib.votes.queue_type import queue_arguments
+from lib.votes.queue_arguments import declared_arguments
 from tests.integration.votes.vote_system import wait_until
 
 
@@ -62,7 +62,7 @@ def test_a_classic_queue_stops_a_quorum_worker_and_a_kiosk_refuses_votes(vote_sy
     refused = client.post_vote("1")
     assert refused.status == 503
     status, _, body = client.request("GET", "/health")
-    assert status == 503 and json.loads(body)["broker_reachable"] is False
+    assert status == 503 and json.loads(body)["refusing_votes"] == line
     wait_until(lambda: f"refusing votes: {line}" in vote_system.log_text(), 20, "the kiosk's log")
     assert f"not handed over: {line}" in vote_system.log_text()
     assert vote_system.queue_depth() == 0  # nothing went into the classic queue
@@ -91,7 +91,7 @@ def test_a_quorum_queue_stops_a_classic_worker(vote_system):
     ) in vote_system.log_text()
     connection = vote_system.connect()
     declared = connection.channel().queue_declare(
-        vote_system.queue, durable=True, arguments=queue_arguments("quorum")
+        vote_system.queue, durable=True, arguments=declared_arguments("quorum")
     )
     connection.close()
     assert declared.method.message_count == 0

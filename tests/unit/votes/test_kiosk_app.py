@@ -30,10 +30,13 @@ JSON = "application/json"
 class StandInPublisher:
     """Takes votes as the real publisher would, or fails as a lost broker makes it fail."""
 
-    def __init__(self, failure: Exception | None = None, reachable: bool = True):
+    def __init__(
+        self, failure: Exception | None = None, reachable: bool = True, refused: str | None = None
+    ):
         self.votes: list[Vote] = []
         self.failure = failure
         self.is_reachable = reachable
+        self.refused = refused  # why it refuses every vote (the queue checked), if it does
 
     def publish(self, vote: Vote) -> None:
         if self.failure is not None:
@@ -42,6 +45,9 @@ class StandInPublisher:
 
     def reachable(self) -> bool:
         return self.is_reachable
+
+    def refusal(self) -> str | None:
+        return self.refused
 
 
 class Reply:
@@ -366,6 +372,8 @@ def test_health_says_whether_the_broker_is_reachable(tmp_path):
         "kiosk_id": "k7",
         "kiosk": "up",
         "broker_reachable": True,
+        "refusing_votes": None,
+        "clock": None,
         "cache_age_seconds": None,
         "refusals": {},
     }
@@ -387,7 +395,10 @@ def test_the_screen_script_and_api_document(kiosk):
     document = call(kiosk, "GET", "/openapi.json").json()
     assert document["info"]["title"] == "Voting kiosk k7"
     ballot = document["components"]["schemas"]["Ballot"]["properties"]["candidate"]
-    assert ballot["enum"] == ["1", "2", "3"]
+    assert ballot["oneOf"] == [
+        {"type": "string", "enum": ["1", "2", "3"]},
+        {"type": "integer", "enum": [1, 2, 3]},  # {"candidate": 1} is taken too
+    ]
 
 
 def test_candidate_names_are_escaped_on_the_screen(tmp_path, publisher):

@@ -288,7 +288,11 @@ def test_any_message_at_the_fields_edges_is_a_vote_or_a_vote_error(changes, drop
 def test_a_vote_later_than_the_clock_plus_skew_or_before_the_opening_is_refused():
     skew = timedelta(seconds=30)
     at = lambda when: Vote("abcdefgh", "1", "k1", when)  # noqa: E731
-    assert check_cast_at(at(NOW + skew), NOW, skew) == at(NOW + skew)
+    # later than the clock, within the skew: counted, at the clock (not cast after it arrived)
+    assert check_cast_at(at(NOW + skew), NOW, skew) == at(NOW)
+    assert check_cast_at(at(NOW - timedelta(seconds=1)), NOW, skew) == at(
+        NOW - timedelta(seconds=1)
+    )
     assert check_cast_at(at(NOW - timedelta(days=3)), NOW, skew).cast_at < NOW  # never too old
     with pytest.raises(VoteError, match="later than the worker's clock .* plus VOTE_CLOCK_SKEW"):
         check_cast_at(at(NOW + skew + timedelta(microseconds=1)), NOW, skew)

@@ -85,23 +85,31 @@ def test_malformed_urls_are_one_line_without_the_password(variable, value, said)
 
 def test_vote_time_settings():
     default = load_settings({})
-    assert default.vote_clock_skew == timedelta(seconds=30)
+    assert default.vote_clock_skew == timedelta(seconds=300)
+    assert default.queue_max_length == 0
     assert default.votes_open_at is None and default.votes_time_zone == ZoneInfo("UTC")
     given = load_settings(
         {
-            "VOTE_CLOCK_SKEW": "0",
+            "VOTE_CLOCK_SKEW": "5",
+            "VOTES_QUEUE_MAX_LENGTH": "100000",
             "VOTES_OPEN_AT": "2026-11-28T08:00:00+08:00",
             "VOTES_TIME_ZONE": "Asia/Hong_Kong",
         }
     )
-    assert given.vote_clock_skew == timedelta(0)
+    assert given.vote_clock_skew == timedelta(seconds=5)
+    assert given.queue_max_length == 100000
     assert given.votes_open_at == datetime(2026, 11, 28, 0, 0, tzinfo=UTC)
     assert given.votes_time_zone == ZoneInfo("Asia/Hong_Kong")
     for env, name in [
         ({"VOTE_CLOCK_SKEW": "-1"}, "VOTE_CLOCK_SKEW"),
         ({"VOTE_CLOCK_SKEW": "nan"}, "VOTE_CLOCK_SKEW"),
         ({"VOTE_CLOCK_SKEW": "inf"}, "VOTE_CLOCK_SKEW"),
-        ({"VOTE_CLOCK_SKEW": "86401"}, "VOTE_CLOCK_SKEW"),
+        ({"VOTE_CLOCK_SKEW": "3601"}, "VOTE_CLOCK_SKEW"),
+        ({"VOTE_CLOCK_SKEW": "0"}, "VOTE_CLOCK_SKEW"),
+        ({"VOTE_CLOCK_SKEW": "4.9"}, "VOTE_CLOCK_SKEW"),
+        ({"VOTES_QUEUE_MAX_LENGTH": "-1"}, "VOTES_QUEUE_MAX_LENGTH"),
+        ({"VOTES_QUEUE_MAX_LENGTH": "1.5"}, "VOTES_QUEUE_MAX_LENGTH"),
+        ({"VOTES_QUEUE_MAX_LENGTH": "1000000001"}, "VOTES_QUEUE_MAX_LENGTH"),
         ({"VOTES_OPEN_AT": "2026-11-28T08:00:00"}, "VOTES_OPEN_AT"),
         ({"VOTES_OPEN_AT": "tomorrow"}, "VOTES_OPEN_AT"),
         ({"VOTES_OPEN_AT": "0001-01-01T00:00:00+14:00"}, "VOTES_OPEN_AT"),
