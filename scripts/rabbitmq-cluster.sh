@@ -84,7 +84,7 @@ beam_pids() {
     fi
   done
 }
-node_pid() { beam_pids "$(node_dir "$1")" | head -n 1; }
+node_pid() { beam_pids "$(node_dir "$1")" | sed -n 1p; }  # sed reads all: no SIGPIPE under pipefail
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
