@@ -185,16 +185,20 @@ def make_app(
         response.status = 202
         return {"vote_id": vote.vote_id, "candidate": vote.candidate, "kiosk_id": kiosk_id}
 
+    def validators(cached) -> dict[str, str]:
+        """The caching headers of a file read from the cache (its ETag and modification time)."""
+        return {
+            "Cache-Control": f"public, max-age={results_max_age}",
+            "ETag": cached.etag,
+            "Last-Modified": cached.last_modified,
+        }
+
     @app.get("/results")
     def get_results():
         snapshot = cache.read()
         if snapshot is None:
             raise fail(503, "results not available yet: the worker has not written them")
-        headers = {
-            "Cache-Control": f"public, max-age={results_max_age}",
-            "ETag": snapshot.etag,
-            "Last-Modified": snapshot.last_modified,
-        }
+        headers = validators(snapshot)
         if etag_matches(request.get_header("If-None-Match"), snapshot.etag):
             return HTTPResponse(status=304, headers=headers)
         age = staleness(snapshot.generated)
@@ -208,11 +212,7 @@ def make_app(
         drawn = charts[chart].read()
         if drawn is None:
             raise fail(503, "chart not available yet: the worker has not written it")
-        headers = {
-            "Cache-Control": f"public, max-age={results_max_age}",
-            "ETag": drawn.etag,
-            "Last-Modified": drawn.last_modified,
-        }
+        headers = validators(drawn)
         if etag_matches(request.get_header("If-None-Match"), drawn.etag):
             return HTTPResponse(status=304, headers=headers)
         headers["Content-Type"] = "image/png"

@@ -54,8 +54,9 @@ class RequestFilter:
 
     @property
     def needs_request(self) -> bool:
-        """Whether the request line's parts are needed (a method or a path filter)."""
-        return bool(self.methods or self.path_prefixes)
+        """Whether the parsers must yield the request's parts and virtual host (a method, path
+        or virtual-host filter reads them)."""
+        return bool(self.methods or self.path_prefixes or self.vhosts)
 
     def describe(self) -> dict:
         """The filters set, as ``results.json`` shows them."""

@@ -64,6 +64,8 @@ class Q1Result:
     top_referrers: pl.DataFrame
     top_user_agents: pl.DataFrame
     logged_fields: frozenset[str]  # of OPTIONAL_FIELDS
+    # requests by crawlers and by people (lib.logs.crawlers); None: the formats log no agent
+    crawlers_and_people: dict | None
 
 
 def run_q1(
@@ -188,7 +190,10 @@ def answer_q1(
         attribution=attribution,
         top_referrers=_top(summary.referers, "referer"),
         top_user_agents=_top(summary.user_agents, "user_agent"),
-        logged_fields=logged_fields(plan, summary),
+        logged_fields=(logged := logged_fields(plan, summary)),
+        crawlers_and_people=crawlers_and_people(summary.user_agents)
+        if "user_agent" in logged
+        else None,
     )
 
 
@@ -271,9 +276,7 @@ def answers(result: Q1Result) -> dict:
         "top_hosts": _rows(result.top_hosts),
         "top_referrers": _rows(result.top_referrers.drop("rank")),
         "top_user_agents": _rows(result.top_user_agents.drop("rank")),
-        "crawlers_and_people": crawlers_and_people(summary.user_agents)
-        if "user_agent" in result.logged_fields
-        else None,
+        "crawlers_and_people": result.crawlers_and_people,
         "top_country": attribution.winner,
         "coverage": attribution.coverage,
         "attributed_requests": attribution.attributed_requests,
