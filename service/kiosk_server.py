@@ -25,13 +25,14 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
 from urllib.parse import unquote_to_bytes
 
 from gunicorn.workers.base import Worker
 
+from lib.votes.metrics import KioskMetrics
 from service.http_framing import (
     Closed,
     Refused,
@@ -58,6 +59,8 @@ class Limits:
     keepalive: float = 5.0  # seconds an idle connection waits for its next request
     headers: tuple[tuple[str, str], ...] = ()  # added to the server's own refusals
     on_refusal: Callable[[int, str, str], None] | None = None  # (status, reason, client address)
+    # connections open and refused are counted here; a process's are forgotten when it exits
+    metrics: KioskMetrics = field(default_factory=lambda: KioskMetrics(enabled=False))
 
 
 def http_date() -> str:
@@ -102,10 +105,13 @@ class BufferingWorker(Worker):
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         """Serve one connection: request, response, and again while it is kept alive."""
         task = asyncio.current_task()
+        metrics = self.limits.metrics
         if len(self._connections) >= MAX_CONNECTIONS:
+            metrics.connections_refused.labels("total").inc()
             writer.transport.abort()
             return
         self._connections.add(task)
+        metrics.connections_open.inc()
         peer = writer.get_extra_info("peername") or ("", 0)
         local = writer.get_extra_info("sockname") or ("", 0)
         source = Source(reader)
@@ -137,6 +143,7 @@ class BufferingWorker(Worker):
             pass
         finally:
             self._connections.discard(task)
+            metrics.connections_open.dec()
             writer.close()
 
     async def _read(
@@ -280,6 +287,7 @@ def serve(
         "limit_request_fields": 50,
         "accesslog": None,
         "proc_name": "kiosk",
+        "child_exit": lambda _arbiter, child: limits.metrics.process_gone(child.pid),
     }
 
     class _Server(BaseApplication):
