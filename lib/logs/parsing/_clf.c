@@ -1,8 +1,8 @@
 /*
- * The compiled accelerator of the Common and Combined Log Formats (lib/logs/parsing/
- * accelerators.py): one pass over a block of log lines that counts what a Q1 summary needs
- * (lib/logs/counting/summary.py: LogSummary), with the GIL released so that blocks are scanned
- * on several threads while another decompresses.
+ * The compiled accelerator of the Common and Combined Log Formats, and of Combined with fields
+ * after it (lib/logs/parsing/accelerators.py): one pass over a block of log lines that counts
+ * what a Q1 summary needs (lib/logs/counting/summary.py: LogSummary), with the GIL released so
+ * that blocks are scanned on several threads while another decompresses.
  *
  * Its rules are the grammar of lib/logs/parsing/clf.py, through the header _clf_grammar.h that
  * the grammar writes (the stamp's layout, the month names, the digits a status and a byte count
@@ -20,7 +20,22 @@
  * byte-order mark dropped at a buffer's start only) is pinned by tests/unit/logs/
  * test_polars_rules.py, so a polars upgrade that changes it fails a test by name.
  *
- * Counter(combined, window_start_us, window_end_us) keeps the counts of one piece:
+ * Combined with fields after it (nginx_request_time, ingress_nginx, traefik_clf, combined_plus,
+ * a custom Apache or nginx string...: lib/logs/parsing/tails.py) is a format of the polars path's
+ * regex kind, whose whole-line regular expression is Combined's as the format compilers write
+ * it (the request an escaped field, like the referer and agent: it ends at its first quote no
+ * backslash takes; nginx's second field the literal `-`), then a tail. Counter(..., tail=)
+ * reads the Combined part with the rules above and matches the tail from the user agent's
+ * closing quote to the line's end with a program of field shapes (tail_match: literal text,
+ * quoted values, tokens, numbers, nginx's upstream lists, the rest of the line) that tails.py
+ * derives from that regular expression, only where each shape's match is the one the regex's
+ * leftmost-first match makes: any other tail leaves the line over. Where each field's value
+ * is, tail_match can say (its spans; the module's _match_tail, which the tests hold to Python's
+ * `re`): a later count of durations or virtual hosts reads the field of that index. The counts
+ * are Combined's: host, time, status, bytes, the `"referer" "agent"` pair without the tail.
+ *
+ * Counter(combined, window_start_us, window_end_us, *, tail=None, dash_ident=False) keeps the
+ * counts of one piece:
  *   add(block) parses a block of whole lines without the GIL, counts its accepted lines into
  *     one of the Counter's shards (a lock each: blocks come from a thread pool) and returns
  *     the left-over lines;
@@ -565,12 +580,188 @@ combined_at(const char *s, Py_ssize_t n, Py_ssize_t q, Py_ssize_t *bytes_to)
     return 1;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* The tail: fields after Combined (lib/logs/parsing/tails.py).                                */
+
+/* The shapes a tail program is made of, one character each (tails.py's OPS): literal text (its
+ * length in the next byte, then its bytes), and fields. T, N, I and D hold no space: each runs
+ * to the next space or the line's end, less the characters the next literal has before its
+ * first space (`suffix`), which must end the run: the one split the regex can make there. */
+#define OP_LITERAL 'L'
+#define OP_QUOTED 'Q'  /* (?:[^"\\]|\\.)* : up to the first quote no backslash takes */
+#define OP_TOKEN 'T'   /* [^ ]* */
+#define OP_WORD 'N'    /* [^ ]+ */
+#define OP_INTEGER 'I' /* [0-9]+|- */
+#define OP_DECIMAL 'D' /* [0-9]+(?:\.[0-9]+)?|- */
+#define OP_LIST 'S'    /* [^ ,]+(?:(?:, | : )[^ ,]+)* (nginx's upstream lists), read greedily */
+#define OP_REST 'R'    /* .+ to the line's end */
+#define TAIL_OPS "LQTNIDSR"
+#define MAX_TAIL_OPS 64
+
+typedef struct {
+    char op;
+    const char *text; /* a literal's */
+    Py_ssize_t len;
+    Py_ssize_t suffix; /* T, N, I, D: the next literal's characters before its first space */
+} TailOp;
+
+typedef struct {
+    int n;      /* ops */
+    int fields; /* ops that are fields (not literals) */
+    TailOp ops[MAX_TAIL_OPS];
+} Tail;
+
+/* The program p[0:len] as ops (literals pointing into p, which must outlive t); -1 with
+ * ValueError for one that is not a program. */
+static int
+tail_compile(Tail *t, const char *p, Py_ssize_t len)
+{
+    *t = (Tail){0};
+    for (Py_ssize_t i = 0; i < len;) {
+        if (t->n == MAX_TAIL_OPS || !memchr(TAIL_OPS, p[i], sizeof TAIL_OPS - 1)) {
+            PyErr_Format(PyExc_ValueError, "tail: not a program (op %zd)", i);
+            return -1;
+        }
+        TailOp *op = &t->ops[t->n++];
+        op->op = p[i++];
+        if (op->op != OP_LITERAL) {
+            t->fields++;
+            continue;
+        }
+        if (i >= len || (Py_ssize_t)(unsigned char)p[i] > len - i - 1) {
+            PyErr_SetString(PyExc_ValueError, "tail: a literal's length runs past the program");
+            return -1;
+        }
+        op->len = (unsigned char)p[i++];
+        op->text = p + i;
+        i += op->len;
+    }
+    for (int k = 0; k + 1 < t->n; k++) {
+        const TailOp *next = &t->ops[k + 1];
+        if (t->ops[k].op == OP_LITERAL || next->op != OP_LITERAL)
+            continue;
+        const char *space = memchr(next->text, ' ', next->len);
+        t->ops[k].suffix = space ? space - next->text : next->len;
+    }
+    return 0;
+}
+
+/* Whether s[0:n] is a value of field `op` (T, N, I or D; no space in it). */
+static int
+value_fits(char op, const char *s, Py_ssize_t n)
+{
+    if (op == OP_TOKEN)
+        return 1;
+    if (op == OP_WORD)
+        return n > 0;
+    if (n == 1 && s[0] == '-')
+        return 1;
+    Py_ssize_t i = 0;
+    while (i < n && is_digit(s[i]))
+        i++;
+    if (i == 0)
+        return 0;
+    if (i == n)
+        return 1;
+    if (op != OP_DECIMAL || s[i] != '.' || i + 1 == n)
+        return 0;
+    for (i++; i < n; i++)
+        if (!is_digit(s[i]))
+            return 0;
+    return 1;
+}
+
+/* The end of a list item `[^ ,]+` from i (i itself if there is none). */
+static inline Py_ssize_t
+item_end(const char *s, Py_ssize_t n, Py_ssize_t i)
+{
+    while (i < n && s[i] != ' ' && s[i] != ',')
+        i++;
+    return i;
+}
+
+/* `[^ ,]+(?:(?:, | : )[^ ,]+)*` from i: its end, taking every item a separator and an item's
+ * first character announce (the regex's greedy choice, tried first: when the rest of the line
+ * then fits, that is the regex's match; when it does not, the line is left over rather than
+ * other choices tried); -1 without a first item. */
+static Py_ssize_t
+list_end(const char *s, Py_ssize_t n, Py_ssize_t i)
+{
+    Py_ssize_t j = item_end(s, n, i);
+    if (j == i)
+        return -1;
+    for (;;) {
+        Py_ssize_t k;
+        if (j + 2 < n && s[j] == ',' && s[j + 1] == ' ')
+            k = j + 2;
+        else if (j + 3 < n && s[j] == ' ' && s[j + 1] == ':' && s[j + 2] == ' ')
+            k = j + 3;
+        else
+            return j;
+        Py_ssize_t e = item_end(s, n, k);
+        if (e == k)
+            return j;
+        j = e;
+    }
+}
+
+/* Whether s[i:n] is the tail `t` to the line's end; with `spans`, each field's start and end
+ * (t->fields pairs) are written there: where the regex's group of that field is. */
+static int
+tail_match(const Tail *t, const char *s, Py_ssize_t n, Py_ssize_t i, Py_ssize_t *spans)
+{
+    for (int k = 0; k < t->n; k++) {
+        const TailOp *op = &t->ops[k];
+        Py_ssize_t from = i;
+        switch (op->op) {
+        case OP_LITERAL:
+            if (n - i < op->len || memcmp(s + i, op->text, op->len) != 0)
+                return 0;
+            i += op->len;
+            continue;
+        case OP_QUOTED:
+            i = escaped_end(s, n, i);
+            break;
+        case OP_LIST:
+            i = list_end(s, n, i);
+            break;
+        case OP_REST:
+            i = i < n ? n : -1;
+            break;
+        default: { /* T, N, I, D */
+            const char *space = memchr(s + i, ' ', n - i);
+            Py_ssize_t run = space ? space - s : n;
+            if (run - i < op->suffix || !value_fits(op->op, s + i, run - op->suffix - i))
+                return 0;
+            i = run - op->suffix;
+        }
+        }
+        if (i < 0)
+            return 0;
+        if (spans) {
+            *spans++ = from;
+            *spans++ = i;
+        }
+    }
+    return i == n;
+}
+
 #define MAX_COMBINED_TRIES 8 /* suffix starts examined per line before giving the line up */
+
+/* What a Counter reads: Common, Combined (the clf kind's), or Combined with a tail (the regex
+ * kind's: the request an escaped field; lib/logs/parsing/tails.py). */
+typedef struct {
+    int combined;   /* referer and user agent after the bytes (a tail implies them) */
+    int tailed;     /* the regex kind's Combined, then `tail` */
+    int dash_ident; /* the second field is the literal `-` (nginx's formats), not a token */
+    Tail tail;
+    char *program;  /* the tail's program, copied: its literals point into it */
+} Layout;
 
 /* Accept s[0:n] (a line without its newline and one trailing CR, as block_to_lines gives it)
  * if the polars path certainly reads it as a request, filling *out. */
 static int
-parse_line(const char *s, Py_ssize_t n, int combined, Line *out)
+parse_line(const char *s, Py_ssize_t n, const Layout *layout, Line *out)
 {
     if (!printable((const unsigned char *)s, (size_t)n))
         return 0;
@@ -585,6 +776,8 @@ parse_line(const char *s, Py_ssize_t n, int combined, Line *out)
     const char *s3 = memchr(s2 + 1, ' ', n - (s2 + 1 - s));
     if (!s3 || s3 == s2 + 1)
         return 0;
+    if (layout->dash_ident && (s2 != s1 + 2 || s1[1] != '-'))
+        return 0; /* ` - `: literal text of the format */
     Py_ssize_t stamp = s3 - s + 2, prefix_end = stamp + CLF_STAMP_WIDTH + 3;
     if (prefix_end > n || s[stamp - 1] != '[' || s[stamp + CLF_STAMP_WIDTH] != ']' ||
         s[stamp + CLF_STAMP_WIDTH + 1] != ' ' || s[stamp + CLF_STAMP_WIDTH + 2] != '"')
@@ -593,7 +786,28 @@ parse_line(const char *s, Py_ssize_t n, int combined, Line *out)
         return 0;
 
     Py_ssize_t q, bytes_from, bytes_to;
-    if (!combined) {
+    if (layout->tailed) {
+        /* The regex kind's `"(?:[^"\\]|\\.)*" [0-9]{3} (?:[0-9]+|-) "..." "..."`, each quoted
+         * field ending at its first quote no backslash takes (one parse exists: no search),
+         * then the tail from the user agent's closing quote to the line's end. Bytes of more
+         * than CLF_BYTES_DIGITS digits are left over, as in Common and Combined. */
+        q = escaped_end(s, n, prefix_end);
+        if (q < 0 || !status_at(s, n, q))
+            return 0;
+        bytes_to = bytes_end(s, n, q + 6);
+        if (bytes_to < 0 || bytes_to + 2 > n || s[bytes_to] != ' ' || s[bytes_to + 1] != '"')
+            return 0;
+        Py_ssize_t c1 = escaped_end(s, n, bytes_to + 2);
+        if (c1 < 0 || c1 + 3 > n || s[c1 + 1] != ' ' || s[c1 + 2] != '"')
+            return 0;
+        Py_ssize_t c2 = escaped_end(s, n, c1 + 3);
+        if (c2 < 0 || !tail_match(&layout->tail, s, n, c2 + 1, NULL))
+            return 0;
+        bytes_from = q + 6;
+        out->pair = s + bytes_to + 1; /* `"referer" "agent"`, without the tail */
+        out->pair_len = c2 - bytes_to;
+    }
+    else if (!layout->combined) {
         /* SUFFIX_PATTERN `" [0-9]{3} (?:[0-9]{1,18}|-)$` can start at one place only: six
          * characters before the last field (which has no space). */
         const char *r = s + n;
@@ -761,8 +975,8 @@ array_push(Array *a, size_t size)
  * others into `left` (Leftover). Runs without the GIL: it reads only the block (immutable
  * bytes). -1: no memory. */
 static int
-parse_block(const char *block, Py_ssize_t size, int combined, uint64_t seed, Array *accepted,
-            Array *left, Py_ssize_t *lines)
+parse_block(const char *block, Py_ssize_t size, const Layout *layout, uint64_t seed,
+            Array *accepted, Array *left, Py_ssize_t *lines)
 {
     Py_ssize_t pos = 0, index = 0;
     while (pos < size) {
@@ -775,9 +989,9 @@ parse_block(const char *block, Py_ssize_t size, int combined, uint64_t seed, Arr
         Line *ln = array_push(accepted, sizeof(Line));
         if (!ln)
             return -1;
-        if (parse_line(block + pos, text, combined, ln)) {
+        if (parse_line(block + pos, text, layout, ln)) {
             ln->host_hash = hash_bytes(ln->host, ln->host_len, seed);
-            if (combined)
+            if (layout->combined)
                 ln->pair_hash = hash_bytes(ln->pair, ln->pair_len, seed);
         }
         else {
@@ -867,7 +1081,7 @@ typedef struct {
 
 typedef struct {
     PyObject_HEAD
-    int combined;
+    Layout layout;
     int64_t window_start, window_end;
     uint64_t seed; /* of the lines' hashes, and of the tables until they re-seed */
     Shard shards[SHARDS];
@@ -876,18 +1090,37 @@ typedef struct {
 static int
 Counter_init(Counter *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"combined", "window_start_us", "window_end_us", "seed", NULL};
-    int combined;
+    static char *kwlist[] = {"combined", "window_start_us", "window_end_us", "seed", "tail",
+                             "dash_ident", NULL};
+    int combined, dash_ident = 0;
     long long start, end;
     unsigned long long seed = process_seed;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "pLL|$K:Counter", kwlist, &combined, &start,
-                                     &end, &seed))
+    const char *program = NULL;
+    Py_ssize_t program_len = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "pLL|$Kz#p:Counter", kwlist, &combined, &start,
+                                     &end, &seed, &program, &program_len, &dash_ident))
         return -1;
     if (self->shards[0].lock) {
         PyErr_SetString(PyExc_RuntimeError, "a Counter is initialised once");
         return -1;
     }
-    self->combined = combined;
+    if (program && !combined) {
+        PyErr_SetString(PyExc_ValueError, "a tail follows Combined: combined must be true");
+        return -1;
+    }
+    free(self->layout.program); /* an __init__ that failed before */
+    self->layout = (Layout){.combined = combined, .dash_ident = dash_ident};
+    if (program) {
+        self->layout.program = malloc(program_len ? program_len : 1);
+        if (!self->layout.program) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(self->layout.program, program, program_len);
+        if (tail_compile(&self->layout.tail, self->layout.program, program_len) < 0)
+            return -1;
+        self->layout.tailed = 1;
+    }
     self->window_start = start;
     self->window_end = end;
     self->seed = seed;
@@ -910,6 +1143,7 @@ Counter_dealloc(Counter *self)
         if (self->shards[i].lock)
             PyThread_free_lock(self->shards[i].lock);
     }
+    free(self->layout.program);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -942,7 +1176,7 @@ Counter_add(Counter *self, PyObject *args)
     const char *data = PyBytes_AS_STRING(block); /* bytes are immutable: safe unlocked */
     Py_ssize_t size = PyBytes_GET_SIZE(block), lines = 0;
     Array left = {NULL, 0, 0}, own = {NULL, 0, 0};
-    int failed = 0, counted = 0;
+    int failed = 0, counted = 0, combined = self->layout.combined;
     uint64_t bytes_sent = 0;
     Py_BEGIN_ALLOW_THREADS
     /* Usually a shard of its own (there are more shards than threads), whose line array is
@@ -951,7 +1185,7 @@ Counter_add(Counter *self, PyObject *args)
     Shard *shard = free_shard(self);
     Array *accepted = shard ? &shard->lines : &own;
     accepted->n = 0;
-    failed = parse_block(data, size, self->combined, self->seed, accepted, &left, &lines) < 0;
+    failed = parse_block(data, size, &self->layout, self->seed, accepted, &left, &lines) < 0;
     /* Mostly left over: not this format after all, and polars reads the whole block faster
      * than the left-overs one by one; nothing of it is counted. */
     if (!failed && (Py_ssize_t)left.n * 2 <= lines) {
@@ -960,10 +1194,10 @@ Counter_add(Counter *self, PyObject *args)
             PyThread_acquire_lock(shard->lock, WAIT_LOCK);
         }
         if (!shard->ready)
-            shard->ready = counts_init(&shard->counts, self->combined, self->seed) == 0;
+            shard->ready = counts_init(&shard->counts, combined, self->seed) == 0;
         failed = !shard->ready ||
-                 count_lines(&shard->counts, accepted->items, accepted->n, self->combined,
-                             self->seed, self->window_start, self->window_end, &bytes_sent) < 0;
+                 count_lines(&shard->counts, accepted->items, accepted->n, combined, self->seed,
+                             self->window_start, self->window_end, &bytes_sent) < 0;
         counted = 1;
     }
     if (shard)
@@ -1082,7 +1316,8 @@ Counter_result(Counter *self, PyObject *Py_UNUSED(ignored))
     for (int i = 0; i < SHARDS; i++)
         PyThread_acquire_lock(self->shards[i].lock, WAIT_LOCK);
     Counts *c = &self->shards[0].counts;
-    int failed = !self->shards[0].ready && counts_init(c, self->combined, self->seed) < 0;
+    int combined = self->layout.combined;
+    int failed = !self->shards[0].ready && counts_init(c, combined, self->seed) < 0;
     self->shards[0].ready = !failed;
     for (int i = 1; i < SHARDS && !failed; i++) {
         if (!self->shards[i].ready)
@@ -1106,7 +1341,7 @@ Counter_result(Counter *self, PyObject *Py_UNUSED(ignored))
     items[12] = c->requests ? PyLong_FromLongLong(c->last) : Py_NewRef(Py_None);
     if (!items[11] || !items[12])
         goto done;
-    if (self->combined) {
+    if (combined) {
         if (table_lists(&c->pairs, &items[13], &items[14], NULL, NULL) < 0)
             goto done;
     }
@@ -1148,9 +1383,12 @@ static PyMethodDef Counter_methods[] = {
 static PyTypeObject CounterType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "lib.logs.parsing._clf.Counter",
     .tp_doc = PyDoc_STR("Counter(combined, window_start_us, window_end_us, *, seed=<the "
-                        "process's>): the counts of the well-formed Common (or Combined) lines "
-                        "of the blocks added to it; window: start <= t < end, microseconds "
-                        "UTC. seed (tests only) seeds its hash tables."),
+                        "process's>, tail=None, dash_ident=False): the counts of the "
+                        "well-formed Common (or Combined) lines of the blocks added to it; "
+                        "window: start <= t < end, microseconds UTC. seed (tests only) seeds "
+                        "its hash tables. tail (bytes, lib/logs/parsing/tails.py): Combined as "
+                        "the regex kind reads it, then these fields to the line's end; "
+                        "dash_ident: its second field is the literal '-'."),
     .tp_basicsize = sizeof(Counter),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_new = PyType_GenericNew,
@@ -1237,6 +1475,30 @@ module_table_probes(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwds)
     return Py_BuildValue("(KI)", (unsigned long long)probing.steps, probing.reseeds);
 }
 
+/* _match_tail(text, program): where the tail's fields are in text, or None. */
+static PyObject *
+module_match_tail(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    const char *text, *program;
+    Py_ssize_t len, program_len;
+    Tail tail;
+    Py_ssize_t spans[2 * MAX_TAIL_OPS];
+    if (!PyArg_ParseTuple(args, "y#y#:_match_tail", &text, &len, &program, &program_len) ||
+        tail_compile(&tail, program, program_len) < 0)
+        return NULL;
+    if (!tail_match(&tail, text, len, 0, spans))
+        Py_RETURN_NONE;
+    PyObject *found = PyList_New(tail.fields);
+    for (int f = 0; found && f < tail.fields; f++) {
+        PyObject *span = Py_BuildValue("(nn)", spans[2 * f], spans[2 * f + 1]);
+        if (!span)
+            Py_CLEAR(found);
+        else
+            PyList_SET_ITEM(found, f, span);
+    }
+    return found;
+}
+
 static PyMethodDef MODULE_METHODS[] = {
     {"_hash", module_hash, METH_VARARGS,
      "_hash(key: bytes, seed: int) -> int: the tables' 64-bit hash of key under seed."},
@@ -1246,12 +1508,17 @@ static PyMethodDef MODULE_METHODS[] = {
      "reseeds): the slots stepped over past the first while counting keys into a table seeded\n"
      "with seed (the hosts' kind for bytes, the hours' for int), and how often it re-seeded\n"
      "itself (never without the guard)."},
+    {"_match_tail", module_match_tail, METH_VARARGS,
+     "_match_tail(text: bytes, program: bytes) -> list[(start, end)] | None: whether text is\n"
+     "the tail `program` (lib/logs/parsing/tails.py) as a Counter matches it after a user\n"
+     "agent's closing quote, and where each of its fields is."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef MODULE = {
     PyModuleDef_HEAD_INIT, "_clf",
-    "Compiled fast path of the Common and Combined Log Formats (see _clf.c).", -1,
+    "Compiled fast path of the Common and Combined Log Formats, and of Combined with fields "
+    "after it (see _clf.c).", -1,
     MODULE_METHODS,
 };
 
@@ -1275,13 +1542,13 @@ grammar(void)
         Py_XDECREF(digits);
         return NULL;
     }
-    return Py_BuildValue("{s:i,s:i,s:i,s:(ii),s:N,s:N,s:{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i}}",
+    return Py_BuildValue("{s:i,s:i,s:i,s:(ii),s:N,s:N,s:{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i},s:s}",
                          "bytes_digits", CLF_BYTES_DIGITS, "status_digits", CLF_STATUS_DIGITS,
                          "stamp_width", CLF_STAMP_WIDTH, "certain_years", CLF_YEAR_MIN,
                          CLF_YEAR_MAX, "months", months, "stamp_digits", digits, "stamp_at",
                          "day", CLF_DAY_AT, "month", CLF_MONTH_AT, "year", CLF_YEAR_AT, "hour",
                          CLF_HOUR_AT, "minute", CLF_MINUTE_AT, "second", CLF_SECOND_AT, "sign",
-                         CLF_SIGN_AT, "zone", CLF_ZONE_AT);
+                         CLF_SIGN_AT, "zone", CLF_ZONE_AT, "tail_ops", TAIL_OPS);
 }
 
 PyMODINIT_FUNC
