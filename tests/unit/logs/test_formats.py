@@ -276,6 +276,14 @@ SAMPLE = [
     COMMON.replace("2326", "9" * 19),
     COMMON.replace("apache", "apaché"),
     COMBINED.replace("Oct", "oct"),
+    # Combined with fields after it, which the accelerator reads too
+    COMBINED + " 5890",
+    NGINX + " 0.006",
+    NGINX + " 0.002, 1.044 example.org",
+    NGINX + ' "203.0.113.9"',
+    NGINX + ' 1 "web@docker" "http://10.0.0.12:8080" 5ms',
+    NGINX + ' 0.004 "-" cache=HIT',
+    NGINX.replace("- -", "x -") + " 0.006",
     "garbage",
     "",
 ]
