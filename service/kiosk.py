@@ -2,6 +2,7 @@
 
     python service/kiosk.py --kiosk-id 42 [--port 8080] [--host 127.0.0.1] [--workers 2]
                             [--threads 8] [--request-timeout 10] [--server buffered]
+                            [--max-connections 1000] [--connections-per-client 64]
                             (or: python -m service.kiosk ...)
 
 - ``POST /votes`` ``{"candidate": "1", "vote_id": "..."}`` (vote_id optional, for safe
@@ -81,7 +82,7 @@ from lib.votes.metrics import CONTENT_TYPE, KioskMetrics, multiprocess_directory
 from lib.votes.rate_limit import ClientBuckets
 from lib.votes.refusals import Refusals
 from lib.votes.settings import VoteSettings, load_settings
-from service.kiosk_server import Limits, serve
+from service.kiosk_server import CLIENT_CONNECTIONS, MAX_CONNECTIONS, Limits, serve
 from service.openapi import openapi_document
 
 # Run as a script this file is __main__; its logger keeps the module's name all the same.
@@ -399,6 +400,20 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds a client has to send a whole request, head and body (then 408)",
     )
     parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=MAX_CONNECTIONS,
+        help="connections a server process keeps open, all clients together (over it, one "
+        "waiting connection of the client holding the most is closed)",
+    )
+    parser.add_argument(
+        "--connections-per-client",
+        type=int,
+        default=CLIENT_CONNECTIONS,
+        help="connections a server process keeps open for one client address (an IPv6 /64); "
+        "over it, the client's longest-waiting one is closed",
+    )
+    parser.add_argument(
         "--server",
         choices=["buffered", "gthread", "bottle"],
         default="buffered",
@@ -421,6 +436,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         kiosk_id = check_kiosk_id(args.kiosk_id)
+        if not 1 <= args.connections_per_client <= args.max_connections:
+            raise ConfigError(
+                f"--connections-per-client must be 1 to --max-connections "
+                f"({args.max_connections}), got {args.connections_per_client}"
+            )
         if not _loopback(args.host) and not settings.kiosk_token:
             raise ConfigError(
                 f"--host {args.host} is reachable from other machines: set KIOSK_TOKEN, the "
@@ -485,6 +505,8 @@ def _serve(
             headers=tuple(SECURITY_HEADERS.items()),
             on_refusal=refusals.record,
             metrics=metrics,
+            max_connections=args.max_connections,
+            client_connections=args.connections_per_client,
         )
         serve(app, args.host, args.port, args.workers, args.threads, limits, args.server)
     return 0
