@@ -19,7 +19,8 @@ from lib.logs.datasets.synthetic import generate_log
 from lib.logs.engines.local import summarize_log
 from lib.logs.engines.pipeline import PieceReader
 from lib.logs.parsing import accelerators
-from lib.logs.parsing.formats import FORMATS
+from lib.logs.parsing.clients import client_rule
+from lib.logs.parsing.formats import FORMATS, FormatChoice
 from lib.logs.reading._compression import HEAD_BYTES, sniff
 from lib.logs.reading.partitions import Partition
 from lib.logs.window import Window
@@ -46,6 +47,14 @@ def test_extension_is_built():
         assert FORMATS[name].accelerator == "clf"
         assert isinstance(accelerators.counter(FORMATS[name], 0, 1), _clf.Counter)
     assert accelerators.counter(FORMATS["vhost_common"], 0, 1) is None
+
+
+def test_a_client_from_x_forwarded_for_leaves_every_line_to_polars():
+    # nginx_main logs X-Forwarded-For after Combined: the counter reads the peer's address
+    fmt = FORMATS["nginx_main"]
+    assert accelerators.counter_for(FormatChoice.of(fmt), WINDOW) is not None
+    assert accelerators.counter_for(FormatChoice.of(fmt, client_rule("forwarded")), WINDOW) is None
+    assert accelerators.counter_for(FormatChoice.of(fmt, client_rule("real_ip")), WINDOW)
 
 
 def fast_counts(block: bytes, name: str) -> tuple[int, list[int] | None]:
