@@ -2,6 +2,7 @@
 
     python bench/votes.py [--seconds 60] [--rounds 4] [--kiosks 3] [--kiosk-workers 1]
                           [--processes 2] [--threads 8] [--backlog 30000] [--cluster N]
+                          [--metrics-off]
 
 Starts, on a database and queue of its own (removed afterwards): one worker and three sets of
 ``--kiosks`` kiosks (each its own kiosk id, port and broker connections): on gunicorn with the
@@ -24,6 +25,10 @@ With ``--cluster N`` (as root: the nodes run as the rabbitmq user) it measures i
 kiosks: POST /votes on a quorum queue over an N-node cluster of its own (each kiosk given the
 node list starting at another node) against a classic queue on this machine's node, in rounds
 taken in turn, and worker ingest on each; results in out/bench/votes_cluster.json.
+
+With ``--metrics-off`` it measures instead what the metrics cost: POST /votes and GET /results
+on buffered kiosks with metrics (the default) against the same kiosks with ``METRICS=0``, in
+rounds taken in turn, and worker ingest with and without; results in out/bench/votes_metrics.json.
 
 Load comes from wrk when it is installed (``apt-get install wrk``; a C client, so the CPU goes
 to what is measured) with ``--processes`` x ``--threads`` connections, else from as many Python
@@ -281,6 +286,7 @@ class Bench:
             "CACHE_DIR": str(tmp / "cache"),
             "RESULTS_INTERVAL": "1",
             "RATE_LIMIT": "0",
+            "WORKER_METRICS_PORT": "0",
         }
         self.tmp = tmp
         self.procs: list[subprocess.Popen] = []
@@ -529,6 +535,101 @@ def ingest(bench: Bench, size: int, **env) -> dict:
     return {"votes": size, "seconds": round(seconds, 2), "votes_per_s": round(size / seconds)}
 
 
+METRICS_SETUPS = ("metrics_on", "metrics_off")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU seconds (user and system) used so far by ``pids`` and their children (a kiosk's
+    gunicorn master and its server processes), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    mine = set(pids) | {pid for pid, (ppid, _) in stats.items() if ppid in pids}
+    return sum(stats[pid][1] for pid in mine if pid in stats) / tick
+
+
+def metrics_main(args, report: dict, out: Path) -> int:
+    """``--metrics-off``: buffered kiosks with metrics against the same with ``METRICS=0``, one
+    worker with metrics storing both's votes; POST /votes and GET /results in rounds taken in
+    turn (the order swapped every round), then worker ingest of ``--backlog`` with each.
+    Results: out/bench/votes_metrics.json."""
+    c = (args.processes, args.threads)
+    switch = {"metrics_on": "1", "metrics_off": "0"}
+    with tempfile.TemporaryDirectory() as tmp:
+        bench = Bench(Path(tmp))
+        try:
+            worker = bench.spawn(["service/worker.py"])
+            ports = {
+                name: [18181 + 100 * i + k for k in range(args.kiosks)]
+                for i, name in enumerate(METRICS_SETUPS)
+            }
+            pids: dict[str, list[int]] = {name: [] for name in METRICS_SETUPS}
+            for name, kiosks in ports.items():
+                for port in kiosks:
+                    bench.kiosk(port, "buffered", args.kiosk_workers, METRICS=switch[name])
+                    pids[name].append(bench.procs[-1].pid)
+            for path, seconds in (("/votes", args.seconds), ("/results", args.seconds / 2)):
+                parts: dict[str, list[dict]] = {name: [] for name in METRICS_SETUPS}
+                cpu = dict.fromkeys(METRICS_SETUPS, 0.0)
+                for r in range(args.rounds):
+                    for name in METRICS_SETUPS if r % 2 == 0 else METRICS_SETUPS[::-1]:
+                        stored, used = bench.count(), cpu_seconds(pids[name])
+                        result = load_many(ports[name], path, seconds / args.rounds, *c)
+                        cpu[name] += cpu_seconds(pids[name]) - used
+                        if path == "/votes":
+                            bench.wait_count(stored + result["ok"])
+                        parts[name].append(result)
+                        print(
+                            f"  {path} round {r + 1}, {name}: {result['ok_per_s']}/s "
+                            f"p99 {result['p99_ms']} ms, errors {result['errors']}"
+                        )
+                for name in METRICS_SETUPS:
+                    key = f"{'post_votes' if path == '/votes' else 'get_results'}_{name}"
+                    report[key] = combine(parts[name])
+                    # the kiosks' own CPU per answer: what the load on the machine moves least
+                    ok = sum(part["ok"] for part in parts[name])
+                    report[key]["kiosk_cpu_ms_per_ok"] = round(1000 * cpu[name] / max(ok, 1), 3)
+                    print(f"{path}, {name}:", report[key])
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(30)
+            for r in range(args.rounds // 2 or 1):  # ingest in turn as well
+                for name in METRICS_SETUPS if r % 2 == 0 else METRICS_SETUPS[::-1]:
+                    result = ingest(bench, args.backlog, METRICS=switch[name])
+                    report.setdefault(f"ingest_{name}", []).append(result)
+                    print(f"worker ingest, {name}:", result)
+        finally:
+            bench.close()
+
+    def ingest_rate(name: str) -> float:
+        runs = report[f"ingest_{name}"]
+        return sum(r["votes"] for r in runs) / sum(r["seconds"] for r in runs)
+
+    on, off = report["post_votes_metrics_on"], report["post_votes_metrics_off"]
+    ron, roff = report["get_results_metrics_on"], report["get_results_metrics_off"]
+    report["ratios"] = {
+        "votes_per_s_on_over_off": round(on["ok_per_s"] / max(off["ok_per_s"], 1), 3),
+        "p99_on_over_off": round(on["p99_ms"] / max(off["p99_ms"], 0.1), 3),
+        "results_per_s_on_over_off": round(ron["ok_per_s"] / max(roff["ok_per_s"], 1), 3),
+        "ingest_on_over_off": round(ingest_rate("metrics_on") / ingest_rate("metrics_off"), 3),
+        "kiosk_cpu_per_vote_on_over_off": round(
+            on["kiosk_cpu_ms_per_ok"] / max(off["kiosk_cpu_ms_per_ok"], 1e-6), 3
+        ),
+        "kiosk_cpu_per_result_on_over_off": round(
+            ron["kiosk_cpu_ms_per_ok"] / max(roff["kiosk_cpu_ms_per_ok"], 1e-6), 3
+        ),
+    }
+    print("ratios:", json.dumps(report["ratios"]))
+    (out / "votes_metrics.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"report: {out / 'votes_metrics.json'}")
+    return 0
+
+
 SETUPS = ("quorum_cluster", "classic_one_node")
 
 
@@ -623,6 +724,11 @@ def main() -> int:
         metavar="N",
         help="instead: a quorum queue on an N-node cluster against a classic queue on one node",
     )
+    parser.add_argument(
+        "--metrics-off",
+        action="store_true",
+        help="instead: buffered kiosks and the worker with metrics against METRICS=0",
+    )
     args = parser.parse_args()
     out = ROOT / "out" / "bench"
     out.mkdir(parents=True, exist_ok=True)
@@ -633,6 +739,8 @@ def main() -> int:
     report: dict = {"machine": f"{cpu}, {os.cpu_count()} cores", "args": vars(args)}
     if args.cluster:
         return cluster_main(args, report, out)
+    if args.metrics_off:
+        return metrics_main(args, report, out)
     with tempfile.TemporaryDirectory() as tmp:
         bench = Bench(Path(tmp))
         try:
