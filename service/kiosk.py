@@ -389,15 +389,17 @@ def _loopback(host: str) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="A voting kiosk (see the module docstring).")
     parser.add_argument("--kiosk-id", required=True, help="this kiosk's id (1-32 of A-Za-z0-9_-)")
-    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--port", type=int, default=8080, help="0-65535 (0: any free port)")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--workers", type=int, default=2, help="server processes")
-    parser.add_argument("--threads", type=int, default=8, help="threads per server process")
+    parser.add_argument("--workers", type=int, default=2, help="server processes (1-64)")
+    parser.add_argument(
+        "--threads", type=int, default=8, help="threads per server process (1-1024)"
+    )
     parser.add_argument(
         "--request-timeout",
         type=float,
         default=10.0,
-        help="seconds a client has to send a whole request, head and body (then 408)",
+        help="seconds a client has to send a whole request, head and body (then 408), 0.5-600",
     )
     parser.add_argument(
         "--max-connections",
@@ -436,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         kiosk_id = check_kiosk_id(args.kiosk_id)
+        _check_ranges(args)
         if not 1 <= args.connections_per_client <= args.max_connections:
             raise ConfigError(
                 f"--connections-per-client must be 1 to --max-connections "
@@ -456,6 +459,28 @@ def main(argv: list[str] | None = None) -> int:
         else contextlib.nullcontext()
     ) as directory:
         return _serve(args, settings, kiosk_id, KioskMetrics(directory, settings.metrics))
+
+
+# each numeric option's range: nonsense (no process, no thread, a deadline of 0) is refused
+# at start with one line rather than a server that listens and never answers
+OPTION_RANGES = {
+    "port": (0, 65535),  # 0: one the system picks
+    "workers": (1, 64),
+    "threads": (1, 1024),
+    "request_timeout": (0.5, 600.0),
+    "max_connections": (1, 100_000),
+    "clock_offset": (-86_400.0, 86_400.0),
+}
+
+
+def _check_ranges(args: argparse.Namespace) -> None:
+    """ConfigError (one line) for a numeric option outside ``OPTION_RANGES`` (nan included)."""
+    for name, (low, high) in OPTION_RANGES.items():
+        value = getattr(args, name)
+        if not low <= value <= high:  # nan compares false: refused too
+            raise ConfigError(
+                f"--{name.replace('_', '-')} must be {low:g} to {high:g}, got {value}"
+            )
 
 
 def _serve(

@@ -64,3 +64,27 @@ def test_a_bad_url_or_token_stops_a_program_with_one_line(role, variable, value,
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and said in lines[0], done.stderr
     assert "hunter2" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--workers", "0", "--workers must be 1 to 64, got 0"),
+        ("--threads", "0", "--threads must be 1 to 1024, got 0"),
+        ("--threads", "-3", "--threads must be 1 to 1024, got -3"),
+        ("--request-timeout", "0", "--request-timeout must be 0.5 to 600, got 0.0"),
+        ("--request-timeout", "nan", "--request-timeout must be 0.5 to 600, got nan"),
+        ("--port", "70000", "--port must be 0 to 65535, got 70000"),
+        ("--max-connections", "0", "--max-connections must be 1 to 100000, got 0"),
+        ("--clock-offset", "inf", "--clock-offset must be -86400 to 86400, got inf"),
+    ],
+)
+def test_a_nonsense_kiosk_option_stops_it_at_start_with_one_line(option, value, said, tmp_path):
+    # before: --workers 0 or --threads 0 listened and never answered, a bad port a traceback
+    done = run(
+        [str(ROOT / "service" / "kiosk.py"), "--kiosk-id", "k1", "--port", "0", option, value],
+        tmp_path,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and said in lines[0], done.stderr
