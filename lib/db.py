@@ -27,6 +27,11 @@ logger = logging.getLogger(__name__)
 SQL_DIR = PROJECT_ROOT / "sql"
 _PSQL_VARIABLE = re.compile(r""":'([A-Za-z_][A-Za-z0-9_]*)'""")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# libpq's refusals of the connection options themselves (`?sslmode=bogus`, `?nosuch=1`)
+_CONNINFO_ERROR = re.compile(
+    r"^invalid (dsn: |\S+ value|connection option )"
+    r"|invalid \S+ value \"[^\"]*\" for connection option"
+)
 
 
 def normalize_url(url: str) -> str:
@@ -52,12 +57,16 @@ def connect(url: str, schema: str | None = None) -> Engine:
         options = {"options": f"-c search_path={schema},public"} if schema else {}
         engine = sa.create_engine(normalize_url(url), connect_args=options, pool_pre_ping=True)
     except (ArgumentError, NoSuchModuleError) as exc:
-        raise ConfigError(f"unusable database URL {url!r}: {exc}") from None
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ConfigError(f"unusable database URL {safe_url(url)}: {reason}") from None
     try:
         with engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
     except DBAPIError as exc:
-        raise DatabaseError(f"cannot connect to {safe_url(url)}: {first_line(exc)}") from None
+        reason = first_line(exc)
+        if _CONNINFO_ERROR.search(reason):  # the URL's options, not the server: waiting won't help
+            raise ConfigError(f"unusable database URL {safe_url(url)}: {reason}") from None
+        raise DatabaseError(f"cannot connect to {safe_url(url)}: {reason}") from None
     return engine
 
 

@@ -434,7 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
-    logging.getLogger("pika").setLevel(logging.WARNING)
+    # pika logs each failed connection at ERROR with its traceback; the publisher says it in a line
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
     try:
         settings = load_settings()
         kiosk_id = check_kiosk_id(args.kiosk_id)

@@ -48,12 +48,20 @@ import argparse
 import logging
 import math
 import signal
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from pika.exceptions import AMQPError, ChannelClosed, ChannelClosedByBroker
+from pika.exceptions import (
+    AMQPError,
+    AuthenticationError,
+    ChannelClosed,
+    ChannelClosedByBroker,
+    ProbableAccessDeniedError,
+    ProbableAuthenticationError,
+)
 from sqlalchemy.exc import DBAPIError
 
 from lib.db import connect, first_line
@@ -77,6 +85,13 @@ from service.writer_supervisor import WriterSupervisor
 # Run as a script this file is __main__; its logger keeps the module's name all the same.
 logger = logging.getLogger("service.worker" if __name__ == "__main__" else __name__)
 _TRANSIENT = (AMQPError, OSError, DatabaseError, DBAPIError)
+# refusals a retry cannot mend: the user or password, the vhost, TLS spoken to a plain port
+_BROKER_REFUSED = (
+    AuthenticationError,
+    ProbableAuthenticationError,
+    ProbableAccessDeniedError,
+    ssl.SSLError,
+)
 DRAIN_IDLE = 1.0  # seconds without a message that say a queue being drained is empty
 CONSUMER_RENEW = 5.0  # seconds without a delivery after which the worker consumes anew
 QUEUE_POLL = 2.0  # seconds between asking the broker how many messages the queues hold
@@ -136,6 +151,8 @@ class Worker:
         while not self.stopping:
             try:
                 self._session()
+            except _BROKER_REFUSED as exc:  # a setting of AMQP_URL: no outage to wait out
+                raise ConfigError(f"the broker refused AMQP_URL: {_refusal(exc)}") from None
             except _TRANSIENT as exc:
                 delay = self.backoff.next()
                 logger.warning(
@@ -405,6 +422,18 @@ def poll_queue_depths(
         _close(connection)
 
 
+def _refusal(exc: BaseException) -> str:
+    """One line saying why the broker refused a connection, without the URL (or its secret)."""
+    if isinstance(exc, ssl.SSLError):
+        return (
+            f"TLS failed ({exc.reason or exc}): amqps:// to a port that does not speak TLS "
+            f"(5672 is plain amqp://; TLS is 5671 when enabled)?"
+        )
+    if isinstance(exc, ProbableAccessDeniedError):
+        return "access to the virtual host was refused (the user's permissions, or the vhost)"
+    return "login refused: a wrong user or password (scripts/rabbitmq-users.sh rotate)"
+
+
 def _close(connection) -> None:
     if connection.is_open:
         try:
@@ -424,8 +453,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s",
     )
-    for noisy in ("pika", "matplotlib"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    # pika logs each failed connection at ERROR with its traceback; the worker says it in a line
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
     # a channel the broker closes is raised where it matters; pika's own warning about it would
     # repeat every QUEUE_POLL seconds while a queue is missing
     logging.getLogger("pika.channel").setLevel(logging.ERROR)

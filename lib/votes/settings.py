@@ -14,14 +14,16 @@
   set when the worker declares the queue (an existing queue keeps its own, with a warning);
 - ``CACHE_DIR`` (``$DATA_DIR/cache/results``): where the worker writes results for kiosks;
 - ``CANDIDATES`` (``1=薯片 chips,2=林林 lam lam,3=正氣 justice``): ``id=name``, comma-separated;
-- ``BATCH_SIZE`` (``200``) and ``BATCH_MS`` (``100``): the worker stores a batch at this many
-  votes or after this many milliseconds, whichever comes first;
-- ``RESULTS_INTERVAL`` (``2``): seconds between the worker's results refreshes;
-- ``CHART_INTERVAL`` (``10``): charts are redrawn at most this often (and only when changed);
+- ``BATCH_SIZE`` (``200``, 1 to 10000) and ``BATCH_MS`` (``100``, 1 to 60000): the worker
+  stores a batch at this many votes or after this many milliseconds, whichever comes first;
+- ``RESULTS_INTERVAL`` (``2``, 0.01 to 3600): seconds between the worker's results refreshes;
+- ``CHART_INTERVAL`` (``10``, 0.01 to 86400): charts are redrawn at most this often (and only
+  when changed);
 - ``KIOSK_TOKEN`` (none): bearer token ``POST /votes`` requires; mandatory off loopback; at least
   16 visible ASCII characters (a shorter or blank one is refused at start);
-- ``RATE_LIMIT`` (``50``): votes a second one kiosk server process accepts from one client on
-  average (bursts of twice that), 0 for none; far above human voting, far below a flood;
+- ``RATE_LIMIT`` (``50``, 1 to 100000, or 0 for none): votes a second one kiosk server process
+  accepts from one client on average (bursts of twice that); far above human voting, far below
+  a flood;
 - ``KIOSK_HOSTS`` (none: the loopback names and the address the kiosk listens on): the host
   names (``name`` or ``name:port``, comma-separated) ``POST /votes`` may be sent to;
 - ``VOTE_CLOCK_SKEW`` (``300``): seconds a kiosk's clock may be off, 5 to 3600: a kiosk stamps
@@ -41,8 +43,9 @@
 - ``WORKER_METRICS_HOST`` (``127.0.0.1``) and ``WORKER_METRICS_PORT`` (``9464``; 0 to 65535, 0:
   one the system picks, which the worker logs): where the worker serves ``/metrics``.
 
-``DATABASE_URL`` and each of ``AMQP_URL``'s URLs are checked here, so a malformed one stops a
-program at start with one line, before it connects anywhere.
+``DATABASE_URL`` (its driver installed, its ``sslmode`` one libpq knows) and each of
+``AMQP_URL``'s URLs are checked here, so a malformed one stops a program at start with one line,
+never repeating a password, before it connects anywhere. Every number has its range, above.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ from zoneinfo import ZoneInfo
 
 import pika
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from lib.config import data_dir, database_url, environment, number
 from lib.errors import ConfigError
@@ -76,6 +79,14 @@ MAX_QUEUE_LENGTH = 1_000_000_000
 DEFAULT_WORKER_METRICS_PORT = 9464
 _HOST_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$")
 DEFAULT_TIME_ZONE = UTC.tzname(None)  # the name UTC
+# Ranges, inclusive. BATCH_SIZE: the worker's prefetch window, twice it, must fit AMQP's 16 bits.
+BATCH_SIZE_RANGE = (1, 10_000)
+BATCH_MS_RANGE = (1, 60_000)
+RESULTS_INTERVAL_RANGE = (0.01, 3600.0)
+CHART_INTERVAL_RANGE = (0.01, 86_400.0)
+RATE_LIMIT_RANGE = (1.0, 100_000.0)  # or 0: none (under 1 a second, no burst holds one vote)
+# libpq's sslmode values: another fails every connection, which is no outage to wait out
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 
 @dataclass(frozen=True)
@@ -118,12 +129,12 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         queue_max_length=_queue_max_length(env),
         cache_dir=Path(env.get("CACHE_DIR") or data_dir(env) / "cache" / "results"),
         candidates=parse_candidates(env.get("CANDIDATES", DEFAULT_CANDIDATES)),
-        batch_size=number(env, "BATCH_SIZE", "200", int),
-        batch_ms=number(env, "BATCH_MS", "100", int),
-        results_interval=number(env, "RESULTS_INTERVAL", "2", float),
-        chart_interval=number(env, "CHART_INTERVAL", "10", float),
+        batch_size=_within(env, "BATCH_SIZE", "200", int, *BATCH_SIZE_RANGE),
+        batch_ms=_within(env, "BATCH_MS", "100", int, *BATCH_MS_RANGE),
+        results_interval=_within(env, "RESULTS_INTERVAL", "2", float, *RESULTS_INTERVAL_RANGE),
+        chart_interval=_within(env, "CHART_INTERVAL", "10", float, *CHART_INTERVAL_RANGE),
         kiosk_token=_kiosk_token(env.get("KIOSK_TOKEN", "")),
-        rate_limit=number(env, "RATE_LIMIT", "50", float, zero_ok=True),
+        rate_limit=_rate_limit(env),
         kiosk_hosts=parse_hosts(env.get("KIOSK_HOSTS", "")),
         vote_clock_skew=_clock_skew(env),
         votes_open_at=_open_at(env.get("VOTES_OPEN_AT", "")),
@@ -147,7 +158,38 @@ def _database_url(url: str) -> str:
         raise ConfigError(f"DATABASE_URL must be a postgresql:// URL, not {parsed.drivername}://")
     if port is not None and not 0 < port < 65536:
         raise ConfigError(f"DATABASE_URL port must be 1-65535, got {port}")
+    try:
+        parsed.get_dialect()  # loads the driver the URL names
+    except (NoSuchModuleError, ImportError):
+        driver = parsed.drivername.partition("+")[2][:40]
+        raise ConfigError(
+            f"DATABASE_URL names a PostgreSQL driver that is not installed: {driver!r} "
+            f"(use postgresql:// or postgresql+psycopg2://)"
+        ) from None
+    mode = parsed.query.get("sslmode")
+    if mode is not None and mode not in SSL_MODES:
+        raise ConfigError(
+            f"DATABASE_URL sslmode must be one of {', '.join(SSL_MODES)}, got {str(mode)[:40]!r}"
+        )
     return url
+
+
+def _within(
+    env: Mapping[str, str], name: str, default: str, kind: type, low: float, high: float
+) -> int | float:
+    """``number(env, name, default, kind)`` if it lies in ``low``..``high``, else ConfigError."""
+    value = number(env, name, default, kind)
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be {low:g} to {high:g}, got {value:g}")
+    return value
+
+
+def _rate_limit(env: Mapping[str, str]) -> float:
+    rate = number(env, "RATE_LIMIT", "50", float, zero_ok=True)
+    low, high = RATE_LIMIT_RANGE
+    if rate and not low <= rate <= high:
+        raise ConfigError(f"RATE_LIMIT must be 0 (none) or {low:g} to {high:g}, got {rate:g}")
+    return rate
 
 
 def amqp_urls(text: str) -> tuple[str, ...]:

@@ -156,3 +156,47 @@ def test_queue_type_is_quorum_by_default_or_classic():
     for bad in ("Quorum", "stream", "mirrored", "quorum "):
         with pytest.raises(ConfigError, match="^VOTES_QUEUE_TYPE must be quorum or classic, got"):
             load_settings({"VOTES_QUEUE_TYPE": bad})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("BATCH_SIZE", "100000", "BATCH_SIZE must be 1 to 10000, got 100000"),
+        ("BATCH_SIZE", "0", "BATCH_SIZE must be a positive int"),
+        ("BATCH_MS", "600000", "BATCH_MS must be 1 to 60000, got 600000"),
+        ("RESULTS_INTERVAL", "0.001", "RESULTS_INTERVAL must be 0.01 to 3600, got 0.001"),
+        ("RESULTS_INTERVAL", "1e9", "RESULTS_INTERVAL must be 0.01 to 3600"),
+        ("CHART_INTERVAL", "100000", "CHART_INTERVAL must be 0.01 to 86400, got 100000"),
+        ("RATE_LIMIT", "0.1", "RATE_LIMIT must be 0 \\(none\\) or 1 to 100000, got 0.1"),
+        ("RATE_LIMIT", "1e7", "RATE_LIMIT must be 0 \\(none\\) or 1 to 100000"),
+    ],
+)
+def test_every_number_is_range_checked_in_one_line(variable, value, said):
+    # before: BATCH_SIZE=100000 overflowed the prefetch count (a pika traceback)
+    with pytest.raises(ConfigError, match=said) as caught:
+        load_settings({variable: value})
+    assert "\n" not in str(caught.value)
+
+
+def test_the_ends_of_each_range_are_accepted():
+    settings = load_settings(
+        {"BATCH_SIZE": "10000", "BATCH_MS": "1", "RESULTS_INTERVAL": "0.01", "RATE_LIMIT": "1"}
+    )
+    assert (settings.batch_size, settings.batch_ms) == (10000, 1)
+    assert (settings.results_interval, settings.rate_limit) == (0.01, 1.0)
+    assert load_settings({"RATE_LIMIT": "0", "CHART_INTERVAL": "86400"}).rate_limit == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("postgresql+nodriver://postgres:PW9secret@127.0.0.1:5432/test", "not installed"),
+        ("postgresql://postgres:PW9secret@127.0.0.1:5432/test?sslmode=bogus", "sslmode must be"),
+    ],
+)
+def test_a_database_url_that_cannot_work_is_refused_without_its_password(url, said):
+    # before: the driver's name printed the URL, password and all; sslmode=bogus retried forever
+    with pytest.raises(ConfigError, match=said) as caught:
+        load_settings({"DATABASE_URL": url})
+    assert "PW9secret" not in str(caught.value) and "\n" not in str(caught.value)
+    assert load_settings({"DATABASE_URL": url.split("?")[0].replace("nodriver", "psycopg2")})
