@@ -18,8 +18,12 @@ VOTE = b'{"candidate": "1"}'
 
 @pytest.fixture
 def kiosk(vote_system):
-    """A kiosk whose requests must be whole within 3 s (no worker: votes stay queued)."""
-    _, client = vote_system.start_kiosk("k-hostile", "--request-timeout", "3")
+    """A kiosk whose requests must be whole within 3 s (no worker: votes stay queued), whose
+    per-client cap lets one client hold the 200 slow connections these tests open (the cap
+    itself: test_kiosk_connection_caps)."""
+    _, client = vote_system.start_kiosk(
+        "k-hostile", "--request-timeout", "3", "--connections-per-client", "500"
+    )
     return client.port
 
 
