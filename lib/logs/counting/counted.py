@@ -113,7 +113,7 @@ def _summarize_left_over(block: Counted, window: Window, choice: FormatChoice) -
     numbered = pl.DataFrame(
         [pl.Series("line_no", indices, dtype=pl.UInt64) + 1, series.slice(int(head), len(raw))]
     )
-    requests, rejected, formats = parse_numbered(choice, numbered)
+    requests, rejected, formats = parse_numbered(choice, numbered, request_parts=True)
     shape = choice.primary.pattern or None
     return summarize_parsed(len(raw), requests, rejected, window, formats, shape)
 

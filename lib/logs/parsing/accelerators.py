@@ -59,7 +59,10 @@ def counter_for(choice: FormatChoice, window: Window) -> Any | None:
     from a forwarding header, or a filter, leaves every line to polars)."""
     if choice.client.source(choice.primary.roles) != "host" or window.only.active:
         return None
-    return counter(choice.primary, *window.micros())
+    made = counter(choice.primary, *window.micros())
+    if made is None or not getattr(made, "breakdowns", False):
+        return None  # a build that counts no URLs, bytes per host... (lib.logs.counting.bounded)
+    return made
 
 
 def counter(fmt: LogFormat, start_us: int, end_us: int) -> Any | None:

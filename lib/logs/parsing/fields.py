@@ -22,7 +22,14 @@ PARSED_SCHEMA = {
     "status": pl.UInt16,
     "bytes": pl.Int64,
 }
-EXTRA_SCHEMA = {"referer": pl.String, "user_agent": pl.String}
+EXTRA_SCHEMA = {
+    "referer": pl.String,
+    "user_agent": pl.String,
+    "vhost": pl.String,
+    "duration_us": pl.Int64,  # the time the server took, in microseconds
+}
+# A duration role's unit, in microseconds (lib.logs.parsing.roles)
+DURATION_SCALES = {"duration_us": 1, "duration_ms": 1_000, "duration_s": 1_000_000}
 REQUEST_PARTS = ("request", "method", "path", "protocol")
 REJECTED_SCHEMA = {"line_no": pl.UInt64, "line": pl.String}
 
@@ -113,6 +120,15 @@ def status(text: pl.Expr) -> pl.Expr:
 def body_bytes(text: pl.Expr) -> pl.Expr:
     """Bytes sent; null where the server logged ``-`` (no body)."""
     return text.str.to_integer(strict=False)
+
+
+def duration_us(role: str, text: pl.Expr) -> pl.Expr:
+    """The time taken, in whole microseconds, from a field of duration ``role``; null where the
+    server logged ``-``, a negative time (HAProxy's aborted requests log -1) or nothing
+    readable."""
+    value = text.str.strip_prefix("+").cast(pl.Float64, strict=False) * DURATION_SCALES[role]
+    readable = value.is_finite() & (value >= 0) & (value < 2.0**62)
+    return pl.when(readable).then(value.round().cast(pl.Int64, strict=False))
 
 
 def logged(text: pl.Expr) -> pl.Expr:

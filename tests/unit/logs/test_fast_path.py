@@ -269,7 +269,7 @@ def test_a_byte_order_mark_is_dropped_only_at_a_block_start():
     assert fast_counts(block, "common") == (4, [0, 2])
     fast = summarize_block(block, WINDOW, CHOICES["common"])
     assert_same(fast, summarize_lines(block, WINDOW, CHOICES["common"]))
-    assert dict(fast.hosts.rows()) == {"h": 3, "\ufeffh": 1}
+    assert dict(fast.hosts.select("host", "requests").rows()) == {"h": 3, "\ufeffh": 1}
 
 
 def test_a_block_mostly_of_another_format_goes_to_polars_whole():

@@ -1,0 +1,124 @@
+"""The breakdowns of a summary whose size grows with the log (URLs, their queries and times,
+visitors), kept within a bound however many distinct values the log holds, with the error the
+bound costs stated. Pure functions of frames: no I/O.
+
+- **URLs** (and the times taken per URL, and the queries' sample): at most ``URL_CAP`` kept,
+  the busiest. When a merge holds more, the rest are dropped and the largest count dropped is
+  added to ``error``: no URL's count is short by more than the sum of those (a URL dropped and
+  seen again starts from what it had since), and a URL not listed has at most that many
+  requests. While nothing was dropped (any log with fewer distinct URLs) every count is exact.
+  Chosen over a sketch (Space-Saving, Count-Min): exact in the common case, mergeable in any
+  order, and its error bound is a plain number.
+- **Distinct values** (queries per URL, visitors per day): hashes, sampled as distinct-sampling
+  does (Gibbons, 2001): a sample at level ``l`` keeps the hashes below ``2**(64 - l)``, one in
+  ``2**l`` of the distinct values whatever their frequency; a count is the sample's count times
+  ``2**l`` (exact at level 0). A merge takes the highest level of its parts and raises it
+  until the sample fits ``cap``.
+- **Times taken**: counted in buckets of width ``GAMMA`` on a log scale (an HDR-style histogram);
+  a percentile is read as its bucket's geometric middle: within ``sqrt(GAMMA) - 1`` (2.5%) of
+  the nearest-rank percentile of the times logged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import polars as pl
+
+URL_CAP = 50_000  # URLs kept per summary (their times' buckets and query samples with them)
+QUERY_CAP = 200_000  # distinct (URL, query) hashes kept
+VISITOR_CAP = 500_000  # distinct (day, visitor) hashes kept
+GAMMA = 1.05  # the ratio between two buckets' bounds
+HASH_SEED = 20260807  # polars' hashes of queries and visitors: the same in every process
+_LOG_GAMMA = math.log(GAMMA)
+
+
+@dataclass(frozen=True)
+class BoundedUrls:
+    urls: pl.DataFrame  # url, requests, bytes
+    durations: pl.DataFrame  # url, bucket, requests
+    queries: pl.DataFrame  # url, query
+    error: int  # what any count may be short by (0: exact)
+
+
+def top_urls(
+    urls: pl.DataFrame, durations: pl.DataFrame, queries: pl.DataFrame, error: int
+) -> BoundedUrls:
+    """The ``URL_CAP`` busiest of ``urls`` (ties by URL), the durations and queries of those;
+    ``error`` grown by the largest count dropped."""
+    if urls.height <= URL_CAP:
+        return BoundedUrls(urls, durations, queries, error)
+    ranked = urls.sort(["requests", "url"], descending=[True, False], nulls_last=True)
+    kept, dropped = ranked.head(URL_CAP), ranked.slice(URL_CAP)
+    names = kept.select("url")
+    return BoundedUrls(
+        kept,
+        durations.join(names, on="url", how="semi", nulls_equal=True),
+        queries.join(names, on="url", how="semi", nulls_equal=True),
+        error + int(dropped.get_column("requests").max()),
+    )
+
+
+def distinct(
+    samples: list[tuple[pl.DataFrame, int]], cap: int, ordered: bool
+) -> tuple[pl.DataFrame, int]:
+    """The union of distinct-hash ``samples`` (a frame and its level each) as one sample of at
+    most ``cap`` rows, and its level."""
+    level = max((lvl for _, lvl in samples), default=0)
+    frames = [_at(frame, level) for frame, _ in samples if not frame.is_empty()]
+    frames = frames or [samples[0][0]]  # all empty: one of them, for its schema
+    merged = pl.concat(frames).unique() if len(frames) > 1 else frames[0]
+    while merged.height > cap:
+        level += 1
+        merged = _at(merged, level)
+    return (merged.sort(merged.columns) if ordered else merged), level
+
+
+def _at(frame: pl.DataFrame, level: int) -> pl.DataFrame:
+    """The rows of a sample kept at ``level``: hashes below ``2**(64 - level)``."""
+    if level == 0:
+        return frame
+    if level >= 64:
+        return frame.clear()
+    hashed = pl.col(frame.columns[1])
+    return frame.filter(hashed < pl.lit(1 << (64 - level), dtype=pl.UInt64))
+
+
+def estimate(count: int, level: int) -> int:
+    """How many distinct values a sample of ``count`` at ``level`` stands for."""
+    return count << level
+
+
+def hashed(*columns: pl.Expr) -> pl.Expr:
+    """A 64-bit hash of ``columns`` together, the same in every process of one polars."""
+    return pl.struct(*columns).hash(HASH_SEED)
+
+
+def duration_bucket(duration_us: pl.Expr) -> pl.Expr:
+    """The bucket of a time taken in microseconds: -1 for none (0), else floor(log_GAMMA(t))."""
+    value = duration_us.cast(pl.Float64)
+    bucket = (value.log() / _LOG_GAMMA).floor()
+    return pl.when(value < 1).then(-1).otherwise(bucket).cast(pl.Int16)
+
+
+def bucket_value(bucket: int) -> float:
+    """What a bucket stands for, in microseconds: the geometric middle of its bounds."""
+    return 0.0 if bucket < 0 else GAMMA ** (bucket + 0.5)
+
+
+def percentiles(buckets: pl.DataFrame, shares: tuple[float, ...]) -> list[float | None]:
+    """Nearest-rank percentiles (``shares`` in (0, 1]) of the times counted in ``buckets``
+    (``bucket``, ``requests``), in microseconds; None each when there is none."""
+    rows = buckets.group_by("bucket").agg(pl.col("requests").sum()).sort("bucket")
+    total = int(rows.get_column("requests").sum() or 0)
+    if not total:
+        return [None for _ in shares]
+    cumulative = rows.get_column("requests").cum_sum().to_list()
+    names = rows.get_column("bucket").to_list()
+    found = []
+    for share in shares:
+        rank = max(1, math.ceil(share * total))
+        index = next(i for i, seen in enumerate(cumulative) if seen >= rank)
+        found.append(bucket_value(names[index]))
+    return found
