@@ -22,6 +22,7 @@ bound costs stated. Pure functions of frames: no I/O.
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass
 
 import polars as pl
@@ -30,7 +31,6 @@ URL_CAP = 50_000  # URLs kept per summary (their times' buckets and query sample
 QUERY_CAP = 200_000  # distinct (URL, query) hashes kept
 VISITOR_CAP = 500_000  # distinct (day, visitor) hashes kept
 GAMMA = 1.05  # the ratio between two buckets' bounds
-HASH_SEED = 20260807  # polars' hashes of queries and visitors: the same in every process
 _LOG_GAMMA = math.log(GAMMA)
 
 
@@ -90,9 +90,29 @@ def estimate(count: int, level: int) -> int:
     return count << level
 
 
-def hashed(*columns: pl.Expr) -> pl.Expr:
-    """A 64-bit hash of ``columns`` together, the same in every process of one polars."""
-    return pl.struct(*columns).hash(HASH_SEED)
+def key_hash(key: bytes) -> int:
+    """The 64-bit hash a key is sampled by: its CRC-32 (the high half) and Adler-32 (zlib's
+    two checksums), so that the compiled counter (``_clf.c``) computes the very same."""
+    return zlib.crc32(key) << 32 | zlib.adler32(key)
+
+
+def key_hashes(keys: pl.Series) -> pl.Series:
+    """``key_hash`` of each of ``keys`` (text, UTF-8), as UInt64."""
+    return pl.Series(
+        keys.name, [key_hash(key.encode()) for key in keys.to_list()], dtype=pl.UInt64
+    )
+
+
+def query_key(url: pl.Expr, query: pl.Expr) -> pl.Expr:
+    """The key of a URL's query: ``url NUL query``."""
+    return pl.concat_str([url.fill_null(""), pl.lit("\0"), query])
+
+
+def visitor_key(day: pl.Expr, host: pl.Expr, agent: pl.Expr) -> pl.Expr:
+    """The key of a visitor: ``day NUL client NUL user-agent`` (the day as 2026-12-31, UTC; no
+    agent logged: empty)."""
+    parts = [day.dt.to_string("%Y-%m-%d"), host.fill_null(""), agent.fill_null("")]
+    return pl.concat_str(parts, separator="\0")
 
 
 def duration_bucket(duration_us: pl.Expr) -> pl.Expr:

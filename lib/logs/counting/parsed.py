@@ -116,7 +116,7 @@ def _breakdowns(requests: pl.DataFrame) -> list[pl.DataFrame]:
         ),
         frame.group_by("url").agg(_LEN, sent),
         frame.filter(pl.col("query").is_not_null())
-        .select("url", bounded.hashed(pl.col("query")).alias("query"))
+        .select("url", bounded.query_key(pl.col("url"), pl.col("query")).alias("query"))
         .unique(),
     ]
     if "duration_us" in requests.columns:
@@ -129,9 +129,13 @@ def _breakdowns(requests: pl.DataFrame) -> list[pl.DataFrame]:
         found.append(frame.group_by("vhost").agg(_LEN, sent))
     else:
         found.append(no_counts("vhost", pl.String, BYTES).lazy())
-    visitor = bounded.hashed(pl.col("host"), agent).alias("visitor")
-    found.append(frame.select(pl.col("time").dt.date().alias("day"), visitor).unique())
-    return pl.collect_all(found)
+    day = pl.col("time").dt.date()
+    visitor = bounded.visitor_key(day, pl.col("host"), agent).alias("visitor")
+    found.append(frame.select(day.alias("day"), visitor).unique())
+    found = pl.collect_all(found)
+    for at, column in ((3, "query"), (-1, "visitor")):  # the distinct keys, hashed
+        found[at] = found[at].with_columns(bounded.key_hashes(found[at].get_column(column)))
+    return found
 
 
 _LEN = pl.len().cast(pl.UInt64).alias("requests")

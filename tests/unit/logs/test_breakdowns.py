@@ -155,13 +155,16 @@ def _part(urls: list[str], visitors: list[tuple[str, int]]) -> LogSummary:
     counted = frame.group_by("url").agg(
         pl.len().cast(pl.UInt64).alias("requests"), pl.len().cast(pl.Int64).alias("bytes")
     )
-    queries = frame.select("url", bounded.hashed(pl.col("q")).alias("query")).unique()
+    keys = frame.select("url", bounded.query_key(pl.col("url"), pl.col("q")).alias("query"))
+    keys = keys.unique()
+    queries = keys.with_columns(bounded.key_hashes(keys.get_column("query")))
     people = pl.DataFrame({"who": [w for w, _ in visitors], "day": [d for _, d in visitors]},
                           schema={"who": pl.String, "day": pl.Int64})  # fmt: skip
     seen = people.select(
         (pl.date(2026, 12, 1) + pl.duration(days=pl.col("day"))).alias("day"),
-        bounded.hashed(pl.col("who")).alias("visitor"),
+        pl.col("who").alias("visitor"),
     ).unique()
+    seen = seen.with_columns(bounded.key_hashes(seen.get_column("visitor")))
     return LogSummary(urls=counted, url_queries=queries, visitors=seen, durations=no_durations())
 
 
