@@ -17,6 +17,7 @@ TRIM = 0.005  # the share of requests a traffic span may leave out at each end
 MAX_GAP = timedelta(days=30)  # a longer stretch without requests splits the log's time in two
 MAX_POINTS = 24 * 100  # bins on a traffic chart: hours up to 100 days, then days, then weeks
 BINS = (("hour", timedelta(hours=1)), ("day", timedelta(days=1)), ("week", timedelta(weeks=1)))
+COUNTED = ("requests", "client_errors", "server_errors")  # what a traffic bin adds up
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,8 @@ class Span:
 @dataclass(frozen=True)
 class Traffic:
     """Requests per bin over a span: ``frame`` has ``time`` (UTC, each bin's start) and
-    ``requests``, bins without a request included as zero."""
+    ``requests`` (and the 4xx and 5xx among them where the hourly counts have them), bins
+    without a request included as zero."""
 
     span: Span
     unit: str  # hour, day or week
@@ -145,10 +147,11 @@ def traffic(hourly: pl.DataFrame, tz: timezone = UTC) -> Traffic | None:
         .cast(pl.UInt32)
         .alias("bin")
     )
-    counts = inside.group_by("bin").agg(pl.col("requests").sum())
+    summed = [name for name in COUNTED if name in hourly.columns]
+    counts = inside.group_by("bin").agg(pl.col(summed).sum())
     frame = (
         starts.join(counts, on="bin", how="left")
-        .select("time", pl.col("requests").fill_null(0).cast(pl.UInt64))
+        .select("time", *(pl.col(name).fill_null(0).cast(pl.UInt64) for name in summed))
         .sort("time")
     )
     return Traffic(span, unit, frame)

@@ -1,5 +1,6 @@
-"""Q1's charts: top hosts, countries, attribution coverage, requests over time, status codes,
-and the top referrers and user agents.
+"""Q1's charts: top hosts, countries, attribution coverage, requests and errors over time,
+status codes, the top referrers, user agents and URLs, bytes by host and URL, and unique
+visitors per day.
 
 Each takes data and returns a Figure whose size does not depend on the data's: at most
 ``MAX_BARS`` bars (the note under the chart says how many rows were left out), traffic over the
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, timedelta, timezone
+from datetime import UTC, date, timedelta, timezone
 from pathlib import Path
 
 import matplotlib.dates as mdates
@@ -22,7 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from lib.charts import figure, fit_note, fit_title, save_figure, shorten
-from lib.logs.report._chart_data import MAX_BARS, Bars, largest, traffic
+from lib.logs.report._chart_data import MAX_BARS, MAX_POINTS, Bars, largest, traffic
 from lib.logs.report.texts import table
 
 LABEL_CHARS = 40  # a bar's label is cut in the middle past this
@@ -31,7 +32,11 @@ RANKINGS = {
     "host": ("Top hosts", "hosts", "hosts"),
     "referer": ("Top referrers", "referrers", "referers"),
     "user_agent": ("Top user agents", "user agents", "user agents"),
+    "url": ("Top URLs (the path without its query)", "URLs", "URLs"),
+    "vhost": ("Top virtual hosts", "virtual hosts", "virtual hosts"),
 }
+MEGABYTE = 1_000_000
+MAX_DAY_LABELS = 10  # dates written under a chart of days
 
 
 def _title(text: str, synthetic: bool) -> str:
@@ -144,6 +149,67 @@ def hourly_chart(hourly: pl.DataFrame, utc_offset: str | None, synthetic: bool =
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=tz))
     return _texts(fig, title, drawn.span.note(), synthetic)
+
+
+def errors_chart(hourly: pl.DataFrame, utc_offset: str | None, synthetic: bool = False) -> Figure:
+    """Client (4xx) and server (5xx) errors per hour, over the span and in the time the
+    requests chart uses (``hourly_chart``)."""
+    tz = parse_offset(utc_offset)
+    fig, ax = figure(11, 4)
+    drawn = traffic(hourly, tz)
+    unit = "hour" if drawn is None else drawn.unit
+    ax.set(xlabel="", ylabel=f"responses per {unit}")
+    title = f"4xx and 5xx responses per {unit} (UTC{utc_offset or ''})"
+    if drawn is None or "client_errors" not in drawn.frame.columns:
+        _nothing(ax, "no requests")
+        return _texts(fig, title, "", synthetic)
+    times = [t.astimezone(tz) for t in drawn.frame.get_column("time")]
+    for column, label, color in (("client_errors", "4xx", "darkorange"),
+                                 ("server_errors", "5xx", "firebrick")):  # fmt: skip
+        ax.plot(times, drawn.frame.get_column(column).to_list(), label=label, color=color,
+                linewidth=0.9)  # fmt: skip
+    ax.legend(loc="upper right")
+    ax.set_xlim(drawn.span.start.astimezone(tz), drawn.span.end.astimezone(tz))
+    ax.set_ylim(bottom=0)
+    locator = mdates.AutoDateLocator(minticks=6, maxticks=12, tz=tz)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=tz))
+    return _texts(fig, title, drawn.span.note(), synthetic)
+
+
+def bytes_chart(rows: list[dict], key: str, synthetic: bool = False) -> Figure:
+    """Horizontal bars of the megabytes sent to each ``key`` (``host`` or ``url``) of ``rows``
+    (``results.json``'s ``top_hosts_by_bytes`` or ``top_urls_by_bytes``), most on top."""
+    frame = pl.DataFrame(rows, schema={key: pl.String, "bytes": pl.Int64, "requests": pl.UInt64})
+    frame = frame.with_columns((pl.col("bytes") / MEGABYTE).alias("megabytes"))
+    bars = Bars(frame.head(MAX_BARS), frame.height)
+    labels = [str(value) for value in frame.get_column(key).head(MAX_BARS)]
+    noun = RANKINGS.get(key, ("", f"{key}s", ""))[1]
+    fig, ax = _bars(bars, labels, "mediumpurple", values="megabytes", empty=f"no {noun}")
+    ax.set(xlabel="megabytes sent (10^6 bytes)", ylabel="")
+    return _texts(fig, f"Bytes sent, by {noun[:-1] if noun.endswith('s') else noun}",
+                  bars.note(noun), synthetic)  # fmt: skip
+
+
+def visitors_chart(visitors: dict, synthetic: bool = False) -> Figure:
+    """Unique visitors (client and user agent) per day (UTC): ``results.json``'s
+    ``unique_visitors``; the last ``MAX_POINTS`` days at most."""
+    days = list(visitors["per_day"].items())
+    fig, ax = figure(11, 4)
+    about = "" if visitors["exact"] else " (estimated from a sample)"
+    ax.set(xlabel="day (UTC)", ylabel="unique visitors")
+    if not days:
+        _nothing(ax, "no requests")
+        return _texts(fig, "Unique visitors per day", "", synthetic)
+    shown = days[-MAX_POINTS:]
+    ax.bar(range(len(shown)), [n for _, n in shown], color="teal", width=0.8)
+    step = -(-len(shown) // MAX_DAY_LABELS)  # a label every `step` days
+    ticks = range(0, len(shown), step)
+    ax.set_xticks(list(ticks), [f"{date.fromisoformat(shown[i][0]):%d %b %Y}" for i in ticks])
+    ax.set_xlim(-0.6, len(shown) - 0.4)
+    ax.grid(axis="x", visible=False)
+    note = f"the last {len(shown):,} of {len(days):,} days shown" if len(shown) < len(days) else ""
+    return _texts(fig, f"Unique visitors per day (UTC){about}", note, synthetic)
 
 
 def status_chart(statuses: pl.DataFrame, synthetic: bool = False) -> Figure:
