@@ -125,8 +125,8 @@ def _breakdowns(requests: pl.DataFrame) -> list[pl.DataFrame]:
         found.append(timed.group_by("url", bucket).agg(_LEN))
     else:
         found.append(no_durations().lazy())
-    if "vhost" in requests.columns:
-        found.append(frame.group_by("vhost").agg(_LEN, sent))
+    if "vhost" in requests.columns:  # the lines that log one (a block may mix formats)
+        found.append(frame.drop_nulls("vhost").group_by("vhost").agg(_LEN, sent))
     else:
         found.append(no_counts("vhost", pl.String, BYTES).lazy())
     day = pl.col("time").dt.date()
