@@ -2,7 +2,8 @@
 visitors), kept within a bound however many distinct values the log holds, with the error the
 bound costs stated. Pure functions of frames: no I/O.
 
-- **URLs** (and the times taken per URL, and the queries' sample): at most ``URL_CAP`` kept,
+- **URLs** (and the times taken per URL, and the queries' sample): at most ``URL_CAP`` kept
+  (the caps are ``lib.logs.counting.caps``'s),
   the busiest. When a merge holds more, the rest are dropped and the largest count dropped is
   added to ``error``: no URL's count is short by more than the sum of those (a URL dropped and
   seen again starts from what it had since), and a URL not listed has at most that many
@@ -27,9 +28,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-URL_CAP = 50_000  # URLs kept per summary (their times' buckets and query samples with them)
-QUERY_CAP = 200_000  # distinct (URL, query) hashes kept
-VISITOR_CAP = 500_000  # distinct (day, visitor) hashes kept
+from lib.logs.counting import caps
+
 GAMMA = 1.05  # the ratio between two buckets' bounds
 _LOG_GAMMA = math.log(GAMMA)
 
@@ -47,10 +47,11 @@ def top_urls(
 ) -> BoundedUrls:
     """The ``URL_CAP`` busiest of ``urls`` (ties by URL), the durations and queries of those;
     ``error`` grown by the largest count dropped."""
-    if urls.height <= URL_CAP:
+    cap = caps.URL_CAP
+    if urls.height <= cap:
         return BoundedUrls(urls, durations, queries, error)
     ranked = urls.sort(["requests", "url"], descending=[True, False], nulls_last=True)
-    kept, dropped = ranked.head(URL_CAP), ranked.slice(URL_CAP)
+    kept, dropped = ranked.head(cap), ranked.slice(cap)
     names = kept.select("url")
     return BoundedUrls(
         kept,

@@ -16,7 +16,7 @@ from datetime import datetime
 import polars as pl
 
 from lib.errors import ConfigError
-from lib.logs.counting import bounded
+from lib.logs.counting import bounded, caps
 from lib.logs.reading.partitions import Partition
 
 MAX_EXAMPLES = 10  # rejected lines kept verbatim, the first ones by line number
@@ -74,7 +74,7 @@ class LogSummary:
     # why lines were rejected: reason, lines (lib.logs.parsing.rejections)
     rejected_reasons: pl.DataFrame = field(default_factory=no_reasons)
     # The breakdowns (lib.logs.counting.bounded keeps their memory bounded):
-    # url (the path without its query), requests, bytes: at most bounded.URL_CAP urls, each
+    # url (the path without its query), requests, bytes: at most caps.URL_CAP urls, each
     # count short by at most url_error (0: exact)
     urls: pl.DataFrame = field(default_factory=lambda: no_counts("url", pl.String, BYTES))
     url_error: int = 0
@@ -132,10 +132,10 @@ def combine(parts: list[LogSummary], ordered: bool = True) -> LogSummary:
     kept = [p.rejected_examples for p in parts if not p.rejected_examples.is_empty()]
     examples = pl.concat(kept).sort("file", "line_no") if kept else no_examples()
     queries, query_level = bounded.distinct(
-        [(p.url_queries, p.query_level) for p in parts], bounded.QUERY_CAP, ordered
+        [(p.url_queries, p.query_level) for p in parts], caps.QUERY_CAP, ordered
     )
     visitors, visitor_level = bounded.distinct(
-        [(p.visitors, p.visitor_level) for p in parts], bounded.VISITOR_CAP, ordered
+        [(p.visitors, p.visitor_level) for p in parts], caps.VISITOR_CAP, ordered
     )
     urls = bounded.top_urls(
         _merge([p.urls for p in parts], "url", ordered),

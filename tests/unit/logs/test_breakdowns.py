@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lib.logs.breakdowns import PRECISION
-from lib.logs.counting import bounded
+from lib.logs.counting import bounded, caps
 from lib.logs.counting.summary import LogSummary, combine, no_durations
 from lib.logs.q1 import answers, run_q1
 from tests.support.log_corpus import VARIANTS, client_of, window_args, write_log
@@ -189,8 +189,8 @@ def test_bounded_counts_stay_within_their_stated_error_whatever_the_merges(
     assert dict(exact.urls.select("url", "requests").iter_rows()) == truth
     assert exact.url_error == 0 and exact.visitor_level == 0
 
-    saved = bounded.URL_CAP, bounded.QUERY_CAP, bounded.VISITOR_CAP
-    bounded.URL_CAP, bounded.QUERY_CAP, bounded.VISITOR_CAP = 12, 40, 50
+    saved = caps.URL_CAP, caps.QUERY_CAP, caps.VISITOR_CAP
+    caps.URL_CAP, caps.QUERY_CAP, caps.VISITOR_CAP = 12, 40, 50
     try:
         merged = parts
         while len(merged) > 1:  # merged pairwise, in a random order
@@ -198,7 +198,7 @@ def test_bounded_counts_stay_within_their_stated_error_whatever_the_merges(
             merged = [combine(merged[i : i + 2]) for i in range(0, len(merged), 2)]
         small = combine(merged)
     finally:
-        bounded.URL_CAP, bounded.QUERY_CAP, bounded.VISITOR_CAP = saved
+        caps.URL_CAP, caps.QUERY_CAP, caps.VISITOR_CAP = saved
     kept = dict(small.urls.select("url", "requests").iter_rows())
     assert len(kept) <= 12 and small.url_queries.height <= 40 and small.visitors.height <= 50
     for url, n in truth.items():
@@ -221,8 +221,8 @@ def test_a_log_with_more_urls_than_kept_says_its_counts_are_bounds(tmp_path, mon
     ]
     log = tmp_path / "many.log"
     log.write_text("\n".join(lines) + "\n")
-    monkeypatch.setattr(bounded, "URL_CAP", 50)
-    monkeypatch.setattr(bounded, "QUERY_CAP", 1000)
+    monkeypatch.setattr(caps, "URL_CAP", 50)
+    monkeypatch.setattr(caps, "QUERY_CAP", 1000)
     data = answers(run_q1(log, use_dns=False, partition_bytes=300_000))
     assert data["top_urls"][0]["url"] == "/page/1"
     truth = Counter(line.split()[6].split("?")[0] for line in lines)
