@@ -16,6 +16,7 @@ from functools import cache
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from lib.logs.counting import caps
 from lib.logs.parsing import clf
 from lib.logs.parsing.formats import FormatChoice, LogFormat
 
@@ -35,11 +36,20 @@ class Accelerator:
         self.make = make  # (module, fmt, start, end) -> a counter
 
 
+def _bounds() -> dict[str, int]:
+    """What bounds a counter's breakdowns (``lib.logs.counting.caps``), as they are now."""
+    return {
+        "url_cap": caps.URL_CAP,
+        "query_cap": caps.QUERY_CAP,
+        "visitor_cap": caps.VISITOR_CAP,
+    }
+
+
 ACCELERATORS = {
     "clf": Accelerator(
         "lib.logs.parsing._clf",
         lambda module, fmt, start, end: module.Counter(
-            fmt.roles == clf.COMBINED_ROLES, start, end
+            fmt.roles == clf.COMBINED_ROLES, start, end, **_bounds()
         ),
     ),
 }
