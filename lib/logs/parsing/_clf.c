@@ -449,24 +449,19 @@ found:
 /* ------------------------------------------------------------------------------------------ */
 /* One line.                                                                                   */
 
-typedef struct {
+typedef struct { /* 104 bytes: a block's lines are written, then read again (memory bound) */
     const char *host;
-    size_t host_len;
-    int64_t time_us;
     const char *offset; /* the 5 characters of the zone as written, e.g. -0400 */
-    int status;
-    int64_t bytes; /* -1: logged as "-" (null in polars, 0 in the byte total) */
     const char *pair;
-    size_t pair_len;
-    const char *request; /* between the prefix's quote and the suffix's, as kinds/clf.py cuts it */
-    size_t request_len;
-    const char *url; /* the path up to its first `?` (request_target); NULL: no path, a null URL */
-    size_t url_len;
-    Py_ssize_t query_len; /* the query, after the `?` at url + url_len; -1: no `?`, a null query */
-    const char *agent;    /* Combined: the user agent as logged, between its quotes; NULL: none */
-    size_t agent_len;
-    int agent_escaped; /* the agent holds `\"` or `\\`, which the visitor's key decodes */
+    const char *url;   /* the path up to its first `?` (request_target); NULL: no path */
+    const char *agent; /* Combined: the user agent as logged, between its quotes; NULL: none */
+    int64_t time_us;
+    int64_t bytes; /* -1: logged as "-" (null in polars, 0 in the byte total) */
     uint64_t host_hash, pair_hash, url_hash; /* set by parse_block, under the Counter's seed */
+    uint32_t host_len, pair_len, url_len, agent_len; /* a line of 2 GiB or more is left over */
+    int32_t query_len; /* the query, after the `?` at url + url_len; -1: no `?`, a null query */
+    uint16_t status;
+    uint8_t agent_escaped; /* the agent holds `\"` or `\\`, which the visitor's key decodes */
 } Line;
 
 static inline int
@@ -487,7 +482,7 @@ is_protocol(const char *p, size_t n)
     return 1;
 }
 
-/* The URL and query of a request (ln->request), as the polars path reads them: the path is the
+/* The URL and query of a request (r[0:n]), as the polars path reads them: the path is the
  * group of lib/logs/parsing/fields.py's _REQUEST_PATTERN
  * `^(?P<method>[^ ]+)(?: (?P<path>.*?))??(?: (?P<protocol>HTTP/[0-9.]+))?$` (leftmost-first,
  * the path lazy), the URL the path up to its first `?` and the query the rest. What the
@@ -502,10 +497,8 @@ is_protocol(const char *p, size_t n)
  *     `HTTP/[0-9.]+` (only one place can start it: it holds no space), else all of `rest`
  *     (`GET  HTTP/1.0` has the empty path, `GET / HTTP/` the path `/ HTTP/`). */
 static void
-request_target(Line *ln)
+request_target(const char *r, size_t n, Line *ln)
 {
-    const char *r = ln->request;
-    size_t n = ln->request_len;
     ln->url = NULL;
     ln->url_len = 0;
     ln->query_len = -1;
@@ -525,8 +518,8 @@ request_target(Line *ln)
         path_len = j - 6;
     const char *mark = memchr(rest, '?', path_len);
     ln->url = rest;
-    ln->url_len = mark ? (size_t)(mark - rest) : path_len;
-    ln->query_len = mark ? (Py_ssize_t)(path_len - ln->url_len - 1) : -1;
+    ln->url_len = (uint32_t)(mark ? (size_t)(mark - rest) : path_len);
+    ln->query_len = mark ? (int32_t)(path_len - ln->url_len - 1) : -1;
 }
 
 /* Printable ASCII only: nothing for block_to_lines to replace with U+FFFD (bytes over 0x7E,
@@ -720,7 +713,7 @@ agent_decodable(Line *ln)
 static int
 parse_line(const char *s, Py_ssize_t n, int combined, Line *out)
 {
-    if (!printable((const unsigned char *)s, (size_t)n))
+    if (n > (Py_ssize_t)INT32_MAX || !printable((const unsigned char *)s, (size_t)n))
         return 0;
     /* PREFIX_PATTERN `^[^ ]+ [^ ]+ [^ ]+ \[STAMP\] "`: `[^ ]+` cannot cross a space, so the
      * three fields end at the first three spaces and none may be empty. */
@@ -780,9 +773,9 @@ parse_line(const char *s, Py_ssize_t n, int combined, Line *out)
         }
         bytes_from = q + 6;
         out->pair = s + bytes_to + 1; /* `"referer" "agent"`, as _parse's splitn(" ", 2) */
-        out->pair_len = n - bytes_to - 1;
+        out->pair_len = (uint32_t)(n - bytes_to - 1);
         out->agent = s + agent_from;
-        out->agent_len = (size_t)(n - 1 - agent_from);
+        out->agent_len = (uint32_t)(n - 1 - agent_from);
         if (!agent_decodable(out))
             return 0;
     }
@@ -790,13 +783,11 @@ parse_line(const char *s, Py_ssize_t n, int combined, Line *out)
     if (q < prefix_end)
         return 0;
     out->host = s;
-    out->host_len = s1 - s;
+    out->host_len = (uint32_t)(s1 - s);
     out->offset = s + stamp + 21;
-    out->status = (s[q + 2] - '0') * 100 + (s[q + 3] - '0') * 10 + (s[q + 4] - '0');
+    out->status = (uint16_t)((s[q + 2] - '0') * 100 + (s[q + 3] - '0') * 10 + (s[q + 4] - '0'));
     out->bytes = bytes_value(s, bytes_from, bytes_to);
-    out->request = s + prefix_end;
-    out->request_len = (size_t)(q - prefix_end);
-    request_target(out);
+    request_target(s + prefix_end, (size_t)(q - prefix_end), out);
     return 1;
 }
 
@@ -842,6 +833,7 @@ typedef struct {
 typedef struct {
     const char *host, *agent; /* agent NULL: none (not logged, `-` or empty) */
     uint32_t gen;             /* the slot is used in this generation only */
+    uint32_t hash;            /* the host's (its slot: a line's is known, and asked for, ahead) */
 } Seen;
 
 typedef struct {
@@ -873,25 +865,26 @@ front_clear(Front *f)
     }
 }
 
+/* The first slot of a host whose hash (a Line's host_hash) is `hash`: its visitors (one per
+ * agent) are found from there. */
 static inline size_t
-front_slot(const Front *f, const char *host, const char *agent)
+front_slot(const Front *f, uint32_t hash)
 {
-    uint64_t x = ((uint64_t)(uintptr_t)host ^ f->seed) * 0x9E3779B97F4A7C15ULL;
-    x = (x ^ x >> 32 ^ (uint64_t)(uintptr_t)agent) * 0xc4ceb9fe1a85ec53ULL;
+    uint64_t x = ((uint64_t)hash ^ f->seed) * 0x9E3779B97F4A7C15ULL;
     return (size_t)(x ^ x >> 29) & f->mask;
 }
 
 /* Whether the visitor was seen today (1), else it is now (0); -1: no memory. */
 static int
-front_seen(Front *f, const char *host, const char *agent, size_t cap)
+front_seen(Front *f, const char *host, uint32_t hash, const char *agent, size_t cap)
 {
-    size_t i = front_slot(f, host, agent), steps = 0;
+    size_t i = front_slot(f, hash), steps = 0;
     for (; f->slots[i].gen == f->gen; i = (i + 1) & f->mask, steps++)
         if (f->slots[i].host == host && f->slots[i].agent == agent)
             return 1;
     if (steps > FRONT_STEPS || f->used >= cap) {
         front_clear(f);
-        return front_seen(f, host, agent, cap);
+        return front_seen(f, host, hash, agent, cap);
     }
     if ((f->used + 1) * 2 > f->mask + 1) {
         Front grown;
@@ -901,18 +894,18 @@ front_seen(Front *f, const char *host, const char *agent, size_t cap)
             Seen *e = &f->slots[j];
             if (e->gen != f->gen)
                 continue;
-            size_t k = front_slot(&grown, e->host, e->agent);
+            size_t k = front_slot(&grown, e->hash);
             while (grown.slots[k].gen == grown.gen)
                 k = (k + 1) & grown.mask;
-            grown.slots[k] = (Seen){e->host, e->agent, grown.gen};
+            grown.slots[k] = (Seen){e->host, e->agent, grown.gen, e->hash};
         }
         grown.used = f->used;
         grown.day = f->day;
         free(f->slots);
         *f = grown;
-        return front_seen(f, host, agent, cap);
+        return front_seen(f, host, hash, agent, cap);
     }
-    f->slots[i] = (Seen){host, agent, f->gen};
+    f->slots[i] = (Seen){host, agent, f->gen, hash};
     f->used++;
     return 0;
 }
@@ -1176,20 +1169,45 @@ sample_add(Sample *s, const char *key, size_t len, Py_ssize_t nul_at, uint64_t h
     return sample_fit(s, cap);
 }
 
-/* `from`'s keys added to `into` (bounded.distinct of the two). */
+/* `from`'s keys added to `into` (bounded.distinct of the two; `from` is then freed). The
+ * tables of the days only `from` saw move whole; of a day both saw, the smaller's keys go into
+ * the larger's. */
 static int
 sample_merge(Sample *into, Sample *from, size_t cap)
 {
     if (from->level > into->level && sample_raise(into, from->level) < 0)
         return -1;
+    if (into->level > from->level && sample_raise(from, into->level) < 0)
+        return -1;
     for (size_t p = 0; p < from->n_parts; p++) {
-        Table *keys = &from->parts[p].keys;
-        Part *part = sample_part(into, from->parts[p].day);
-        if (!part)
-            return -1;
+        Part *moved = &from->parts[p], *part = NULL;
+        for (size_t q = 0; q < into->n_parts && !part; q++)
+            if (into->parts[q].day == moved->day)
+                part = &into->parts[q];
+        if (!part) {
+            if (into->n_parts == into->cap_parts) {
+                size_t grown_cap = into->cap_parts ? into->cap_parts * 2 : 8;
+                Part *grown = realloc(into->parts, grown_cap * sizeof(Part));
+                if (!grown)
+                    return -1;
+                into->parts = grown;
+                into->cap_parts = grown_cap;
+            }
+            into->parts[into->n_parts++] = *moved;
+            into->used += moved->keys.used;
+            *moved = (Part){.day = moved->day}; /* its tables are into's now */
+            continue;
+        }
+        if (moved->keys.used > part->keys.used) {
+            Table larger = moved->keys;
+            moved->keys = part->keys;
+            part->keys = larger;
+            into->used += part->keys.used - moved->keys.used;
+        }
+        Table *keys = &moved->keys;
         for (size_t i = 0; i <= keys->mask; i++) {
             Entry *e = &keys->slots[i];
-            if (!e->key || !sampled(e->bytes, into->level))
+            if (!e->key)
                 continue;
             Entry *to = table_adopt(&part->keys, e, keys->probing.seed);
             if (!to)
@@ -1198,12 +1216,10 @@ sample_merge(Sample *into, Sample *from, size_t cap)
                 to->count = 1;
                 to->bytes = e->bytes;
                 into->used++;
-                if (sample_fit(into, cap) < 0)
-                    return -1;
             }
         }
     }
-    return 0;
+    return sample_fit(into, cap);
 }
 
 /* The URLs counted, the null URL with them (as a frame of them has a row for it). */
@@ -1555,6 +1571,7 @@ count_lines(Counts *c, const Line *lines, size_t n, int combined, uint64_t seed,
             const Line *ahead = &lines[i + AHEAD];
             __builtin_prefetch(&c->hosts.slots[ahead->host_hash & c->hosts.mask]);
             __builtin_prefetch(&c->urls.slots[ahead->url_hash & c->urls.mask]);
+            __builtin_prefetch(&c->front.slots[front_slot(&c->front, (uint32_t)ahead->host_hash)]);
             if (combined)
                 __builtin_prefetch(&c->pairs.slots[ahead->pair_hash & c->pairs.mask]);
         }
@@ -1633,7 +1650,8 @@ count_lines(Counts *c, const Line *lines, size_t n, int combined, uint64_t seed,
         int seen = recent->host == host_key && recent->agent == agent && recent->day == day;
         if (!seen) {
             *recent = (Recent){host_key, agent, day};
-            seen = front_seen(&c->front, host_key, agent, bounds->visitor_cap);
+            seen = front_seen(&c->front, host_key, (uint32_t)ln->host_hash, agent,
+                              bounds->visitor_cap);
             if (seen < 0)
                 return -1;
         }
@@ -1938,21 +1956,27 @@ sample_lists(const Sample *s, int visitors, PyObject **keys, PyObject **hashes)
         return -1;
     for (size_t p = 0; p < s->n_parts; p++) {
         const Table *t = &s->parts[p].keys;
-        for (size_t i = 0; i <= t->mask; i++) {
+        PyObject *day = visitors ? PyLong_FromLongLong((long long)s->parts[p].day) : NULL;
+        if (visitors && !day)
+            return -1;
+        for (size_t i = 0; t->slots && i <= t->mask; i++) {
             const Entry *e = &t->slots[i];
             if (!e->key)
                 continue;
             PyObject *key;
             if (visitors)
-                key = PyLong_FromLongLong((long long)s->parts[p].day);
+                key = Py_NewRef(day); /* one object for the day's keys */
             else {
                 const char *mark = memchr(e->key, '?', e->len);
                 key = ascii_str(e->key, mark ? (size_t)(mark - e->key) : e->len);
             }
             if (append_new(*keys, key) < 0 ||
-                append_new(*hashes, PyLong_FromUnsignedLongLong(e->bytes)) < 0)
+                append_new(*hashes, PyLong_FromUnsignedLongLong(e->bytes)) < 0) {
+                Py_XDECREF(day);
                 return -1;
+            }
         }
+        Py_XDECREF(day);
     }
     return 0;
 }
@@ -2002,6 +2026,18 @@ Counter_result(Counter *self, PyObject *Py_UNUSED(ignored))
     /* All shards locked: no add() counts meanwhile. The others are merged into the first. */
     for (int i = 0; i < SHARDS; i++)
         PyThread_acquire_lock(self->shards[i].lock, WAIT_LOCK);
+    /* The shard with the most visitors (the biggest tables) takes the others' counts. */
+    for (int i = 1; i < SHARDS; i++)
+        if (self->shards[i].ready && (!self->shards[0].ready ||
+                                      self->shards[i].counts.visitors.used >
+                                          self->shards[0].counts.visitors.used)) {
+            Counts counts = self->shards[0].counts;
+            int ready = self->shards[0].ready;
+            self->shards[0].counts = self->shards[i].counts;
+            self->shards[0].ready = 1;
+            self->shards[i].counts = counts;
+            self->shards[i].ready = ready;
+        }
     Counts *c = &self->shards[0].counts;
     PyObject *hours[4] = {NULL}, *host_bytes = NULL;
     int failed = !shard_ready(self, &self->shards[0]);
