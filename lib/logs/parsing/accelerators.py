@@ -36,6 +36,11 @@ class Accelerator:
         self.make = make  # (module, fmt, start, end) -> a counter
 
 
+# Fields whose breakdowns (time taken per URL, virtual hosts) the compiled counter does not
+# count yet: a format that logs one is read by polars alone.
+UNCOUNTED_ROLES = frozenset({"vhost", "duration_s", "duration_ms", "duration_us"})
+
+
 def _bounds() -> dict[str, int]:
     """What bounds a counter's breakdowns (``lib.logs.counting.caps``), as they are now."""
     return {
@@ -69,6 +74,8 @@ def counter_for(choice: FormatChoice, window: Window) -> Any | None:
     from a forwarding header, or a filter, leaves every line to polars)."""
     if choice.client.source(choice.primary.roles) != "host" or window.only.active:
         return None
+    if any(role in UNCOUNTED_ROLES for role in choice.primary.roles):
+        return None  # the breakdowns of what the counter does not count: polars counts them
     made = counter(choice.primary, *window.micros())
     if made is None or not getattr(made, "breakdowns", False):
         return None  # a build that counts no URLs, bytes per host... (lib.logs.counting.bounded)

@@ -8,6 +8,7 @@ import random
 import tempfile
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -23,7 +24,7 @@ from lib.logs.datasets.synthetic import generate_log
 from lib.logs.engines.local import summarize_log
 from lib.logs.engines.pipeline import PieceReader
 from lib.logs.parsing import accelerators
-from lib.logs.parsing.formats import FORMATS
+from lib.logs.parsing.formats import FORMATS, FormatChoice
 from lib.logs.reading._compression import HEAD_BYTES, sniff
 from lib.logs.reading.partitions import Partition
 from lib.logs.window import Window
@@ -589,3 +590,11 @@ def test_a_stream_over_every_cap_stays_within_them(monkeypatch, tmp_path):
     truth = Counter(line.split()[6].split("?")[0] for line in lines)
     for url, n in fast.urls.select("url", "requests").rows():
         assert truth[url] - fast.url_error <= n <= truth[url]
+
+
+def test_a_format_that_logs_a_time_taken_or_a_virtual_host_is_left_to_polars():
+    # the compiled counter counts neither (durations and vhosts come from polars alone)
+    for roles in (("vhost",), ("duration_ms",), ("duration_us", "vhost")):
+        fmt = replace(FORMATS["combined"], roles=FORMATS["combined"].roles + roles)
+        assert accelerators.counter_for(FormatChoice.of(fmt), WINDOW) is None
+    assert accelerators.counter_for(CHOICES["combined"], WINDOW) is not None
