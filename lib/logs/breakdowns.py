@@ -10,6 +10,7 @@ import polars as pl
 
 from lib.logs.counting import bounded
 from lib.logs.counting.summary import LogSummary
+from lib.logs.report._chart_data import per_hour
 
 TOP_URLS = 10  # URLs, hosts by bytes and virtual hosts listed
 PERCENTILES = {"p50_ms": 0.50, "p90_ms": 0.90, "p99_ms": 0.99}
@@ -92,7 +93,9 @@ def hourly(summary: LogSummary) -> list[dict]:
             "client_errors": int(client),
             "server_errors": int(server),
         }
-        for hour, requests, client, server in summary.hourly.sort("hour").iter_rows()
+        for hour, requests, client, server in per_hour(summary.hourly)
+        .select("hour", "requests", "client_errors", "server_errors")
+        .iter_rows()
     ]
 
 

@@ -20,7 +20,7 @@ import polars as pl
 
 from lib.logs.counting import bounded
 from lib.logs.counting.parsed import summarize_lines, summarize_parsed
-from lib.logs.counting.summary import UTC_TIME, LogSummary, combine, no_durations
+from lib.logs.counting.summary import UTC_TIME, LogSummary, combine, no_durations, no_hours
 from lib.logs.parsing import accelerators
 from lib.logs.parsing.accelerators import Counted
 from lib.logs.parsing.formats import FormatChoice
@@ -88,8 +88,9 @@ class BlockSummaries:
             hosts=_frame("host", pl.String, host_keys, host_counts, more["host_bytes"]),
             window_hosts=_frame("host", pl.String, window_keys, window_counts),
             hourly=hourly.with_columns(
-                pl.Series(name, counts, dtype=pl.UInt64) for name, counts in errors
-            ),
+                pl.lit(offsets[0] if len(offsets) == 1 else None, pl.String).alias("utc_offset"),
+                *(pl.Series(name, counts, dtype=pl.UInt64) for name, counts in errors),
+            ).select(*no_hours().columns),
             urls=urls.urls,
             url_error=urls.error,
             url_queries=urls.queries,

@@ -95,7 +95,8 @@ def summarize_parsed(
 
 
 def _breakdowns(requests: pl.DataFrame) -> list[pl.DataFrame]:
-    """Requests and bytes per host; requests, 4xx and 5xx per hour; requests and bytes per URL
+    """Requests and bytes per host; requests, 4xx and 5xx per hour and offset; requests and
+    bytes per URL
     (the path without its query), the URLs' distinct queries (hashed), their times taken (in
     buckets) where the format logs one; requests and bytes per virtual host where it logs one;
     the day's distinct visitors (client and user agent, hashed). As ``LogSummary`` holds them
@@ -109,7 +110,7 @@ def _breakdowns(requests: pl.DataFrame) -> list[pl.DataFrame]:
     agent = pl.col("user_agent") if "user_agent" in requests.columns else pl.lit(None, pl.String)
     found = [
         frame.group_by("host").agg(_LEN, sent),
-        frame.group_by(pl.col("time").dt.truncate("1h").alias("hour")).agg(
+        frame.group_by(pl.col("time").dt.truncate("1h").alias("hour"), "utc_offset").agg(
             _LEN,
             status.is_between(400, 499).sum().cast(pl.UInt64).alias("client_errors"),
             status.is_between(500, 599).sum().cast(pl.UInt64).alias("server_errors"),

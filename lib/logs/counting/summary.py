@@ -39,6 +39,12 @@ def no_counts(key: str, dtype: pl.DataType, more: dict | None = None) -> pl.Data
     return pl.DataFrame(schema={key: dtype, "requests": pl.UInt64, **(more or {})})
 
 
+def no_hours() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={"hour": UTC_TIME, "utc_offset": pl.String, "requests": pl.UInt64, **ERRORS}
+    )
+
+
 def no_hashes(key: str, dtype: pl.DataType) -> pl.DataFrame:
     """A sample of distinct hashes per ``key``: the second column is the hash."""
     value = "query" if key == "url" else "visitor"
@@ -65,7 +71,9 @@ class LogSummary:
     bytes_sent: int = 0
     hosts: pl.DataFrame = field(default_factory=lambda: no_counts("host", pl.String, BYTES))
     window_hosts: pl.DataFrame = field(default_factory=lambda: no_counts("host", pl.String))
-    hourly: pl.DataFrame = field(default_factory=lambda: no_counts("hour", UTC_TIME, ERRORS))
+    # hour, utc_offset (as the server wrote it: a log across a daylight-saving change has both
+    # in its hours), requests, client_errors (4xx), server_errors (5xx)
+    hourly: pl.DataFrame = field(default_factory=no_hours)
     statuses: pl.DataFrame = field(default_factory=lambda: no_counts("status", pl.UInt16))
     utc_offsets: pl.DataFrame = field(default_factory=lambda: no_counts("utc_offset", pl.String))
     formats: pl.DataFrame = field(default_factory=lambda: no_counts("format", pl.String))
@@ -151,7 +159,7 @@ def combine(parts: list[LogSummary], ordered: bool = True) -> LogSummary:
         bytes_sent=sum(p.bytes_sent for p in parts),
         hosts=_merge([p.hosts for p in parts], "host", ordered),
         window_hosts=_merge([p.window_hosts for p in parts], "host", ordered),
-        hourly=_merge([p.hourly for p in parts], "hour", ordered),
+        hourly=_merge([p.hourly for p in parts], ["hour", "utc_offset"], ordered),
         statuses=_merge([p.statuses for p in parts], "status", ordered),
         utc_offsets=_merge([p.utc_offsets for p in parts], "utc_offset", ordered),
         formats=_merge([p.formats for p in parts], "format", ordered),
