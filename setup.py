@@ -1,5 +1,5 @@
-"""The one compiled module, lib.logs.parsing._clf (the Common and Combined formats' fast path);
-everything else is declared in pyproject.toml. Optional: without a C compiler the install
+"""The one compiled module, lib.logs.parsing._clf (the fast path of Common, Combined and
+Combined with fields after it); everything else is declared in pyproject.toml. Optional: without a C compiler the install
 still succeeds and the polars path reads every line (tests/unit/logs/test_fast_summary.py then
 fails, so CI notices)."""
 

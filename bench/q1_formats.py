@@ -23,10 +23,12 @@ log and each JSON one with the format ``bench/q1_goaccess_totals.py`` gives it
 valid requests must be the line count too.
 
 Prints the CPU, then a table: each variant's parser kind, Q1's best seconds and peak memory,
-Q1 over Combined's Q1 (target: the Combined-with-more-fields layouts within 1.3x), GoAccess's
-seconds and Q1 over GoAccess on the same log (target: JSON lines ahead of GoAccess, below 1),
-the tree before's seconds and Q1 over them, and Q1's seconds in each round; then the figures
-as JSON (also written to ``--json``). Exits 1 if a count is not the line count.
+Q1 over Combined's Q1 (target: the Combined-with-more-fields layouts within 1.3x), Q1's least
+CPU seconds (user and system, every thread) and their ratio to Combined's (on a machine shared
+with other work, steadier than wall time), GoAccess's seconds and Q1 over GoAccess on the same
+log (target: JSON lines ahead of GoAccess, below 1), the tree before's seconds and Q1 over
+them, and Q1's seconds in each round; then the figures as JSON (also written to ``--json``).
+Exits 1 if a count is not the line count.
 """
 
 from __future__ import annotations
@@ -58,9 +60,11 @@ BASELINE = "nginx_combined"
 VARIANTS_TIMED = (
     BASELINE,
     "nginx_main",
+    "apache_combined_duration",
     "nginx_request_time",
     "nginx_upstream_host",
     "ingress_nginx",
+    "traefik_clf",
     "nginx_json",
     "caddy_json",
     "traefik_json",
@@ -110,17 +114,18 @@ def write_variant(name: str, lines: int, distinct: int, folder: Path) -> Path:
     return log
 
 
-def timed(command: list[str], out: Path, tree: Path = ROOT) -> tuple[float, float, int]:
+def timed(command: list[str], out: Path, tree: Path = ROOT) -> tuple[float, float, int, float]:
     """Run ``command`` in ``tree`` (its ``lib`` imported), its output into ``out`` and what it
     says on standard error beside it: (wall seconds, peak RSS in MB of its process tree, exit
-    code)."""
+    code, CPU seconds of the process: user and system, all its threads)."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     with out.open("wb") as sink, out.with_suffix(".err").open("wb") as errors:
         started = time.perf_counter()
         proc = subprocess.Popen(command, stdout=sink, stderr=errors, cwd=tree, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - started
-    return elapsed, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
+    return elapsed, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), cpu
 
 
 def q1_command(name: str, log: Path) -> list[str]:
@@ -137,7 +142,7 @@ def run_q1(name: str, log: Path, folder: Path, tree: Path = ROOT) -> dict:
     """One timed Q1 run (``tree``'s): seconds, peak MB, the requests it counted and the
     format it read."""
     out = folder / "q1.json"
-    seconds, peak, code = timed(q1_command(name, log), out, tree)
+    seconds, peak, code, cpu = timed(q1_command(name, log), out, tree)
     if code:
         return {"seconds": seconds, "peak_mb": peak, "requests": f"exit {code}", "format": None}
     result = json.loads(out.read_text())
@@ -145,6 +150,7 @@ def run_q1(name: str, log: Path, folder: Path, tree: Path = ROOT) -> dict:
     return {
         "seconds": seconds,
         "peak_mb": peak,
+        "cpu_s": cpu,
         "requests": result["total_requests"],
         "format": ",".join(formats),
     }
@@ -164,7 +170,7 @@ def run_goaccess(log: Path, args: tuple[str, ...], folder: Path) -> dict:
     report = folder / "report.json"
     report.unlink(missing_ok=True)
     command = ["goaccess", str(log), *args, "--no-progress", "--no-global-config", "-o"]
-    seconds, peak, code = timed([*command, str(report)], folder / "goaccess.out")
+    seconds, peak, code, _ = timed([*command, str(report)], folder / "goaccess.out")
     if code or not report.exists():
         return {"seconds": seconds, "peak_mb": peak, "requests": f"exit {code}"}
     general = json.loads(report.read_bytes().decode("utf-8", "replace"))["general"]
@@ -185,14 +191,18 @@ def best(runs: list[dict]) -> dict:
 
 
 def ratios(
-    q1: dict[str, dict], goaccess: dict[str, dict], before: dict[str, dict]
+    q1: dict[str, dict], goaccess: dict[str, dict], before: dict[str, dict], cpu: dict[str, float]
 ) -> dict[str, dict[str, float]]:
-    """Q1 over Combined's Q1, over GoAccess on the same log and over the tree before, per
+    """Q1 over Combined's Q1 (wall seconds, and the least CPU seconds of a run: on a shared
+    machine the steadier figure), over GoAccess on the same log and over the tree before, per
     variant (where measured)."""
     base = q1[BASELINE]["seconds"]
     found: dict[str, dict[str, float]] = {}
     for name, run in q1.items():
-        found[name] = {"q1_over_combined": run["seconds"] / base}
+        found[name] = {
+            "q1_over_combined": run["seconds"] / base,
+            "cpu_over_combined": cpu[name] / cpu[BASELINE],
+        }
         if name in goaccess:
             found[name]["q1_over_goaccess"] = run["seconds"] / goaccess[name]["seconds"]
         if name in before:
@@ -218,8 +228,11 @@ def table(names: list[str], measured: dict, figures: dict[str, dict[str, float]]
     """The figures of each variant, a row each (``measured``: ``q1``, ``goaccess``,
     ``before``, ``q1_rounds_s``)."""
     q1, goaccess, before = measured["q1"], measured["goaccess"], measured["before"]
-    head = "| variant | kind | Q1 s | Q1 peak MB | Q1 / Combined | GoAccess s | Q1 / GoAccess |"
-    rule = "|---|---|---:|---:|---:|---:|---:|"
+    head = (
+        "| variant | kind | Q1 s | Q1 peak MB | Q1 / Combined | Q1 CPU s | CPU / Combined "
+        "| GoAccess s | Q1 / GoAccess |"
+    )
+    rule = "|---|---|---:|---:|---:|---:|---:|---:|---:|"
     if before:
         head += " before s | Q1 / before |"
         rule += "---:|---:|"
@@ -230,7 +243,8 @@ def table(names: list[str], measured: dict, figures: dict[str, dict[str, float]]
         over = f"{ratio['q1_over_goaccess']:.3f}" if name in goaccess else "-"
         row = (
             f"| {name} | {kind} | {run['seconds']:.2f} | {run['peak_mb']:.0f} "
-            f"| {ratio['q1_over_combined']:.2f} | {theirs} | {over} |"
+            f"| {ratio['q1_over_combined']:.2f} | {measured['q1_cpu_s'][name]:.2f} "
+            f"| {ratio['cpu_over_combined']:.2f} | {theirs} | {over} |"
         )
         if before:
             earlier = f"{before[name]['seconds']:.2f}" if name in before else "-"
@@ -298,6 +312,10 @@ def measure(names: list[str], logs: dict[str, Path], args: argparse.Namespace) -
         "q1_rounds_s": {
             name: [run["seconds"] for run in each] for name, each in runs["q1"].items()
         },
+        "q1_cpu_s": {  # the least CPU seconds of a run (a failed run has none)
+            name: min(run.get("cpu_s", float("inf")) for run in each)
+            for name, each in runs["q1"].items()
+        },
         "before": {name: best(each) for name, each in runs.get("before", {}).items()},
         "goaccess": {name: best(each) for name, each in goaccess.items()},
     }
@@ -332,7 +350,9 @@ def main() -> int:
     for log in logs.values():  # into the page cache
         subprocess.run(["cat", str(log)], stdout=subprocess.DEVNULL, check=True)
     measured = measure(names, logs, args)
-    figures = ratios(measured["q1"], measured["goaccess"], measured["before"])
+    figures = ratios(
+        measured["q1"], measured["goaccess"], measured["before"], measured["q1_cpu_s"]
+    )
     command = shlex.join([Path(sys.executable).name, *sys.argv])
     print(f"\n{command}")
     print(f"CPU: {cpu_model()} ({os.cpu_count()} CPUs); {versions()}")

@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 root=$PWD
 python=${PYTHON:-.venv/bin/python}
 [[ $python = /* ]] || python=$root/$python
-tests=(test_fast_path.py test_local_engine.py test_clf_fuzz.py test_clf_hash.py test_clf_grammar.py)
+tests=(test_fast_path.py test_local_engine.py test_clf_fuzz.py test_clf_hash.py test_clf_grammar.py
+  test_tails.py)
 
 libasan=$(gcc -print-file-name=libasan.so)
 if [[ $libasan != /* ]]; then

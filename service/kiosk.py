@@ -2,6 +2,7 @@
 
     python service/kiosk.py --kiosk-id 42 [--port 8080] [--host 127.0.0.1] [--workers 2]
                             [--threads 8] [--request-timeout 10] [--server buffered]
+                            [--max-connections 1000] [--connections-per-client 64]
                             (or: python -m service.kiosk ...)
 
 - ``POST /votes`` ``{"candidate": "1", "vote_id": "..."}`` (vote_id optional, for safe
@@ -20,14 +21,18 @@
   are refused if they are (503 then); ``GET /`` -> the
   kiosk screen (buttons, totals, both charts; with the token in it when asked for from this
   machine by a loopback name, see ``lib.votes.http_rules.screen_may_hold_token``);
-  ``GET /openapi.json`` -> this API as OpenAPI 3.0.
+  ``GET /openapi.json`` -> this API as OpenAPI 3.0; ``GET /metrics`` -> the kiosk's metrics
+  in the Prometheus text format, all its server processes together (``lib.votes.metrics``; 404
+  with ``METRICS=0``).
 
 It never touches the database. Configuration: ``AMQP_URL`` (one node or a cluster's list),
 ``VOTES_QUEUE``, ``VOTES_QUEUE_TYPE``, ``CACHE_DIR``,
-``CANDIDATES``, ``KIOSK_TOKEN``, ``RATE_LIMIT``, ``KIOSK_HOSTS`` (see ``lib.votes.settings``).
-Served by gunicorn processes running ``service.kiosk_server``'s worker: an asyncio loop reads
-each request whole, within deadlines, and a thread runs the app on it; one broker connection
-per process, shared by its threads.
+``CANDIDATES``, ``KIOSK_TOKEN``, ``RATE_LIMIT``, ``KIOSK_HOSTS``, ``METRICS`` (see
+``lib.votes.settings``). Served by gunicorn processes running ``service.kiosk_server``'s worker:
+an asyncio loop reads each request whole, within deadlines, and a thread runs the app on it; one
+broker connection per process, shared by its threads. The processes write their metrics into a
+directory the kiosk makes for the run in the system's temporary directory (``TMPDIR``) and
+removes when it stops (``lib.votes.metrics.multiprocess_directory``).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ if not __package__:  # `python service/kiosk.py`: import from the repository roo
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import argparse
+import contextlib
 import hmac
 import html
 import ipaddress
@@ -72,10 +78,11 @@ from lib.votes.message import (
     check_kiosk_id,
     vote_from_request,
 )
+from lib.votes.metrics import CONTENT_TYPE, KioskMetrics, multiprocess_directory
 from lib.votes.rate_limit import ClientBuckets
 from lib.votes.refusals import Refusals
-from lib.votes.settings import load_settings
-from service.kiosk_server import Limits, serve
+from lib.votes.settings import VoteSettings, load_settings
+from service.kiosk_server import CLIENT_CONNECTIONS, MAX_CONNECTIONS, Limits, serve
 from service.openapi import openapi_document
 
 # Run as a script this file is __main__; its logger keeps the module's name all the same.
@@ -104,6 +111,7 @@ def make_app(
     refusals: Refusals | None = None,
     cache_max_bytes: int = CACHE_MAX_BYTES,
     clock: KioskClock | None = None,
+    metrics: KioskMetrics | None = None,
 ) -> Bottle:
     """The kiosk's Bottle application. ``publisher_factory`` makes the publisher, once per server
     process, on the first request that needs it. ``POST /votes`` is refused (403) for a Host
@@ -111,13 +119,15 @@ def make_app(
     it needs ``Authorization: Bearer <token>`` (401); with ``rate_limit`` (votes/s per client,
     per process) excess votes get 429. Every refusal is counted and logged by ``refusals``.
     With ``clock``, votes are stamped by it and refused when it says so (503, or 403 before the
-    opening); without, stamped by this machine's clock.
+    opening); without, stamped by this machine's clock. ``metrics`` (default: this process's
+    own) counts votes and refusals and times confirms; ``GET /metrics`` serves them.
     Files in ``cache_dir`` over ``cache_max_bytes`` are not read. The screen (``GET /``) holds
     ``token`` for a browser on this machine only (``screen_may_hold_token``)."""
     app = Bottle()
     buckets = ClientBuckets(rate_limit, 2 * rate_limit) if rate_limit else None
     hosts = hosts or HostPolicy.serving("127.0.0.1")
-    refusals = refusals or Refusals()
+    metrics = metrics or KioskMetrics()
+    refusals = refusals or Refusals(counter=metrics.requests_refused)
     expected = f"Bearer {token}".encode() if token else None
     state: dict = {}
     lock = threading.Lock()
@@ -138,6 +148,10 @@ def make_app(
             json.dumps({"error": reason}), status, {"Content-Type": "application/json"}
         )
 
+    def refuse_vote(why: str, status: int, reason: str) -> HTTPResponse:
+        metrics.votes_refused.labels(why).inc()
+        return fail(status, reason)
+
     @app.hook("before_request")
     def _path():
         # Bottle drops the bytes of a path that are not UTF-8: /vo%fftes would reach /votes
@@ -157,13 +171,14 @@ def make_app(
             environ.get("HTTP_HOST"), environ.get("HTTP_ORIGIN"), environ.get("SERVER_PORT", "")
         )
         if foreign is not None:
-            raise fail(403, foreign)
+            raise refuse_vote("foreign_origin", 403, foreign)
         if expected is not None:  # before the rate limit: a stranger spends nobody's budget
             given = request.get_header("Authorization", "").encode("utf-8", "replace")
             if not hmac.compare_digest(given, expected):
-                raise fail(401, "a valid 'Authorization: Bearer <token>' header is required")
+                reason = "a valid 'Authorization: Bearer <token>' header is required"
+                raise refuse_vote("unauthorized", 401, reason)
         if buckets is not None and not buckets.allow(environ.get("REMOTE_ADDR", "")):
-            raise fail(429, "too many votes from this client; slow down")
+            raise refuse_vote("rate_limited", 429, "too many votes from this client; slow down")
         try:
             body = read_body(request.environ, MAX_BODY_BYTES)
             vote = vote_from_request(body, request.content_type, kiosk_id, candidates)
@@ -171,17 +186,25 @@ def make_app(
                 watch_clock()
                 vote = replace(vote, cast_at=clock.stamp())
         except VoteError as exc:
-            raise fail(exc.status, exc.reason) from None
+            why = {503: "clock", 403: "not_open"}.get(exc.status, "invalid")
+            raise refuse_vote(why, exc.status, exc.reason) from None
+        handed = time.perf_counter()
         try:
             publisher().publish(vote)
         except BrokerUnavailable as exc:
+            metrics.confirm_seconds.observe(time.perf_counter() - handed)
             logger.warning("vote %s not handed over: %s", vote.vote_id, exc)
+            refused = isinstance(exc, VotesRefused)
             said = (  # a refusal's reason is for clients; a broker fault's stays in the log
-                f"vote not taken: {exc}"
-                if isinstance(exc, VotesRefused)
-                else "vote not confirmed by the ballot box"
+                f"vote not taken: {exc}" if refused else "vote not confirmed by the ballot box"
             )
-            raise fail(503, f"{said}; retry with the same vote_id (it will count once)") from None
+            raise refuse_vote(
+                "queue_refused" if refused else "broker_unavailable",
+                503,
+                f"{said}; retry with the same vote_id (it will count once)",
+            ) from None
+        metrics.confirm_seconds.observe(time.perf_counter() - handed)
+        metrics.votes_accepted.inc()
         response.status = 202
         return {"vote_id": vote.vote_id, "candidate": vote.candidate, "kiosk_id": kiosk_id}
 
@@ -254,6 +277,12 @@ def make_app(
     @app.get("/openapi.json")
     def openapi():
         return document
+
+    @app.get("/metrics")
+    def get_metrics():
+        if not metrics.enabled:
+            raise fail(404, "metrics are off on this kiosk (METRICS=0)")
+        return HTTPResponse(metrics.exposition(), 200, {"Content-Type": CONTENT_TYPE})
 
     @app.get("/")
     def page():
@@ -371,6 +400,20 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds a client has to send a whole request, head and body (then 408)",
     )
     parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=MAX_CONNECTIONS,
+        help="connections a server process keeps open, all clients together (over it, one "
+        "waiting connection of the client holding the most is closed)",
+    )
+    parser.add_argument(
+        "--connections-per-client",
+        type=int,
+        default=CLIENT_CONNECTIONS,
+        help="connections a server process keeps open for one client address (an IPv6 /64); "
+        "over it, the client's longest-waiting one is closed",
+    )
+    parser.add_argument(
         "--server",
         choices=["buffered", "gthread", "bottle"],
         default="buffered",
@@ -393,6 +436,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         kiosk_id = check_kiosk_id(args.kiosk_id)
+        if not 1 <= args.connections_per_client <= args.max_connections:
+            raise ConfigError(
+                f"--connections-per-client must be 1 to --max-connections "
+                f"({args.max_connections}), got {args.connections_per_client}"
+            )
         if not _loopback(args.host) and not settings.kiosk_token:
             raise ConfigError(
                 f"--host {args.host} is reachable from other machines: set KIOSK_TOKEN, the "
@@ -401,7 +449,21 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         logger.error("%s", exc)
         return 2
-    refusals = Refusals()  # before gunicorn forks: its counts are shared by every process
+    # before gunicorn forks: every process writes its metrics into the run's directory
+    with (
+        multiprocess_directory(os.environ, f"kiosk-{kiosk_id}-metrics-")
+        if settings.metrics
+        else contextlib.nullcontext()
+    ) as directory:
+        return _serve(args, settings, kiosk_id, KioskMetrics(directory, settings.metrics))
+
+
+def _serve(
+    args: argparse.Namespace, settings: VoteSettings, kiosk_id: str, metrics: KioskMetrics
+) -> int:
+    """Build the app and serve it until the server stops."""
+    # before gunicorn forks: its counts are shared by every process
+    refusals = Refusals(counter=metrics.requests_refused)
     app = make_app(
         kiosk_id,
         settings.candidates,
@@ -422,15 +484,17 @@ def main(argv: list[str] | None = None) -> int:
             settings.votes_open_at,
             wall=lambda: time.time() + args.clock_offset,
         ),
+        metrics=metrics,
     )
     logger.info(
-        "kiosk %s on http://%s:%d/ (queue %s, cache %s, %s server)",
+        "kiosk %s on http://%s:%d/ (queue %s, cache %s, %s server, metrics %s)",
         kiosk_id,
         args.host,
         args.port,
         settings.votes_queue,
         settings.cache_dir,
         args.server,
+        metrics.directory or "off",
     )
     if args.server == "bottle":
         app.run(host=args.host, port=args.port, quiet=True)
@@ -440,6 +504,9 @@ def main(argv: list[str] | None = None) -> int:
             args.request_timeout,
             headers=tuple(SECURITY_HEADERS.items()),
             on_refusal=refusals.record,
+            metrics=metrics,
+            max_connections=args.max_connections,
+            client_connections=args.connections_per_client,
         )
         serve(app, args.host, args.port, args.workers, args.threads, limits, args.server)
     return 0

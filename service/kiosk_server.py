@@ -10,6 +10,12 @@ app needs, and a thread never waits on a client. Deadlines: ``keepalive`` second
 byte of a request, then ``request_timeout`` for the whole of it (408 after that, however slowly
 it trickles in). Pipelined requests are answered in order, one at a time.
 
+Connections are capped per client (an IPv4 address, an IPv6 /64) and in all, per process
+(``lib.votes.connections``): a connection over a cap takes the place of one that is waiting,
+the client's own or, over the total, one of the client holding the most; one is never closed
+while its request is being answered. Every connection closed or refused so is counted
+(``connections_refused`` in ``lib.votes.metrics``) and logged, a line a second at most.
+
 ``serve(app, host, port, workers, threads, limits)``; ``server="gthread"`` serves with gunicorn's
 gthread worker instead (the setup this replaced, kept for the benchmark).
 """
@@ -25,13 +31,17 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
 from urllib.parse import unquote_to_bytes
 
 from gunicorn.workers.base import Worker
 
+from lib.votes.connections import ConnectionCaps
+from lib.votes.metrics import KioskMetrics
+from lib.votes.rate_limit import client_key
+from lib.votes.throttle import LogThrottle
 from service.http_framing import (
     Closed,
     Refused,
@@ -44,7 +54,8 @@ from service.http_framing import (
 )
 
 logger = logging.getLogger(__name__)
-MAX_CONNECTIONS = 1000  # per process; more are closed at once
+MAX_CONNECTIONS = 1000  # per process
+CLIENT_CONNECTIONS = 64  # per client, per process
 _JSON = ("Content-Type", "application/json")
 _date: tuple[int, str] = (0, "")
 
@@ -57,7 +68,11 @@ class Limits:
     request_timeout: float = 10.0  # seconds from a request's first byte to the end of its body
     keepalive: float = 5.0  # seconds an idle connection waits for its next request
     headers: tuple[tuple[str, str], ...] = ()  # added to the server's own refusals
+    max_connections: int = MAX_CONNECTIONS  # per process
+    client_connections: int = CLIENT_CONNECTIONS  # per client, per process
     on_refusal: Callable[[int, str, str], None] | None = None  # (status, reason, client address)
+    # connections open and refused are counted here; a process's are forgotten when it exits
+    metrics: KioskMetrics = field(default_factory=lambda: KioskMetrics(enabled=False))
 
 
 def http_date() -> str:
@@ -84,6 +99,8 @@ class BufferingWorker(Worker):
         self._pool = ThreadPoolExecutor(self.cfg.threads, thread_name_prefix="kiosk-request")
         self._connections: set[asyncio.Task] = set()
         self._idle: set[asyncio.Task] = set()
+        self._caps = ConnectionCaps(self.limits.max_connections, self.limits.client_connections)
+        self._capped_log = LogThrottle(interval=1.0)
         servers = [
             await asyncio.start_server(self._connection, sock=listener.sock, backlog=2048)
             for listener in self.sockets
@@ -102,11 +119,18 @@ class BufferingWorker(Worker):
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         """Serve one connection: request, response, and again while it is kept alive."""
         task = asyncio.current_task()
-        if len(self._connections) >= MAX_CONNECTIONS:
+        metrics = self.limits.metrics
+        peer = writer.get_extra_info("peername") or ("", 0)
+        admission = self._caps.admit(task, str(peer[0]))
+        if admission.cap is not None:
+            self._capped(admission.cap, admission.admitted, str(peer[0]))
+        if not admission.admitted:
             writer.transport.abort()
             return
+        if admission.closing is not None:
+            admission.closing.cancel()  # it forgets itself as it ends
         self._connections.add(task)
-        peer = writer.get_extra_info("peername") or ("", 0)
+        metrics.connections_open.inc()
         local = writer.get_extra_info("sockname") or ("", 0)
         source = Source(reader)
         loop = asyncio.get_running_loop()
@@ -123,6 +147,7 @@ class BufferingWorker(Worker):
                 if request is None:
                     break
                 environ = self._environ(request, peer, local)
+                self._caps.busy(task)  # not to be closed for another while it is answered
                 status, headers, body = await loop.run_in_executor(self._pool, self._call, environ)
                 close = not request.keep_alive or not self.alive
                 headers.append(("Date", http_date()))
@@ -131,13 +156,35 @@ class BufferingWorker(Worker):
                 )
                 async with asyncio.timeout(self.limits.request_timeout):
                     await writer.drain()
+                self._caps.waiting(task)
                 if close:
                     break
         except (Closed, TimeoutError, ConnectionError, asyncio.CancelledError):
             pass
         finally:
             self._connections.discard(task)
+            self._caps.release(task)
+            metrics.connections_open.dec()
             writer.close()
+
+    def _capped(self, cap: str, admitted: bool, client: str) -> None:
+        """Count a connection closed or refused to keep ``cap``; log it, a line a second."""
+        self.limits.metrics.connections_refused.labels(cap).inc()
+        left_out = self._capped_log.admit()
+        if left_out is None:
+            return
+        what = (
+            f"{client_key(client)} over {self.limits.client_connections} connections per client"
+            if cap == "per_client"
+            else f"{self.limits.max_connections} connections in this process"
+        )
+        done = (
+            f"closed a waiting connection to take one from {client}"
+            if admitted
+            else f"refused a connection from {client}: none waiting to close"
+        )
+        more = f" (and {left_out} more not logged)" if left_out else ""
+        logger.warning("%s (%s)%s", done, what, more)
 
     async def _read(
         self, source: Source, writer: asyncio.StreamWriter, peer: tuple
@@ -280,6 +327,7 @@ def serve(
         "limit_request_fields": 50,
         "accesslog": None,
         "proc_name": "kiosk",
+        "child_exit": lambda _arbiter, child: limits.metrics.process_gone(child.pid),
     }
 
     class _Server(BaseApplication):

@@ -28,6 +28,12 @@ the queue empty. If consuming ends otherwise (the broker cancels the consumer: t
 deleted, say, and the votes it had not acknowledged with it), it stores and acknowledges the
 batch it holds first, then declares the queues again and goes on. SIGTERM or SIGINT: store and
 acknowledge what it holds, write results, exit 0. Several workers may share a queue.
+
+Its metrics (``lib.votes.metrics.WorkerMetrics``: batches, votes stored, dead letters by reason,
+the queues' depth polled every ``QUEUE_POLL`` seconds on a connection of its own, the lag from
+cast to stored, the results' age, writer restarts) are served at
+``http://WORKER_METRICS_HOST:WORKER_METRICS_PORT/metrics`` unless ``METRICS=0``; a port it
+cannot listen on stops it at start (exit 2, one line).
 """
 
 from __future__ import annotations
@@ -40,12 +46,14 @@ if not __package__:  # `python service/worker.py`: import from the repository ro
 
 import argparse
 import logging
+import math
 import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from pika.exceptions import AMQPError, ChannelClosed
+from pika.exceptions import AMQPError, ChannelClosed, ChannelClosedByBroker
 from sqlalchemy.exc import DBAPIError
 
 from lib.db import connect, first_line
@@ -59,6 +67,7 @@ from lib.votes.broker import (
     tolerate_undecodable_properties,
 )
 from lib.votes.message import Vote, VoteError, check_cast_at, decode
+from lib.votes.metrics import WorkerMetrics, serve_worker_metrics
 from lib.votes.nodes import Nodes, address
 from lib.votes.settings import VoteSettings, load_settings
 from lib.votes.store import apply_vote_schema, conflicting_votes, record_votes
@@ -70,6 +79,7 @@ logger = logging.getLogger("service.worker" if __name__ == "__main__" else __nam
 _TRANSIENT = (AMQPError, OSError, DatabaseError, DBAPIError)
 DRAIN_IDLE = 1.0  # seconds without a message that say a queue being drained is empty
 CONSUMER_RENEW = 5.0  # seconds without a delivery after which the worker consumes anew
+QUEUE_POLL = 2.0  # seconds between asking the broker how many messages the queues hold
 
 
 @dataclass(frozen=True)
@@ -85,7 +95,7 @@ class Received:
 class Batch:
     votes: list[Vote] = field(default_factory=list)
     messages: list[Received] = field(default_factory=list)  # one per vote, in the same order
-    rejects: list[tuple[Received, str]] = field(default_factory=list)
+    rejects: list[tuple[Received, str, str]] = field(default_factory=list)  # reason, kind
     last_tag: int | None = None
     started: float = 0.0
 
@@ -99,8 +109,14 @@ def _text(value: object, limit: int = 255) -> str | None:
 
 
 class Worker:
-    def __init__(self, settings: VoteSettings, backoff: Backoff | None = None):
+    def __init__(
+        self,
+        settings: VoteSettings,
+        backoff: Backoff | None = None,
+        metrics: WorkerMetrics | None = None,
+    ):
         self.settings = settings
+        self.metrics = metrics or WorkerMetrics(enabled=False)
         self.candidates = settings.candidates
         self.backoff = backoff or Backoff(first=0.5, cap=10.0)
         self.nodes = Nodes(settings.amqp_urls)
@@ -164,10 +180,12 @@ class Worker:
                         settings.batch_size,
                         settings.batch_ms,
                     )
+                    self.metrics.consuming.set(1)
                     again = self._consume(engine, channel)
                     if not again:
                         return
                 finally:
+                    self.metrics.consuming.set(0)
                     _close(connection)
         finally:
             engine.dispose()
@@ -235,7 +253,9 @@ class Worker:
         except ChannelClosed:
             if batch.votes:  # they may come back (counted once) or be gone with the queue
                 with engine.begin() as conn:
-                    self.stored += record_votes(conn, batch.votes)
+                    inserted = record_votes(conn, batch.votes)
+                self.stored += inserted
+                self.metrics.votes_stored.inc(inserted)
             raise
         channel.cancel()
         return False
@@ -258,18 +278,21 @@ class Worker:
         come back at the next start."""
         received = Received(body, _text(props.user_id, 64), _text(props.message_id))
         settings = self.settings
+        kind = "properties"  # what is being checked: the metrics' reason if it fails
         try:
             undecodable = getattr(props, "undecodable", None)
             if undecodable:
                 raise VoteError(400, f"message properties cannot be decoded ({undecodable})")
+            kind = "not_a_vote"
             vote = decode(body, self.candidates, props.user_id)
-            vote = check_cast_at(
-                vote, datetime.now(UTC), settings.vote_clock_skew, settings.votes_open_at
-            )
+            now = datetime.now(UTC)
+            kind = "future" if vote.cast_at > now + settings.vote_clock_skew else "before_opening"
+            vote = check_cast_at(vote, now, settings.vote_clock_skew, settings.votes_open_at)
         except VoteError as exc:
-            batch.rejects.append((received, exc.reason))
+            batch.rejects.append((received, exc.reason, kind))
         except Exception as exc:  # a bug in decode must not turn a message into a poison
-            batch.rejects.append((received, f"message cannot be read ({type(exc).__name__})"))
+            reason = f"message cannot be read ({type(exc).__name__})"
+            batch.rejects.append((received, reason, "unreadable"))
         else:
             batch.votes.append(vote)
             batch.messages.append(received)
@@ -284,17 +307,19 @@ class Worker:
         with engine.begin() as conn:
             inserted = record_votes(conn, batch.votes)
             conflicts = conflicting_votes(conn, batch.votes)
+        committed = datetime.now(UTC)
         rejects = batch.rejects + [
             (
                 batch.messages[i],
                 f"conflict: vote_id {batch.votes[i].vote_id} of kiosk {batch.votes[i].kiosk_id} "
                 f"is already counted for candidate {stored!r}, "
                 f"not {batch.votes[i].candidate!r}",
+                "conflict",
             )
             for i, stored in sorted(conflicts.items())
         ]
-        for received, reason in rejects:
-            self._dead_letter(channel, received, reason)
+        for received, reason, kind in rejects:
+            self._dead_letter(channel, received, reason, kind)
         try:
             channel.basic_ack(delivery_tag=batch.last_tag, multiple=True)
         except AMQPError as exc:
@@ -303,9 +328,20 @@ class Worker:
             logger.info("the batch's acknowledgement was refused (%s); it is stored", exc)
         self.backoff.reset()  # a batch stored: a healthy session
         self.stored += inserted
+        self._count(batch, inserted, committed)
         logger.debug("batch of %d: %d new, %d rejected", len(batch), inserted, len(rejects))
 
-    def _dead_letter(self, channel, received: Received, reason: str) -> None:
+    def _count(self, batch: Batch, inserted: int, committed: datetime) -> None:
+        """The metrics of a batch stored and acknowledged: its size, the votes new to the table
+        and, for every vote in it, how long after its cast it was stored."""
+        metrics = self.metrics
+        metrics.batches.inc()
+        metrics.batch_size_messages.observe(len(batch))
+        metrics.votes_stored.inc(inserted)
+        for vote in batch.votes:
+            metrics.lag_seconds.observe(max(0.0, (committed - vote.cast_at).total_seconds()))
+
+    def _dead_letter(self, channel, received: Received, reason: str, kind: str) -> None:
         """Publish a message to ``<queue>.dead`` (confirmed) with its reason and publisher, so
         it can be looked at and replayed; log it, at most a line a second."""
         dead = self.settings.votes_queue + DEAD_SUFFIX
@@ -320,6 +356,7 @@ class Worker:
             mandatory=True,
         )
         self.dead_lettered += 1
+        self.metrics.dead_letters.labels(kind).inc()
         left_out = self._dead_log.admit()
         if left_out is not None:
             more = f" (and {left_out} more not logged)" if left_out else ""
@@ -331,6 +368,41 @@ class Worker:
         end = time.monotonic() + seconds
         while not self.stopping and time.monotonic() < end:
             time.sleep(0.05)
+
+
+def poll_queue_depths(
+    settings: VoteSettings, metrics: WorkerMetrics, stop: threading.Event
+) -> None:
+    """Until ``stop`` is set, every ``QUEUE_POLL`` seconds: how many messages the votes queue
+    and the dead-letter queue hold (a passive declare, which makes nothing), into
+    ``metrics.queue_messages``; NaN for a queue that cannot be asked (missing, or the broker
+    unreachable). On a connection of its own, apart from consuming: the depth is worth most
+    when the consuming loop is stuck (a table lock, the database gone)."""
+    nodes = Nodes(settings.amqp_urls)
+    queues = {"votes": settings.votes_queue, "dead": settings.votes_queue + DEAD_SUFFIX}
+    connection = None
+    while not stop.is_set():
+        try:
+            if connection is None or not connection.is_open:
+                connection, _node = nodes.connect()
+            for label, queue in queues.items():
+                channel = connection.channel()
+                try:
+                    declared = channel.queue_declare(queue, passive=True)
+                    metrics.queue_messages.labels(label).set(declared.method.message_count)
+                    channel.close()
+                except ChannelClosedByBroker:  # 404: not declared (yet, or again)
+                    metrics.queue_messages.labels(label).set(math.nan)
+        except (AMQPError, OSError) as exc:
+            logger.debug("queue depth not polled: %r", exc)
+            for label in queues:
+                metrics.queue_messages.labels(label).set(math.nan)
+            if connection is not None:
+                _close(connection)
+            connection = None
+        stop.wait(QUEUE_POLL)
+    if connection is not None:
+        _close(connection)
 
 
 def _close(connection) -> None:
@@ -354,16 +426,32 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("pika", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # a channel the broker closes is raised where it matters; pika's own warning about it would
+    # repeat every QUEUE_POLL seconds while a queue is missing
+    logging.getLogger("pika.channel").setLevel(logging.ERROR)
     try:
-        worker = Worker(load_settings())
+        settings = load_settings()
+        metrics = WorkerMetrics(settings.cache_dir, settings.cache_max_bytes, settings.metrics)
+        if settings.metrics:
+            port = _listen(metrics, settings)
+        worker = Worker(settings, metrics=metrics)
     except ProjectError as exc:
         logger.error("%s", exc)
         return 2
     signal.signal(signal.SIGTERM, worker.stop)
     signal.signal(signal.SIGINT, worker.stop)
+    polling = threading.Event()
+    if settings.metrics:
+        logger.info("metrics on http://%s:%d/metrics", settings.worker_metrics_host, port)
+        threading.Thread(
+            target=poll_queue_depths,
+            args=(settings, metrics, polling),
+            name="queue-depth",
+            daemon=True,
+        ).start()
     writer = None
     if not args.no_results:
-        writer = WriterSupervisor(worker.settings)
+        writer = WriterSupervisor(settings, on_restart=metrics.writer_restarts.inc)
         writer.start()
     status = 0
     try:
@@ -373,12 +461,26 @@ def main(argv: list[str] | None = None) -> int:
         status = 2
     if writer is not None:
         writer.stop(30)
+    polling.set()
     logger.info(
         "stopped; %d votes stored and %d messages dead-lettered by this worker",
         worker.stored,
         worker.dead_lettered,
     )
     return status
+
+
+def _listen(metrics: WorkerMetrics, settings: VoteSettings) -> int:
+    """Serve ``metrics``; the port bound. ConfigError (one line) if it cannot listen."""
+    host, port = settings.worker_metrics_host, settings.worker_metrics_port
+    try:
+        return serve_worker_metrics(metrics, host, port)
+    except OSError as exc:
+        raise ConfigError(
+            f"the worker cannot serve its metrics on {host}:{port} (WORKER_METRICS_HOST, "
+            f"WORKER_METRICS_PORT): {exc.strerror or exc}; choose another port, 0 for any, "
+            f"or METRICS=0"
+        ) from None
 
 
 if __name__ == "__main__":

@@ -50,8 +50,10 @@ class WriterSupervisor:
         backoff: Backoff | None = None,
         healthy_after: float = 60.0,
         target: Callable = write_results_forever,  # another in tests: (settings, stop, ppid)
+        on_restart: Callable[[], None] | None = None,  # called once a child is started again
     ):
         self.settings = settings
+        self.on_restart = on_restart
         self.target = target
         self.backoff = backoff or Backoff(first=1.0, cap=60.0)
         self.healthy_after = healthy_after  # seconds a child lives before the backoff resets
@@ -119,6 +121,8 @@ class WriterSupervisor:
                     logger.error("results writer not restarted: %s; next try in %gs", exc, delay)
                     continue
             logger.info("restarted the results writer (pid %d)", self._child.pid)
+            if self.on_restart is not None:
+                self.on_restart()
             return True
         return False
 

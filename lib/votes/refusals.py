@@ -2,7 +2,8 @@
 
 The counts live in shared memory made before gunicorn forks the server processes, so they are
 the kiosk's, not one process's. Each process logs the first refusal in every ``interval``
-seconds and, with its next line, how many it left out meanwhile.
+seconds and, with its next line, how many it left out meanwhile. With ``counter`` (the kiosk's
+``requests_refused`` metric, ``lib.votes.metrics``) each refusal is counted there too, by status.
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ _INDEX = {status: i for i, status in enumerate(COUNTED)}
 class Refusals:
     """Counts by status (any status not in COUNTED as ``other``) and a rate-limited log."""
 
-    def __init__(self, interval: float = 1.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        counter=None,
+    ):
+        self._counter = counter
         self._counts = multiprocessing.Array("q", len(COUNTED) + 1)
         self._interval, self._clock = interval, clock
         self._next_line = float("-inf")
@@ -33,6 +40,8 @@ class Refusals:
         was logged less than ``interval`` seconds ago."""
         with self._counts.get_lock():
             self._counts[_INDEX.get(status, len(COUNTED))] += 1
+        if self._counter is not None:
+            self._counter.labels(str(status)).inc()
         with self._lock:
             now = self._clock()
             if now < self._next_line:

@@ -36,6 +36,10 @@
   from ``CACHE_DIR``, 65536 (64 KiB) to 268435456 (256 MiB); a larger file is treated as
   corrupt, unread (the kiosk serves its last good copy), and the results writer warns when it
   writes one.
+- ``METRICS`` (``1``): ``0`` turns off the metrics (``lib.votes.metrics``): kiosks answer
+  ``/metrics`` 404 and the worker opens no listener;
+- ``WORKER_METRICS_HOST`` (``127.0.0.1``) and ``WORKER_METRICS_PORT`` (``9464``; 0 to 65535, 0:
+  one the system picks, which the worker logs): where the worker serves ``/metrics``.
 
 ``DATABASE_URL`` and each of ``AMQP_URL``'s URLs are checked here, so a malformed one stops a
 program at start with one line, before it connects anywhere.
@@ -43,6 +47,7 @@ program at start with one line, before it connects anywhere.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -68,6 +73,8 @@ _QUEUE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 _TOKEN = re.compile(r"[!-~]{16,}")  # visible ASCII: what an Authorization header carries as is
 MIN_CLOCK_SKEW, MAX_CLOCK_SKEW = 5.0, 3600.0
 MAX_QUEUE_LENGTH = 1_000_000_000
+DEFAULT_WORKER_METRICS_PORT = 9464
+_HOST_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$")
 DEFAULT_TIME_ZONE = UTC.tzname(None)  # the name UTC
 
 
@@ -91,6 +98,9 @@ class VoteSettings:
     votes_open_at: datetime | None  # UTC
     votes_time_zone: ZoneInfo
     cache_max_bytes: int  # CACHE_MAX_BYTES
+    metrics: bool  # METRICS
+    worker_metrics_host: str
+    worker_metrics_port: int  # 0: any free port
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> VoteSettings:
@@ -119,6 +129,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         votes_open_at=_open_at(env.get("VOTES_OPEN_AT", "")),
         votes_time_zone=_time_zone(env.get("VOTES_TIME_ZONE") or DEFAULT_TIME_ZONE),
         cache_max_bytes=_cache_max_bytes(env),
+        metrics=_switch(env, "METRICS", "1"),
+        worker_metrics_host=_host(env.get("WORKER_METRICS_HOST") or "127.0.0.1"),
+        worker_metrics_port=_port(env, "WORKER_METRICS_PORT", DEFAULT_WORKER_METRICS_PORT),
     )
 
 
@@ -229,3 +242,30 @@ def _cache_max_bytes(env: Mapping[str, str]) -> int:
             f"got {size}"
         )
     return size
+
+
+def _switch(env: Mapping[str, str], name: str, default: str) -> bool:
+    value = env.get(name) or default
+    if value not in ("0", "1"):
+        raise ConfigError(f"{name} must be 1 (on) or 0 (off), got {value[:20]!r}")
+    return value == "1"
+
+
+def _host(name: str) -> str:
+    """An address or host name to listen on, else ConfigError."""
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:
+        pass
+    if not _HOST_NAME.match(name):
+        raise ConfigError(
+            f"WORKER_METRICS_HOST must be an IP address or a host name, got {name[:60]!r}"
+        )
+    return name
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    port = number(env, name, str(default), int, zero_ok=True)
+    if port > 65535:
+        raise ConfigError(f"{name} must be 0 (any free port) to 65535, got {port}")
+    return port

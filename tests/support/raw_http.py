@@ -24,10 +24,14 @@ class RawReply:
 
 
 class RawConnection:
-    """One socket to ``port`` on 127.0.0.1; ``send`` bytes, ``reply`` parses the next answer."""
+    """One socket to ``port`` on 127.0.0.1 (from the address ``source``, another loopback
+    address such as 127.0.0.2 to be another client; default the system's choice); ``send``
+    bytes, ``reply`` parses the next answer."""
 
-    def __init__(self, port: int, timeout: float = 5.0):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port: int, timeout: float = 5.0, source: str | None = None):
+        self.sock = socket.create_connection(
+            ("127.0.0.1", port), timeout=timeout, source_address=(source, 0) if source else None
+        )
         self.pending = bytearray()
 
     def send(self, data: bytes) -> None:
@@ -74,10 +78,13 @@ class RawConnection:
         self.sock.close()
 
 
-def exchange(port: int, data: bytes, timeout: float = 5.0) -> tuple[RawReply, float]:
-    """Send ``data`` on a new connection; the first response and the seconds it took."""
-    connection = RawConnection(port, timeout)
+def exchange(
+    port: int, data: bytes, timeout: float = 5.0, source: str | None = None
+) -> tuple[RawReply, float]:
+    """Send ``data`` on a new connection (from ``source``: see RawConnection); the first
+    response and the seconds it took, connecting included."""
     start = time.perf_counter()
+    connection = RawConnection(port, timeout, source)
     try:
         connection.send(data)
         return connection.reply(), time.perf_counter() - start

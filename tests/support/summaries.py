@@ -10,9 +10,11 @@ from lib.logs.counting.summary import LogSummary
 from lib.logs.parsing import accelerators
 from lib.logs.parsing.formats import FORMATS, FormatChoice
 from lib.logs.window import Window
+from tests.support.trailing import TRAILING
 
 WINDOW = Window.parse("1995-08-18T00:00:00-04:00", "1995-08-21T00:00:00-04:00")
-CHOICES = {name: FormatChoice.of(FORMATS[name]) for name in ("common", "combined")}
+# the formats the compiled counter reads: Common, Combined and Combined with fields after it
+CHOICES = {name: FormatChoice.of(FORMATS[name]) for name in ("common", "combined", *TRAILING)}
 FRAMES = (
     "hosts",
     "window_hosts",

@@ -88,7 +88,7 @@ class BlockSummaries:
             hosts=_frame("host", pl.String, host_keys, host_counts, more["host_bytes"]),
             window_hosts=_frame("host", pl.String, window_keys, window_counts),
             hourly=hourly.with_columns(
-                pl.lit(offsets[0] if len(offsets) == 1 else None, pl.String).alias("utc_offset"),
+                pl.Series("utc_offset", more["hour_offsets"], dtype=pl.String),
                 *(pl.Series(name, counts, dtype=pl.UInt64) for name, counts in errors),
             ).select(*no_hours().columns),
             urls=urls.urls,

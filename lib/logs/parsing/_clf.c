@@ -1,8 +1,8 @@
 /*
- * The compiled accelerator of the Common and Combined Log Formats (lib/logs/parsing/
- * accelerators.py): one pass over a block of log lines that counts what a Q1 summary needs
- * (lib/logs/counting/summary.py: LogSummary), with the GIL released so that blocks are scanned
- * on several threads while another decompresses.
+ * The compiled accelerator of the Common and Combined Log Formats, and of Combined with fields
+ * after it (lib/logs/parsing/accelerators.py): one pass over a block of log lines that counts
+ * what a Q1 summary needs (lib/logs/counting/summary.py: LogSummary), with the GIL released so
+ * that blocks are scanned on several threads while another decompresses.
  *
  * Its rules are the grammar of lib/logs/parsing/clf.py, through the header _clf_grammar.h that
  * the grammar writes (the stamp's layout, the month names, the digits a status and a byte count
@@ -19,6 +19,20 @@
  * this relies on (month names in any case, an Int64 sum that wraps, one trailing CR dropped, a
  * byte-order mark dropped at a buffer's start only) is pinned by tests/unit/logs/
  * test_polars_rules.py, so a polars upgrade that changes it fails a test by name.
+ *
+ * Combined with fields after it (nginx_request_time, ingress_nginx, traefik_clf, combined_plus,
+ * a custom Apache or nginx string...: lib/logs/parsing/tails.py) is a format of the polars path's
+ * regex kind, whose whole-line regular expression is Combined's as the format compilers write
+ * it (the request an escaped field, like the referer and agent: it ends at its first quote no
+ * backslash takes; nginx's second field the literal `-`), then a tail. Counter(..., tail=)
+ * reads the Combined part with the rules above and matches the tail from the user agent's
+ * closing quote to the line's end with a program of field shapes (tail_match: literal text,
+ * quoted values, tokens, numbers, nginx's upstream lists, the rest of the line) that tails.py
+ * derives from that regular expression, only where each shape's match is the one the regex's
+ * leftmost-first match makes: any other tail leaves the line over. Where each field's value
+ * is, tail_match can say (its spans; the module's _match_tail, which the tests hold to Python's
+ * `re`): a later count of durations or virtual hosts reads the field of that index. The counts
+ * are Combined's: host, time, status, bytes, the `"referer" "agent"` pair without the tail.
  *
  * What it counts, per accepted line, is what lib/logs/counting/parsed.py's summarize_parsed
  * counts of it: requests per host (and inside the window), per hour, status, zone and (Combined)
@@ -44,8 +58,9 @@
  * over. Durations and virtual hosts: Common and Combined log neither. key_hashes(keys) is
  * bounded.key_hash in C, for the polars path's keys.
  *
- * Counter(combined, window_start_us, window_end_us, *, url_cap, query_cap, visitor_cap,
- * query_level, visitor_level) keeps the counts of one piece:
+ * Counter(combined, window_start_us, window_end_us, *, tail=None, dash_ident=False,
+ * url_cap, query_cap, visitor_cap, query_level, visitor_level) keeps the counts of one
+ * piece:
  *   add(block) parses a block of whole lines without the GIL, counts its accepted lines into
  *     one of the Counter's shards (a lock each: blocks come from a thread pool) and returns
  *     the left-over lines;
@@ -461,7 +476,7 @@ typedef struct { /* 104 bytes: a block's lines are written, then read again (mem
     uint32_t host_len, pair_len, url_len, agent_len; /* a line of 2 GiB or more is left over */
     int32_t query_len; /* the query, after the `?` at url + url_len; -1: no `?`, a null query */
     uint16_t status;
-    uint8_t agent_escaped; /* the agent holds `\"` or `\\`, which the visitor's key decodes */
+    uint8_t agent_escaped; /* the agent holds escapes the visitor's key decodes */
 } Line;
 
 static inline int
@@ -687,10 +702,32 @@ combined_at(const char *s, Py_ssize_t n, Py_ssize_t q, Py_ssize_t *bytes_to,
     return 1;
 }
 
+/* The value of hex digit c, -1 if it is none. */
+static inline int
+hex_value(char c)
+{
+    if (is_digit(c))
+        return c - '0';
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+        return (c | 0x20) - 'a' + 10;
+    return -1;
+}
+
+/* The byte of an escape `\xHH` at a (a[0] the backslash, 4 bytes there), when it is printable
+ * ASCII (0x20-0x7E: decoded, it is one character of UTF-8 as it is one byte); -1 otherwise. */
+static inline int
+printable_hex_escape(const char *a)
+{
+    int hi = hex_value(a[2]), lo = hex_value(a[3]);
+    int byte = hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+    return byte >= 0x20 && byte <= 0x7E ? byte : -1;
+}
+
 /* Whether the visitor's key can be made of the agent here as the polars path makes it of the
- * decoded agent (lib/logs/parsing/escapes.py): Apache's `\\"` and `\\\\` are decoded
- * (agent_escaped); any other escape (nginx's `\\x22`, Apache's `\\n`...) leaves the line to
- * polars. The field's grammar pairs each backslash with the character after it, as the
+ * decoded agent (lib/logs/parsing/escapes.py): Apache's `\"` and `\\`, and `\xHH` of a
+ * printable ASCII byte (nginx's `\x22`, `\x5C`) are decoded (agent_escaped); any other escape
+ * (Apache's `\n`, a byte from 0x7F up, which decodes into UTF-8 or U+FFFD) leaves the line
+ * to polars. The field's grammar pairs each backslash with the character after it, as the
  * decoder, reading from the left, does. */
 static int
 agent_decodable(Line *ln)
@@ -698,20 +735,204 @@ agent_decodable(Line *ln)
     const char *a = ln->agent, *end = a + ln->agent_len;
     ln->agent_escaped = 0;
     while ((a = memchr(a, '\\', (size_t)(end - a))) != NULL) {
-        if (a + 1 >= end || (a[1] != '"' && a[1] != '\\'))
+        if (a + 1 >= end)
+            return 0;
+        if (a[1] == 'x') {
+            if (end - a < 4 || printable_hex_escape(a) < 0)
+                return 0;
+            a += 4;
+        }
+        else if (a[1] == '"' || a[1] == '\\')
+            a += 2;
+        else
             return 0;
         ln->agent_escaped = 1;
-        a += 2;
     }
     return 1;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* The tail: fields after Combined (lib/logs/parsing/tails.py).                                */
+
+/* The shapes a tail program is made of, one character each (tails.py's OPS): literal text (its
+ * length in the next byte, then its bytes), and fields. T, N, I and D hold no space: each runs
+ * to the next space or the line's end, less the characters the next literal has before its
+ * first space (`suffix`), which must end the run: the one split the regex can make there. */
+#define OP_LITERAL 'L'
+#define OP_QUOTED 'Q'  /* (?:[^"\\]|\\.)* : up to the first quote no backslash takes */
+#define OP_TOKEN 'T'   /* [^ ]* */
+#define OP_WORD 'N'    /* [^ ]+ */
+#define OP_INTEGER 'I' /* [0-9]+|- */
+#define OP_DECIMAL 'D' /* [0-9]+(?:\.[0-9]+)?|- */
+#define OP_LIST 'S'    /* [^ ,]+(?:(?:, | : )[^ ,]+)* (nginx's upstream lists), read greedily */
+#define OP_REST 'R'    /* .+ to the line's end */
+#define TAIL_OPS "LQTNIDSR"
+#define MAX_TAIL_OPS 64
+
+typedef struct {
+    char op;
+    const char *text; /* a literal's */
+    Py_ssize_t len;
+    Py_ssize_t suffix; /* T, N, I, D: the next literal's characters before its first space */
+} TailOp;
+
+typedef struct {
+    int n;      /* ops */
+    int fields; /* ops that are fields (not literals) */
+    TailOp ops[MAX_TAIL_OPS];
+} Tail;
+
+/* The program p[0:len] as ops (literals pointing into p, which must outlive t); -1 with
+ * ValueError for one that is not a program. */
+static int
+tail_compile(Tail *t, const char *p, Py_ssize_t len)
+{
+    *t = (Tail){0};
+    for (Py_ssize_t i = 0; i < len;) {
+        if (t->n == MAX_TAIL_OPS || !memchr(TAIL_OPS, p[i], sizeof TAIL_OPS - 1)) {
+            PyErr_Format(PyExc_ValueError, "tail: not a program (op %zd)", i);
+            return -1;
+        }
+        TailOp *op = &t->ops[t->n++];
+        op->op = p[i++];
+        if (op->op != OP_LITERAL) {
+            t->fields++;
+            continue;
+        }
+        if (i >= len || (Py_ssize_t)(unsigned char)p[i] > len - i - 1) {
+            PyErr_SetString(PyExc_ValueError, "tail: a literal's length runs past the program");
+            return -1;
+        }
+        op->len = (unsigned char)p[i++];
+        op->text = p + i;
+        i += op->len;
+    }
+    for (int k = 0; k + 1 < t->n; k++) {
+        const TailOp *next = &t->ops[k + 1];
+        if (t->ops[k].op == OP_LITERAL || next->op != OP_LITERAL)
+            continue;
+        const char *space = memchr(next->text, ' ', next->len);
+        t->ops[k].suffix = space ? space - next->text : next->len;
+    }
+    return 0;
+}
+
+/* Whether s[0:n] is a value of field `op` (T, N, I or D; no space in it). */
+static int
+value_fits(char op, const char *s, Py_ssize_t n)
+{
+    if (op == OP_TOKEN)
+        return 1;
+    if (op == OP_WORD)
+        return n > 0;
+    if (n == 1 && s[0] == '-')
+        return 1;
+    Py_ssize_t i = 0;
+    while (i < n && is_digit(s[i]))
+        i++;
+    if (i == 0)
+        return 0;
+    if (i == n)
+        return 1;
+    if (op != OP_DECIMAL || s[i] != '.' || i + 1 == n)
+        return 0;
+    for (i++; i < n; i++)
+        if (!is_digit(s[i]))
+            return 0;
+    return 1;
+}
+
+/* The end of a list item `[^ ,]+` from i (i itself if there is none). */
+static inline Py_ssize_t
+item_end(const char *s, Py_ssize_t n, Py_ssize_t i)
+{
+    while (i < n && s[i] != ' ' && s[i] != ',')
+        i++;
+    return i;
+}
+
+/* `[^ ,]+(?:(?:, | : )[^ ,]+)*` from i: its end, taking every item a separator and an item's
+ * first character announce (the regex's greedy choice, tried first: when the rest of the line
+ * then fits, that is the regex's match; when it does not, the line is left over rather than
+ * other choices tried); -1 without a first item. */
+static Py_ssize_t
+list_end(const char *s, Py_ssize_t n, Py_ssize_t i)
+{
+    Py_ssize_t j = item_end(s, n, i);
+    if (j == i)
+        return -1;
+    for (;;) {
+        Py_ssize_t k;
+        if (j + 2 < n && s[j] == ',' && s[j + 1] == ' ')
+            k = j + 2;
+        else if (j + 3 < n && s[j] == ' ' && s[j + 1] == ':' && s[j + 2] == ' ')
+            k = j + 3;
+        else
+            return j;
+        Py_ssize_t e = item_end(s, n, k);
+        if (e == k)
+            return j;
+        j = e;
+    }
+}
+
+/* Whether s[i:n] is the tail `t` to the line's end; with `spans`, each field's start and end
+ * (t->fields pairs) are written there: where the regex's group of that field is. */
+static int
+tail_match(const Tail *t, const char *s, Py_ssize_t n, Py_ssize_t i, Py_ssize_t *spans)
+{
+    for (int k = 0; k < t->n; k++) {
+        const TailOp *op = &t->ops[k];
+        Py_ssize_t from = i;
+        switch (op->op) {
+        case OP_LITERAL:
+            if (n - i < op->len || memcmp(s + i, op->text, op->len) != 0)
+                return 0;
+            i += op->len;
+            continue;
+        case OP_QUOTED:
+            i = escaped_end(s, n, i);
+            break;
+        case OP_LIST:
+            i = list_end(s, n, i);
+            break;
+        case OP_REST:
+            i = i < n ? n : -1;
+            break;
+        default: { /* T, N, I, D */
+            const char *space = memchr(s + i, ' ', n - i);
+            Py_ssize_t run = space ? space - s : n;
+            if (run - i < op->suffix || !value_fits(op->op, s + i, run - op->suffix - i))
+                return 0;
+            i = run - op->suffix;
+        }
+        }
+        if (i < 0)
+            return 0;
+        if (spans) {
+            *spans++ = from;
+            *spans++ = i;
+        }
+    }
+    return i == n;
+}
+
 #define MAX_COMBINED_TRIES 8 /* suffix starts examined per line before giving the line up */
+
+/* What a Counter reads: Common, Combined (the clf kind's), or Combined with a tail (the regex
+ * kind's: the request an escaped field; lib/logs/parsing/tails.py). */
+typedef struct {
+    int combined;   /* referer and user agent after the bytes (a tail implies them) */
+    int tailed;     /* the regex kind's Combined, then `tail` */
+    int dash_ident; /* the second field is the literal `-` (nginx's formats), not a token */
+    Tail tail;
+    char *program;  /* the tail's program, copied: its literals point into it */
+} Layout;
 
 /* Accept s[0:n] (a line without its newline and one trailing CR, as block_to_lines gives it)
  * if the polars path certainly reads it as a request, filling *out. */
 static int
-parse_line(const char *s, Py_ssize_t n, int combined, Line *out)
+parse_line(const char *s, Py_ssize_t n, const Layout *layout, Line *out)
 {
     if (n > (Py_ssize_t)INT32_MAX || !printable((const unsigned char *)s, (size_t)n))
         return 0;
@@ -726,6 +947,8 @@ parse_line(const char *s, Py_ssize_t n, int combined, Line *out)
     const char *s3 = memchr(s2 + 1, ' ', n - (s2 + 1 - s));
     if (!s3 || s3 == s2 + 1)
         return 0;
+    if (layout->dash_ident && (s2 != s1 + 2 || s1[1] != '-'))
+        return 0; /* ` - `: literal text of the format */
     Py_ssize_t stamp = s3 - s + 2, prefix_end = stamp + CLF_STAMP_WIDTH + 3;
     if (prefix_end > n || s[stamp - 1] != '[' || s[stamp + CLF_STAMP_WIDTH] != ']' ||
         s[stamp + CLF_STAMP_WIDTH + 1] != ' ' || s[stamp + CLF_STAMP_WIDTH + 2] != '"')
@@ -734,7 +957,32 @@ parse_line(const char *s, Py_ssize_t n, int combined, Line *out)
         return 0;
 
     Py_ssize_t q, bytes_from, bytes_to;
-    if (!combined) {
+    if (layout->tailed) {
+        /* The regex kind's `"(?:[^"\\]|\\.)*" [0-9]{3} (?:[0-9]+|-) "..." "..."`, each quoted
+         * field ending at its first quote no backslash takes (one parse exists: no search),
+         * then the tail from the user agent's closing quote to the line's end. Bytes of more
+         * than CLF_BYTES_DIGITS digits are left over, as in Common and Combined. */
+        q = escaped_end(s, n, prefix_end);
+        if (q < 0 || !status_at(s, n, q))
+            return 0;
+        bytes_to = bytes_end(s, n, q + 6);
+        if (bytes_to < 0 || bytes_to + 2 > n || s[bytes_to] != ' ' || s[bytes_to + 1] != '"')
+            return 0;
+        Py_ssize_t c1 = escaped_end(s, n, bytes_to + 2);
+        if (c1 < 0 || c1 + 3 > n || s[c1 + 1] != ' ' || s[c1 + 2] != '"')
+            return 0;
+        Py_ssize_t c2 = escaped_end(s, n, c1 + 3);
+        if (c2 < 0 || !tail_match(&layout->tail, s, n, c2 + 1, NULL))
+            return 0;
+        bytes_from = q + 6;
+        out->pair = s + bytes_to + 1; /* `"referer" "agent"`, without the tail */
+        out->pair_len = (uint32_t)(c2 - bytes_to);
+        out->agent = s + c1 + 3;
+        out->agent_len = (uint32_t)(c2 - c1 - 3);
+        if (!agent_decodable(out))
+            return 0;
+    }
+    else if (!layout->combined) {
         /* SUFFIX_PATTERN `" [0-9]{3} (?:[0-9]{1,18}|-)$` can start at one place only: six
          * characters before the last field (which has no space). */
         const char *r = s + n;
@@ -1398,8 +1646,8 @@ array_push(Array *a, size_t size)
  * others into `left` (Leftover). Runs without the GIL: it reads only the block (immutable
  * bytes). -1: no memory. */
 static int
-parse_block(const char *block, Py_ssize_t size, int combined, uint64_t seed, Array *accepted,
-            Array *left, Py_ssize_t *lines)
+parse_block(const char *block, Py_ssize_t size, const Layout *layout, uint64_t seed,
+            Array *accepted, Array *left, Py_ssize_t *lines)
 {
     Py_ssize_t pos = 0, index = 0;
     while (pos < size) {
@@ -1412,10 +1660,10 @@ parse_block(const char *block, Py_ssize_t size, int combined, uint64_t seed, Arr
         Line *ln = array_push(accepted, sizeof(Line));
         if (!ln)
             return -1;
-        if (parse_line(block + pos, text, combined, ln)) {
+        if (parse_line(block + pos, text, layout, ln)) {
             ln->host_hash = hash_bytes(ln->host, ln->host_len, seed);
             ln->url_hash = ln->url ? hash_bytes(ln->url, ln->url_len, seed) : 0;
-            if (combined)
+            if (layout->combined)
                 ln->pair_hash = hash_bytes(ln->pair, ln->pair_len, seed);
         }
         else {
@@ -1519,6 +1767,11 @@ agent_of(Counts *c, Entry *pair, const Line *ln, const char **agent, size_t *age
                 return -1;
             char *p = c->scratch;
             for (size_t i = 0; i < len; i++) {
+                if (text[i] == '\\' && text[i + 1] == 'x') { /* agent_decodable checked it */
+                    *p++ = (char)printable_hex_escape(text + i);
+                    i += 3;
+                    continue;
+                }
                 if (text[i] == '\\')
                     i++; /* `\\"` or `\\\\`: the character after the backslash */
                 *p++ = text[i];
@@ -1541,6 +1794,19 @@ agent_of(Counts *c, Entry *pair, const Line *ln, const char **agent, size_t *age
     return 0;
 }
 
+/* The hours are counted per UTC hour and offset as written (parsed.py's hourly: `-0000` is
+ * not `+0000`): the hours' table is keyed by the hour's first microsecond plus the offset's
+ * code, below ZONE_CODES (an hour is HOUR_US apart: the two are read back apart). */
+#define ZONE_CODES 4800
+
+/* An offset `[+-]HHMM` (stamp_time checked it: HH <= 23, MM <= 59) as a number below
+ * ZONE_CODES. */
+static inline int64_t
+zone_code(const char *offset)
+{
+    return (offset[0] == '-') * 2400 + digits(offset + 1, 2) * 100 + digits(offset + 3, 2);
+}
+
 #define AHEAD 8 /* lines ahead whose table slots are asked for (a miss: tables are megabytes) */
 
 /* A visitor seen on one of the last lines. */
@@ -1558,7 +1824,8 @@ count_lines(Counts *c, const Line *lines, size_t n, int combined, uint64_t seed,
             int64_t window_start, int64_t window_end, const Bounds *bounds,
             uint64_t *bytes_sent)
 {
-    int64_t hour = INT64_MIN; /* the current hour [hour, hour + 1 h) and its count */
+    int64_t hour = INT64_MIN, hour_zone = 0; /* the current hour [hour, hour + 1 h), its
+                                              * offset's zone_code and its count */
     HourCounts *hour_count = NULL;
     Entry *offset = NULL; /* the last zone's entry (a log has one or two) */
     int64_t day = 0, day_start = 0; /* the current UTC day (days since 1970), its first
@@ -1591,10 +1858,13 @@ count_lines(Counts *c, const Line *lines, size_t n, int combined, uint64_t seed,
                 return -1;
         }
         offset->count++;
-        if (!hour_count || ln->time_us < hour || ln->time_us - hour >= HOUR_US) {
+        int64_t zone = zone_code(ln->offset);
+        if (!hour_count || ln->time_us < hour || ln->time_us - hour >= HOUR_US ||
+            zone != hour_zone) {
             /* dt.truncate("1h") floors, also before 1970 */
             hour = ln->time_us - (((ln->time_us % HOUR_US) + HOUR_US) % HOUR_US);
-            hour_count = itable_get(&c->hours, hour);
+            hour_zone = zone;
+            hour_count = itable_get(&c->hours, hour + zone);
             if (!hour_count)
                 return -1;
         }
@@ -1683,7 +1953,7 @@ typedef struct {
 
 typedef struct {
     PyObject_HEAD
-    int combined;
+    Layout layout;
     int64_t window_start, window_end;
     uint64_t seed; /* of the lines' hashes, and of the tables until they re-seed */
     Bounds bounds;
@@ -1695,7 +1965,7 @@ typedef struct {
 static int
 shard_ready(Counter *self, Shard *shard)
 {
-    if (!shard->ready && counts_init(&shard->counts, self->combined, self->seed) == 0) {
+    if (!shard->ready && counts_init(&shard->counts, self->layout.combined, self->seed) == 0) {
         shard->counts.queries.level = self->query_level;
         shard->counts.visitors.level = self->visitor_level;
         shard->ready = 1;
@@ -1706,17 +1976,19 @@ shard_ready(Counter *self, Shard *shard)
 static int
 Counter_init(Counter *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"combined",  "window_start_us", "window_end_us", "seed",
-                             "url_cap",   "query_cap",       "visitor_cap",   "query_level",
-                             "visitor_level", NULL};
-    int combined;
+    static char *kwlist[] = {"combined",      "window_start_us", "window_end_us", "seed",
+                             "tail",          "dash_ident",      "url_cap",       "query_cap",
+                             "visitor_cap",   "query_level",     "visitor_level", NULL};
+    int combined, dash_ident = 0;
     long long start, end;
     unsigned long long seed = process_seed;
+    const char *program = NULL;
+    Py_ssize_t program_len = 0;
     Py_ssize_t caps[3] = {PY_SSIZE_T_MAX / 2, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX};
     unsigned int levels[2] = {0, 0};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "pLL|$KnnnII:Counter", kwlist, &combined, &start,
-                                     &end, &seed, &caps[0], &caps[1], &caps[2], &levels[0],
-                                     &levels[1]))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "pLL|$Kz#pnnnII:Counter", kwlist, &combined,
+                                     &start, &end, &seed, &program, &program_len, &dash_ident,
+                                     &caps[0], &caps[1], &caps[2], &levels[0], &levels[1]))
         return -1;
     if (caps[0] < 1 || caps[0] > PY_SSIZE_T_MAX / 2 || caps[1] < 0 || caps[2] < 0 ||
         levels[0] > 64 || levels[1] > 64) {
@@ -1728,7 +2000,23 @@ Counter_init(Counter *self, PyObject *args, PyObject *kwds)
         PyErr_SetString(PyExc_RuntimeError, "a Counter is initialised once");
         return -1;
     }
-    self->combined = combined;
+    if (program && !combined) {
+        PyErr_SetString(PyExc_ValueError, "a tail follows Combined: combined must be true");
+        return -1;
+    }
+    free(self->layout.program); /* an __init__ that failed before */
+    self->layout = (Layout){.combined = combined, .dash_ident = dash_ident};
+    if (program) {
+        self->layout.program = malloc(program_len ? program_len : 1);
+        if (!self->layout.program) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(self->layout.program, program, program_len);
+        if (tail_compile(&self->layout.tail, self->layout.program, program_len) < 0)
+            return -1;
+        self->layout.tailed = 1;
+    }
     self->window_start = start;
     self->window_end = end;
     self->seed = seed;
@@ -1754,6 +2042,7 @@ Counter_dealloc(Counter *self)
         if (self->shards[i].lock)
             PyThread_free_lock(self->shards[i].lock);
     }
+    free(self->layout.program);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -1795,7 +2084,7 @@ Counter_add(Counter *self, PyObject *args)
     Shard *shard = free_shard(self);
     Array *accepted = shard ? &shard->lines : &own;
     accepted->n = 0;
-    failed = parse_block(data, size, self->combined, self->seed, accepted, &left, &lines) < 0;
+    failed = parse_block(data, size, &self->layout, self->seed, accepted, &left, &lines) < 0;
     /* Mostly left over: not this format after all, and polars reads the whole block faster
      * than the left-overs one by one; nothing of it is counted. */
     if (!failed && (Py_ssize_t)left.n * 2 <= lines) {
@@ -1804,7 +2093,7 @@ Counter_add(Counter *self, PyObject *args)
             PyThread_acquire_lock(shard->lock, WAIT_LOCK);
         }
         failed = !shard_ready(self, shard) ||
-                 count_lines(&shard->counts, accepted->items, accepted->n, self->combined,
+                 count_lines(&shard->counts, accepted->items, accepted->n, self->layout.combined,
                              self->seed, self->window_start, self->window_end, &self->bounds,
                              &bytes_sent) < 0;
         counted = 1;
@@ -1927,18 +2216,24 @@ int_lists(const int64_t *keys, const uint64_t *counts, const unsigned char *full
     return 0;
 }
 
-/* An hour's keys and counts: requests, 4xx and 5xx, in four lists of the same order. */
+/* An hour's keys and counts: the hours, requests, 4xx and 5xx, and the offsets (`+0530`), in
+ * five lists of the same order. */
 static int
-hour_lists(const IntTable *t, PyObject *lists[4])
+hour_lists(const IntTable *t, PyObject *lists[5])
 {
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < 5; k++)
         if (!(lists[k] = PyList_New(0)))
             return -1;
     for (size_t i = 0; i <= t->mask; i++) {
         if (!t->full[i] || !t->counts[i].requests)
             continue;
         const HourCounts *h = &t->counts[i];
-        if (append_new(lists[0], PyLong_FromLongLong(t->keys[i])) < 0 ||
+        int64_t code = ((t->keys[i] % HOUR_US) + HOUR_US) % HOUR_US, zone = code % 2400;
+        char offset[5] = {code >= 2400 ? '-' : '+', (char)('0' + zone / 1000),
+                          (char)('0' + zone / 100 % 10), (char)('0' + zone / 10 % 10),
+                          (char)('0' + zone % 10)};
+        if (append_new(lists[0], PyLong_FromLongLong(t->keys[i] - code)) < 0 ||
+            append_new(lists[4], PyUnicode_FromStringAndSize(offset, 5)) < 0 ||
             append_new(lists[1], PyLong_FromUnsignedLongLong(h->requests)) < 0 ||
             append_new(lists[2], PyLong_FromUnsignedLongLong(h->client_errors)) < 0 ||
             append_new(lists[3], PyLong_FromUnsignedLongLong(h->server_errors)) < 0)
@@ -1983,7 +2278,7 @@ sample_lists(const Sample *s, int visitors, PyObject **keys, PyObject **hashes)
 
 /* The breakdowns (lib/logs/counting/counted.py makes them frames), as a dict. */
 static PyObject *
-breakdown_dict(Counts *c, PyObject *hour_errors[2], PyObject *host_bytes)
+breakdown_dict(Counts *c, PyObject *hour_more[3], PyObject *host_bytes)
 {
     PyObject *urls = NULL, *requests = NULL, *sent = NULL, *query_urls = NULL, *queries = NULL;
     PyObject *days = NULL, *visitors = NULL, *dict = NULL;
@@ -1997,9 +2292,10 @@ breakdown_dict(Counts *c, PyObject *hour_errors[2], PyObject *host_bytes)
     if (sample_lists(&c->queries, 0, &query_urls, &queries) < 0 ||
         sample_lists(&c->visitors, 1, &days, &visitors) < 0)
         goto done;
-    dict = Py_BuildValue("{s:O,s:O,s:O,s:O,s:O,s:O,s:K,s:O,s:O,s:I,s:O,s:O,s:I}", "host_bytes",
-                         host_bytes, "hour_client_errors", hour_errors[0], "hour_server_errors",
-                         hour_errors[1], "urls", urls, "url_requests", requests, "url_bytes", sent,
+    dict = Py_BuildValue("{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:K,s:O,s:O,s:I,s:O,s:O,s:I}", "host_bytes",
+                         host_bytes, "hour_client_errors", hour_more[0], "hour_server_errors",
+                         hour_more[1], "hour_offsets", hour_more[2], "urls", urls,
+                         "url_requests", requests, "url_bytes", sent,
                          "url_error", (unsigned long long)c->url_error, "query_urls", query_urls,
                          "queries", queries, "query_level", c->queries.level, "visitor_days",
                          days, "visitors", visitors, "visitor_level", c->visitors.level);
@@ -2039,7 +2335,7 @@ Counter_result(Counter *self, PyObject *Py_UNUSED(ignored))
             self->shards[i].ready = ready;
         }
     Counts *c = &self->shards[0].counts;
-    PyObject *hours[4] = {NULL}, *host_bytes = NULL;
+    PyObject *hours[5] = {NULL}, *host_bytes = NULL;
     int failed = !shard_ready(self, &self->shards[0]);
     for (int i = 1; i < SHARDS && !failed; i++) {
         if (!self->shards[i].ready)
@@ -2065,7 +2361,7 @@ Counter_result(Counter *self, PyObject *Py_UNUSED(ignored))
     items[12] = c->requests ? PyLong_FromLongLong(c->last) : Py_NewRef(Py_None);
     if (!items[11] || !items[12])
         goto done;
-    if (self->combined) {
+    if (self->layout.combined) {
         if (table_lists(&c->pairs, &items[13], &items[14], NULL, NULL, NULL) < 0)
             goto done;
     }
@@ -2087,7 +2383,7 @@ done:
         PyThread_release_lock(self->shards[i].lock);
     for (int i = 0; i < RESULT_ITEMS; i++)
         Py_XDECREF(items[i]);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         Py_XDECREF(hours[i]);
     Py_XDECREF(host_bytes);
     return result;
@@ -2107,7 +2403,8 @@ static PyMethodDef Counter_methods[] = {
      "pair_keys, pair_counts, breakdowns): everything counted so far; times in microseconds\n"
      "UTC, hours floored; first/last None without requests, pairs None unless combined.\n"
      "breakdowns is a dict of lists: host_bytes (beside host_keys), hour_client_errors and\n"
-     "hour_server_errors (beside hour_keys), urls (None: no path), url_requests, url_bytes,\n"
+     "hour_server_errors and hour_offsets (beside hour_keys: the hours are per UTC hour and\n"
+     "offset as written), urls (None: no path), url_requests, url_bytes,\n"
      "url_error; query_urls and queries (key hashes), query_level; visitor_days (since\n"
      "1970) and visitors (key hashes), visitor_level. Bytes are int64 sums, wrapped."},
     {NULL, NULL, 0, NULL},
@@ -2130,11 +2427,14 @@ static PyGetSetDef Counter_getset[] = {
 static PyTypeObject CounterType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "lib.logs.parsing._clf.Counter",
     .tp_doc = PyDoc_STR("Counter(combined, window_start_us, window_end_us, *, seed=<the "
-                        "process's>, url_cap=, query_cap=, visitor_cap=, query_level=0, "
-                        "visitor_level=0): the counts of the well-formed Common (or Combined) "
-                        "lines of the blocks added to it; window: start <= t < end, "
-                        "microseconds UTC. seed (tests only) seeds its hash tables. The caps "
-                        "and levels are lib/logs/counting/bounded.py's (no cap: unbounded)."),
+                        "process's>, tail=None, dash_ident=False, url_cap=, query_cap=, "
+                        "visitor_cap=, query_level=0, visitor_level=0): the counts of the "
+                        "well-formed Common (or Combined) lines of the blocks added to it; "
+                        "window: start <= t < end, microseconds UTC. seed (tests only) seeds "
+                        "its hash tables. tail (bytes, lib/logs/parsing/tails.py): Combined as "
+                        "the regex kind reads it, then these fields to the line's end; "
+                        "dash_ident: its second field is the literal '-'. The caps and levels "
+                        "are lib/logs/counting/bounded.py's (no cap: unbounded)."),
     .tp_basicsize = sizeof(Counter),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_new = PyType_GenericNew,
@@ -2250,6 +2550,30 @@ module_key_hashes(PyObject *Py_UNUSED(module), PyObject *keys)
     return hashes;
 }
 
+/* _match_tail(text, program): where the tail's fields are in text, or None. */
+static PyObject *
+module_match_tail(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    const char *text, *program;
+    Py_ssize_t len, program_len;
+    Tail tail;
+    Py_ssize_t spans[2 * MAX_TAIL_OPS];
+    if (!PyArg_ParseTuple(args, "y#y#:_match_tail", &text, &len, &program, &program_len) ||
+        tail_compile(&tail, program, program_len) < 0)
+        return NULL;
+    if (!tail_match(&tail, text, len, 0, spans))
+        Py_RETURN_NONE;
+    PyObject *found = PyList_New(tail.fields);
+    for (int f = 0; found && f < tail.fields; f++) {
+        PyObject *span = Py_BuildValue("(nn)", spans[2 * f], spans[2 * f + 1]);
+        if (!span)
+            Py_CLEAR(found);
+        else
+            PyList_SET_ITEM(found, f, span);
+    }
+    return found;
+}
+
 static PyMethodDef MODULE_METHODS[] = {
     {"key_hashes", module_key_hashes, METH_O,
      "key_hashes(keys: list[bytes]) -> list[int]: lib/logs/counting/bounded.py's key_hash of\n"
@@ -2262,12 +2586,17 @@ static PyMethodDef MODULE_METHODS[] = {
      "reseeds): the slots stepped over past the first while counting keys into a table seeded\n"
      "with seed (the hosts' kind for bytes, the hours' for int), and how often it re-seeded\n"
      "itself (never without the guard)."},
+    {"_match_tail", module_match_tail, METH_VARARGS,
+     "_match_tail(text: bytes, program: bytes) -> list[(start, end)] | None: whether text is\n"
+     "the tail `program` (lib/logs/parsing/tails.py) as a Counter matches it after a user\n"
+     "agent's closing quote, and where each of its fields is."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef MODULE = {
     PyModuleDef_HEAD_INIT, "_clf",
-    "Compiled fast path of the Common and Combined Log Formats (see _clf.c).", -1,
+    "Compiled fast path of the Common and Combined Log Formats, and of Combined with fields "
+    "after it (see _clf.c).", -1,
     MODULE_METHODS,
 };
 
@@ -2291,13 +2620,13 @@ grammar(void)
         Py_XDECREF(digits);
         return NULL;
     }
-    return Py_BuildValue("{s:i,s:i,s:i,s:(ii),s:N,s:N,s:{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i}}",
+    return Py_BuildValue("{s:i,s:i,s:i,s:(ii),s:N,s:N,s:{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i},s:s}",
                          "bytes_digits", CLF_BYTES_DIGITS, "status_digits", CLF_STATUS_DIGITS,
                          "stamp_width", CLF_STAMP_WIDTH, "certain_years", CLF_YEAR_MIN,
                          CLF_YEAR_MAX, "months", months, "stamp_digits", digits, "stamp_at",
                          "day", CLF_DAY_AT, "month", CLF_MONTH_AT, "year", CLF_YEAR_AT, "hour",
                          CLF_HOUR_AT, "minute", CLF_MINUTE_AT, "second", CLF_SECOND_AT, "sign",
-                         CLF_SIGN_AT, "zone", CLF_ZONE_AT);
+                         CLF_SIGN_AT, "zone", CLF_ZONE_AT, "tail_ops", TAIL_OPS);
 }
 
 PyMODINIT_FUNC

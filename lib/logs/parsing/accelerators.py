@@ -2,7 +2,9 @@
 of, with the GIL released, and counts them straight into a summary's counts; every other line
 is left over for the format's own parser. An accelerator is attached to a format entry
 (``LogFormat.accelerator``), never a definition of its own: ``_clf.c`` takes its rules from
-``lib.logs.parsing.clf`` and the differential tests hold it to the ``clf`` kind's answers.
+``lib.logs.parsing.clf`` and the differential tests hold it to the ``clf`` kind's answers; for
+Combined with fields after it (a ``regex``-kind format) it matches a program of the fields
+``lib.logs.parsing.tails`` derives from the format's own pattern, held to the ``regex`` kind's.
 
 Optional: built by ``setup.py`` where a C compiler is found; without one ``counter`` returns
 None and the format's parser reads every line, with the same answers. Imports no polars.
@@ -17,7 +19,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from lib.logs.counting import caps
-from lib.logs.parsing import clf
+from lib.logs.parsing import clf, tails
 from lib.logs.parsing.formats import FormatChoice, LogFormat
 
 if TYPE_CHECKING:
@@ -50,14 +52,20 @@ def _bounds() -> dict[str, int]:
     }
 
 
-ACCELERATORS = {
-    "clf": Accelerator(
-        "lib.logs.parsing._clf",
-        lambda module, fmt, start, end: module.Counter(
-            fmt.roles == clf.COMBINED_ROLES, start, end, **_bounds()
-        ),
-    ),
-}
+def _clf_counter(module: ModuleType, fmt: LogFormat, start: int, end: int) -> Any | None:
+    """``_clf.Counter`` of Common or Combined (the ``clf`` kind), or of a ``regex``-kind format
+    that is Combined and then fields (``lib.logs.parsing.tails``: its layout)."""
+    if fmt.kind == "clf":
+        return module.Counter(fmt.roles == clf.COMBINED_ROLES, start, end, **_bounds())
+    found = tails.layout(fmt.pattern, fmt.roles)
+    if found is None or fmt.escapes != "backslash":  # the agent read as Apache and nginx escape it
+        return None
+    return module.Counter(
+        True, start, end, tail=found.program, dash_ident=found.dash_ident, **_bounds()
+    )
+
+
+ACCELERATORS = {"clf": Accelerator("lib.logs.parsing._clf", _clf_counter)}
 
 
 @cache

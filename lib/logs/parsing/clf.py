@@ -91,6 +91,11 @@ APACHE = {
     "common": r"%h %l %u %t \"%r\" %>s %b",
     "combined": r"%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"",
 }
+# nginx's predefined combined (ident is the literal text `-`), which its other formats extend
+NGINX = {
+    "combined": '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+    '"$http_referer" "$http_user_agent"'
+}
 
 # Whole-line shapes, in the common subset of Python's `re` and Rust's `regex` syntax. A line is
 # read when PREFIX matches at its start, the SUFFIX at its end, and the two do not overlap.

@@ -1,9 +1,11 @@
 """Which registered format a log is in, from its first lines.
 
 A header that declares the fields (``lib.logs.parsing.formats.HEADERS``: W3C's ``#Fields:``)
-decides. When a format's accelerator certainly reads more of the lines than match any other
-format's shape (Python's ``re``; a format nothing like the log's is ruled out after a line or
-two), it is the answer with no more work. Else each candidate format is matched against the
+decides. When a format's accelerator certainly reads more of the lines than match the shape
+of any format before it in the registry (Python's ``re``; a format nothing like the log's is
+ruled out after a line or two), and at least as many as match any after it (``combined_plus``
+matches every line of a format that is Combined and then fields), it is the answer with no more
+work. Else each candidate format is matched against the
 lines by its shape (no format reads more lines than match its shape), the likeliest parse them
 (polars), and the one that reads the most wins, ties going to the format matched by more lines,
 then to the registry's order. The first path gives the same answer as the second would: it is
@@ -36,8 +38,8 @@ def detect(sample: Sequence[str], unwrapped: bool = False) -> LogFormat | None:
     if inside is not None:
         return inside
     formats = candidates()
-    for fmt in formats:
-        if fmt.accelerator and _certain(fmt, lines, [other for other in formats if other != fmt]):
+    for index, fmt in enumerate(formats):
+        if fmt.accelerator and _certain(fmt, lines, formats[:index], formats[index + 1 :]):
             return fmt
     fits = {fmt.name: sum(1 for line in lines if fmt.shape.search(line)) for fmt in formats}
     ranked = sorted(formats, key=lambda fmt: -fits[fmt.name])
@@ -58,11 +60,19 @@ def _inside_wrapper(lines: list[str]) -> LogFormat | None:
     return None
 
 
-def _certain(fmt: LogFormat, lines: list[str], others: list[LogFormat]) -> bool:
-    """Whether ``fmt``'s accelerator reads more of ``lines`` than the shape of any other
-    format matches: then no other can read as many."""
+def _certain(
+    fmt: LogFormat, lines: list[str], before: list[LogFormat], after: list[LogFormat]
+) -> bool:
+    """Whether ``fmt``'s accelerator reads more of ``lines`` than the shape of any format
+    ``before`` it (in the registry) matches, and no fewer than any ``after`` it: then no other
+    reads more, and ``_most_read`` would try ``fmt`` first (it matches at least as many lines as
+    any, and comes first of those that match as many), take it, and stop there."""
     certain = accelerators.certainly_read(fmt, lines)
-    return certain > 0 and all(_fewer(other, lines, certain) for other in others)
+    return (
+        certain > 0
+        and all(_fewer(other, lines, certain) for other in before)
+        and all(_fewer(other, lines, certain + 1) for other in after)
+    )
 
 
 def _fewer(fmt: LogFormat, lines: list[str], bound: int) -> bool:

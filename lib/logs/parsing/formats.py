@@ -36,6 +36,7 @@ from lib.logs.parsing._format_strings import (
 from lib.logs.parsing.clients import ClientRule
 from lib.logs.parsing.kinds import load
 from lib.logs.parsing.roles import ROLES, has_client_and_time
+from lib.logs.parsing.tails import layout
 from lib.logs.parsing.wrappers import WRAPPERS, parse_wrapped
 
 if TYPE_CHECKING:  # for the annotations only: importing it loads polars
@@ -110,18 +111,22 @@ def _json(name: str, description: str, roles: dict[str, str]) -> LogFormat:
     )
 
 
-NGINX_COMBINED = (
-    '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
-    '"$http_referer" "$http_user_agent"'
-)
+NGINX_COMBINED = clf.NGINX["combined"]
+
+
+def _accelerator(pattern: str, roles: tuple[str, ...]) -> str | None:
+    """``clf`` for a regex-kind format that is Combined and then fields the compiled counter
+    matches (``lib.logs.parsing.tails``), else None."""
+    return "clf" if layout(pattern, roles) is not None else None
 
 
 def _with_tail(name: str, description: str, source: str) -> LogFormat:
     """The format ``source`` compiles to, then a space and any text (its fields kept whole)."""
     fmt = _from_string(name, description, source)
     group = f"(?P<g{len(fmt.roles)}>.+)"
+    pattern, roles = fmt.pattern[:-1] + f" {group}$", (*fmt.roles, "other")
     return LogFormat(
-        name, description, "regex", fmt.pattern[:-1] + f" {group}$", (*fmt.roles, "other")
+        name, description, "regex", pattern, roles, accelerator=_accelerator(pattern, roles)
     )
 
 
@@ -185,7 +190,14 @@ _SQUID = (
 def _from_string(name: str, description: str, source: str) -> LogFormat:
     kind = dialect(source)
     built = compile_apache(source) if kind == "apache" else compile_nginx(source)
-    return LogFormat(name, description, "regex", built.pattern, built.roles)
+    return LogFormat(
+        name,
+        description,
+        "regex",
+        built.pattern,
+        built.roles,
+        accelerator=_accelerator(built.pattern, built.roles),
+    )
 
 
 FORMATS: dict[str, LogFormat] = {

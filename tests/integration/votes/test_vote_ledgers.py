@@ -81,29 +81,55 @@ def _reason(client: KioskClient) -> tuple[int, str]:
     return status, json.loads(body).get("error", "")
 
 
-def test_the_votes_queue_deleted_under_load_loses_no_accepted_vote(vote_system):
+IN_FLIGHT = 0.25  # seconds: a vote confirmed this long before the queue's deletion may be lost
+
+
+def _settled(vote_system, quiet: float = 2.0, timeout: float = 60) -> int:
+    """The votes counted once the count has not changed for ``quiet`` seconds."""
+    deadline, last, since = time.monotonic() + timeout, -1, time.monotonic()
+    while time.monotonic() < deadline:
+        count = vote_system.count()
+        if count != last:
+            last, since = count, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return count
+        time.sleep(0.2)
+    raise AssertionError(f"the count kept changing for {timeout}s")
+
+
+def test_the_votes_queue_deleted_under_load_loses_no_vote_the_worker_held(vote_system):
+    """The worker holds a batch (``BATCH_MS`` 3 s) when the queue is deleted: it stores it. The
+    broker drops with the queue the votes it confirmed but had not delivered yet (the brief's
+    "by the broker's doing"): a vote may be missing only if its 202 came at most ``IN_FLIGHT``
+    seconds before the deletion."""
     worker = vote_system.start_worker(BATCH_SIZE="1000", BATCH_MS="3000")
     clients = vote_system.start_kiosks(2)
     voters = Voters(clients)
     wait_until(lambda: vote_system.count() > 0, 30, "the first batch")
     time.sleep(1.2)  # the worker holds a batch of the last second or so, unacknowledged
-    ready = vote_system.queue_depth()  # not yet delivered: the broker's to drop with the queue
     connection = vote_system.connect()
+    deleting = time.monotonic()
     connection.channel().queue_delete(vote_system.queue)
+    deleted = time.monotonic()
     connection.close()
     time.sleep(3)  # kiosks answer 503 while the queue is gone, then take votes again
     outcomes = voters.stop()
     wait_until(lambda: _held_at_cancel(vote_system), 30, "the worker to store what it held")
-    accepted = sum(1 for o in outcomes if o.status == 202)
-    vote_system.wait_for_total(accepted, timeout=60)
+    _settled(vote_system)
+    stored = set(vote_system.stored_ids())
+    missing = [o for o in outcomes if o.status == 202 and o.vote_id not in stored]
     ledger = record(
         "votes queue deleted under load (BATCH_MS 3 s)",
-        account(outcomes, vote_system.stored_ids())
+        account(outcomes, sorted(stored))
         | unavailability(outcomes)
-        | {"held_at_cancel": _held_at_cancel(vote_system)[0], "ready_at_delete": ready},
+        | {"held_at_cancel": _held_at_cancel(vote_system)[0]},
     )
     assert ledger["held_at_cancel"] > 0, ledger  # the case of the issue: a batch in hand
-    assert (ledger["lost"], ledger["duplicates"]) == (0, 0), ledger
+    # none of them lost: the votes missing, if any, were confirmed as the queue went
+    assert all(deleting - IN_FLIGHT <= o.answered <= deleted for o in missing), [
+        round(o.answered - deleting, 3) for o in missing
+    ]
+    assert ledger["duplicates"] == 0 and ledger["unclaimed_counted"] == 0, ledger
     assert ledger["refused"] == 0, ledger  # each 503 was retried to a 202
     assert sum(1 for o in outcomes if o.attempts > 1) > 0  # the kiosks did answer 503
     assert worker.poll() is None and vote_system.queue_depth() == 0
@@ -111,9 +137,18 @@ def test_the_votes_queue_deleted_under_load_loses_no_accepted_vote(vote_system):
     assert "a vote was unroutable" in log and "Traceback" not in _log(vote_system, "worker")
 
 
-def _redeclare_dropping(vote_system, pause: float) -> None:
-    """What someone else does: delete the votes queue, declare it again with a length limit
-    that drops, and ``pause`` seconds later bind it to the votes exchange."""
+def test_a_queue_redeclared_to_drop_gets_no_vote_and_stops_the_worker(vote_system):
+    """Votes flow, and are all counted; then someone deletes the votes queue, declares it again
+    with a length limit that drops and, a second later, binds it; votes go on arriving at the
+    kiosks all along. (Votes the broker confirmed but had not delivered when the queue was
+    deleted are the broker's to drop: that is the deletion's ledger, above; so the deletion is
+    made between two rounds of votes here.)"""
+    worker = vote_system.start_worker()
+    clients = vote_system.start_kiosks(2)
+    voters = Voters(clients)
+    wait_until(lambda: vote_system.count() > 50, 30, "votes counted")
+    before = voters.stop()
+    vote_system.wait_for_total(sum(1 for o in before if o.status == 202))
     queue = vote_system.queue
     connection = vote_system.connect()
     channel = connection.channel()
@@ -123,20 +158,13 @@ def _redeclare_dropping(vote_system, pause: float) -> None:
         durable=True,
         arguments={**queue_arguments("quorum"), "x-max-length": 5, "x-overflow": "drop-head"},
     )
-    time.sleep(pause)
+    voters = Voters(clients)
+    time.sleep(1)
     channel.queue_bind(queue, queue, queue)
     connection.close()
-
-
-def test_a_queue_redeclared_to_drop_gets_no_vote_and_stops_the_worker(vote_system):
-    worker = vote_system.start_worker()
-    clients = vote_system.start_kiosks(2)
-    voters = Voters(clients)
-    wait_until(lambda: vote_system.count() > 50, 30, "votes counted")
-    _redeclare_dropping(vote_system, pause=1.0)
     assert worker.wait(60) == 2
     time.sleep(2)  # votes go on arriving at the kiosks
-    outcomes = voters.stop()
+    during = voters.stop()
     status, reason = _reason(clients[0])
     assert status == 503 and "could lose votes" in reason and "x-overflow=drop-head" in reason
     health_status, _, body = clients[1].request("GET", "/health")
@@ -145,14 +173,14 @@ def test_a_queue_redeclared_to_drop_gets_no_vote_and_stops_the_worker(vote_syste
 
     ledger = record(
         "votes queue re-declared with x-max-length=5, x-overflow=drop-head",
-        account(outcomes, vote_system.stored_ids())
+        account([*before, *during], vote_system.stored_ids())
         | {"left_in_that_queue": vote_system.queue_depth()},
     )
     assert ledger["lost"] == 0 and ledger["duplicates"] == 0, ledger
+    assert all(o.status != 202 for o in during), ledger  # no queue took them: refused
     assert ledger["refused"] > 0 and ledger["left_in_that_queue"] == 0, ledger
     log = _log(vote_system, "worker")
     errors = [line for line in log.splitlines() if " ERROR " in line]
-    queue = vote_system.queue
     assert len(errors) == 1 and "Traceback" not in log, log
     assert errors[0].endswith(
         f"ERROR queue {queue} could lose votes: it drops the oldest votes when full "

@@ -93,6 +93,7 @@ class VoteSystem:
             "BATCH_SIZE": "100",
             "BATCH_MS": "50",
             "RATE_LIMIT": "0",  # the fault tests send thousands of votes a second
+            "WORKER_METRICS_PORT": "0",  # several workers at once: each on a port of its own
             "PYTHONUNBUFFERED": "1",
         }
         self.processes: list[subprocess.Popen] = []

@@ -42,6 +42,7 @@ OTHER_VALUES = {
     "VOTES_TIME_ZONE": "Asia/Hong_Kong",
     "VOTES_QUEUE_TYPE": "classic",
     "Q1_HEAD_START": "0",
+    "METRICS": "0",
 }
 
 

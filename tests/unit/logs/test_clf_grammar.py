@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lib.logs.parsing import clf
+from lib.logs.parsing import clf, tails
 from lib.logs.parsing.formats import FORMATS, log_format
 
 HEADER = Path(clf.__file__).with_name("_clf_grammar.h")
@@ -41,6 +41,7 @@ def test_the_built_accelerator_was_compiled_with_this_grammar():
         "months": clf.MONTHS,
         "stamp_digits": digits,
         "stamp_at": stamp_at,
+        "tail_ops": tails.OPS,  # the shapes of a tail after Combined (lib/logs/parsing/tails.py)
     }
 
 

@@ -1,6 +1,6 @@
-"""The compiled accelerator of Common and Combined (lib/logs/parsing/_clf.c, counted into
-summaries by lib.logs.counting.counted) against the polars path: every summary must be the
-same, field by field, whatever the lines."""
+"""The compiled accelerator of Common, Combined and Combined with fields after it
+(lib/logs/parsing/_clf.c, counted into summaries by lib.logs.counting.counted) against the
+polars path: every summary must be the same, field by field, whatever the lines."""
 
 from __future__ import annotations
 
@@ -24,10 +24,12 @@ from lib.logs.datasets.synthetic import generate_log
 from lib.logs.engines.local import summarize_log
 from lib.logs.engines.pipeline import PieceReader
 from lib.logs.parsing import accelerators
+from lib.logs.parsing.clients import client_rule
 from lib.logs.parsing.formats import FORMATS, FormatChoice
 from lib.logs.reading._compression import HEAD_BYTES, sniff
 from lib.logs.reading.partitions import Partition
 from lib.logs.window import Window
+from tests.support.log_corpus import VARIANTS
 from tests.support.summaries import (
     CHOICES,
     WINDOW,
@@ -36,6 +38,9 @@ from tests.support.summaries import (
     outcome,
     polars_only,
 )
+from tests.support.trailing import ESCAPED, TRAILING, layout_of, tail
+
+NAMES = ("common", "combined", *TRAILING)  # every format the counter reads
 
 
 def test_extension_is_built():
@@ -43,10 +48,18 @@ def test_extension_is_built():
     # with polars (correct, but several times slower), which must not go unnoticed.
     from lib.logs.parsing import _clf
 
-    for name in ("common", "combined"):
+    for name in NAMES:
         assert FORMATS[name].accelerator == "clf"
         assert isinstance(accelerators.counter(FORMATS[name], 0, 1), _clf.Counter)
     assert accelerators.counter(FORMATS["vhost_common"], 0, 1) is None
+
+
+def test_a_client_from_x_forwarded_for_leaves_every_line_to_polars():
+    # nginx_main logs X-Forwarded-For after Combined: the counter reads the peer's address
+    fmt = FORMATS["nginx_main"]
+    assert accelerators.counter_for(FormatChoice.of(fmt), WINDOW) is not None
+    assert accelerators.counter_for(FormatChoice.of(fmt, client_rule("forwarded")), WINDOW) is None
+    assert accelerators.counter_for(FormatChoice.of(fmt, client_rule("real_ip")), WINDOW)
 
 
 def fast_counts(block: bytes, name: str) -> tuple[int, list[int] | None]:
@@ -87,21 +100,26 @@ SIZE = st.one_of(
     st.sampled_from(["-", "0", "7", "9" * 18, "9" * 19, "0" * 18, "", "-5", "1-", "+5"]),
     st.integers(0, 10**18 - 1).map(str),
 )
-ESCAPED = st.one_of(
+ESCAPED_FIELD = st.one_of(
     st.sampled_from(["-", "", "http://a/b", 'x\\"y', "x\\x22y", "x\\\\", '" "', "\\"]),
     st.text(st.sampled_from(list('ab "\\-')), max_size=8),
 )
 ENDING = st.sampled_from(["\n", "\n", "\n", "\r\n", "\r\r\n"])
 
 
+TAIL_JUNK = st.sampled_from(["", " ", " -", " 1", ' "x"', " 0.1, 2", " a : b", " x y"])
+
+
 @st.composite
-def log_line(draw, combined: bool) -> str:
+def log_line(draw, name: str) -> str:
     line = (
         f"{draw(FIELD)} {draw(FIELD)} {draw(FIELD)} [{draw(STAMP)}] "
         f'"{draw(REQUEST)}" {draw(STATUS)} {draw(SIZE)}'
     )
-    if combined or draw(st.booleans()):
-        line += f' "{draw(ESCAPED)}" "{draw(ESCAPED)}"'
+    if name != "common" or draw(st.booleans()):
+        line += f' "{draw(ESCAPED_FIELD)}" "{draw(ESCAPED_FIELD)}"'
+    if name in TRAILING:  # its own tail, or another, or none
+        line += draw(st.one_of(tail(name), TAIL_JUNK, tail(draw(st.sampled_from(TRAILING)))))
     return line
 
 
@@ -122,8 +140,8 @@ def block_of(lines: list[str], endings: list[str], last_ending: bool) -> bytes:
     return text.encode().replace("\ufffd".encode(), b"\xff")
 
 
-def lines_for(combined: bool) -> st.SearchStrategy[list[str]]:
-    one = log_line(combined)
+def lines_for(name: str) -> st.SearchStrategy[list[str]]:
+    one = st.one_of(log_line(name), good_line(name)) if name in TRAILING else log_line(name)
     return st.lists(
         st.one_of(one, one, mutated(one), st.sampled_from(["", "\r", "x", "miriwo"])),
         min_size=0,
@@ -133,12 +151,12 @@ def lines_for(combined: bool) -> st.SearchStrategy[list[str]]:
 
 @pytest.mark.slow
 @settings(max_examples=300, deadline=None)
-@given(st.sampled_from(["common", "combined"]), st.data(), st.booleans())
+@given(st.sampled_from(NAMES), st.data(), st.booleans())
 def test_any_block_summarizes_the_same_both_ways(name, data, last_ending):
     # each odd line beside a well-formed one, so that the block is mostly its format (a block
     # mostly left over goes to polars whole) and both paths read lines of it
-    odd = data.draw(lines_for(name == "combined"))
-    good = data.draw(st.lists(good_line(name == "combined"), min_size=len(odd), max_size=12))
+    odd = data.draw(lines_for(name))
+    good = data.draw(st.lists(good_line(name), min_size=len(odd), max_size=12))
     paired = zip(good, odd + [None] * (len(good) - len(odd)), strict=True)
     lines = [line for pair in paired for line in pair if line is not None]
     endings = data.draw(st.lists(ENDING, min_size=len(lines), max_size=len(lines)))
@@ -192,9 +210,11 @@ REQUEST_LINE = st.builds(
 
 
 @st.composite
-def good_line(draw, combined: bool) -> str:
+def good_line(draw, name: str) -> str:
     """A line the fast path must take: printable ASCII of exactly the format's shape, a real
-    date, in range; its fields often at their edges."""
+    date, in range; its fields often at their edges. The formats with fields after Combined
+    (the regex kind's) have an escaped request, and nginx's the literal ``-`` for ident."""
+    tailed = name in TRAILING
     year = draw(edge([1001, 1600, 1900, 1969, 1970, 2000, 9997], st.integers(1001, 9997)))
     month = draw(edge([1, 2, 12], st.integers(1, 12)))
     leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
@@ -211,28 +231,33 @@ def good_line(draw, combined: bool) -> str:
         st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1),
     )
     request = draw(
-        edge(
+        edge(['\\"', " ", 'GET /\\" 200 5 \\"x\\" \\"y', *ODD_REQUESTS], ESCAPED)
+        if tailed
+        else edge(
             ["", " ", '"', '" 200 5', 'GET /" 200 5 "x" "y', "a\\", *ODD_REQUESTS],
             st.one_of(st.text(printable, max_size=30), REQUEST_LINE),
         )
     )
     size = draw(edge(["-", "0", "9" * 18, "0" * 18], st.integers(0, 10**18 - 1).map(str)))
     status = draw(edge([0, 999], st.integers(0, 999)))
-    line = f'{draw(token)} {draw(token)} {draw(token)} [{stamp}] "{request}" {status:03d} {size}'
-    if combined:
+    ident = "-" if tailed and layout_of(name).dash_ident else draw(token)
+    line = f'{draw(token)} {ident} {draw(token)} [{stamp}] "{request}" {status:03d} {size}'
+    if name != "common":
         # an escaped field: no bare quote or backslash; \\" and \\\\ as servers write them
         plain = st.sampled_from([chr(c) for c in range(0x20, 0x7F) if chr(c) not in '"\\'])
         escaped = st.lists(st.one_of(plain, st.sampled_from(['\\"', "\\\\"])), max_size=20)
         referer = draw(edge(["-", "", '\\"'], escaped.map("".join)))
         agent = draw(edge(["-", ""], escaped.map("".join)))
         line += f' "{referer}" "{agent}"'
+    if tailed:
+        line += draw(tail(name))
     return line
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.sampled_from(["common", "combined"]), st.data())
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(NAMES), st.data())
 def test_well_formed_lines_take_the_fast_path_and_agree(name, data):
-    lines = data.draw(st.lists(good_line(name == "combined"), min_size=1, max_size=8))
+    lines = data.draw(st.lists(good_line(name), min_size=1, max_size=8))
     block = "\n".join(lines).encode()
     assert fast_counts(block, name) == (len(lines), [])  # none left for polars
     assert_same(
@@ -245,6 +270,20 @@ def test_well_formed_lines_take_the_fast_path_and_agree(name, data):
 
 GOOD = 'h - - [18/Aug/1995:12:30:00 -0400] "GET / HTTP/1.0" 200 5'
 REF = ' "http://r/" "agent"'
+TAILS = {  # a tail of each format with fields after Combined, as its server writes it
+    "nginx_main": ' "203.0.113.9, 10.0.0.1"',
+    "apache_combined_duration": " 5890",
+    "nginx_request_time": " 0.006",
+    "nginx_upstream_host": " 0.002, 1.044 example.org",
+    "ingress_nginx": " 309 0.006 [default-web-8080] [] 10.0.0.12:8080 0 0.006 404 2461904",
+    "traefik_clf": ' 1 "web@docker" "http://10.0.0.12:8080" 5ms',
+    "combined_plus": ' 0.004 "-" cache=HIT',
+}
+WELL_FORMED = {"common": GOOD, "combined": GOOD + REF} | {
+    name: GOOD + REF + tail for name, tail in TAILS.items()
+}
+NGINX_HEAD = GOOD.replace("h - -", "h - u")
+BYTES_19 = GOOD.replace(" 5", " " + "9" * 19) + REF  # the regex kind reads it; left to polars
 
 
 @pytest.mark.parametrize(
@@ -272,10 +311,52 @@ REF = ' "http://r/" "agent"'
         # leftmost match: the suffix starts inside the request, which ends at `/`
         ("combined", GOOD.replace("GET /", 'GET /" 200 5 "x" "y') + REF, True),
         ("combined", 'h - - [18/Aug/1995:12:30:00 -0400] " 200 5 "r" "a"', False),
+        # Combined with fields after it: left over, the line is another format's, or none's
+        ("apache_combined_duration", GOOD + REF + " -", True),
+        ("apache_combined_duration", GOOD + REF + " " + "9" * 40, True),  # any digits
+        ("apache_combined_duration", GOOD + REF + " 5.5", False),
+        ("apache_combined_duration", GOOD + REF, False),  # a field missing: Combined's
+        ("apache_combined_duration", GOOD + REF + " 5890 7", False),  # one more: combined_plus's
+        ("apache_combined_duration", BYTES_19 + " 5890", False),
+        ("apache_combined_duration", GOOD.replace("h - -", "h i u") + REF + " 1", True),
+        ("nginx_request_time", GOOD + REF + " -", True),
+        ("nginx_request_time", GOOD + REF + " 0.006 ", False),
+        ("nginx_request_time", GOOD + REF + " -0.5", False),
+        ("nginx_request_time", GOOD.replace("h - -", "h x -") + REF + " 0.006", False),
+        ("nginx_request_time", NGINX_HEAD + REF + " 0.006", True),
+        ("nginx_request_time", GOOD.replace("GET /", 'GET /"') + REF + " 0.006", False),
+        ("nginx_request_time", GOOD.replace("GET /", 'GET /\\"') + REF + " 0.006", True),
+        ("nginx_request_time", GOOD.replace("GET /", "GET /\\") + REF + " 0.006", True),
+        ("nginx_request_time", GOOD.replace("1.0", "1.0\\") + REF + " 0.006", False),
+        ("nginx_request_time", GOOD + ' "a \\" b" "c" 0.006', True),
+        ("nginx_request_time", GOOD + ' "a " b" "c" 0.006', False),
+        ("nginx_upstream_host", GOOD + REF + " 0.002 : 1.044, 0.5 example.org", True),
+        ("nginx_upstream_host", GOOD + REF + " - ", True),  # no upstream, no host
+        ("nginx_upstream_host", GOOD + REF + " 0.002,1.044 example.org", False),
+        ("nginx_upstream_host", GOOD + REF + " 0.002 , 1.044 example.org", False),
+        ("nginx_upstream_host", GOOD + REF + " 0.002, 1.044", False),  # the host missing
+        ("nginx_upstream_host", GOOD + REF + " 0.002 example.org :80", False),
+        ("ingress_nginx", GOOD + REF + TAILS["ingress_nginx"] + " x", False),
+        ("ingress_nginx", GOOD + REF + TAILS["ingress_nginx"].replace(" 0 ", " "), False),
+        ("ingress_nginx", GOOD + REF + TAILS["ingress_nginx"].replace(" 0 ", " 0, 5 : 7 "), True),
+        ("ingress_nginx", GOOD + REF + TAILS["ingress_nginx"].replace("309", "-"), True),
+        ("ingress_nginx", GOOD + REF + TAILS["ingress_nginx"].replace("[]", "[a]]"), True),
+        ("ingress_nginx", GOOD + REF + TAILS["ingress_nginx"].replace("[]", "[a b]"), False),
+        ("traefik_clf", GOOD + REF + ' 1 "r\\"q" "u" 5ms', True),
+        ("traefik_clf", GOOD + REF + ' 1 "r"q" "u" 5ms', False),
+        ("traefik_clf", GOOD + REF + ' 1 "r" "u" 5', False),
+        ("traefik_clf", GOOD + REF + ' 1 "r" "u" 99999999999999999999.5ms', True),
+        ("nginx_main", GOOD + REF + ' "-"', True),
+        ("nginx_main", GOOD + REF + ' "a" "b"', False),
+        ("combined_plus", GOOD + REF + " x", True),
+        ("combined_plus", GOOD + REF + '  "" "" - 1 2 3', True),
+        ("combined_plus", GOOD + REF + " ", False),
+        ("combined_plus", GOOD + REF, False),  # Combined's
+        ("combined_plus", GOOD + REF + "x", False),
     ],
 )
 def test_edges(name, line, taken):
-    well_formed = GOOD + (REF if name == "combined" else "")  # so the block is mostly its format
+    well_formed = WELL_FORMED[name]  # so the block is mostly its format
     block = f"{well_formed}\n{line}\n{well_formed}\n".encode()
     assert fast_counts(block, name) == (3, [] if taken else [1])
     choice = CHOICES[name]
@@ -329,7 +410,7 @@ def both_ways(data: bytes, name: str, block_bytes: int) -> tuple[LogSummary, Log
     with (a NUL byte early on is binary data, a compression's magic another kind of file) comes
     after a few well-formed lines."""
     if sniff(data[:HEAD_BYTES]) != "text":
-        line = GOOD + (REF if name == "combined" else "") + "\n"
+        line = WELL_FORMED[name] + "\n"
         data = line.encode() * (HEAD_BYTES // len(line) + 1) + data
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "log"
@@ -346,13 +427,12 @@ def both_ways(data: bytes, name: str, block_bytes: int) -> tuple[LogSummary, Log
     return fast, slow
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.sampled_from(["common", "combined"]), st.data(), st.integers(1, 400))
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(NAMES), st.data(), st.integers(1, 400))
 def test_any_stream_summarizes_the_same_both_ways(name, data, block_bytes):
     # blocks of a few lines each, scanned two at a time into one Counter
-    combined = name == "combined"
-    odd = st.one_of(log_line(combined), mutated(log_line(combined)), st.just(""))
-    lines = data.draw(st.lists(st.one_of(good_line(combined), good_line(combined), odd)))
+    odd = st.one_of(log_line(name), mutated(log_line(name)), mutated(good_line(name)), st.just(""))
+    lines = data.draw(st.lists(st.one_of(good_line(name), good_line(name), odd)))
     data_bytes = block_of(lines, ["\n"] * len(lines), data.draw(st.booleans()))
     fast, slow = both_ways(data_bytes, name, block_bytes)
     assert_same(fast, slow)
@@ -367,6 +447,24 @@ def test_the_nasa_slice_summarizes_the_same_both_ways(nasa_slice):
     assert (fast.lines, fast.requests, fast.rejected) == (1881, 1880, 1)
     assert fast.rejected_examples.rows() == [(str(nasa_slice), 1881, "miriwo")]
     assert not fast.window_hosts.is_empty()
+
+
+@pytest.mark.parametrize("name", TRAILING)
+def test_every_line_of_the_corpus_variants_takes_the_fast_path(tmp_path, name):
+    # the deployment corpus (tests/support/log_corpus.py) as each server writes it
+    variants = [variant for variant in VARIANTS.values() if variant.detect_as == name]
+    # combined_plus, which no server writes by that name: every other one's lines
+    variants = variants or [v for v in VARIANTS.values() if v.detect_as in TRAILING]
+    lines = [line for variant in variants for line in variant.lines()]
+    block = "\n".join(lines).encode()
+    assert fast_counts(block, name) == (len(lines), [])
+    path = tmp_path / "log"
+    path.write_bytes(block)
+    fast = summarize_log(path, WINDOW, block_bytes=1 << 16, workers=2, choice=CHOICES[name])
+    with polars_only():
+        slow = summarize_log(path, WINDOW, block_bytes=1 << 16, workers=2, choice=CHOICES[name])
+    assert_same(fast, slow)
+    assert fast.requests == len(lines)
 
 
 @pytest.mark.parametrize("name", ["common", "combined"])
@@ -420,7 +518,12 @@ def test_urls_and_queries_are_the_paths_cut_at_their_first_question_mark():
         ("", True),
         ('a \\" b', True),  # Apache's escapes, decoded in the visitor's key
         ("a \\\\ b", True),
-        ("a \\x22 b", False),  # nginx's: polars decodes it
+        ("a \\x22 b", True),  # nginx's, of a printable byte: decoded too
+        ("a \\x5c\\x5C b", True),
+        ("\\x2D", True),  # decoded after `-` is read as no agent: the text `-`
+        ("a \\x7f b", False),  # not printable: polars decodes it
+        ("a \\xe9 b", False),  # a byte that is not UTF-8 alone: polars makes it U+FFFD
+        ("a \\x2 b", False),  # no escape: the backslash stays (polars keeps it)
         ("a \\n b", False),
     ],
 )

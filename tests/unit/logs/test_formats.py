@@ -276,6 +276,14 @@ SAMPLE = [
     COMMON.replace("2326", "9" * 19),
     COMMON.replace("apache", "apaché"),
     COMBINED.replace("Oct", "oct"),
+    # Combined with fields after it, which the accelerator reads too
+    COMBINED + " 5890",
+    NGINX + " 0.006",
+    NGINX + " 0.002, 1.044 example.org",
+    NGINX + ' "203.0.113.9"',
+    NGINX + ' 1 "web@docker" "http://10.0.0.12:8080" 5ms',
+    NGINX + ' 0.004 "-" cache=HIT',
+    NGINX.replace("- -", "x -") + " 0.006",
     "garbage",
     "",
 ]
@@ -298,6 +306,9 @@ def test_a_common_or_combined_log_is_detected_without_parsing(monkeypatch):
     monkeypatch.setattr(LogFormat, "parse_lines", refuse)
     assert detect([COMMON] * 20 + ["garbage"]).name == "common"
     assert detect([COMBINED, NGINX] * 10).name == "combined"
+    # Combined and then fields: combined_plus (after them in the registry) matches as many
+    assert detect([NGINX + " 0.006"] * 20).name == "nginx_request_time"
+    assert detect([NGINX + ' 0.004 "-" cache=HIT'] * 20).name == "combined_plus"
     with pytest.raises(AssertionError, match="parsed with polars"):
         detect([VHOST_COMMON] * 20)  # no accelerator: polars decides
 
