@@ -20,7 +20,7 @@ import polars as pl
 
 from lib.logs.counting import bounded
 from lib.logs.counting.parsed import summarize_lines, summarize_parsed
-from lib.logs.counting.summary import UTC_TIME, LogSummary, combine, no_durations, no_hours
+from lib.logs.counting.summary import UTC_TIME, LogSummary, combine, no_hours
 from lib.logs.parsing import accelerators
 from lib.logs.parsing.accelerators import Counted
 from lib.logs.parsing.formats import FormatChoice
@@ -78,7 +78,13 @@ class BlockSummaries:
         )
         urls = bounded.top_urls(
             _frame("url", pl.String, more["urls"], more["url_requests"], more["url_bytes"]),
-            no_durations(),
+            pl.DataFrame(
+                [
+                    pl.Series("url", more["duration_urls"], dtype=pl.String),
+                    pl.Series("bucket", more["duration_buckets"], dtype=pl.Int16),
+                    pl.Series("requests", more["duration_requests"], dtype=pl.UInt64),
+                ]
+            ),
             _hashes("url", pl.Series(more["query_urls"], dtype=pl.String), more["queries"]),
             more["url_error"],
         )
@@ -94,6 +100,10 @@ class BlockSummaries:
             urls=urls.urls,
             url_error=urls.error,
             url_queries=urls.queries,
+            durations=urls.durations,
+            vhosts=_frame(
+                "vhost", pl.String, more["vhosts"], more["vhost_requests"], more["vhost_bytes"]
+            ),
             query_level=more["query_level"],
             visitors=_hashes("day", days, more["visitors"]),
             visitor_level=more["visitor_level"],

@@ -31,8 +31,9 @@
  * derives from that regular expression, only where each shape's match is the one the regex's
  * leftmost-first match makes: any other tail leaves the line over. Where each field's value
  * is, tail_match can say (its spans; the module's _match_tail, which the tests hold to Python's
- * `re`): a later count of durations or virtual hosts reads the field of that index. The counts
- * are Combined's: host, time, status, bytes, the `"referer" "agent"` pair without the tail.
+ * `re`): the time taken and the virtual host are read from the field of their index. The
+ * other counts are Combined's: host, time, status, bytes, the `"referer" "agent"` pair without
+ * the tail.
  *
  * What it counts, per accepted line, is what lib/logs/counting/parsed.py's summarize_parsed
  * counts of it: requests per host (and inside the window), per hour, status, zone and (Combined)
@@ -54,8 +55,12 @@
  *     seen today are remembered by identity (host and agent as kept in the tables: Front,
  *     Recent), the keys of a sample kept in a table per day (Part).
  * The user agent of the visitor's key is decoded as split_pairs decodes it: Apache's `\"` and
- * `\\` are read here; a line whose agent holds another escape (nginx's `\x22`...) is left
- * over. Durations and virtual hosts: Common and Combined log neither. key_hashes(keys) is
+ * `\\`, and `\xHH` of a printable ASCII byte (nginx's `\x22`), are read here; a line whose
+ * agent holds another escape (Apache's `\n`, `\xHH` from 0x7F) is left over. With a tail that
+ * logs them, the time taken (duration_read: fields.py's duration_us, then
+ * bounded.duration_bucket) is counted per URL and bucket, and the virtual host's text (neither
+ * `-` nor empty) per vhost with its requests and bytes, as parsed.py's _breakdowns counts
+ * them. key_hashes(keys) is
  * bounded.key_hash in C, for the polars path's keys.
  *
  * Counter(combined, window_start_us, window_end_us, *, tail=None, dash_ident=False,
@@ -96,6 +101,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <locale.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -477,6 +484,10 @@ typedef struct { /* 104 bytes: a block's lines are written, then read again (mem
     int32_t query_len; /* the query, after the `?` at url + url_len; -1: no `?`, a null query */
     uint16_t status;
     uint8_t agent_escaped; /* the agent holds escapes the visitor's key decodes */
+    uint8_t timed;         /* a time taken was logged (not `-`): its bucket is `bucket` */
+    int16_t bucket;        /* bounded.duration_bucket of the time taken */
+    uint32_t vhost_len;
+    const char *vhost; /* the virtual host as logged; NULL: none (not logged, `-`, empty) */
 } Line;
 
 static inline int
@@ -917,6 +928,58 @@ tail_match(const Tail *t, const char *s, Py_ssize_t n, Py_ssize_t i, Py_ssize_t 
     return i == n;
 }
 
+/* Times taken (lib/logs/parsing/fields.py's duration_us, then bounded.duration_bucket). */
+#define DURATION_TEXT_MAX 63   /* longer texts are left to polars */
+#define BUCKET_MARGIN 1e-9     /* log(t)/log(GAMMA) this close to a whole number: left to polars */
+static locale_t c_numeric;     /* strtod_l's: a `.` decimal point whatever the process's locale */
+static double log_gamma;       /* log(bounded.GAMMA), as math.log computes it */
+
+/* The time taken logged as s[0:n], in *timed (0: null, as polars makes `-` or a time that is
+ * negative, not finite or from 2**62 microseconds) and *bucket. Only `-` and `+`? digits, then
+ * `.` and digits or not, are read (others, and a time whose bucket lies within BUCKET_MARGIN
+ * of a bound, where this libm's log and polars' could differ: 0, the line left over): the text
+ * read as a double (correctly rounded, as polars' cast), times the role's scale, rounded half
+ * to even (polars' round, whose default mode is half_to_even) to whole microseconds. */
+static int
+duration_read(const char *s, Py_ssize_t n, double scale, uint8_t *timed, int16_t *bucket)
+{
+    *timed = 0;
+    if (n == 1 && s[0] == '-')
+        return 1;
+    Py_ssize_t i = n > 0 && s[0] == '+', digits = 0;
+    for (; i < n && is_digit(s[i]); i++)
+        digits++;
+    if (i < n && s[i] == '.') {
+        Py_ssize_t fraction = 0;
+        for (i++; i < n && is_digit(s[i]); i++)
+            fraction++;
+        if (!fraction)
+            return 0;
+    }
+    if (!digits || i != n || n > DURATION_TEXT_MAX)
+        return 0;
+    char text[DURATION_TEXT_MAX + 1];
+    memcpy(text, s, (size_t)n);
+    text[n] = '\0';
+    char *end;
+    double value = strtod_l(text, &end, c_numeric) * scale;
+    if (end != text + n)
+        return 0;
+    if (!isfinite(value) || value < 0 || value >= 0x1p62)
+        return 1; /* null */
+    double us = nearbyint(value); /* to even, as polars' round (the default rounding mode) */
+    *timed = 1;
+    if (us < 1) {
+        *bucket = -1;
+        return 1;
+    }
+    double q = log(us) / log_gamma, whole = floor(q);
+    if (us != 1 && (q - whole < BUCKET_MARGIN || whole + 1 - q < BUCKET_MARGIN))
+        return 0;
+    *bucket = (int16_t)whole;
+    return 1;
+}
+
 #define MAX_COMBINED_TRIES 8 /* suffix starts examined per line before giving the line up */
 
 /* What a Counter reads: Common, Combined (the clf kind's), or Combined with a tail (the regex
@@ -925,6 +988,8 @@ typedef struct {
     int combined;   /* referer and user agent after the bytes (a tail implies them) */
     int tailed;     /* the regex kind's Combined, then `tail` */
     int dash_ident; /* the second field is the literal `-` (nginx's formats), not a token */
+    int duration_field, vhost_field; /* the tail's fields of those roles; -1: none */
+    double duration_scale;           /* to microseconds (fields.py's DURATION_SCALES) */
     Tail tail;
     char *program;  /* the tail's program, copied: its literals point into it */
 } Layout;
@@ -936,6 +1001,9 @@ parse_line(const char *s, Py_ssize_t n, const Layout *layout, Line *out)
 {
     if (n > (Py_ssize_t)INT32_MAX || !printable((const unsigned char *)s, (size_t)n))
         return 0;
+    out->timed = 0;
+    out->vhost = NULL;
+    out->vhost_len = 0;
     /* PREFIX_PATTERN `^[^ ]+ [^ ]+ [^ ]+ \[STAMP\] "`: `[^ ]+` cannot cross a space, so the
      * three fields end at the first three spaces and none may be empty. */
     const char *s1 = memchr(s, ' ', n);
@@ -972,8 +1040,24 @@ parse_line(const char *s, Py_ssize_t n, const Layout *layout, Line *out)
         if (c1 < 0 || c1 + 3 > n || s[c1 + 1] != ' ' || s[c1 + 2] != '"')
             return 0;
         Py_ssize_t c2 = escaped_end(s, n, c1 + 3);
-        if (c2 < 0 || !tail_match(&layout->tail, s, n, c2 + 1, NULL))
+        int reads = layout->duration_field >= 0 || layout->vhost_field >= 0;
+        Py_ssize_t spans[2 * MAX_TAIL_OPS];
+        if (c2 < 0 || !tail_match(&layout->tail, s, n, c2 + 1, reads ? spans : NULL))
             return 0;
+        if (layout->duration_field >= 0) {
+            const Py_ssize_t *at = spans + 2 * layout->duration_field;
+            if (!duration_read(s + at[0], at[1] - at[0], layout->duration_scale, &out->timed,
+                               &out->bucket))
+                return 0;
+        }
+        if (layout->vhost_field >= 0) {
+            const Py_ssize_t *at = spans + 2 * layout->vhost_field;
+            Py_ssize_t len = at[1] - at[0];
+            if (len > 0 && !(len == 1 && s[at[0]] == '-')) { /* fields.py's logged */
+                out->vhost = s + at[0];
+                out->vhost_len = (uint32_t)len;
+            }
+        }
         bytes_from = q + 6;
         out->pair = s + bytes_to + 1; /* `"referer" "agent"`, without the tail */
         out->pair_len = (uint32_t)(c2 - bytes_to);
@@ -1171,6 +1255,8 @@ typedef struct {
     Sample visitors;    /* bounded.visitor_key's text: `YYYY-MM-DD NUL host NUL agent` */
     Front front;        /* the visitors seen today */
     Table agents;       /* the user agents (decoded), each kept once: a visitor's identity */
+    Table durations;    /* `bucket (2 bytes) 0|1 url` (0: the null URL) -> requests; keys owned */
+    Table vhosts;       /* vhost -> requests (count), bytes; keys owned */
     char *scratch;      /* a visitor's key, or an agent decoded, is written here */
     size_t scratch_cap;
 } Counts;
@@ -1188,7 +1274,8 @@ counts_init(Counts *c, int combined, uint64_t seed)
         table_init(&c->pairs, combined ? 1 << 10 : 2, 1, seed) < 0 ||
         itable_init(&c->hours, 64, seed) < 0 || table_init(&c->urls, 1 << 12, 1, seed) < 0 ||
         front_init(&c->front, 1 << 12, seed) < 0 ||
-        table_init(&c->agents, combined ? 1 << 10 : 2, 1, seed) < 0) {
+        table_init(&c->agents, combined ? 1 << 10 : 2, 1, seed) < 0 ||
+        table_init(&c->durations, 16, 1, seed) < 0 || table_init(&c->vhosts, 16, 1, seed) < 0) {
         counts_free(c);
         return -1;
     }
@@ -1217,6 +1304,8 @@ counts_free(Counts *c)
     sample_free(&c->visitors);
     free(c->front.slots);
     table_free(&c->agents);
+    table_free(&c->durations);
+    table_free(&c->vhosts);
     free(c->scratch);
     memset(c, 0, sizeof *c);
 }
@@ -1517,6 +1606,21 @@ keep_counted_url(const Entry *e, const void *counts)
                         urls->probing.seed, &failed) != NULL || failed;
 }
 
+/* Whether a duration's URL (its key after the bucket and the null flag) is still counted. */
+static int
+keep_counted_duration(const Entry *e, const void *counts)
+{
+    const Counts *c = counts;
+    if (!e->key[2])
+        return c->null_url_requests != 0;
+    Table *urls = (Table *)&c->urls;
+    const char *url = e->key + 3;
+    size_t len = e->len - 3;
+    int failed = 0;
+    return table_lookup(urls, url, len, hash_bytes(url, len, urls->probing.seed),
+                        urls->probing.seed, &failed) != NULL || failed;
+}
+
 /* bounded.top_urls, when the URLs are more than twice `cap`: the `cap` busiest kept, the
  * largest count dropped added to url_error, and the queries of the URLs dropped dropped too. */
 static int
@@ -1547,6 +1651,8 @@ urls_prune(Counts *c, size_t cap)
         return -1;
     for (size_t i = 0; i <= c->urls.mask; i++)
         c->urls.slots[i].window = 0;
+    if (table_keep(&c->durations, keep_counted_duration, c) < 0)
+        return -1;
     for (size_t p = 0; p < c->queries.n_parts; p++) {
         Table *keys = &c->queries.parts[p].keys;
         c->queries.used -= keys->used;
@@ -1587,6 +1693,8 @@ counts_merge(Counts *into, Counts *from, const Bounds *bounds)
         table_merge(&into->offsets, &from->offsets, 1) < 0 ||
         table_merge(&into->pairs, &from->pairs, 0) < 0 ||
         table_merge(&into->urls, &from->urls, 1) < 0 ||
+        table_merge(&into->durations, &from->durations, 0) < 0 ||
+        table_merge(&into->vhosts, &from->vhosts, 1) < 0 ||
         sample_merge(&into->queries, &from->queries, bounds->query_cap) < 0 ||
         sample_merge(&into->visitors, &from->visitors, bounds->visitor_cap) < 0)
         return -1;
@@ -1898,6 +2006,28 @@ count_lines(Counts *c, const Line *lines, size_t n, int combined, uint64_t seed,
             c->null_url_requests++;
             c->null_url_bytes += sent;
         }
+        if (ln->timed) { /* parsed.py's durations: requests per URL and bucket */
+            size_t len = 3 + (ln->url ? ln->url_len : 0);
+            if (!scratch_room(c, len))
+                return -1;
+            uint16_t bucket = (uint16_t)ln->bucket;
+            c->scratch[0] = (char)(bucket & 0xFF);
+            c->scratch[1] = (char)(bucket >> 8);
+            c->scratch[2] = ln->url != NULL;
+            if (ln->url)
+                memcpy(c->scratch + 3, ln->url, ln->url_len);
+            Entry *timed = table_get(&c->durations, c->scratch, len);
+            if (!timed)
+                return -1;
+            timed->count++;
+        }
+        if (ln->vhost) {
+            Entry *vhost = table_get(&c->vhosts, ln->vhost, ln->vhost_len);
+            if (!vhost)
+                return -1;
+            vhost->count++;
+            vhost->bytes += sent;
+        }
         if (ln->query_len >= 0) {
             size_t len = ln->url_len + 1 + (size_t)ln->query_len; /* `url?query` */
             if (sample_add(&c->queries, ln->url, len, (Py_ssize_t)ln->url_len,
@@ -1976,19 +2106,22 @@ shard_ready(Counter *self, Shard *shard)
 static int
 Counter_init(Counter *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"combined",      "window_start_us", "window_end_us", "seed",
-                             "tail",          "dash_ident",      "url_cap",       "query_cap",
-                             "visitor_cap",   "query_level",     "visitor_level", NULL};
-    int combined, dash_ident = 0;
+    static char *kwlist[] = {"combined",      "window_start_us", "window_end_us",  "seed",
+                             "tail",          "dash_ident",      "duration_field", "duration_scale",
+                             "vhost_field",   "url_cap",         "query_cap",      "visitor_cap",
+                             "query_level",   "visitor_level",   NULL};
+    int combined, dash_ident = 0, duration_field = -1, vhost_field = -1;
+    double duration_scale = 1;
     long long start, end;
     unsigned long long seed = process_seed;
     const char *program = NULL;
     Py_ssize_t program_len = 0;
     Py_ssize_t caps[3] = {PY_SSIZE_T_MAX / 2, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX};
     unsigned int levels[2] = {0, 0};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "pLL|$Kz#pnnnII:Counter", kwlist, &combined,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "pLL|$Kz#pidinnnII:Counter", kwlist, &combined,
                                      &start, &end, &seed, &program, &program_len, &dash_ident,
-                                     &caps[0], &caps[1], &caps[2], &levels[0], &levels[1]))
+                                     &duration_field, &duration_scale, &vhost_field, &caps[0],
+                                     &caps[1], &caps[2], &levels[0], &levels[1]))
         return -1;
     if (caps[0] < 1 || caps[0] > PY_SSIZE_T_MAX / 2 || caps[1] < 0 || caps[2] < 0 ||
         levels[0] > 64 || levels[1] > 64) {
@@ -2005,7 +2138,11 @@ Counter_init(Counter *self, PyObject *args, PyObject *kwds)
         return -1;
     }
     free(self->layout.program); /* an __init__ that failed before */
-    self->layout = (Layout){.combined = combined, .dash_ident = dash_ident};
+    self->layout = (Layout){.combined = combined,
+                            .dash_ident = dash_ident,
+                            .duration_field = -1,
+                            .vhost_field = -1,
+                            .duration_scale = duration_scale};
     if (program) {
         self->layout.program = malloc(program_len ? program_len : 1);
         if (!self->layout.program) {
@@ -2016,6 +2153,13 @@ Counter_init(Counter *self, PyObject *args, PyObject *kwds)
         if (tail_compile(&self->layout.tail, self->layout.program, program_len) < 0)
             return -1;
         self->layout.tailed = 1;
+        if (duration_field >= self->layout.tail.fields || vhost_field >= self->layout.tail.fields ||
+            !(duration_scale >= 1)) {
+            PyErr_SetString(PyExc_ValueError, "Counter: no such field of the tail, or scale < 1");
+            return -1;
+        }
+        self->layout.duration_field = duration_field < 0 ? -1 : duration_field;
+        self->layout.vhost_field = vhost_field < 0 ? -1 : vhost_field;
     }
     self->window_start = start;
     self->window_end = end;
@@ -2276,6 +2420,46 @@ sample_lists(const Sample *s, int visitors, PyObject **keys, PyObject **hashes)
     return 0;
 }
 
+/* The durations' keys and counts into `dict`: duration_urls (None: no path),
+ * duration_buckets, duration_requests. */
+static int
+durations_lists(const Table *t, PyObject *dict)
+{
+    PyObject *lists[3] = {PyList_New(0), PyList_New(0), PyList_New(0)};
+    int failed = !lists[0] || !lists[1] || !lists[2];
+    for (size_t i = 0; !failed && i <= t->mask; i++) {
+        const Entry *e = &t->slots[i];
+        if (!e->key)
+            continue;
+        const unsigned char *key = (const unsigned char *)e->key;
+        int16_t bucket = (int16_t)(uint16_t)(key[0] | key[1] << 8);
+        PyObject *url = key[2] ? ascii_str(e->key + 3, e->len - 3) : Py_NewRef(Py_None);
+        failed = append_new(lists[0], url) < 0 ||
+                 append_new(lists[1], PyLong_FromLong(bucket)) < 0 ||
+                 append_new(lists[2], PyLong_FromUnsignedLongLong(e->count)) < 0;
+    }
+    const char *names[3] = {"duration_urls", "duration_buckets", "duration_requests"};
+    for (int k = 0; k < 3; k++) {
+        failed = failed || PyDict_SetItemString(dict, names[k], lists[k]) < 0;
+        Py_XDECREF(lists[k]);
+    }
+    return failed ? -1 : 0;
+}
+
+/* The virtual hosts into `dict`: vhosts, vhost_requests, vhost_bytes. */
+static int
+vhosts_lists(Table *t, PyObject *dict)
+{
+    PyObject *lists[3] = {NULL};
+    int failed = table_lists(t, &lists[0], &lists[1], NULL, NULL, &lists[2]) < 0;
+    const char *names[3] = {"vhosts", "vhost_requests", "vhost_bytes"};
+    for (int k = 0; k < 3; k++) {
+        failed = failed || PyDict_SetItemString(dict, names[k], lists[k]) < 0;
+        Py_XDECREF(lists[k]);
+    }
+    return failed ? -1 : 0;
+}
+
 /* The breakdowns (lib/logs/counting/counted.py makes them frames), as a dict. */
 static PyObject *
 breakdown_dict(Counts *c, PyObject *hour_more[3], PyObject *host_bytes)
@@ -2299,6 +2483,9 @@ breakdown_dict(Counts *c, PyObject *hour_more[3], PyObject *host_bytes)
                          "url_error", (unsigned long long)c->url_error, "query_urls", query_urls,
                          "queries", queries, "query_level", c->queries.level, "visitor_days",
                          days, "visitors", visitors, "visitor_level", c->visitors.level);
+    if (dict && (durations_lists(&c->durations, dict) < 0 ||
+                 vhosts_lists(&c->vhosts, dict) < 0))
+        Py_CLEAR(dict);
 done:
     Py_XDECREF(urls);
     Py_XDECREF(requests);
@@ -2406,7 +2593,9 @@ static PyMethodDef Counter_methods[] = {
      "hour_server_errors and hour_offsets (beside hour_keys: the hours are per UTC hour and\n"
      "offset as written), urls (None: no path), url_requests, url_bytes,\n"
      "url_error; query_urls and queries (key hashes), query_level; visitor_days (since\n"
-     "1970) and visitors (key hashes), visitor_level. Bytes are int64 sums, wrapped."},
+     "1970) and visitors (key hashes), visitor_level; duration_urls, duration_buckets and\n"
+     "duration_requests (a tail's time taken); vhosts, vhost_requests, vhost_bytes. Bytes are\n"
+     "int64 sums, wrapped."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -2633,6 +2822,9 @@ PyMODINIT_FUNC
 PyInit__clf(void)
 {
     process_seed = fresh_seed();
+    log_gamma = log(1.05); /* bounded.GAMMA */
+    if (!c_numeric && !(c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0)))
+        return PyErr_NoMemory();
     if (PyType_Ready(&CounterType) < 0)
         return NULL;
     PyObject *module = PyModule_Create(&MODULE);

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from lib.logs.counting import caps
 from lib.logs.parsing import clf, tails
 from lib.logs.parsing.formats import FormatChoice, LogFormat
+from lib.logs.parsing.roles import DURATION_SCALES
 
 if TYPE_CHECKING:
     from lib.logs.window import Window
@@ -38,11 +39,6 @@ class Accelerator:
         self.make = make  # (module, fmt, start, end) -> a counter
 
 
-# Fields whose breakdowns (time taken per URL, virtual hosts) the compiled counter does not
-# count yet: a format that logs one is read by polars alone.
-UNCOUNTED_ROLES = frozenset({"vhost", "duration_s", "duration_ms", "duration_us"})
-
-
 def _bounds() -> dict[str, int]:
     """What bounds a counter's breakdowns (``lib.logs.counting.caps``), as they are now."""
     return {
@@ -56,12 +52,25 @@ def _clf_counter(module: ModuleType, fmt: LogFormat, start: int, end: int) -> An
     """``_clf.Counter`` of Common or Combined (the ``clf`` kind), or of a ``regex``-kind format
     that is Combined and then fields (``lib.logs.parsing.tails``: its layout)."""
     if fmt.kind == "clf":
+        if fmt.roles not in (clf.COMMON_ROLES, clf.COMBINED_ROLES):
+            return None  # fields the counter does not read
         return module.Counter(fmt.roles == clf.COMBINED_ROLES, start, end, **_bounds())
     found = tails.layout(fmt.pattern, fmt.roles)
     if found is None or fmt.escapes != "backslash":  # the agent read as Apache and nginx escape it
         return None
+    timed = [role for role in DURATION_SCALES if role in found.fields]  # as field_values picks
+    duration = found.field(timed[0]) if timed else None
+    vhost = found.field("vhost")
     return module.Counter(
-        True, start, end, tail=found.program, dash_ident=found.dash_ident, **_bounds()
+        True,
+        start,
+        end,
+        tail=found.program,
+        dash_ident=found.dash_ident,
+        duration_field=-1 if duration is None else duration,
+        duration_scale=DURATION_SCALES[timed[0]] if timed else 1,
+        vhost_field=-1 if vhost is None else vhost,
+        **_bounds(),
     )
 
 
@@ -82,8 +91,6 @@ def counter_for(choice: FormatChoice, window: Window) -> Any | None:
     from a forwarding header, or a filter, leaves every line to polars)."""
     if choice.client.source(choice.primary.roles) != "host" or window.only.active:
         return None
-    if any(role in UNCOUNTED_ROLES for role in choice.primary.roles):
-        return None  # the breakdowns of what the counter does not count: polars counts them
     made = counter(choice.primary, *window.micros())
     if made is None or not getattr(made, "breakdowns", False):
         return None  # a build that counts no URLs, bytes per host... (lib.logs.counting.bounded)

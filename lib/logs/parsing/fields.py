@@ -13,6 +13,7 @@ import polars as pl
 
 from lib.logs.parsing import clf
 from lib.logs.parsing.escapes import DECODERS
+from lib.logs.parsing.roles import DURATION_SCALES
 
 PARSED_SCHEMA = {
     "line_no": pl.UInt64,
@@ -29,7 +30,6 @@ EXTRA_SCHEMA = {
     "duration_us": pl.Int64,  # the time the server took, in microseconds
 }
 # A duration role's unit, in microseconds (lib.logs.parsing.roles)
-DURATION_SCALES = {"duration_us": 1, "duration_ms": 1_000, "duration_s": 1_000_000}
 REQUEST_PARTS = ("request", "method", "path", "protocol")
 REJECTED_SCHEMA = {"line_no": pl.UInt64, "line": pl.String}
 

@@ -4,6 +4,7 @@ polars path: every summary must be the same, field by field, whatever the lines.
 
 from __future__ import annotations
 
+import math
 import random
 import tempfile
 from collections import Counter
@@ -25,7 +26,9 @@ from lib.logs.engines.local import summarize_log
 from lib.logs.engines.pipeline import PieceReader
 from lib.logs.parsing import accelerators
 from lib.logs.parsing.clients import client_rule
+from lib.logs.parsing.fields import duration_us
 from lib.logs.parsing.formats import FORMATS, FormatChoice
+from lib.logs.parsing.roles import DURATION_SCALES
 from lib.logs.reading._compression import HEAD_BYTES, sniff
 from lib.logs.reading.partitions import Partition
 from lib.logs.window import Window
@@ -38,7 +41,7 @@ from tests.support.summaries import (
     outcome,
     polars_only,
 )
-from tests.support.trailing import ESCAPED, TRAILING, layout_of, tail
+from tests.support.trailing import ESCAPED, TRAILING, layout_of, ops, tail
 
 NAMES = ("common", "combined", *TRAILING)  # every format the counter reads
 
@@ -696,9 +699,62 @@ def test_a_stream_over_every_cap_stays_within_them(monkeypatch, tmp_path):
         assert truth[url] - fast.url_error <= n <= truth[url]
 
 
-def test_a_format_that_logs_a_time_taken_or_a_virtual_host_is_left_to_polars():
-    # the compiled counter counts neither (durations and vhosts come from polars alone)
+def test_the_counter_reads_the_times_taken_and_virtual_hosts_of_a_tail():
+    # a tail's time taken and virtual host are counted in C; the clf kind's roles are
+    # Common's or Combined's only (no other fields for the counter to read)
     for roles in (("vhost",), ("duration_ms",), ("duration_us", "vhost")):
         fmt = replace(FORMATS["combined"], roles=FORMATS["combined"].roles + roles)
         assert accelerators.counter_for(FormatChoice.of(fmt), WINDOW) is None
+    for name in ("nginx_request_time", "ingress_nginx", "traefik_clf"):
+        assert accelerators.counter_for(FormatChoice.of(FORMATS[name]), WINDOW) is not None
     assert accelerators.counter_for(CHOICES["combined"], WINDOW) is not None
+
+
+# times taken at their edges, as any field could hold them (the registered formats' numbers
+# hold digits and a point only): the text read as fields.duration_us reads it, then bucketed
+TIME_TEXTS = [
+    *["0", "-", "", "+", "+5", "+0.5", "-1", "-0", "-0.0", "1e3", "inf", "nan", "1.", ".5"],
+    *["0.4", "0.5", "1.5", "2.5", "0.0000005", "0.0000015", "00001", "0." + "0" * 40 + "1"],
+    *["9" * 40, "9" * 40 + ".5", "9" * 70, "4611686018427387903", "4611686018427387904"],
+    *[str(math.ceil(bounded.GAMMA**k) + d) for k in (1, 2, 15, 100, 300, 500) for d in (-1, 0)],
+]
+
+
+@pytest.mark.parametrize("role", list(DURATION_SCALES))
+def test_times_taken_are_read_and_bucketed_as_polars_does(role):
+    from lib.logs.parsing import _clf
+
+    found = layout_of("nginx_upstream_host")
+    at = found.field("vhost")  # a token: any text without a space, here read as a time
+    counter = _clf.Counter(
+        True,
+        *WINDOW.micros(),
+        tail=found.program,
+        dash_ident=found.dash_ident,
+        duration_field=at,
+        duration_scale=DURATION_SCALES[role],
+    )
+    plain = {"T": "x", "N": "x", "I": "1", "D": "1", "S": "a", "Q": "", "R": "x"}
+
+    def line(url: str, time: str) -> str:
+        values = iter(range(len(found.fields)))
+        tail_text = "".join(
+            text if op == "L" else time if next(values) == at else plain[op]
+            for op, text in ops(found.program)
+        )
+        return GOOD.replace("GET / ", f"GET {url} ") + REF + tail_text
+
+    texts = [*TIME_TEXTS, *["1"] * len(TIME_TEXTS)]  # mostly counted: the block is counted
+    block = "\n".join(line(f"/u{i}", text) for i, text in enumerate(texts)).encode()
+    _, _, left_over, _ = counter.add(block)
+    assert left_over is not None
+    counted = [i for i in range(len(texts)) if i not in set(left_over)]
+    certain = {"0", "-", "0.5", "1.5", "9" * 40, "4611686018427387904", "00001", "+5"}
+    assert certain <= {texts[i] for i in counted}
+    frame = pl.DataFrame({"url": [f"/u{i}" for i in counted], "t": [texts[i] for i in counted]})
+    timed = frame.select("url", duration_us(role, pl.col("t")).alias("us")).drop_nulls("us")
+    expected = timed.select("url", bounded.duration_bucket(pl.col("us")).alias("bucket"))
+    more = counter.result()[-1]
+    got = zip(more["duration_urls"], more["duration_buckets"], strict=True)
+    assert sorted(got) == sorted(expected.rows())
+    assert set(more["duration_requests"]) <= {1}
