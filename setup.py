@@ -11,6 +11,7 @@ setup(
             "lib.logs.parsing._clf",
             sources=["lib/logs/parsing/_clf.c"],
             depends=["lib/logs/parsing/_clf_grammar.h"],
+            libraries=["z", "m"],  # libm: log, round; zlib's CRC-32 and Adler-32: bounded.key_hash
             extra_compile_args=["-O3"],
             optional=True,
         )

@@ -35,7 +35,7 @@ read -r include suffix < <("$python" -c 'import sysconfig as s
 print(s.get_paths()["include"], s.get_config_var("EXT_SUFFIX"))')
 gcc -shared -fPIC -I"$include" -Wall \
   -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -O1 -g \
-  -o "$tree/lib/logs/parsing/_clf$suffix" "$tree/lib/logs/parsing/_clf.c"
+  -o "$tree/lib/logs/parsing/_clf$suffix" "$tree/lib/logs/parsing/_clf.c" -lz
 
 cd "$tree"
 export PYTHONPATH=$tree

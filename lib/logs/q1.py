@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
+from lib.logs.breakdowns import breakdowns
 from lib.logs.counting.summary import LogSummary, top_hosts
 from lib.logs.crawlers import crawlers_and_people
 from lib.logs.engines import open_engine
@@ -38,7 +39,7 @@ from lib.logs.reading.synthetic_marker import is_synthetic
 from lib.logs.window import Window, choose_window
 from lib.output import write_json
 
-SCHEMA_VERSION = 1  # of results.json and --json (docs/q1-results.schema.json)
+SCHEMA_VERSION = 2  # of results.json and --json (docs/q1-results.schema.json)
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx", "other", "none")
 TOP_FIELDS = 10  # referrers and user agents ranked
 HEADLINE_HOSTS = 30  # hosts printed in the headline; results.json has them all
@@ -277,6 +278,7 @@ def answers(result: Q1Result) -> dict:
         "top_referrers": _rows(result.top_referrers.drop("rank")),
         "top_user_agents": _rows(result.top_user_agents.drop("rank")),
         "crawlers_and_people": result.crawlers_and_people,
+        **breakdowns(summary),
         "top_country": attribution.winner,
         "coverage": attribution.coverage,
         "attributed_requests": attribution.attributed_requests,
@@ -357,6 +359,25 @@ def _details(data: dict) -> list[str]:
     classes = {name: n for name, n in (data.get("status_classes") or {}).items() if n}
     if classes:
         lines.append("   statuses: " + ", ".join(f"{n:,} {name}" for name, n in classes.items()))
+    urls = data.get("top_urls") or []
+    if urls:
+        said = ", ".join(f"{row['url']} ({row['requests']:,})" for row in urls[:3])
+        lines.append(f"   busiest URLs: {said}")
+    times = data.get("response_times")
+    if times:
+        lines.append(
+            f"   time taken: p50 {times['p50_ms']:,} ms, p90 {times['p90_ms']:,} ms, p99 "
+            f"{times['p99_ms']:,} ms ({times['timed_requests']:,} requests timed)"
+        )
+    visitors = data.get("unique_visitors")
+    if visitors and visitors["total"]:
+        about = "" if visitors["exact"] else "about "
+        days = len(visitors["per_day"])
+        over = f"{days:,} day" + "s" * (days != 1)
+        lines.append(
+            f"   unique visitors: {about}{visitors['total']:,} over {over} (client and user "
+            "agent, per UTC day)"
+        )
     agents = data.get("crawlers_and_people")
     if agents and agents["crawler_requests"] + agents["people_requests"]:
         lines.append(

@@ -18,6 +18,10 @@ CHARTS = [
     "requests_by_country.png",
     "requests_per_hour.png",
     "status_codes.png",
+    "errors_per_hour.png",
+    "top_urls.png",
+    "bytes_by_host.png",
+    "visitors_per_day.png",
 ]
 EXTRA_CHARTS = ["top_referrers.png", "top_user_agents.png"]  # when the format has them
 

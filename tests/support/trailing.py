@@ -4,8 +4,11 @@ the compiled counter to the polars path on them."""
 
 from __future__ import annotations
 
+import math
+
 from hypothesis import strategies as st
 
+from lib.logs.counting.bounded import GAMMA
 from lib.logs.parsing import tails
 from lib.logs.parsing.formats import FORMATS
 
@@ -57,6 +60,20 @@ ITEM = st.text(st.sampled_from([c for c in PRINTABLE if c not in " ,"]), min_siz
 ITEM = edge(["-", "10.0.0.1:80", "0.002", "unix:/run/x.sock"], ITEM.filter(lambda s: s[0] != ":"))
 NUMBER = st.integers(0, 10**12).map(str)
 DECIMAL = st.builds("{}.{}".format, NUMBER, st.integers(0, 10**6).map(str))
+# times taken at and beside the bounds of bounded.duration_bucket (1.05**k microseconds), in
+# microseconds, and as seconds and milliseconds that are those microseconds
+_BOUNDS = sorted(
+    {
+        b + d
+        for k in range(1, 560)
+        for b in (math.ceil(GAMMA**k),)
+        for d in (-1, 0, 1)
+        if b < 10**12
+    }
+)
+AT_BOUNDS = st.sampled_from(_BOUNDS).map(str)
+AT_BOUNDS_S = st.sampled_from(_BOUNDS).map(lambda us: f"{us // 10**6}.{us % 10**6:06d}")
+AT_BOUNDS_MS = st.sampled_from(_BOUNDS).map(lambda us: f"{us // 1000}.{us % 1000:03d}")
 
 
 @st.composite
@@ -72,8 +89,22 @@ VALUES = {  # a field's value, by its op (tails.OPS)
     "Q": edge(["", "-", '\\"', "a b", 'a \\" b'], ESCAPED),
     "T": edge(["", "-", "]", "a]b", "[x]", "ms", '"', "0,1"], NO_SPACE),
     "N": edge(["-", "]", '"', "a]b"], NO_SPACE.filter(bool)),
-    "I": edge(["-", "0", "007", "9" * 40], NUMBER),
-    "D": edge(["-", "0", "0.000", "9" * 40 + ".5", "1.0"], st.one_of(NUMBER, DECIMAL)),
+    "I": edge(
+        ["-", "0", "007", "1", "2", "9" * 40, "4611686018427387904"], st.one_of(NUMBER, AT_BOUNDS)
+    ),
+    "D": edge(
+        [
+            "-",
+            "0",
+            "0.000",
+            "9" * 40 + ".5",
+            "1.0",
+            "0.0000005",
+            "0.0000015",
+            "0." + "0" * 30 + "1",
+        ],
+        st.one_of(NUMBER, DECIMAL, AT_BOUNDS, AT_BOUNDS_S, AT_BOUNDS_MS),
+    ),
     "S": edge(["-", "0.002, 1.044", "- : 0.5", "a, b : c"], upstream_list()),
     "R": edge(
         ["-", "x", '"', " ", '0.004 "-" cache=HIT', "a  b "],

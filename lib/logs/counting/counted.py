@@ -18,8 +18,9 @@ from typing import Any
 
 import polars as pl
 
+from lib.logs.counting import bounded
 from lib.logs.counting.parsed import summarize_lines, summarize_parsed
-from lib.logs.counting.summary import UTC_TIME, LogSummary, combine
+from lib.logs.counting.summary import UTC_TIME, LogSummary, combine, no_hours
 from lib.logs.parsing import accelerators
 from lib.logs.parsing.accelerators import Counted
 from lib.logs.parsing.formats import FormatChoice
@@ -66,15 +67,46 @@ class BlockSummaries:
         counted = self._counter.result()
         requests, host_keys, host_counts, window_keys, window_counts = counted[:5]
         hours, hour_counts, statuses, status_counts, offsets, offset_counts = counted[5:11]
-        first, last, pairs, pair_counts = counted[11:]
+        first, last, pairs, pair_counts, more = counted[11:]
         first_time, last_time = pl.Series([first, last], dtype=pl.Int64).cast(UTC_TIME).to_list()
         referers, user_agents = _referers_and_agents(pairs, pair_counts)
         formats = {self._choice.primary.name: requests} if requests else {}
+        hourly = _frame("hour", UTC_TIME, pl.Series(hours, dtype=pl.Int64), hour_counts)
+        errors = (
+            ("client_errors", more["hour_client_errors"]),
+            ("server_errors", more["hour_server_errors"]),
+        )
+        urls = bounded.top_urls(
+            _frame("url", pl.String, more["urls"], more["url_requests"], more["url_bytes"]),
+            pl.DataFrame(
+                [
+                    pl.Series("url", more["duration_urls"], dtype=pl.String),
+                    pl.Series("bucket", more["duration_buckets"], dtype=pl.Int16),
+                    pl.Series("requests", more["duration_requests"], dtype=pl.UInt64),
+                ]
+            ),
+            _hashes("url", pl.Series(more["query_urls"], dtype=pl.String), more["queries"]),
+            more["url_error"],
+        )
+        days = pl.Series(more["visitor_days"], dtype=pl.Int32).cast(pl.Date)
         return LogSummary(
             requests=requests,
-            hosts=_frame("host", pl.String, host_keys, host_counts),
+            hosts=_frame("host", pl.String, host_keys, host_counts, more["host_bytes"]),
             window_hosts=_frame("host", pl.String, window_keys, window_counts),
-            hourly=_frame("hour", UTC_TIME, pl.Series(hours, dtype=pl.Int64), hour_counts),
+            hourly=hourly.with_columns(
+                pl.Series("utc_offset", more["hour_offsets"], dtype=pl.String),
+                *(pl.Series(name, counts, dtype=pl.UInt64) for name, counts in errors),
+            ).select(*no_hours().columns),
+            urls=urls.urls,
+            url_error=urls.error,
+            url_queries=urls.queries,
+            durations=urls.durations,
+            vhosts=_frame(
+                "vhost", pl.String, more["vhosts"], more["vhost_requests"], more["vhost_bytes"]
+            ),
+            query_level=more["query_level"],
+            visitors=_hashes("day", days, more["visitors"]),
+            visitor_level=more["visitor_level"],
             statuses=_frame("status", pl.UInt16, statuses, status_counts),
             utc_offsets=_frame("utc_offset", pl.String, offsets, offset_counts),
             formats=_frame("format", pl.String, list(formats), list(formats.values())),
@@ -113,7 +145,7 @@ def _summarize_left_over(block: Counted, window: Window, choice: FormatChoice) -
     numbered = pl.DataFrame(
         [pl.Series("line_no", indices, dtype=pl.UInt64) + 1, series.slice(int(head), len(raw))]
     )
-    requests, rejected, formats = parse_numbered(choice, numbered)
+    requests, rejected, formats = parse_numbered(choice, numbered, request_parts=True)
     shape = choice.primary.pattern or None
     return summarize_parsed(len(raw), requests, rejected, window, formats, shape)
 
@@ -133,7 +165,20 @@ def _referers_and_agents(
     )
 
 
-def _frame(key: str, dtype: pl.DataType, keys, counts: list[int]) -> pl.DataFrame:
-    """A count frame as ``LogSummary`` holds them: ``key`` of ``dtype``, ``requests`` UInt64."""
-    column = keys.alias(key) if isinstance(keys, pl.Series) else pl.Series(key, keys)
-    return pl.DataFrame([column.cast(dtype), pl.Series("requests", counts, dtype=pl.UInt64)])
+def _frame(
+    key: str, dtype: pl.DataType, keys, counts: list[int], sent: list[int] | None = None
+) -> pl.DataFrame:
+    """A count frame as ``LogSummary`` holds them: ``key`` of ``dtype``, ``requests`` UInt64,
+    and with ``sent`` ``bytes`` Int64."""
+    column = keys.alias(key) if isinstance(keys, pl.Series) else pl.Series(key, keys, dtype)
+    columns = [column.cast(dtype), pl.Series("requests", counts, dtype=pl.UInt64)]
+    if sent is not None:
+        columns.append(pl.Series("bytes", sent, dtype=pl.Int64))
+    return pl.DataFrame(columns)
+
+
+def _hashes(key: str, keys: pl.Series, hashes: list[int]) -> pl.DataFrame:
+    """A sample of distinct hashes as ``LogSummary`` holds them (``no_hashes``): ``key``, then
+    the hash (UInt64)."""
+    value = "query" if key == "url" else "visitor"
+    return pl.DataFrame([keys.alias(key), pl.Series(value, hashes, dtype=pl.UInt64)])

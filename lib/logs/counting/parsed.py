@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import polars as pl
 
-from lib.logs.counting.summary import MAX_EXAMPLES, LogSummary, add_counts, no_counts, no_reasons
+from lib.logs.counting import bounded
+from lib.logs.counting.summary import (
+    BYTES,
+    MAX_EXAMPLES,
+    LogSummary,
+    add_counts,
+    no_counts,
+    no_durations,
+    no_reasons,
+)
 from lib.logs.parsing.formats import FormatChoice
 from lib.logs.parsing.kinds.clf import PAIR, split_pairs
 from lib.logs.parsing.rejections import rejected_reasons
@@ -58,15 +67,21 @@ def summarize_parsed(
         )
     times = requests.get_column("time")
     pairs = _pairs(requests)
+    hosts, hourly, urls, queries, durations, vhosts, visitors = _breakdowns(requests)
     return LogSummary(
         lines=lines,
         requests=requests.height,
         rejected=rejected.height,
         rejected_examples=examples,
         bytes_sent=int(requests.get_column("bytes").sum() or 0),
-        hosts=_count(requests, "host"),
+        hosts=hosts,
         window_hosts=_count(requests.filter(_inside(window)), "host"),
-        hourly=_count(requests.select(pl.col("time").dt.truncate("1h").alias("hour")), "hour"),
+        hourly=hourly,
+        urls=urls,
+        url_queries=queries,
+        durations=durations,
+        vhosts=vhosts,
+        visitors=visitors,
         statuses=_count(requests, "status"),
         utc_offsets=_count(requests, "utc_offset"),
         formats=per_format,
@@ -77,6 +92,54 @@ def summarize_parsed(
         last_time=times.max(),
         filtered=filtered,
     )
+
+
+def _breakdowns(requests: pl.DataFrame) -> list[pl.DataFrame]:
+    """Requests and bytes per host; requests, 4xx and 5xx per hour and offset; requests and
+    bytes per URL
+    (the path without its query), the URLs' distinct queries (hashed), their times taken (in
+    buckets) where the format logs one; requests and bytes per virtual host where it logs one;
+    the day's distinct visitors (client and user agent, hashed). As ``LogSummary`` holds them
+    (``lib.logs.counting.bounded`` says how)."""
+    sent = pl.col("bytes").sum()
+    status = pl.col("status")
+    cut = pl.col("path").str.splitn("?", 2)
+    frame = requests.lazy().with_columns(
+        cut.struct.field("field_0").alias("url"), cut.struct.field("field_1").alias("query")
+    )
+    agent = pl.col("user_agent") if "user_agent" in requests.columns else pl.lit(None, pl.String)
+    found = [
+        frame.group_by("host").agg(_LEN, sent),
+        frame.group_by(pl.col("time").dt.truncate("1h").alias("hour"), "utc_offset").agg(
+            _LEN,
+            status.is_between(400, 499).sum().cast(pl.UInt64).alias("client_errors"),
+            status.is_between(500, 599).sum().cast(pl.UInt64).alias("server_errors"),
+        ),
+        frame.group_by("url").agg(_LEN, sent),
+        frame.filter(pl.col("query").is_not_null())
+        .select("url", bounded.query_key(pl.col("url"), pl.col("query")).alias("query"))
+        .unique(),
+    ]
+    if "duration_us" in requests.columns:
+        timed = frame.filter(pl.col("duration_us").is_not_null())
+        bucket = bounded.duration_bucket(pl.col("duration_us")).alias("bucket")
+        found.append(timed.group_by("url", bucket).agg(_LEN))
+    else:
+        found.append(no_durations().lazy())
+    if "vhost" in requests.columns:  # the lines that log one (a block may mix formats)
+        found.append(frame.drop_nulls("vhost").group_by("vhost").agg(_LEN, sent))
+    else:
+        found.append(no_counts("vhost", pl.String, BYTES).lazy())
+    day = pl.col("time").dt.date()
+    visitor = bounded.visitor_key(day, pl.col("host"), agent).alias("visitor")
+    found.append(frame.select(day.alias("day"), visitor).unique())
+    found = pl.collect_all(found)
+    for at, column in ((3, "query"), (-1, "visitor")):  # the distinct keys, hashed
+        found[at] = found[at].with_columns(bounded.key_hashes(found[at].get_column(column)))
+    return found
+
+
+_LEN = pl.len().cast(pl.UInt64).alias("requests")
 
 
 def _pairs(requests: pl.DataFrame) -> pl.DataFrame | None:
@@ -104,6 +167,6 @@ def summarize_lines(block: bytes, window: Window, choice: FormatChoice) -> LogSu
     polars alone: every line split, parsed as ``choice`` says and counted; the rejected
     examples' line numbers count from the block's first line."""
     lines = block_to_lines(block)
-    requests, rejected, formats = parse_with(choice, lines, 1, window.only.needs_request)
+    requests, rejected, formats = parse_with(choice, lines, 1, request_parts=True)
     shape = choice.primary.pattern or None
     return summarize_parsed(lines.len(), requests, rejected, window, formats, shape)

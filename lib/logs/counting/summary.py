@@ -16,6 +16,7 @@ from datetime import datetime
 import polars as pl
 
 from lib.errors import ConfigError
+from lib.logs.counting import bounded, caps
 from lib.logs.reading.partitions import Partition
 
 MAX_EXAMPLES = 10  # rejected lines kept verbatim, the first ones by line number
@@ -30,8 +31,28 @@ def no_examples() -> pl.DataFrame:
     return pl.DataFrame(schema=EXAMPLE_SCHEMA)
 
 
-def no_counts(key: str, dtype: pl.DataType) -> pl.DataFrame:
-    return pl.DataFrame(schema={key: dtype, "requests": pl.UInt64})
+BYTES = {"bytes": pl.Int64}  # bytes sent, beside the requests
+ERRORS = {"client_errors": pl.UInt64, "server_errors": pl.UInt64}  # 4xx and 5xx, beside them
+
+
+def no_counts(key: str, dtype: pl.DataType, more: dict | None = None) -> pl.DataFrame:
+    return pl.DataFrame(schema={key: dtype, "requests": pl.UInt64, **(more or {})})
+
+
+def no_hours() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={"hour": UTC_TIME, "utc_offset": pl.String, "requests": pl.UInt64, **ERRORS}
+    )
+
+
+def no_hashes(key: str, dtype: pl.DataType) -> pl.DataFrame:
+    """A sample of distinct hashes per ``key``: the second column is the hash."""
+    value = "query" if key == "url" else "visitor"
+    return pl.DataFrame(schema={key: dtype, value: pl.UInt64})
+
+
+def no_durations() -> pl.DataFrame:
+    return pl.DataFrame(schema={"url": pl.String, "bucket": pl.Int16, "requests": pl.UInt64})
 
 
 def no_reasons() -> pl.DataFrame:
@@ -48,9 +69,11 @@ class LogSummary:
     rejected: int = 0
     rejected_examples: pl.DataFrame = field(default_factory=no_examples)  # file, line_no, line
     bytes_sent: int = 0
-    hosts: pl.DataFrame = field(default_factory=lambda: no_counts("host", pl.String))
+    hosts: pl.DataFrame = field(default_factory=lambda: no_counts("host", pl.String, BYTES))
     window_hosts: pl.DataFrame = field(default_factory=lambda: no_counts("host", pl.String))
-    hourly: pl.DataFrame = field(default_factory=lambda: no_counts("hour", UTC_TIME))
+    # hour, utc_offset (as the server wrote it: a log across a daylight-saving change has both
+    # in its hours), requests, client_errors (4xx), server_errors (5xx)
+    hourly: pl.DataFrame = field(default_factory=no_hours)
     statuses: pl.DataFrame = field(default_factory=lambda: no_counts("status", pl.UInt16))
     utc_offsets: pl.DataFrame = field(default_factory=lambda: no_counts("utc_offset", pl.String))
     formats: pl.DataFrame = field(default_factory=lambda: no_counts("format", pl.String))
@@ -58,6 +81,20 @@ class LogSummary:
     user_agents: pl.DataFrame = field(default_factory=lambda: no_counts("user_agent", pl.String))
     # why lines were rejected: reason, lines (lib.logs.parsing.rejections)
     rejected_reasons: pl.DataFrame = field(default_factory=no_reasons)
+    # The breakdowns (lib.logs.counting.bounded keeps their memory bounded):
+    # url (the path without its query), requests, bytes: at most caps.URL_CAP urls, each
+    # count short by at most url_error (0: exact)
+    urls: pl.DataFrame = field(default_factory=lambda: no_counts("url", pl.String, BYTES))
+    url_error: int = 0
+    # url, query (a hash of it): the distinct queries of each url, a 1 in 2**query_level sample
+    url_queries: pl.DataFrame = field(default_factory=lambda: no_hashes("url", pl.String))
+    query_level: int = 0
+    # url, bucket (bounded.duration_bucket of the time taken), requests: where the format logs it
+    durations: pl.DataFrame = field(default_factory=no_durations)
+    vhosts: pl.DataFrame = field(default_factory=lambda: no_counts("vhost", pl.String, BYTES))
+    # day (UTC), visitor (a hash of client and user agent), a 1 in 2**visitor_level sample
+    visitors: pl.DataFrame = field(default_factory=lambda: no_hashes("day", pl.Date))
+    visitor_level: int = 0
     first_time: datetime | None = None  # the earliest request's time (UTC)
     last_time: datetime | None = None
     filtered: int = 0  # requests read and left out by the run's filters (lib.logs.filters)
@@ -71,16 +108,18 @@ class LogSummary:
         return top.item(0, "utc_offset")
 
 
-def add_counts(frames: list[pl.DataFrame], key: str, ordered: bool) -> pl.DataFrame:
-    """Count frames of ``key`` added up: one row per key (sorted by it with ``ordered``)."""
+def add_counts(frames: list[pl.DataFrame], key: str | list[str], ordered: bool) -> pl.DataFrame:
+    """Count frames of ``key`` (a column, or several) added up: one row per key (sorted by it
+    with ``ordered``), every other column summed."""
+    keys = [key] if isinstance(key, str) else key
     rows = pl.concat(frames)
-    total = pl.col(rows.columns[1]).sum()  # the count column, whatever its name
+    totals = [pl.col(name).sum() for name in rows.columns if name not in keys]
     if ordered:  # sorting first is cheaper, the more so when the frames come sorted (measured)
-        return rows.sort(key).group_by(key, maintain_order=True).agg(total)
-    return rows.group_by(key).agg(total)
+        return rows.sort(keys).group_by(keys, maintain_order=True).agg(totals)
+    return rows.group_by(keys).agg(totals)
 
 
-def _merge(frames: list[pl.DataFrame], key: str, ordered: bool) -> pl.DataFrame:
+def _merge(frames: list[pl.DataFrame], key: str | list[str], ordered: bool) -> pl.DataFrame:
     """``add_counts`` for a summary's count frames, whose keys are unique: when at most one holds
     rows (a block with no requests holds none) there is nothing to add up."""
     filled = [frame for frame in frames if not frame.is_empty()]
@@ -100,6 +139,18 @@ def combine(parts: list[LogSummary], ordered: bool = True) -> LogSummary:
         return LogSummary()
     kept = [p.rejected_examples for p in parts if not p.rejected_examples.is_empty()]
     examples = pl.concat(kept).sort("file", "line_no") if kept else no_examples()
+    queries, query_level = bounded.distinct(
+        [(p.url_queries, p.query_level) for p in parts], caps.QUERY_CAP, ordered
+    )
+    visitors, visitor_level = bounded.distinct(
+        [(p.visitors, p.visitor_level) for p in parts], caps.VISITOR_CAP, ordered
+    )
+    urls = bounded.top_urls(
+        _merge([p.urls for p in parts], "url", ordered),
+        _merge([p.durations for p in parts], ["url", "bucket"], ordered),
+        queries,
+        sum(p.url_error for p in parts),
+    )
     return LogSummary(
         lines=sum(p.lines for p in parts),
         requests=sum(p.requests for p in parts),
@@ -108,7 +159,7 @@ def combine(parts: list[LogSummary], ordered: bool = True) -> LogSummary:
         bytes_sent=sum(p.bytes_sent for p in parts),
         hosts=_merge([p.hosts for p in parts], "host", ordered),
         window_hosts=_merge([p.window_hosts for p in parts], "host", ordered),
-        hourly=_merge([p.hourly for p in parts], "hour", ordered),
+        hourly=_merge([p.hourly for p in parts], ["hour", "utc_offset"], ordered),
         statuses=_merge([p.statuses for p in parts], "status", ordered),
         utc_offsets=_merge([p.utc_offsets for p in parts], "utc_offset", ordered),
         formats=_merge([p.formats for p in parts], "format", ordered),
@@ -118,6 +169,14 @@ def combine(parts: list[LogSummary], ordered: bool = True) -> LogSummary:
         first_time=min((p.first_time for p in parts if p.first_time), default=None),
         last_time=max((p.last_time for p in parts if p.last_time), default=None),
         filtered=sum(p.filtered for p in parts),
+        urls=urls.urls,
+        url_error=urls.error,
+        url_queries=urls.queries,
+        query_level=query_level,
+        durations=urls.durations,
+        vhosts=_merge([p.vhosts for p in parts], "vhost", ordered),
+        visitors=visitors,
+        visitor_level=visitor_level,
     )
 
 

@@ -18,8 +18,10 @@ from functools import cache
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from lib.logs.counting import caps
 from lib.logs.parsing import clf, tails
 from lib.logs.parsing.formats import FormatChoice, LogFormat
+from lib.logs.parsing.roles import DURATION_SCALES
 
 if TYPE_CHECKING:
     from lib.logs.window import Window
@@ -37,15 +39,39 @@ class Accelerator:
         self.make = make  # (module, fmt, start, end) -> a counter
 
 
+def _bounds() -> dict[str, int]:
+    """What bounds a counter's breakdowns (``lib.logs.counting.caps``), as they are now."""
+    return {
+        "url_cap": caps.URL_CAP,
+        "query_cap": caps.QUERY_CAP,
+        "visitor_cap": caps.VISITOR_CAP,
+    }
+
+
 def _clf_counter(module: ModuleType, fmt: LogFormat, start: int, end: int) -> Any | None:
     """``_clf.Counter`` of Common or Combined (the ``clf`` kind), or of a ``regex``-kind format
     that is Combined and then fields (``lib.logs.parsing.tails``: its layout)."""
     if fmt.kind == "clf":
-        return module.Counter(fmt.roles == clf.COMBINED_ROLES, start, end)
+        if fmt.roles not in (clf.COMMON_ROLES, clf.COMBINED_ROLES):
+            return None  # fields the counter does not read
+        return module.Counter(fmt.roles == clf.COMBINED_ROLES, start, end, **_bounds())
     found = tails.layout(fmt.pattern, fmt.roles)
-    if found is None:
+    if found is None or fmt.escapes != "backslash":  # the agent read as Apache and nginx escape it
         return None
-    return module.Counter(True, start, end, tail=found.program, dash_ident=found.dash_ident)
+    timed = [role for role in DURATION_SCALES if role in found.fields]  # as field_values picks
+    duration = found.field(timed[0]) if timed else None
+    vhost = found.field("vhost")
+    return module.Counter(
+        True,
+        start,
+        end,
+        tail=found.program,
+        dash_ident=found.dash_ident,
+        duration_field=-1 if duration is None else duration,
+        duration_scale=DURATION_SCALES[timed[0]] if timed else 1,
+        vhost_field=-1 if vhost is None else vhost,
+        **_bounds(),
+    )
 
 
 ACCELERATORS = {"clf": Accelerator("lib.logs.parsing._clf", _clf_counter)}
@@ -65,7 +91,10 @@ def counter_for(choice: FormatChoice, window: Window) -> Any | None:
     from a forwarding header, or a filter, leaves every line to polars)."""
     if choice.client.source(choice.primary.roles) != "host" or window.only.active:
         return None
-    return counter(choice.primary, *window.micros())
+    made = counter(choice.primary, *window.micros())
+    if made is None or not getattr(made, "breakdowns", False):
+        return None  # a build that counts no URLs, bytes per host... (lib.logs.counting.bounded)
+    return made
 
 
 def counter(fmt: LogFormat, start_us: int, end_us: int) -> Any | None:

@@ -24,8 +24,8 @@ def requests_and_rejected(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``frame`` (``line_no``, ``line``) read with ``field``: the lines ``matched`` says the
     format holds, with a time and a client, are requests; the others are rejected.
-    ``with_parts``: the request line and its parts, and the virtual host, too (what filters
-    read); ``plus_spaces``: the user agent writes its spaces as ``+`` (W3C logs, IIS)."""
+    ``with_parts``: the request line and its parts, too (what the URLs' answers and the
+    filters read); ``plus_spaces``: the user agent writes its spaces as ``+`` (W3C logs, IIS)."""
     parsed = with_time(frame, field)
     # a client: the peer's address, or (a format that logs none) a forwarding header's
     client = pl.any_horizontal(
@@ -42,8 +42,11 @@ def requests_and_rejected(
         f.body_bytes(get(field, "bytes")).alias("bytes"),
     ]
     columns += [field[role].alias(role) for role in FORWARDING_ROLES if role in field]
-    if with_parts and "vhost" in field:  # what a virtual-host filter reads (lib.logs.filters)
+    if "vhost" in field:
         columns.append(f.logged(field["vhost"]).alias("vhost"))
+    timed = [role for role in f.DURATION_SCALES if role in field]
+    if timed:
+        columns.append(f.duration_us(timed[0], field[timed[0]]).alias("duration_us"))
     if "referer" in field:
         columns.append(f.logged(field["referer"]).alias("referer"))
     if "user_agent" in field:

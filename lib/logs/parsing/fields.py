@@ -13,6 +13,7 @@ import polars as pl
 
 from lib.logs.parsing import clf
 from lib.logs.parsing.escapes import DECODERS
+from lib.logs.parsing.roles import DURATION_SCALES
 
 PARSED_SCHEMA = {
     "line_no": pl.UInt64,
@@ -22,7 +23,13 @@ PARSED_SCHEMA = {
     "status": pl.UInt16,
     "bytes": pl.Int64,
 }
-EXTRA_SCHEMA = {"referer": pl.String, "user_agent": pl.String}
+EXTRA_SCHEMA = {
+    "referer": pl.String,
+    "user_agent": pl.String,
+    "vhost": pl.String,
+    "duration_us": pl.Int64,  # the time the server took, in microseconds
+}
+# A duration role's unit, in microseconds (lib.logs.parsing.roles)
 REQUEST_PARTS = ("request", "method", "path", "protocol")
 REJECTED_SCHEMA = {"line_no": pl.UInt64, "line": pl.String}
 
@@ -113,6 +120,15 @@ def status(text: pl.Expr) -> pl.Expr:
 def body_bytes(text: pl.Expr) -> pl.Expr:
     """Bytes sent; null where the server logged ``-`` (no body)."""
     return text.str.to_integer(strict=False)
+
+
+def duration_us(role: str, text: pl.Expr) -> pl.Expr:
+    """The time taken, in whole microseconds, from a field of duration ``role``; null where the
+    server logged ``-``, a negative time (HAProxy's aborted requests log -1) or nothing
+    readable."""
+    value = text.str.strip_prefix("+").cast(pl.Float64, strict=False) * DURATION_SCALES[role]
+    readable = value.is_finite() & (value >= 0) & (value < 2.0**62)
+    return pl.when(readable).then(value.round().cast(pl.Int64, strict=False))
 
 
 def logged(text: pl.Expr) -> pl.Expr:

@@ -41,6 +41,9 @@ ROLES = (
     "request_id",
     "other",  # read and ignored
 )
+
+# The roles of a time taken, and what turns each into microseconds (first present: read).
+DURATION_SCALES = {"duration_us": 1, "duration_ms": 1_000, "duration_s": 1_000_000}
 TIME_ROLES = (
     "time_clf",
     "time_clf_ms",

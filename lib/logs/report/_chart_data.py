@@ -17,6 +17,7 @@ TRIM = 0.005  # the share of requests a traffic span may leave out at each end
 MAX_GAP = timedelta(days=30)  # a longer stretch without requests splits the log's time in two
 MAX_POINTS = 24 * 100  # bins on a traffic chart: hours up to 100 days, then days, then weeks
 BINS = (("hour", timedelta(hours=1)), ("day", timedelta(days=1)), ("week", timedelta(weeks=1)))
+COUNTED = ("requests", "client_errors", "server_errors")  # what a traffic bin adds up
 
 
 @dataclass(frozen=True)
@@ -75,11 +76,86 @@ class Span:
 @dataclass(frozen=True)
 class Traffic:
     """Requests per bin over a span: ``frame`` has ``time`` (UTC, each bin's start) and
-    ``requests``, bins without a request included as zero."""
+    ``requests`` (and the 4xx and 5xx among them where the hourly counts have them), bins
+    without a request included as zero."""
 
     span: Span
     unit: str  # hour, day or week
     frame: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class Zones:
+    """The offsets a server wrote, in force one after another: ``changes`` holds each one's
+    first hour (UTC) and offset (``-0400``), in time order; one entry for a log that never
+    changed (or whose offsets are unknown)."""
+
+    changes: tuple[tuple[datetime, str], ...]
+
+    def at(self, when: datetime) -> timezone:
+        """The offset in force at ``when`` (the first one before the first change)."""
+        offset = self.changes[0][1]
+        for start, named in self.changes:
+            if start > when:
+                break
+            offset = named
+        return parse_offset(offset)
+
+    def describe(self) -> str:
+        """``UTC-0400``, or ``UTC-0400, then UTC-0500 from 01:00 on 05 Nov 2026`` (that
+        change's local time)."""
+        said = [f"UTC{self.changes[0][1]}"]
+        for start, offset in self.changes[1:]:
+            local = start.astimezone(parse_offset(offset))
+            said.append(f"then UTC{offset} from {local:%H:%M on %d %b %Y}")
+        return ", ".join(said)
+
+    def midnights(self, start: datetime, end: datetime) -> list[datetime]:
+        """Every local midnight in ``[start, end)``, as UTC times, each in the offset in force
+        that day."""
+        found, day = [], start.astimezone(self.at(start)).date()
+        while True:
+            guess = datetime(day.year, day.month, day.day, tzinfo=self.at(start))
+            midnight = guess.replace(tzinfo=self.at(guess.astimezone(UTC))).astimezone(UTC)
+            if midnight >= end:
+                return found
+            if midnight >= start:
+                found.append(midnight)
+            day += timedelta(days=1)
+
+
+def parse_offset(offset: str | None) -> timezone:
+    """``-0400`` -> a fixed timezone (UTC if None or malformed)."""
+    if not offset or len(offset) != 5 or offset[0] not in "+-" or not offset[1:].isdigit():
+        return UTC
+    sign = -1 if offset[0] == "-" else 1
+    return timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:])))
+
+
+def zones_of(hourly: pl.DataFrame, fallback: str | None) -> Zones:
+    """The offsets in force hour by hour (each hour's most written; ties by offset), from
+    ``hourly``'s ``utc_offset`` column; ``fallback`` alone when it has none."""
+    if "utc_offset" not in hourly.columns or hourly.drop_nulls("utc_offset").is_empty():
+        return Zones(((datetime(1970, 1, 1, tzinfo=UTC), fallback or "+0000"),))
+    top = (
+        hourly.drop_nulls("utc_offset")
+        .sort(["hour", "requests", "utc_offset"], descending=[False, True, False])
+        .unique("hour", keep="first", maintain_order=True)
+    )
+    changes, last = [], None
+    for hour, offset in top.select("hour", "utc_offset").iter_rows():
+        if offset != last:
+            changes.append((hour, offset))
+            last = offset
+    return Zones(tuple(changes))
+
+
+def per_hour(hourly: pl.DataFrame) -> pl.DataFrame:
+    """``hourly`` summed over its offsets: one row per hour, in order."""
+    if "utc_offset" not in hourly.columns:
+        return hourly.sort("hour")
+    summed = [name for name in COUNTED if name in hourly.columns]
+    return hourly.group_by("hour").agg(pl.col(summed).sum()).sort("hour")
 
 
 def traffic_span(hourly: pl.DataFrame, tz: timezone = UTC) -> Span | None:
@@ -93,7 +169,8 @@ def traffic_span(hourly: pl.DataFrame, tz: timezone = UTC) -> Span | None:
     the one holding the ``1 - TRIM`` quantile, widened to whole days. Gaps shorter than
     ``MAX_GAP`` (an outage) stay inside the span.
     """
-    data = hourly.filter(pl.col("requests") > 0).sort("hour")
+    hourly = per_hour(hourly)
+    data = hourly.filter(pl.col("requests") > 0)
     if data.is_empty():
         return None
     parts = data.with_columns(
@@ -145,10 +222,11 @@ def traffic(hourly: pl.DataFrame, tz: timezone = UTC) -> Traffic | None:
         .cast(pl.UInt32)
         .alias("bin")
     )
-    counts = inside.group_by("bin").agg(pl.col("requests").sum())
+    summed = [name for name in COUNTED if name in hourly.columns]
+    counts = inside.group_by("bin").agg(pl.col(summed).sum())
     frame = (
         starts.join(counts, on="bin", how="left")
-        .select("time", pl.col("requests").fill_null(0).cast(pl.UInt64))
+        .select("time", *(pl.col(name).fill_null(0).cast(pl.UInt64) for name in summed))
         .sort("time")
     )
     return Traffic(span, unit, frame)

@@ -1,5 +1,6 @@
-"""Q1's charts: top hosts, countries, attribution coverage, requests over time, status codes,
-and the top referrers and user agents.
+"""Q1's charts: top hosts, countries, attribution coverage, requests and errors over time,
+status codes, the top referrers, user agents and URLs, bytes by host and URL, and unique
+visitors per day.
 
 Each takes data and returns a Figure whose size does not depend on the data's: at most
 ``MAX_BARS`` bars (the note under the chart says how many rows were left out), traffic over the
@@ -13,16 +14,23 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, timedelta, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
-import matplotlib.dates as mdates
 import polars as pl
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from lib.charts import figure, fit_note, fit_title, save_figure, shorten
-from lib.logs.report._chart_data import MAX_BARS, Bars, largest, traffic
+from lib.logs.report._chart_data import (
+    MAX_BARS,
+    MAX_POINTS,
+    Bars,
+    Zones,
+    largest,
+    traffic,
+    zones_of,
+)
 from lib.logs.report.texts import table
 
 LABEL_CHARS = 40  # a bar's label is cut in the middle past this
@@ -31,19 +39,15 @@ RANKINGS = {
     "host": ("Top hosts", "hosts", "hosts"),
     "referer": ("Top referrers", "referrers", "referers"),
     "user_agent": ("Top user agents", "user agents", "user agents"),
+    "url": ("Top URLs (the path without its query)", "URLs", "URLs"),
+    "vhost": ("Top virtual hosts", "virtual hosts", "virtual hosts"),
 }
+MEGABYTE = 1_000_000
+MAX_DAY_LABELS = 10  # dates written under a chart of days
 
 
 def _title(text: str, synthetic: bool) -> str:
     return f"{text} — SYNTHETIC data" if synthetic else text
-
-
-def parse_offset(offset: str | None) -> timezone:
-    """``-0400`` -> a fixed timezone (UTC if None or malformed)."""
-    if not offset or len(offset) != 5 or offset[0] not in "+-" or not offset[1:].isdigit():
-        return UTC
-    sign = -1 if offset[0] == "-" else 1
-    return timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:])))
 
 
 def _texts(fig: Figure, title: str, note: str, synthetic: bool) -> Figure:
@@ -124,26 +128,95 @@ def hourly_chart(hourly: pl.DataFrame, utc_offset: str | None, synthetic: bool =
     """Requests per hour in the server's local time over the whole days that hold the bulk of
     the traffic (``lib.logs.report._chart_data.traffic_span``; the note says how many requests fell
     outside); per day or week when that span is too long for hours. Hours without a single
-    request inside the span are drawn as zero, so an outage shows as a gap at the bottom."""
-    tz = parse_offset(utc_offset)
+    request inside the span are drawn as zero, so an outage shows as a gap at the bottom. The
+    days are labelled in the offset the server wrote that day (``hourly``'s ``utc_offset``:
+    across a daylight-saving change, each side in its own; ``utc_offset`` when it has none)."""
+    return _over_time(hourly, utc_offset, synthetic, errors=False)
+
+
+def errors_chart(hourly: pl.DataFrame, utc_offset: str | None, synthetic: bool = False) -> Figure:
+    """Client (4xx) and server (5xx) errors per hour, over the span and in the local time the
+    requests chart uses (``hourly_chart``)."""
+    return _over_time(hourly, utc_offset, synthetic, errors=True)
+
+
+def _over_time(hourly: pl.DataFrame, utc_offset: str | None, synthetic: bool, errors: bool):
+    zones = zones_of(hourly, utc_offset)
     fig, ax = figure(11, 4)
-    drawn = traffic(hourly, tz)
+    drawn = traffic(hourly, zones.at(_first_hour(hourly)))
     unit = "hour" if drawn is None else drawn.unit
-    ax.set(xlabel="", ylabel=f"requests per {unit}")
-    title = f"Requests per {unit} (UTC{utc_offset or ''})"
-    if drawn is None:
+    what = "4xx and 5xx responses" if errors else "Requests"
+    ax.set(xlabel="", ylabel=f"{'responses' if errors else 'requests'} per {unit}")
+    title = f"{what} per {unit} (local time: {zones.describe()})"
+    if drawn is None or (errors and "client_errors" not in drawn.frame.columns):
         _nothing(ax, "no requests")
         return _texts(fig, title, "", synthetic)
-    times = [t.astimezone(tz) for t in drawn.frame.get_column("time")]
-    counts = drawn.frame.get_column("requests").to_list()
-    ax.plot(times, counts, linewidth=0.8)
-    ax.fill_between(times, counts, alpha=0.25)
-    ax.set_xlim(drawn.span.start.astimezone(tz), drawn.span.end.astimezone(tz))
+    times = drawn.frame.get_column("time").to_list()
+    if errors:
+        for column, label, color in (("client_errors", "4xx", "darkorange"),
+                                     ("server_errors", "5xx", "firebrick")):  # fmt: skip
+            ax.plot(times, drawn.frame.get_column(column).to_list(), label=label, color=color,
+                    linewidth=0.9)  # fmt: skip
+        ax.legend(loc="upper right")
+    else:
+        counts = drawn.frame.get_column("requests").to_list()
+        ax.plot(times, counts, linewidth=0.8)
+        ax.fill_between(times, counts, alpha=0.25)
+    ax.set_xlim(drawn.span.start, drawn.span.end)
     ax.set_ylim(bottom=0)
-    locator = mdates.AutoDateLocator(minticks=6, maxticks=12, tz=tz)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=tz))
+    _local_days(ax, zones, drawn.span.start, drawn.span.end)
     return _texts(fig, title, drawn.span.note(), synthetic)
+
+
+def _first_hour(hourly: pl.DataFrame) -> datetime:
+    hours = hourly.get_column("hour")
+    return hours.min() if hours.len() else datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _local_days(ax: Axes, zones: Zones, start: datetime, end: datetime) -> None:
+    """Ticks at local midnights (at most ``MAX_DAY_LABELS``, evenly spaced), each labelled with
+    its date in the offset in force that day."""
+    midnights = zones.midnights(start, end)
+    step = max(1, -(-len(midnights) // MAX_DAY_LABELS))
+    ticks = midnights[::step]
+    year = len({t.astimezone(zones.at(t)).year for t in midnights}) > 1
+    layout = "%d %b %Y" if year else "%d %b"
+    ax.set_xticks(ticks, [t.astimezone(zones.at(t)).strftime(layout) for t in ticks])
+
+
+def bytes_chart(rows: list[dict], key: str, synthetic: bool = False) -> Figure:
+    """Horizontal bars of the megabytes sent to each ``key`` (``host`` or ``url``) of ``rows``
+    (``results.json``'s ``top_hosts_by_bytes`` or ``top_urls_by_bytes``), most on top."""
+    frame = pl.DataFrame(rows, schema={key: pl.String, "bytes": pl.Int64, "requests": pl.UInt64})
+    frame = frame.with_columns((pl.col("bytes") / MEGABYTE).alias("megabytes"))
+    bars = Bars(frame.head(MAX_BARS), frame.height)
+    labels = [str(value) for value in frame.get_column(key).head(MAX_BARS)]
+    noun = RANKINGS.get(key, ("", f"{key}s", ""))[1]
+    fig, ax = _bars(bars, labels, "mediumpurple", values="megabytes", empty=f"no {noun}")
+    ax.set(xlabel="megabytes sent (10^6 bytes)", ylabel="")
+    return _texts(fig, f"Bytes sent, by {noun[:-1] if noun.endswith('s') else noun}",
+                  bars.note(noun), synthetic)  # fmt: skip
+
+
+def visitors_chart(visitors: dict, synthetic: bool = False) -> Figure:
+    """Unique visitors (client and user agent) per day (UTC): ``results.json``'s
+    ``unique_visitors``; the last ``MAX_POINTS`` days at most."""
+    days = list(visitors["per_day"].items())
+    fig, ax = figure(11, 4)
+    about = "" if visitors["exact"] else " (estimated from a sample)"
+    ax.set(xlabel="day (UTC)", ylabel="unique visitors")
+    if not days:
+        _nothing(ax, "no requests")
+        return _texts(fig, "Unique visitors per day", "", synthetic)
+    shown = days[-MAX_POINTS:]
+    ax.bar(range(len(shown)), [n for _, n in shown], color="teal", width=0.8)
+    step = -(-len(shown) // MAX_DAY_LABELS)  # a label every `step` days
+    ticks = range(0, len(shown), step)
+    ax.set_xticks(list(ticks), [f"{date.fromisoformat(shown[i][0]):%d %b %Y}" for i in ticks])
+    ax.set_xlim(-0.6, len(shown) - 0.4)
+    ax.grid(axis="x", visible=False)
+    note = f"the last {len(shown):,} of {len(days):,} days shown" if len(shown) < len(days) else ""
+    return _texts(fig, f"Unique visitors per day (UTC){about}", note, synthetic)
 
 
 def status_chart(statuses: pl.DataFrame, synthetic: bool = False) -> Figure:

@@ -60,3 +60,43 @@ def table(frame: pl.DataFrame):
     separators, no index, no dtype row."""
     styled = frame.to_pandas().style.hide(axis="index")
     return styled.format(thousands=",", precision=3, na_rep="")
+
+
+def rows_table(rows: list[dict], leave_out: tuple[str, ...] = ()):
+    """``results.json`` rows (a list of objects) as a table, without the ``leave_out`` keys."""
+    frame = pl.DataFrame(rows) if rows else pl.DataFrame({"(none)": []})
+    return table(frame.drop([name for name in leave_out if name in frame.columns]))
+
+
+def urls_note(data: dict) -> str:
+    """Markdown over the URLs' table: what a URL is here, how exact the counts are, and where
+    the times taken come from."""
+    urls = data["urls"]
+    lines = [
+        "A URL is the request's path without its query; *distinct queries* counts the different "
+        "queries it was asked with."
+    ]
+    if not urls["listed_exactly"]:
+        lines.append(
+            f"The log holds more distinct URLs than are kept: each count may be short by up to "
+            f"{urls['count_error_at_most']:,} requests (lib/logs/counting/bounded.py)."
+        )
+    if any(not row["distinct_queries_exact"] for row in data["top_urls"]):
+        lines.append("Distinct queries are estimated from a sample (1 in a power of 2).")
+    times = data.get("response_times")
+    if times:
+        lines.append(
+            f"Times taken (ms) are the log's own, over {times['timed_requests']:,} requests: "
+            f"p50 {times['p50_ms']:,}, p90 {times['p90_ms']:,}, p99 {times['p99_ms']:,}, each "
+            f"within {times['precision']:.1%}."
+        )
+    else:
+        lines.append("The log's format records no time taken: no percentiles.")
+    return "\n\n".join(lines)
+
+
+def vhosts_note(data: dict) -> str:
+    """Markdown: the virtual hosts' line, or why there is none."""
+    if data.get("vhosts") is None:
+        return "The log's format records no virtual host."
+    return f"Requests and bytes by virtual host ({len(data['vhosts']):,} busiest shown)."

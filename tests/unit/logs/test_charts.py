@@ -22,6 +22,7 @@ from lib.logs.report._chart_data import (
     MAX_GAP,
     MAX_POINTS,
     largest,
+    parse_offset,
     traffic,
     traffic_span,
 )
@@ -29,7 +30,6 @@ from lib.logs.report.charts import (
     countries_chart,
     coverage_chart,
     hourly_chart,
-    parse_offset,
     ranking_chart,
     ranking_view,
     save_view,
@@ -294,6 +294,35 @@ def test_the_span_is_whole_days_in_the_servers_time_zone():
         datetime(1995, 8, 3, 4, tzinfo=UTC),
     )
     assert traffic_span(hourly([], []), UTC) is None
+
+
+def test_a_log_across_a_daylight_saving_change_is_drawn_in_each_sides_own_time():
+    # New York's fall back: 01 Nov 2026, 02:00 EDT (-0400) = 06:00 UTC becomes 01:00 EST
+    change = datetime(2026, 11, 1, 6, tzinfo=UTC)
+    hours = [change + timedelta(hours=i) for i in range(-72, 72)]
+    offsets = ["-0400" if hour < change else "-0500" for hour in hours]
+    frame = pl.DataFrame(
+        {"hour": hours, "utc_offset": offsets, "requests": [10] * len(hours)},
+        schema={"hour": HOUR, "utc_offset": pl.String, "requests": pl.UInt64},
+    )
+    fig = hourly_chart(frame, "-0400")
+    assert "UTC-0400, then UTC-0500 from 01:00 on 01 Nov 2026" in texts(fig)
+    (ax,) = fig.axes
+    ticks = [mdates.num2date(x) for x in ax.get_xticks()]
+    labels = [label.get_text() for label in ax.get_xticklabels()]
+    # each tick a local midnight: 04:00 UTC up to 01 Nov (its midnight is still EDT), 05:00
+    # UTC after the change
+    assert [t.hour for t in ticks] == [4, 4, 4, 4, 5, 5, 5]
+    assert labels == ["29 Oct", "30 Oct", "31 Oct", "01 Nov", "02 Nov", "03 Nov", "04 Nov"]
+    (line,) = ax.get_lines()
+    assert sum(line.get_ydata()) == 10 * len(hours)  # no hour drawn twice or left out
+    assert_drawn_within(fig)
+
+
+def test_a_log_in_one_offset_says_it_once():
+    hours, requests = a_month()
+    frame = hourly(hours, requests).with_columns(pl.lit("-0400").alias("utc_offset"))
+    assert "(local time: UTC-0400)" in texts(hourly_chart(frame, None))
 
 
 # --- referrers and user agents ------------------------------------------------------------

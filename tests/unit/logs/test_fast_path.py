@@ -4,23 +4,31 @@ polars path: every summary must be the same, field by field, whatever the lines.
 
 from __future__ import annotations
 
+import math
+import random
 import tempfile
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
+import polars as pl
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from lib.logs.counting.counted import summarize_block
+from lib.logs.counting import bounded, caps
+from lib.logs.counting.counted import BlockSummaries, summarize_block
 from lib.logs.counting.parsed import summarize_lines
-from lib.logs.counting.summary import LogSummary
+from lib.logs.counting.summary import LogSummary, combine
 from lib.logs.datasets.synthetic import generate_log
 from lib.logs.engines.local import summarize_log
 from lib.logs.engines.pipeline import PieceReader
 from lib.logs.parsing import accelerators
 from lib.logs.parsing.clients import client_rule
+from lib.logs.parsing.fields import duration_us
 from lib.logs.parsing.formats import FORMATS, FormatChoice
+from lib.logs.parsing.roles import DURATION_SCALES
 from lib.logs.reading._compression import HEAD_BYTES, sniff
 from lib.logs.reading.partitions import Partition
 from lib.logs.window import Window
@@ -33,7 +41,7 @@ from tests.support.summaries import (
     outcome,
     polars_only,
 )
-from tests.support.trailing import ESCAPED, TRAILING, layout_of, tail
+from tests.support.trailing import ESCAPED, TRAILING, layout_of, ops, tail
 
 NAMES = ("common", "combined", *TRAILING)  # every format the counter reads
 
@@ -170,6 +178,40 @@ def edge(values: list, others: st.SearchStrategy) -> st.SearchStrategy:
     return st.one_of(st.sampled_from(values), others)
 
 
+# requests at the edges of fields._REQUEST_PATTERN (the path: lazy, before an optional protocol)
+# and of the URL's cut at its first `?`
+ODD_REQUESTS = [
+    "GET",
+    "GET ",
+    "GET /",
+    "GET HTTP/1.0",
+    "GET  HTTP/1.0",
+    "GET  / HTTP/1.0",
+    "GET / HTTP/",
+    "GET / HTTP/.",
+    "GET / HTTP/1.0 ",
+    "GET /x HTTP/1.0x",
+    "GET HTTP/1.0 HTTP/1.1",
+    "GET /a HTTP/1.0 HTTP/1.1",
+    " GET / HTTP/1.0",
+    "GET ?",
+    "GET ? HTTP/1.0",
+    "GET /? HTTP/1.0",
+    "GET /?? HTTP/1.0",
+    "GET /??x?y HTTP/1.0",
+    "GET /a b?c d HTTP/1.1",
+    "GET /%20a%3F?q=%25 HTTP/1.1",
+    "GET /" + "a" * 3000 + "?" + "q" * 3000 + " HTTP/1.0",
+]
+REQUEST_LINE = st.builds(
+    "{}{}{}{}".format,
+    st.sampled_from(["GET", "POST", "", "get", "G?T"]),
+    st.sampled_from([" ", "  ", ""]),
+    st.text(st.sampled_from(list("/a?b %=.")), max_size=12),
+    st.sampled_from(["", " HTTP/1.0", " HTTP/1.1", " HTTP/", " HTTP/1.0 ", "HTTP/2"]),
+)
+
+
 @st.composite
 def good_line(draw, name: str) -> str:
     """A line the fast path must take: printable ASCII of exactly the format's shape, a real
@@ -192,11 +234,11 @@ def good_line(draw, name: str) -> str:
         st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1),
     )
     request = draw(
-        edge(['\\"', " ", 'GET /\\" 200 5 \\"x\\" \\"y'], ESCAPED)
+        edge(['\\"', " ", 'GET /\\" 200 5 \\"x\\" \\"y', *ODD_REQUESTS], ESCAPED)
         if tailed
         else edge(
-            ["", " ", '"', '" 200 5', 'GET /" 200 5 "x" "y', "a\\"],
-            st.text(printable, max_size=30),
+            ["", " ", '"', '" 200 5', 'GET /" 200 5 "x" "y', "a\\", *ODD_REQUESTS],
+            st.one_of(st.text(printable, max_size=30), REQUEST_LINE),
         )
     )
     size = draw(edge(["-", "0", "9" * 18, "0" * 18], st.integers(0, 10**18 - 1).map(str)))
@@ -350,7 +392,7 @@ def test_a_byte_order_mark_is_dropped_only_at_a_block_start():
     assert fast_counts(block, "common") == (4, [0, 2])
     fast = summarize_block(block, WINDOW, CHOICES["common"])
     assert_same(fast, summarize_lines(block, WINDOW, CHOICES["common"]))
-    assert dict(fast.hosts.rows()) == {"h": 3, "\ufeffh": 1}
+    assert dict(fast.hosts.select("host", "requests").rows()) == {"h": 3, "\ufeffh": 1}
 
 
 def test_a_block_mostly_of_another_format_goes_to_polars_whole():
@@ -438,3 +480,281 @@ def test_synthetic_logs_summarize_the_same_both_ways(tmp_path, name):
     assert_same(fast, slow)
     assert fast.rejected > 0 and fast.requests > 119_000 and not fast.window_hosts.is_empty()
     assert (not fast.referers.is_empty()) == (name == "combined")
+
+
+# --- the breakdowns: URLs and queries, visitors, bytes per host and URL, errors per hour ------
+
+
+@pytest.mark.parametrize("name", ["common", "combined"])
+@pytest.mark.parametrize("request_line", ODD_REQUESTS + ["", " ", "GET /é HTTP/1.0"])
+def test_odd_requests_give_the_same_urls_and_queries(name, request_line):
+    tail = REF if name == "combined" else ""
+    odd = GOOD.replace("GET / HTTP/1.0", request_line) + tail
+    block = "\n".join([GOOD + tail, odd, GOOD + tail]).encode()
+    taken = request_line.isascii()  # a byte that is not ASCII: polars reads the line
+    assert fast_counts(block, name) == (3, [] if taken else [1])
+    fast = summarize_block(block, WINDOW, CHOICES[name])
+    assert_same(fast, summarize_lines(block, WINDOW, CHOICES[name]))
+
+
+def test_urls_and_queries_are_the_paths_cut_at_their_first_question_mark():
+    requests = ["GET /a?x HTTP/1.0", "GET /a?y HTTP/1.0", "GET /a?x HTTP/1.0", "GET /a HTTP/1.0"]
+    requests += ["GET /??z HTTP/1.0", "GET HTTP/1.0", "GET  HTTP/1.0", "GET /b?"]
+    lines = [
+        GOOD.replace("GET / HTTP/1.0", r).replace(" 5", f" {i}") for i, r in enumerate(requests)
+    ]
+    block = "\n".join(lines).encode()
+    assert fast_counts(block, "common") == (len(lines), [])
+    fast = summarize_block(block, WINDOW, CHOICES["common"])
+    assert_same(fast, summarize_lines(block, WINDOW, CHOICES["common"]))
+    urls = {url: (n, sent) for url, n, sent in fast.urls.rows()}
+    assert urls == {"/a": (4, 0 + 1 + 2 + 3), "/": (1, 4), None: (1, 5), "": (1, 6), "/b": (1, 7)}
+    queries = Counter(url for url, _ in fast.url_queries.rows())
+    assert queries == {"/a": 2, "/": 1, "/b": 1}  # `?z` after `/?`; the empty query of /b
+
+
+@pytest.mark.parametrize(
+    ("agent", "taken"),
+    [
+        ("Mozilla/5.0", True),
+        ("-", True),
+        ("", True),
+        ('a \\" b', True),  # Apache's escapes, decoded in the visitor's key
+        ("a \\\\ b", True),
+        ("a \\x22 b", True),  # nginx's, of a printable byte: decoded too
+        ("a \\x5c\\x5C b", True),
+        ("\\x2D", True),  # decoded after `-` is read as no agent: the text `-`
+        ("a \\x7f b", False),  # not printable: polars decodes it
+        ("a \\xe9 b", False),  # a byte that is not UTF-8 alone: polars makes it U+FFFD
+        ("a \\x2 b", False),  # no escape: the backslash stays (polars keeps it)
+        ("a \\n b", False),
+    ],
+)
+def test_visitors_are_hosts_and_decoded_agents_per_day(agent, taken):
+    lines = [GOOD + f' "-" "{agent}"', GOOD.replace("12:30", "23:59") + ' "x" "-"']
+    lines += [GOOD.replace("18/Aug", "19/Aug") + f' "-" "{agent}"', GOOD + REF]
+    block = "\n".join(lines * 3).encode()
+    assert fast_counts(block, "combined") == (12, [] if taken else [0, 2, 4, 6, 8, 10])
+    fast = summarize_block(block, WINDOW, CHOICES["combined"])
+    assert_same(fast, summarize_lines(block, WINDOW, CHOICES["combined"]))
+    # 23:59 at -0400 is the next UTC day
+    days = Counter(day.isoformat() for day, _ in fast.visitors.rows())
+    same = agent in ("-", "")  # the same visitor as the `"-"` agent's line
+    assert days == {"1995-08-18": 2, "1995-08-19": 2 - same}
+
+
+def test_a_day_before_the_year_1000_is_written_as_polars_writes_it():
+    line = GOOD.replace("18/Aug/1995:12:30:00 -0400", "01/Jan/1000:00:30:00 +0100")
+    block = "\n".join([line, GOOD]).encode()
+    assert fast_counts(block, "common") == (2, [])
+    fast = summarize_block(block, WINDOW, CHOICES["common"])
+    assert_same(fast, summarize_lines(block, WINDOW, CHOICES["common"]))
+    assert sorted(day.year for day, _ in fast.visitors.rows()) == [999, 1995]
+
+
+def test_bytes_per_host_and_url_wrap_as_polars_sums_do():
+    big = GOOD.replace(" 5", " " + "9" * 18)
+    lines = [big] * 10 + [big.replace("GET /", "GET /x")] * 10 + [GOOD.replace(" 5", " -")]
+    block = "\n".join(lines).encode()
+    fast = summarize_block(block, WINDOW, CHOICES["common"])
+    assert_same(fast, summarize_lines(block, WINDOW, CHOICES["common"]))
+    assert fast.hosts.rows() == [("h", 21, 20 * (10**18 - 1) - 2**64)]
+    assert dict(fast.urls.select("url", "bytes").rows()) == {
+        "/": 10 * (10**18 - 1) - 2**64,
+        "/x": 10 * (10**18 - 1) - 2**64,
+    }
+
+
+def test_client_and_server_errors_per_hour():
+    statuses = [200, 404, 499, 500, 599, 400, 304, 600, 399]
+    lines = [GOOD.replace("200 5", f"{s} 5") for s in statuses]
+    lines.append(GOOD.replace("12:30", "13:30").replace("200 5", "503 5"))
+    block = "\n".join(lines).encode()
+    fast = summarize_block(block, WINDOW, CHOICES["common"])
+    assert_same(fast, summarize_lines(block, WINDOW, CHOICES["common"]))
+    errors = fast.hourly.sort("hour").select("requests", "client_errors", "server_errors")
+    assert errors.rows() == [(9, 3, 2), (1, 0, 1)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=300), max_size=20))
+def test_the_compiled_key_hashes_are_bounded_key_hash(keys):
+    from lib.logs.parsing import _clf
+
+    assert _clf.key_hashes(keys) == [bounded.key_hash(key) for key in keys]
+
+
+def test_the_polars_path_hashes_its_keys_with_the_compiled_hashes_when_built():
+    from lib.logs.parsing import _clf
+
+    assert bounded._compiled() is _clf
+    keys = pl.Series("k", ["", "a\0b", "é", "x" * 1000])
+    want = [bounded.key_hash(key.encode()) for key in keys.to_list()]
+    assert bounded.key_hashes(keys).to_list() == want
+
+
+# --- the bounds: small caps, and the levels and errors they make -----------------------------
+
+
+def lines_of(visitors: int, urls: int, queries: int) -> list[str]:
+    """Combined lines: `visitors` hosts over two days, each asking for one of `urls` URLs with
+    one of `queries` queries."""
+    lines = []
+    for i in range(max(visitors, urls, queries)):
+        day = "18/Aug" if i % 2 else "19/Aug"
+        request = f"GET /u{i % urls}?q={i % queries} HTTP/1.0"
+        line = GOOD.replace("h ", f"h{i % visitors} ", 1).replace("18/Aug", day)
+        lines.append(line.replace("GET / HTTP/1.0", request) + f' "-" "agent {i % 3}"')
+    return lines
+
+
+def both_summaries(lines: list[str], blocks: int) -> tuple[LogSummary, LogSummary]:
+    """The summaries of the lines, in `blocks` blocks, through the compiled counter (one
+    Counter) and through polars alone."""
+    choice, size = CHOICES["combined"], -(-len(lines) // blocks)
+    parts = [("\n".join(lines[i : i + size]) + "\n").encode() for i in range(0, len(lines), size)]
+    counter = accelerators.counter_for(choice, WINDOW)
+    kept = BlockSummaries(WINDOW, choice, counter)
+    fast = [kept.finish(accelerators.count(counter, part)) for part in parts]
+    fast = combine([*fast, kept.counts()])
+    slow = combine([summarize_lines(part, WINDOW, choice) for part in parts])
+    return fast, slow
+
+
+def test_samples_over_their_caps_have_the_levels_of_the_rule(monkeypatch):
+    # the distinct sample of the whole: the lowest level at which it fits, whatever the
+    # blocks and shards (bounded.distinct), as the polars path finds it
+    monkeypatch.setattr(caps, "QUERY_CAP", 40)
+    monkeypatch.setattr(caps, "VISITOR_CAP", 50)
+    fast, slow = both_summaries(lines_of(visitors=700, urls=5, queries=300), blocks=7)
+    assert fast.query_level >= 2 and fast.visitor_level >= 2
+    assert_same(fast, slow)
+    keys = [f"/u{i % 5}\0q={i % 300}".encode() for i in range(700)]
+    level = next(lv for lv in range(64) if len({k for k in keys if sampled(k, lv)}) <= 40)
+    assert fast.query_level == level
+
+
+def sampled(key: bytes, level: int) -> bool:
+    return bounded.key_hash(key) < 1 << (64 - level)
+
+
+def top_urls_rule(urls: list[str | None], cap: int) -> tuple[dict, int]:
+    """The URLs' counts as the rule keeps them, one line after another: more than twice `cap`
+    URLs, the `cap` busiest kept (ties by URL, None last) and the largest count dropped added
+    to the error; at the end the `cap` busiest (bounded.top_urls)."""
+    counts, error = {}, 0
+
+    def cut(counts: dict, error: int) -> tuple[dict, int]:
+        order = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0] is None, kv[0] or ""))
+        return dict(order[:cap]), error + order[cap][1]
+
+    for url in urls:
+        counts[url] = counts.get(url, 0) + 1
+        if len(counts) > 2 * cap:
+            counts, error = cut(counts, error)
+    return cut(counts, error) if len(counts) > cap else (counts, error)
+
+
+def test_urls_over_their_cap_are_kept_by_the_rule(monkeypatch):
+    monkeypatch.setattr(caps, "URL_CAP", 6)
+    rng = random.Random(5)
+    paths = [f"/u{int(60 * rng.random() ** 3)}" for _ in range(3000)]
+    paths = [None if i % 97 == 0 else path for i, path in enumerate(paths)]
+    lines = [
+        GOOD.replace("GET / HTTP/1.0", "GET" if p is None else f"GET {p}?{i % 4}") + REF
+        for i, p in enumerate(paths)
+    ]
+    block = ("\n".join(lines) + "\n").encode()
+    counter = accelerators.counter_for(CHOICES["combined"], WINDOW)
+    assert accelerators.count(counter, block).indices == []  # one block: one shard, in order
+    fast = BlockSummaries(WINDOW, CHOICES["combined"], counter).counts()
+    kept, error = top_urls_rule(paths, 6)
+    assert dict(fast.urls.select("url", "requests").rows()) == kept
+    assert fast.url_error == error > 0
+    truth = Counter(paths)
+    for url, n in kept.items():
+        assert truth[url] - error <= n <= truth[url]
+    # the queries kept are those of the URLs kept
+    assert {url for url, _ in fast.url_queries.rows()} <= set(kept)
+    assert_bounded(fast)
+
+
+def assert_bounded(summary: LogSummary) -> None:
+    assert summary.urls.height <= caps.URL_CAP
+    assert summary.url_queries.height <= caps.QUERY_CAP
+    assert summary.visitors.height <= caps.VISITOR_CAP
+
+
+def test_a_stream_over_every_cap_stays_within_them(monkeypatch, tmp_path):
+    for name, cap in (("URL_CAP", 20), ("QUERY_CAP", 30), ("VISITOR_CAP", 40)):
+        monkeypatch.setattr(caps, name, cap)
+    lines = lines_of(visitors=3000, urls=400, queries=900)
+    data = ("\n".join(lines) + "\n").encode()
+    fast, slow = both_ways(data, "combined", block_bytes=20_000)
+    assert_bounded(fast)
+    assert fast.visitor_level == slow.visitor_level and fast.query_level >= 1
+    assert fast.url_error > 0
+    truth = Counter(line.split()[6].split("?")[0] for line in lines)
+    for url, n in fast.urls.select("url", "requests").rows():
+        assert truth[url] - fast.url_error <= n <= truth[url]
+
+
+def test_the_counter_reads_the_times_taken_and_virtual_hosts_of_a_tail():
+    # a tail's time taken and virtual host are counted in C; the clf kind's roles are
+    # Common's or Combined's only (no other fields for the counter to read)
+    for roles in (("vhost",), ("duration_ms",), ("duration_us", "vhost")):
+        fmt = replace(FORMATS["combined"], roles=FORMATS["combined"].roles + roles)
+        assert accelerators.counter_for(FormatChoice.of(fmt), WINDOW) is None
+    for name in ("nginx_request_time", "ingress_nginx", "traefik_clf"):
+        assert accelerators.counter_for(FormatChoice.of(FORMATS[name]), WINDOW) is not None
+    assert accelerators.counter_for(CHOICES["combined"], WINDOW) is not None
+
+
+# times taken at their edges, as any field could hold them (the registered formats' numbers
+# hold digits and a point only): the text read as fields.duration_us reads it, then bucketed
+TIME_TEXTS = [
+    *["0", "-", "", "+", "+5", "+0.5", "-1", "-0", "-0.0", "1e3", "inf", "nan", "1.", ".5"],
+    *["0.4", "0.5", "1.5", "2.5", "0.0000005", "0.0000015", "00001", "0." + "0" * 40 + "1"],
+    *["9" * 40, "9" * 40 + ".5", "9" * 70, "4611686018427387903", "4611686018427387904"],
+    *[str(math.ceil(bounded.GAMMA**k) + d) for k in (1, 2, 15, 100, 300, 500) for d in (-1, 0)],
+]
+
+
+@pytest.mark.parametrize("role", list(DURATION_SCALES))
+def test_times_taken_are_read_and_bucketed_as_polars_does(role):
+    from lib.logs.parsing import _clf
+
+    found = layout_of("nginx_upstream_host")
+    at = found.field("vhost")  # a token: any text without a space, here read as a time
+    counter = _clf.Counter(
+        True,
+        *WINDOW.micros(),
+        tail=found.program,
+        dash_ident=found.dash_ident,
+        duration_field=at,
+        duration_scale=DURATION_SCALES[role],
+    )
+    plain = {"T": "x", "N": "x", "I": "1", "D": "1", "S": "a", "Q": "", "R": "x"}
+
+    def line(url: str, time: str) -> str:
+        values = iter(range(len(found.fields)))
+        tail_text = "".join(
+            text if op == "L" else time if next(values) == at else plain[op]
+            for op, text in ops(found.program)
+        )
+        return GOOD.replace("GET / ", f"GET {url} ") + REF + tail_text
+
+    texts = [*TIME_TEXTS, *["1"] * len(TIME_TEXTS)]  # mostly counted: the block is counted
+    block = "\n".join(line(f"/u{i}", text) for i, text in enumerate(texts)).encode()
+    _, _, left_over, _ = counter.add(block)
+    assert left_over is not None
+    counted = [i for i in range(len(texts)) if i not in set(left_over)]
+    certain = {"0", "-", "0.5", "1.5", "9" * 40, "4611686018427387904", "00001", "+5"}
+    assert certain <= {texts[i] for i in counted}
+    frame = pl.DataFrame({"url": [f"/u{i}" for i in counted], "t": [texts[i] for i in counted]})
+    timed = frame.select("url", duration_us(role, pl.col("t")).alias("us")).drop_nulls("us")
+    expected = timed.select("url", bounded.duration_bucket(pl.col("us")).alias("bucket"))
+    more = counter.result()[-1]
+    got = zip(more["duration_urls"], more["duration_buckets"], strict=True)
+    assert sorted(got) == sorted(expected.rows())
+    assert set(more["duration_requests"]) <= {1}

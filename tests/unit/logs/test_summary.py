@@ -7,6 +7,8 @@ from lib.logs.engines.local import summarize_log
 from lib.logs.window import Window
 
 WINDOW = Window.parse("1995-08-18T00:00:00-04:00", "1995-08-21T00:00:00-04:00")
+COUNT_FRAMES = ("hosts", "window_hosts", "hourly", "statuses", "utc_offsets", "formats", "urls")
+COUNT_FRAMES += ("durations", "vhosts")
 
 
 def line(host: str, stamp: str, status: int = 200, size: str = "100") -> str:
@@ -74,7 +76,7 @@ def test_summary_counts_everything_and_loses_nothing(tmp_path):
     assert (s.lines, s.requests, s.rejected) == (5, 3, 2)
     assert s.rejected_examples.select("line_no", "line").rows() == [(2, ""), (4, "truncat")]
     assert s.bytes_sent == 100
-    assert dict(s.hosts.rows()) == {"h1": 2, "h2": 1}
+    assert dict(s.hosts.select("host", "requests").rows()) == {"h1": 2, "h2": 1}
     assert dict(s.statuses.rows()) == {200: 1, 304: 1, 404: 1}
     assert s.hourly["requests"].to_list() == [2, 1]
     assert s.utc_offset == "-0400"
@@ -117,7 +119,7 @@ def test_a_block_without_requests_has_the_frames_of_one_with_them(tmp_path):
     some = summarize_log(write(tmp_path, lines, "some.log"), WINDOW)
     none = summarize_log(write(tmp_path, ["bad", ""], "none.log"), WINDOW)
     assert (none.lines, none.requests, none.rejected, none.first_time) == (2, 0, 2, None)
-    for name in ("hosts", "window_hosts", "hourly", "statuses", "utc_offsets", "formats"):
+    for name in COUNT_FRAMES:
         assert getattr(none, name).is_empty(), name
         assert getattr(none, name).schema == getattr(some, name).schema, name
 
@@ -127,7 +129,11 @@ def test_combining_with_empty_parts_adds_nothing(tmp_path):
     s = summarize_log(write(tmp_path, lines), WINDOW)
     alone = combine([LogSummary(), s, LogSummary()])  # one part with rows: nothing to add up
     twice = combine([s, s])  # added up by group-by
-    for name in ("hosts", "window_hosts", "hourly", "statuses", "utc_offsets", "formats"):
+    counted = ("requests", "bytes", "client_errors", "server_errors")
+    for name in COUNT_FRAMES:
         one, two = getattr(alone, name), getattr(twice, name)
         assert one.schema == two.schema, name
-        assert one.with_columns(pl.col("requests") * 2).equals(two), name
+        doubled = one.with_columns(pl.col(c) * 2 for c in counted if c in one.columns)
+        assert doubled.equals(two), name
+    for name in ("url_queries", "visitors"):  # distinct: the same, twice
+        assert getattr(alone, name).equals(getattr(twice, name)), name
