@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from functools import cache
 
 import pandas as pd
@@ -27,6 +28,9 @@ logger = logging.getLogger(__name__)
 SQL_DIR = PROJECT_ROOT / "sql"
 _PSQL_VARIABLE = re.compile(r""":'([A-Za-z_][A-Za-z0-9_]*)'""")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_SETTING = re.compile(
+    r"^[a-z_]+=[A-Za-z0-9_,.]+$"
+)  # one word each: libpq's options split on spaces
 # libpq's refusals of the connection options themselves (`?sslmode=bogus`, `?nosuch=1`)
 _CONNINFO_ERROR = re.compile(
     r"^invalid (dsn: |\S+ value|connection option )"
@@ -45,8 +49,11 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def connect(url: str, schema: str | None = None) -> Engine:
-    """An engine for ``url`` whose connections use ``schema`` first on their search_path.
+def connect(
+    url: str, schema: str | None = None, session: Mapping[str, str] | None = None
+) -> Engine:
+    """An engine for ``url`` whose connections use ``schema`` first on their search_path and
+    the server settings ``session`` (``{"lock_timeout": "5s"}``) from their start.
 
     Checks the server at once: raises DatabaseError with one readable line if it cannot be
     reached, ConfigError if the URL is malformed.
@@ -54,7 +61,11 @@ def connect(url: str, schema: str | None = None) -> Engine:
     if schema is not None and not _IDENTIFIER.match(schema):
         raise ConfigError(f"schema must be a lower-case SQL identifier, got {schema!r}")
     try:
-        options = {"options": f"-c search_path={schema},public"} if schema else {}
+        settings = {**({"search_path": f"{schema},public"} if schema else {}), **(session or {})}
+        if any(not _SETTING.match(f"{k}={v}") for k, v in settings.items()):
+            raise ConfigError(f"session settings must be name=value words, got {settings!r}")
+        given = " ".join(f"-c {name}={value}" for name, value in settings.items())
+        options = {"options": given} if given else {}
         engine = sa.create_engine(normalize_url(url), connect_args=options, pool_pre_ping=True)
     except (ArgumentError, NoSuchModuleError) as exc:
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__

@@ -33,7 +33,7 @@ from lib.db import connect, first_line
 from lib.errors import DatabaseError, ProjectError
 from lib.votes.cache import chart_data, charts_missing, write_results
 from lib.votes.settings import VoteSettings, load_settings
-from lib.votes.store import apply_vote_schema, vote_results
+from lib.votes.store import SESSION_TIMEOUTS, apply_vote_schema, vote_results
 
 # Run as a script this file is __main__; its logger keeps the module's name all the same.
 logger = logging.getLogger("service.results_writer" if __name__ == "__main__" else __name__)
@@ -53,7 +53,7 @@ def write_results_forever(settings: VoteSettings, stop, parent_pid: int | None =
         last = stop.is_set() or (parent_pid is not None and os.getppid() != parent_pid)
         try:
             if engine is None:
-                engine = connect(settings.database_url)
+                engine = connect(settings.database_url, session=SESSION_TIMEOUTS)
                 apply_vote_schema(engine)
             with engine.connect() as conn:
                 results = vote_results(conn, candidates, time_zone=settings.votes_time_zone)

@@ -78,7 +78,12 @@ from lib.votes.message import Vote, VoteError, check_cast_at, decode
 from lib.votes.metrics import WorkerMetrics, serve_worker_metrics
 from lib.votes.nodes import Nodes, address
 from lib.votes.settings import VoteSettings, load_settings
-from lib.votes.store import apply_vote_schema, conflicting_votes, record_votes
+from lib.votes.store import (
+    SESSION_TIMEOUTS,
+    apply_vote_schema,
+    conflicting_votes,
+    record_votes,
+)
 from lib.votes.throttle import LogThrottle
 from service.writer_supervisor import WriterSupervisor
 
@@ -166,7 +171,7 @@ class Worker:
     def _session(self) -> None:
         settings = self.settings
         tolerate_undecodable_properties()  # before any message arrives
-        engine = connect(settings.database_url)
+        engine = connect(settings.database_url, session=SESSION_TIMEOUTS)
         try:
             apply_vote_schema(engine)
             again = False

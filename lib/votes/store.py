@@ -14,6 +14,16 @@ from lib.db import execute_file, query
 from lib.votes.message import BUCKET, Candidate, Vote
 
 RECENT_MINUTES = 10
+# The worker's and the results writer's sessions (``lib.db.connect(url, session=...)``): a
+# statement waits at most LOCK_TIMEOUT for a lock (a table lock taken by hand, a migration) and
+# runs at most STATEMENT_TIMEOUT, then fails; the worker then drops its connections, its batch
+# unacknowledged (the broker delivers it again), and tries again, or exits if asked to stop. So
+# SIGTERM is obeyed within LOCK_TIMEOUT (STATEMENT_TIMEOUT for a statement that runs) whatever
+# holds the tables. The schema at start is applied without the statement bound: re-keying an
+# old table may take longer.
+LOCK_TIMEOUT = "5s"
+STATEMENT_TIMEOUT = "30s"
+SESSION_TIMEOUTS = {"lock_timeout": LOCK_TIMEOUT, "statement_timeout": STATEMENT_TIMEOUT}
 
 
 def apply_vote_schema(engine: Engine) -> None:
@@ -21,6 +31,7 @@ def apply_vote_schema(engine: Engine) -> None:
     before votes were keyed per kiosk (safe to run at every start, and from several workers at
     once: the DDL runs under an advisory lock)."""
     with engine.begin() as conn:
+        conn.exec_driver_sql("SET LOCAL statement_timeout = 0")  # see SESSION_TIMEOUTS
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('votes_schema'))")
         execute_file(conn, "votes/schema")
 

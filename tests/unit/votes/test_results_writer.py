@@ -40,7 +40,7 @@ def test_an_unexpected_error_is_logged_and_the_next_cycle_writes(tmp_path, monke
             stop.set()  # the loop's last cycle comes next
         return document
 
-    monkeypatch.setattr(results_writer, "connect", lambda url: StandInEngine())
+    monkeypatch.setattr(results_writer, "connect", lambda url, session=None: StandInEngine())
     monkeypatch.setattr(results_writer, "apply_vote_schema", lambda engine: None)
     monkeypatch.setattr(results_writer, "vote_results", vote_results)
     with caplog.at_level(logging.INFO, logger="service.results_writer"):

@@ -27,7 +27,7 @@ def run_cycles(monkeypatch, settings, documents: list[dict]) -> list[str]:
             stop.set()
         return document
 
-    def connect(url):
+    def connect(url, session=None):
         made.append(url)
         return StandInEngine()
 
