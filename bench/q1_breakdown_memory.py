@@ -7,7 +7,7 @@ Two plain Combined logs of ``--lines`` lines are written (under out/bench/breakd
 ``--keep``, and reused while their size is the same), both with 500 clients and 20 user agents:
 *few* (1,000 URLs, no query) and *distinct* (every line its own URL and query). Q1 reads each
 as a user runs it, ``python -m lib.logs LOG --no-dns --json``, a fresh process each time; the
-summary keeps at most ``lib.logs.counting.bounded``'s caps of URLs and queries whatever the log
+summary keeps at most ``lib.logs.counting.caps``' numbers of URLs and queries whatever the log
 holds, so the distinct log should cost a bounded amount more memory than the few one, not
 memory that grows with the line count (run with two ``--lines`` to see it). (Clients and user
 agents are kept exactly, as the top hosts, countries and crawlers need them: a log of millions
