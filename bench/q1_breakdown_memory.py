@@ -60,7 +60,7 @@ def write(path: Path, lines: int, distinct: bool) -> Path:
                     s=second % 60,
                     url=url,
                     size=i % 5000,
-                    agent=i if distinct else i % 20,
+                    agent=i % 20,
                 )  # fmt: skip
             )
     marker.write_text(str(lines))
