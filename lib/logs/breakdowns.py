@@ -9,8 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from lib.logs.counting import bounded
-from lib.logs.counting.summary import LogSummary
-from lib.logs.report._chart_data import per_hour
+from lib.logs.counting.summary import LogSummary, per_hour
 
 TOP_URLS = 10  # URLs, hosts by bytes and virtual hosts listed
 PERCENTILES = {"p50_ms": 0.50, "p90_ms": 0.90, "p99_ms": 0.99}
@@ -21,13 +20,13 @@ def breakdowns(summary: LogSummary, n: int = TOP_URLS) -> dict:
     """Every breakdown, keyed as in ``results.json``."""
     return {
         "top_urls": top_urls(summary, n),
-        "top_urls_by_bytes": _ranked_by_bytes(summary.urls, "url", n),
+        "top_urls_by_bytes": _ranked(summary.urls, "url", n, by="bytes"),
         "urls": {
             "distinct": summary.urls.height if not summary.url_error else None,
             "listed_exactly": summary.url_error == 0,
             "count_error_at_most": summary.url_error,
         },
-        "top_hosts_by_bytes": _ranked_by_bytes(summary.hosts, "host", n),
+        "top_hosts_by_bytes": _ranked(summary.hosts, "host", n, by="bytes"),
         "response_times": response_times(summary),
         "vhosts": _ranked(summary.vhosts, "vhost", n) if summary.vhosts.height else None,
         "unique_visitors": unique_visitors(summary),
@@ -107,19 +106,12 @@ def _percentiles(buckets: pl.DataFrame) -> dict:
     }
 
 
-def _ranked(counts: pl.DataFrame, key: str, n: int) -> list[dict]:
-    """The ``n`` rows of most requests (ties by ``key``): ``key``, ``requests``, ``bytes``."""
-    top = counts.sort(["requests", key], descending=[True, False], nulls_last=True).head(n)
+def _ranked(counts: pl.DataFrame, key: str, n: int, by: str = "requests") -> list[dict]:
+    """The ``n`` rows of most ``by`` (``requests`` or ``bytes``; ties by ``key``): ``key``,
+    ``by``, then the other of the two."""
+    other = "bytes" if by == "requests" else "requests"
+    top = counts.sort([by, key], descending=[True, False], nulls_last=True).head(n)
     return [
-        {key: value, "requests": int(requests), "bytes": int(sent or 0)}
-        for value, requests, sent in top.select(key, "requests", "bytes").iter_rows()
-    ]
-
-
-def _ranked_by_bytes(counts: pl.DataFrame, key: str, n: int) -> list[dict]:
-    """The ``n`` rows of most bytes (ties by ``key``): ``key``, ``bytes``, ``requests``."""
-    top = counts.sort(["bytes", key], descending=[True, False], nulls_last=True).head(n)
-    return [
-        {key: value, "bytes": int(sent or 0), "requests": int(requests)}
-        for value, requests, sent in top.select(key, "requests", "bytes").iter_rows()
+        {key: value, by: int(first or 0), other: int(second or 0)}
+        for value, first, second in top.select(key, by, other).iter_rows()
     ]

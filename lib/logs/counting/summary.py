@@ -45,6 +45,17 @@ def no_hours() -> pl.DataFrame:
     )
 
 
+COUNTED = ("requests", "client_errors", "server_errors")  # an hour's counts, added up
+
+
+def per_hour(hourly: pl.DataFrame) -> pl.DataFrame:
+    """``hourly`` (``LogSummary.hourly``) summed over its offsets: one row per hour, in order."""
+    if "utc_offset" not in hourly.columns:
+        return hourly.sort("hour")
+    summed = [name for name in COUNTED if name in hourly.columns]
+    return hourly.group_by("hour").agg(pl.col(summed).sum()).sort("hour")
+
+
 def no_hashes(key: str, dtype: pl.DataType) -> pl.DataFrame:
     """A sample of distinct hashes per ``key``: the second column is the hash."""
     value = "query" if key == "url" else "visitor"

@@ -12,12 +12,13 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import polars as pl
 
+from lib.logs.counting.summary import COUNTED, per_hour
+
 MAX_BARS = 30  # bars on any chart, whatever the table's length
 TRIM = 0.005  # the share of requests a traffic span may leave out at each end
 MAX_GAP = timedelta(days=30)  # a longer stretch without requests splits the log's time in two
 MAX_POINTS = 24 * 100  # bins on a traffic chart: hours up to 100 days, then days, then weeks
 BINS = (("hour", timedelta(hours=1)), ("day", timedelta(days=1)), ("week", timedelta(weeks=1)))
-COUNTED = ("requests", "client_errors", "server_errors")  # what a traffic bin adds up
 
 
 @dataclass(frozen=True)
@@ -148,14 +149,6 @@ def zones_of(hourly: pl.DataFrame, fallback: str | None) -> Zones:
             changes.append((hour, offset))
             last = offset
     return Zones(tuple(changes))
-
-
-def per_hour(hourly: pl.DataFrame) -> pl.DataFrame:
-    """``hourly`` summed over its offsets: one row per hour, in order."""
-    if "utc_offset" not in hourly.columns:
-        return hourly.sort("hour")
-    summed = [name for name in COUNTED if name in hourly.columns]
-    return hourly.group_by("hour").agg(pl.col(summed).sum()).sort("hour")
 
 
 def traffic_span(hourly: pl.DataFrame, tz: timezone = UTC) -> Span | None:
