@@ -29,7 +29,8 @@ It never touches the database. Configuration: ``AMQP_URL`` (one node or a cluste
 ``VOTES_QUEUE``, ``VOTES_QUEUE_TYPE``, ``CACHE_DIR``,
 ``CANDIDATES``, ``KIOSK_TOKEN``, ``RATE_LIMIT``, ``KIOSK_HOSTS``, ``METRICS`` (see
 ``lib.votes.settings``). Served by gunicorn processes running ``service.kiosk_server``'s worker:
-an asyncio loop reads each request whole, within deadlines, and a thread runs the app on it; one
+an asyncio loop reads each request whole, within deadlines, and a thread runs the app on it
+(votes on threads of their own, so reads never wait behind votes waiting for the broker); one
 broker connection per process, shared by its threads. The processes write their metrics into a
 directory the kiosk makes for the run in the system's temporary directory (``TMPDIR``) and
 removes when it stops (``lib.votes.metrics.multiprocess_directory``).
@@ -393,7 +394,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--workers", type=int, default=2, help="server processes (1-64)")
     parser.add_argument(
-        "--threads", type=int, default=8, help="threads per server process (1-1024)"
+        "--threads",
+        type=int,
+        default=8,
+        help="threads per server process running the app (1-1024); the buffered server has "
+        "that many for reads and as many for votes",
     )
     parser.add_argument(
         "--request-timeout",
