@@ -12,13 +12,15 @@
   it or votes are refused (nothing claimed): the votes queue missing or one that could lose
   votes (``lib.votes.broker``), or this kiosk's clock off by more than ``VOTE_CLOCK_SKEW``
   (``lib.votes.clock``: votes are stamped by the results writer's clock); 403 before
-  ``VOTES_OPEN_AT``.
+  ``VOTES_OPEN_AT``. While the broker blocks publishing (a memory or disk alarm), 503 at once
+  with ``Retry-After``, the broker's reason in it.
 - ``GET /results`` -> the worker's cached ``results.json`` plus ``staleness_seconds``;
   ``GET /results/<chart>.png`` -> a cached chart; 503 until the worker has written them (only
   regular files inside ``CACHE_DIR`` are read, each within ``CACHE_MAX_BYTES``: see
   ``lib.votes.cache``); quoted strong ETags, 304 for an ``If-None-Match`` that matches.
 - ``GET /health`` -> kiosk, broker, clock and cache state, refusals by status, and why votes
-  are refused if they are (503 then); ``GET /`` -> the
+  are refused if they are (503 then: the broker blocking publishing too, in
+  ``broker_blocked``); ``GET /`` -> the
   kiosk screen (buttons, totals, both charts; with the token in it when asked for from this
   machine by a loopback name, see ``lib.votes.http_rules.screen_may_hold_token``);
   ``GET /openapi.json`` -> this API as OpenAPI 3.0; ``GET /metrics`` -> the kiosk's metrics
@@ -29,7 +31,8 @@ It never touches the database. Configuration: ``AMQP_URL`` (one node or a cluste
 ``VOTES_QUEUE``, ``VOTES_QUEUE_TYPE``, ``CACHE_DIR``,
 ``CANDIDATES``, ``KIOSK_TOKEN``, ``RATE_LIMIT``, ``KIOSK_HOSTS``, ``METRICS`` (see
 ``lib.votes.settings``). Served by gunicorn processes running ``service.kiosk_server``'s worker:
-an asyncio loop reads each request whole, within deadlines, and a thread runs the app on it; one
+an asyncio loop reads each request whole, within deadlines, and a thread runs the app on it
+(votes on threads of their own, so reads never wait behind votes waiting for the broker); one
 broker connection per process, shared by its threads. The processes write their metrics into a
 directory the kiosk makes for the run in the system's temporary directory (``TMPDIR``) and
 removes when it stops (``lib.votes.metrics.multiprocess_directory``).
@@ -59,7 +62,7 @@ from dataclasses import replace
 from bottle import Bottle, HTTPResponse, request, response
 
 from lib.errors import ConfigError
-from lib.votes.broker import BrokerUnavailable, VotePublisher, VotesRefused
+from lib.votes.broker import BrokerBlocked, BrokerUnavailable, VotePublisher, VotesRefused
 from lib.votes.cache import (
     CACHE_MAX_BYTES,
     CHARTS,
@@ -97,6 +100,7 @@ SECURITY_HEADERS = {
     ),
 }
 _STATIC = Path(__file__).resolve().parent / "static"
+BLOCKED_RETRY_AFTER = 5  # seconds a client is asked to wait while the broker blocks publishing
 
 
 def make_app(
@@ -142,15 +146,16 @@ def make_app(
                     state["publisher"], state["pid"] = publisher_factory(), os.getpid()
         return state["publisher"]
 
-    def fail(status: int, reason: str) -> HTTPResponse:
+    def fail(status: int, reason: str, headers: dict[str, str] | None = None) -> HTTPResponse:
         refusals.record(status, reason, request.environ.get("REMOTE_ADDR", ""))
-        return HTTPResponse(
-            json.dumps({"error": reason}), status, {"Content-Type": "application/json"}
-        )
+        headers = {**(headers or {}), "Content-Type": "application/json"}
+        return HTTPResponse(json.dumps({"error": reason}), status, headers)
 
-    def refuse_vote(why: str, status: int, reason: str) -> HTTPResponse:
+    def refuse_vote(
+        why: str, status: int, reason: str, headers: dict[str, str] | None = None
+    ) -> HTTPResponse:
         metrics.votes_refused.labels(why).inc()
-        return fail(status, reason)
+        return fail(status, reason, headers)
 
     @app.hook("before_request")
     def _path():
@@ -191,6 +196,14 @@ def make_app(
         handed = time.perf_counter()
         try:
             publisher().publish(vote)
+        except BrokerBlocked as exc:  # at once, or as soon as the broker said so; not timed:
+            # thousands of refusals at once would hide the confirms' latency
+            raise refuse_vote(
+                "broker_blocked",
+                503,
+                f"vote not taken: {exc}; retry with the same vote_id (it will count once)",
+                {"Retry-After": str(BLOCKED_RETRY_AFTER)},
+            ) from None
         except BrokerUnavailable as exc:
             metrics.confirm_seconds.observe(time.perf_counter() - handed)
             logger.warning("vote %s not handed over: %s", vote.vote_id, exc)
@@ -255,6 +268,7 @@ def make_app(
             "kiosk_id": kiosk_id,
             "kiosk": "up",
             "broker_reachable": broker,
+            "broker_blocked": publisher().blocked(),
             "refusing_votes": refusing or None,
             "clock": timing,
             "cache_age_seconds": age,
@@ -393,7 +407,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--workers", type=int, default=2, help="server processes (1-64)")
     parser.add_argument(
-        "--threads", type=int, default=8, help="threads per server process (1-1024)"
+        "--threads",
+        type=int,
+        default=8,
+        help="threads per server process running the app (1-1024); the buffered server has "
+        "that many for reads and as many for votes",
     )
     parser.add_argument(
         "--request-timeout",
@@ -498,6 +516,7 @@ def _serve(
             settings.votes_queue,
             settings.queue_type,
             max_length=settings.queue_max_length,
+            on_blocked=lambda line: metrics.broker_blocked.set(line is not None),
         ),
         settings.cache_dir,
         token=settings.kiosk_token,

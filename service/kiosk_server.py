@@ -10,6 +10,10 @@ app needs, and a thread never waits on a client. Deadlines: ``keepalive`` second
 byte of a request, then ``request_timeout`` for the whole of it (408 after that, however slowly
 it trickles in). Pipelined requests are answered in order, one at a time.
 
+Reads (GET, HEAD) and writes (votes: every other method) run on two pools of threads, ``threads``
+each: a vote may wait for the broker (up to its confirm timeout), and however many votes wait,
+they hold no thread a read needs, so ``/results``, ``/health`` and the charts answer at once.
+
 Connections are capped per client (an IPv4 address, an IPv6 /64) and in all, per process
 (``lib.votes.connections``): a connection over a cap takes the place of one that is waiting,
 the client's own or, over the total, one of the client holding the most; one is never closed
@@ -84,9 +88,13 @@ def http_date() -> str:
     return _date[1]
 
 
+READS = frozenset({"GET", "HEAD"})  # methods run on the reads' threads
+
+
 class BufferingWorker(Worker):
     """A gunicorn worker: an asyncio loop reading requests, ``cfg.threads`` threads running the
-    app. ``limits`` is set on a subclass made by ``serve``."""
+    app for reads and as many for other requests (votes). ``limits`` is set on a subclass made
+    by ``serve``."""
 
     limits = Limits(max_body=1024)
 
@@ -96,7 +104,8 @@ class BufferingWorker(Worker):
     async def _serve(self) -> None:
         """Accept until gunicorn says stop (or the master is gone), then let the requests
         being answered finish, for up to ``graceful_timeout`` seconds."""
-        self._pool = ThreadPoolExecutor(self.cfg.threads, thread_name_prefix="kiosk-request")
+        self._reads = ThreadPoolExecutor(self.cfg.threads, thread_name_prefix="kiosk-read")
+        self._writes = ThreadPoolExecutor(self.cfg.threads, thread_name_prefix="kiosk-write")
         self._connections: set[asyncio.Task] = set()
         self._idle: set[asyncio.Task] = set()
         self._caps = ConnectionCaps(self.limits.max_connections, self.limits.client_connections)
@@ -114,7 +123,8 @@ class BufferingWorker(Worker):
             task.cancel()
         if self._connections:
             await asyncio.wait(list(self._connections), timeout=self.cfg.graceful_timeout)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        for pool in (self._reads, self._writes):
+            pool.shutdown(wait=False, cancel_futures=True)
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         """Serve one connection: request, response, and again while it is kept alive."""
@@ -148,7 +158,8 @@ class BufferingWorker(Worker):
                     break
                 environ = self._environ(request, peer, local)
                 self._caps.busy(task)  # not to be closed for another while it is answered
-                status, headers, body = await loop.run_in_executor(self._pool, self._call, environ)
+                pool = self._reads if request.method in READS else self._writes
+                status, headers, body = await loop.run_in_executor(pool, self._call, environ)
                 close = not request.keep_alive or not self.alive
                 headers.append(("Date", http_date()))
                 writer.write(
@@ -312,7 +323,8 @@ def serve(
     server: str = "buffered",
 ) -> None:
     """Serve ``app`` with gunicorn: ``workers`` processes, ``threads`` threads each running the
-    app. ``server``: ``buffered`` (BufferingWorker with ``limits``) or ``gthread``."""
+    app (``buffered``: that many for reads and as many for other requests). ``server``:
+    ``buffered`` (BufferingWorker with ``limits``) or ``gthread``."""
     from gunicorn.app.base import BaseApplication
 
     worker = type("KioskWorker", (BufferingWorker,), {"limits": limits})

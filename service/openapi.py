@@ -93,7 +93,16 @@ def openapi_document(kiosk_id: str, candidates: dict[str, Candidate], charts: li
                         "403": _refused("a Host this kiosk does not serve, or a foreign Origin"),
                         "415": _refused("a Content-Type other than application/json"),
                         "429": _refused("over the client's rate (RATE_LIMIT)"),
-                        "503": _refused("the ballot box cannot take the vote: retry it"),
+                        "503": {
+                            **_refused("the ballot box cannot take the vote: retry it"),
+                            "headers": {
+                                "Retry-After": {
+                                    "description": "seconds to wait, while the broker blocks "
+                                    "publishing",
+                                    "schema": {"type": "integer"},
+                                }
+                            },
+                        },
                     },
                 }
             },
@@ -145,7 +154,9 @@ def openapi_document(kiosk_id: str, candidates: dict[str, Candidate], charts: li
                     "responses": {
                         **_ANY_REQUEST,
                         "200": _json("Health", "up, broker reachable"),
-                        "503": _json("Health", "up, broker unreachable"),
+                        "503": _json(
+                            "Health", "up, broker unreachable or blocked, or votes refused"
+                        ),
                     },
                 }
             },
@@ -246,6 +257,12 @@ def openapi_document(kiosk_id: str, candidates: dict[str, Candidate], charts: li
                         "kiosk_id": {"type": "string"},
                         "kiosk": {"type": "string"},
                         "broker_reachable": {"type": "boolean"},
+                        "broker_blocked": {
+                            "type": "string",
+                            "nullable": True,
+                            "description": "why the broker blocks publishing (a memory or "
+                            "disk alarm), while it does",
+                        },
                         "cache_age_seconds": {"type": "number", "nullable": True},
                         "refusals": {
                             "type": "object",

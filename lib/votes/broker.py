@@ -23,6 +23,14 @@ would come back at every restart; ``tolerate_undecodable_properties`` makes such
 arrive without its headers (its publisher and id kept) and the reason in ``undecodable``, so it
 can be dead-lettered.
 
+A broker short of memory or disk (an alarm) blocks every connection that publishes and says so
+(``connection.blocked``, with its reason; ``connection.unblocked`` when the alarm clears). The
+publisher keeps the connection (alarms are cluster-wide: another node would block it too) and
+refuses votes at once while it is blocked (BrokerBlocked) rather than leave them waiting for
+confirms. RabbitMQ (3.10) tells only a connection that publishes, so the queue's check also
+publishes an empty probe that no queue is bound to receive: an idle kiosk learns of an alarm
+within a check interval, not at its next vote.
+
 A pika connection is not thread-safe: ``VotePublisher`` keeps its connection in an I/O thread of
 its own and takes votes from other threads through ``add_callback_threadsafe``. Make it after a
 fork, never before (the kiosk makes one per server process, on the first vote).
@@ -35,6 +43,7 @@ import struct
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 import pika
 from pika import spec
@@ -60,6 +69,11 @@ class BrokerUnavailable(ProjectError):
 class VotesRefused(BrokerUnavailable):
     """Votes are refused on purpose (the votes queue is missing, or could lose them); the
     message is a reason a client may be shown."""
+
+
+class BrokerBlocked(VotesRefused):
+    """The broker blocks publishing (a memory or disk alarm): votes are refused until it
+    unblocks; the message says so, with the broker's reason."""
 
 
 class UnsafeQueue(ConfigError):
@@ -186,14 +200,16 @@ def persistent(message_id: str, user_id: str | None = None, **headers) -> pika.B
 
 class _Waiter:
     """One published vote waiting for the broker's answer; ``refused``: the error is a refusal
-    a client may be shown (VotesRefused), not a broker fault."""
+    a client may be shown (VotesRefused), not a broker fault; ``blocked``: the refusal is the
+    broker blocking publishing (BrokerBlocked)."""
 
-    __slots__ = ("done", "error", "refused")
+    __slots__ = ("blocked", "done", "error", "refused")
 
     def __init__(self):
         self.done = threading.Event()
         self.error: str | None = None
         self.refused = False
+        self.blocked = False
 
     def settle(self, error: str | None = None) -> None:
         if not self.done.is_set():
@@ -206,6 +222,12 @@ _UNCHECKED = "unchecked"  # a check's outcome: the queue exists; this user may n
 CHECK_INTERVAL = 5.0  # seconds between checks of the votes queue while votes are taken
 RECHECK_INTERVAL = 0.5  # ... while they are refused
 NACKED = "the ballot box refused the vote (its queue may be full)"
+PROBE_SUFFIX = ".blocked-probe"  # the probe's routing key: the votes queue's name and this
+
+
+def blocked_line(reason: str) -> str:
+    """What a refusal says while the broker blocks publishing for ``reason`` (its own words)."""
+    return f"broker blocked: {reason or 'no reason given'}"[:200]
 
 
 class VotePublisher:
@@ -220,6 +242,12 @@ class VotePublisher:
     with the same vote id is safe: the worker stores a vote id once). A lost connection is
     re-opened to the next node of ``amqp_urls`` at once, and once every node has been tried,
     with capped backoff.
+
+    While the broker blocks the connection (``blocked()``: a memory or disk alarm), ``publish``
+    raises BrokerBlocked at once, and the votes waiting for a confirm when it said so are
+    refused the same way (they may still be confirmed once it unblocks: a retry with the same
+    vote id counts once). ``on_blocked`` is called from the I/O thread with the line saying why
+    when the connection is blocked, and with None when it is unblocked or lost.
 
     A confirm alone does not say a queue holds the vote: the broker confirms an unroutable
     message too (after returning it, which ``mandatory`` asks for). Each message carries its
@@ -244,8 +272,11 @@ class VotePublisher:
         timeout: float = 5.0,
         max_length: int = 0,
         check_interval: float = CHECK_INTERVAL,
+        on_blocked: Callable[[str | None], None] | None = None,
     ):
-        self._nodes = Nodes([amqp_urls] if isinstance(amqp_urls, str) else amqp_urls)
+        # blocked for as long as the broker says: it unblocks the connection itself
+        urls = [amqp_urls] if isinstance(amqp_urls, str) else amqp_urls
+        self._nodes = Nodes(urls, blocked_timeout=None)
         self._node = ""  # host:port of the node of the current connection
         self._user: str | None = None
         self._queue = queue
@@ -261,6 +292,8 @@ class VotePublisher:
         self._check_timer = None
         self._noted: set[str] = set()  # notes on the queue logged already
         self._session = 0  # connections made: callbacks of an earlier one are ignored
+        self._blocked: str | None = None  # why the broker blocks this connection, while it does
+        self._on_blocked_change = on_blocked
         self._tries = 0  # connections tried since the last one that became ready
         self._timeout = timeout
         self._ioloop = IOLoop()
@@ -285,6 +318,9 @@ class VotePublisher:
     def publish(self, vote: Vote) -> None:
         waiter = _Waiter()
         body = encode(vote)
+        blocked = self._blocked
+        if blocked is not None:  # before waiting for anything: refused at once
+            raise BrokerBlocked(blocked)
         if not self._ready.wait(min(self._timeout, 2.0)):  # ready: the queue checked once
             raise BrokerUnavailable("broker unreachable: not connected")
         refusal = self.refusal()
@@ -299,16 +335,26 @@ class VotePublisher:
             self._ioloop.add_callback_threadsafe(self._renew_if_silent)
             raise BrokerUnavailable(f"broker did not confirm within {self._timeout:g}s")
         if waiter.error:
+            if waiter.blocked:
+                raise BrokerBlocked(waiter.error)
             raise (VotesRefused if waiter.refused else BrokerUnavailable)(waiter.error)
 
     def reachable(self) -> bool:
-        """Whether the connection to the broker is open (waits briefly while connecting)."""
-        return self._ready.wait(1.0)
+        """Whether the connection to the broker is open (waits briefly while connecting; a
+        connection the broker blocks is open, at once)."""
+        return self._blocked is not None or self._ready.wait(1.0)
+
+    def blocked(self) -> str | None:
+        """Why the broker blocks publishing (one line, its reason in it), or None."""
+        return self._blocked
 
     def refusal(self) -> str | None:
-        """Why every vote is refused now (one line), or None: the votes queue could lose votes
-        or is of the other type (as last checked), or a vote came back unroutable since the last
-        check that found the queue."""
+        """Why every vote is refused now (one line), or None: the broker blocks publishing, the
+        votes queue could lose votes or is of the other type (as last checked), or a vote came
+        back unroutable since the last check that found the queue."""
+        blocked = self._blocked
+        if blocked is not None:
+            return blocked
         if self._refusal is not None:
             return self._refusal
         return NO_QUEUE if self._unrouted != self._cleared else None
@@ -338,6 +384,13 @@ class VotePublisher:
             on_open_error_callback=self._on_lost,
             on_close_callback=self._on_lost,
             custom_ioloop=self._ioloop,
+        )
+        session = self._session
+        self._connection.add_on_connection_blocked_callback(
+            lambda _c, frame: self._on_blocked(session, getattr(frame.method, "reason", ""))
+        )
+        self._connection.add_on_connection_unblocked_callback(
+            lambda _c, _frame: self._on_unblocked(session)
         )
 
     def _on_open(self, connection) -> None:
@@ -396,11 +449,13 @@ class VotePublisher:
 
         def declared(_frame) -> None:
             outcome(probe.accepted())
+            self._probe_blocked(channel)
             channel.close()
 
         def exists(_frame) -> None:
             if not self._may_declare:
                 outcome(_UNCHECKED)
+                self._probe_blocked(channel)
                 channel.close()
                 return
             channel.queue_declare(
@@ -463,6 +518,17 @@ class VotePublisher:
         delay = RECHECK_INTERVAL if self.refusal() is not None else self._check_interval
         self._check_timer = self._ioloop.call_later(delay, lambda: self._timed_check(session))
 
+    def _probe_blocked(self, channel) -> None:
+        """Publish an empty message to the votes exchange under a key no queue is bound by (the
+        broker drops it): RabbitMQ says ``connection.blocked`` only to a connection that
+        publishes, and this one may have no votes to publish."""
+        if self._blocked is not None or not channel.is_open:
+            return
+        try:
+            channel.basic_publish(self._queue, self._queue + PROBE_SUFFIX, b"")
+        except (AMQPError, OSError) as exc:
+            logger.debug("blocked probe not published: %r", exc)
+
     def _timed_check(self, session: int) -> None:
         self._check_timer = None
         if session == self._session:
@@ -477,6 +543,10 @@ class VotePublisher:
             self._publish(vote_id, body, waiter)
 
     def _publish(self, vote_id: str, body: bytes, waiter: _Waiter) -> None:
+        if self._blocked is not None:
+            waiter.refused = waiter.blocked = True
+            waiter.settle(self._blocked)
+            return
         channel = self._channel
         if channel is None or not channel.is_open:
             waiter.settle("broker unreachable: connection lost")
@@ -519,10 +589,46 @@ class VotePublisher:
         if nacked:
             self._renew("the broker refused a vote (nack)")
 
+    # --- the broker blocking publishing ---------------------------------------------------------
+
+    def _on_blocked(self, session: int, reason: str) -> None:
+        """``connection.blocked``: refuse votes, those waiting for a confirm included (one sent
+        before the block may still be confirmed once it lifts: its retry counts once)."""
+        if session != self._session:
+            return
+        line = blocked_line(str(reason))
+        if self._blocked is None:
+            logger.warning(
+                "refusing votes: the broker at %s blocks publishing: %s", self._node, line
+            )
+        self._set_blocked(line)
+        for waiter in self._pending.values():
+            if not waiter.done.is_set():
+                waiter.refused = waiter.blocked = True
+                waiter.settle(line)
+
+    def _on_unblocked(self, session: int) -> None:
+        if session == self._session and self._blocked is not None:
+            logger.info("the broker at %s unblocked publishing: taking votes", self._node)
+            self._set_blocked(None)
+
+    def _set_blocked(self, line: str | None) -> None:
+        self._blocked = line
+        if self._on_blocked_change is not None:
+            try:
+                self._on_blocked_change(line)
+            except Exception:  # a watcher's fault must not stop the I/O thread
+                logger.exception("on_blocked callback failed")
+
     def _renew_if_silent(self) -> None:
         """A vote went unconfirmed: if nothing at all was confirmed for a whole timeout while
-        votes waited, the channel is stuck (not just slow): renew it."""
-        if self._pending and time.monotonic() - self._last_confirm >= self._timeout:
+        votes waited, the channel is stuck (not just slow): renew it. Not while the broker
+        blocks the connection: that is the broker's doing, and it says when it ends."""
+        if (
+            self._blocked is None
+            and self._pending
+            and time.monotonic() - self._last_confirm >= self._timeout
+        ):
             self._renew(f"no confirm for {self._timeout:g}s")
 
     def _renew(self, why: str) -> None:
@@ -544,6 +650,8 @@ class VotePublisher:
         if self._channel is None and self._connection is None:
             return
         self._ready.clear()
+        if self._blocked is not None:  # the next connection is told again if it still is
+            self._set_blocked(None)
         self._channel = self._confirming = None
         self._checking = False
         if self._check_timer is not None:

@@ -57,6 +57,7 @@ VOTE_REFUSALS = (
     "not_open",  # 403: before VOTES_OPEN_AT
     "clock",  # 503: this kiosk's clock is off by more than VOTE_CLOCK_SKEW
     "queue_refused",  # 503: no queue takes votes, or it could lose them, or it is full
+    "broker_blocked",  # 503: the broker blocks publishing (a memory or disk alarm)
     "broker_unavailable",  # 503: not connected, or no confirm within the timeout
 )
 # Why a kiosk's server closed a connection at once, unserved.
@@ -135,7 +136,8 @@ def multiprocess_directory(
 class KioskMetrics:
     """A kiosk's metrics: ``votes_accepted``, ``votes_refused`` (by reason), ``confirm_seconds``
     (publish to the broker's confirm), ``requests_refused`` (every refusal by status, as
-    ``/health`` counts them), ``connections_open``, ``connections_refused`` (by reason).
+    ``/health`` counts them), ``connections_open``, ``connections_refused`` (by reason),
+    ``broker_blocked`` (1 while the broker blocks a server process's connection).
 
     ``directory``: the run's multiprocess directory (see ``multiprocess_directory``), or None
     for one process's metrics in a registry of their own (tests, Bottle's server)."""
@@ -147,6 +149,7 @@ class KioskMetrics:
         if not enabled:
             self.votes_accepted = self.votes_refused = self.confirm_seconds = _OFF
             self.requests_refused = self.connections_open = self.connections_refused = _OFF
+            self.broker_blocked = _OFF
             return
         registry = self.registry
         self.votes_accepted = Counter(
@@ -183,6 +186,13 @@ class KioskMetrics:
             "Connections closed unserved as they came, by the cap they were over.",
             ["reason"],
             registry=registry,
+        )
+        self.broker_blocked = Gauge(
+            PREFIX + "kiosk_broker_blocked",
+            "1 while the broker blocks publishing (a memory or disk alarm) on the connection of "
+            "any of the kiosk's server processes, 0 otherwise.",
+            registry=registry,
+            multiprocess_mode="livemax",
         )
         for reason in VOTE_REFUSALS:
             self.votes_refused.labels(reason)

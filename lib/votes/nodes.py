@@ -17,13 +17,17 @@ from pika.exceptions import AMQPConnectionError
 logger = logging.getLogger(__name__)
 
 
-def connection_parameters(amqp_url: str, heartbeat: int = 30) -> pika.URLParameters:
-    """Connection settings that fail fast: one attempt, short socket and blocked timeouts."""
+def connection_parameters(
+    amqp_url: str, heartbeat: int = 30, blocked_timeout: float | None = 5
+) -> pika.URLParameters:
+    """Connection settings that fail fast: one attempt, short socket and blocked timeouts.
+    ``blocked_timeout``: seconds pika lets the broker keep the connection blocked (a memory or
+    disk alarm: ``connection.blocked``) before dropping it; None: as long as the broker does."""
     params = pika.URLParameters(amqp_url)
     params.connection_attempts = 1
     params.socket_timeout = 3
     params.stack_timeout = 5
-    params.blocked_connection_timeout = 5
+    params.blocked_connection_timeout = blocked_timeout
     params.heartbeat = heartbeat
     params.client_properties = {"connection_name": "random-practise votes"}
     return params
@@ -38,10 +42,15 @@ class Nodes:
     """The nodes of ``amqp_urls``, tried in turn: ``take()`` gives the node to try now and makes
     the following one next; ``in_turn()`` gives every node, from the next one round the list."""
 
-    def __init__(self, amqp_urls: tuple[str, ...] | list[str], heartbeat: int = 30):
+    def __init__(
+        self,
+        amqp_urls: tuple[str, ...] | list[str],
+        heartbeat: int = 30,
+        blocked_timeout: float | None = 5,
+    ):
         if not amqp_urls:
             raise ValueError("no broker URL")
-        self.params = [connection_parameters(url, heartbeat) for url in amqp_urls]
+        self.params = [connection_parameters(url, heartbeat, blocked_timeout) for url in amqp_urls]
         self._next = 0
 
     def __len__(self) -> int:

@@ -1,20 +1,23 @@
 """A TCP forwarder for tests: a port on 127.0.0.1 in front of a real server, whose connections a
-test can refuse or cut to play a broker outage without touching the broker itself."""
+test can refuse, cut or stall to play a broker outage without touching the broker itself."""
 
 from __future__ import annotations
 
 import socket
 import threading
+import time
 
 
 class TcpProxy:
     """Forwards connections to ``127.0.0.1:<port>`` on to ``target``. While ``forwarding`` is
     False a new connection is closed as soon as it is accepted (the server looks down);
-    ``cut()`` closes every connection open now (the server looks lost)."""
+    ``cut()`` closes every connection open now (the server looks lost); while ``stalled`` is
+    True nothing is passed on either way, and connections stay open (the server looks hung)."""
 
     def __init__(self, target: tuple[str, int], forwarding: bool = True):
         self.target = target
         self.forwarding = forwarding
+        self.stalled = False
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._open: set[socket.socket] = set()
@@ -45,6 +48,8 @@ class TcpProxy:
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                while self.stalled and not self._closed:
+                    time.sleep(0.01)
                 sink.sendall(data)
         except OSError:
             pass

@@ -31,12 +31,17 @@ class StandInPublisher:
     """Takes votes as the real publisher would, or fails as a lost broker makes it fail."""
 
     def __init__(
-        self, failure: Exception | None = None, reachable: bool = True, refused: str | None = None
+        self,
+        failure: Exception | None = None,
+        reachable: bool = True,
+        refused: str | None = None,
+        blocked: str | None = None,
     ):
         self.votes: list[Vote] = []
         self.failure = failure
         self.is_reachable = reachable
         self.refused = refused  # why it refuses every vote (the queue checked), if it does
+        self.is_blocked = blocked  # why the broker blocks publishing, while it does
 
     def publish(self, vote: Vote) -> None:
         if self.failure is not None:
@@ -47,7 +52,10 @@ class StandInPublisher:
         return self.is_reachable
 
     def refusal(self) -> str | None:
-        return self.refused
+        return self.is_blocked or self.refused
+
+    def blocked(self) -> str | None:
+        return self.is_blocked
 
 
 class Reply:
@@ -372,6 +380,7 @@ def test_health_says_whether_the_broker_is_reachable(tmp_path):
         "kiosk_id": "k7",
         "kiosk": "up",
         "broker_reachable": True,
+        "broker_blocked": None,
         "refusing_votes": None,
         "clock": None,
         "cache_age_seconds": None,
