@@ -198,10 +198,15 @@ def make_app(
             publisher().publish(vote)
         except BrokerBlocked as exc:  # at once, or as soon as the broker said so; not timed:
             # thousands of refusals at once would hide the confirms' latency
+            said = (  # one sent before the block may be stored once it lifts
+                f"vote not confirmed: {exc}; it may still count"
+                if exc.sent
+                else f"vote not taken: {exc}"
+            )
             raise refuse_vote(
                 "broker_blocked",
                 503,
-                f"vote not taken: {exc}; retry with the same vote_id (it will count once)",
+                f"{said}; retry with the same vote_id (it will count once)",
                 {"Retry-After": str(BLOCKED_RETRY_AFTER)},
             ) from None
         except BrokerUnavailable as exc:

@@ -73,7 +73,13 @@ class VotesRefused(BrokerUnavailable):
 
 class BrokerBlocked(VotesRefused):
     """The broker blocks publishing (a memory or disk alarm): votes are refused until it
-    unblocks; the message says so, with the broker's reason."""
+    unblocks; the message says so, with the broker's reason. ``sent``: the vote had gone to the
+    broker before it blocked, so it may still be stored once the block lifts (a retry with the
+    same vote id counts once); otherwise it was never sent."""
+
+    def __init__(self, line: str, sent: bool = False):
+        super().__init__(line)
+        self.sent = sent
 
 
 class UnsafeQueue(ConfigError):
@@ -201,15 +207,16 @@ def persistent(message_id: str, user_id: str | None = None, **headers) -> pika.B
 class _Waiter:
     """One published vote waiting for the broker's answer; ``refused``: the error is a refusal
     a client may be shown (VotesRefused), not a broker fault; ``blocked``: the refusal is the
-    broker blocking publishing (BrokerBlocked)."""
+    broker blocking publishing (BrokerBlocked); ``sent``: the vote went to the broker."""
 
-    __slots__ = ("blocked", "done", "error", "refused")
+    __slots__ = ("blocked", "done", "error", "refused", "sent")
 
     def __init__(self):
         self.done = threading.Event()
         self.error: str | None = None
         self.refused = False
         self.blocked = False
+        self.sent = False
 
     def settle(self, error: str | None = None) -> None:
         if not self.done.is_set():
@@ -336,7 +343,7 @@ class VotePublisher:
             raise BrokerUnavailable(f"broker did not confirm within {self._timeout:g}s")
         if waiter.error:
             if waiter.blocked:
-                raise BrokerBlocked(waiter.error)
+                raise BrokerBlocked(waiter.error, sent=waiter.sent)
             raise (VotesRefused if waiter.refused else BrokerUnavailable)(waiter.error)
 
     def reachable(self) -> bool:
@@ -558,6 +565,7 @@ class VotePublisher:
         except (AMQPError, OSError) as exc:
             waiter.settle(f"broker unreachable: {exc!r}"[:200])
             return
+        waiter.sent = True
         self._pending[self._next_tag] = waiter
         self._next_tag += 1
 

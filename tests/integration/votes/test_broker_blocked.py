@@ -115,6 +115,15 @@ def flood(port: int, stop: threading.Event, threads: int = 8) -> tuple[list, lis
     return [senders, refusals], outcomes
 
 
+def settled(vote_system, accepted: int) -> list[str]:
+    """The stored vote ids once at least ``accepted`` are stored and the votes queue is empty
+    (votes answered 503 in flight may be stored too, once the broker unblocks)."""
+    wait_until(lambda: vote_system.count() >= accepted, 60, "every accepted vote stored")
+    wait_until(lambda: vote_system.queue_depth() == 0, 30, "the votes queue drained")
+    time.sleep(1.0)  # the worker's last batch, taken from the queue, written
+    return vote_system.stored_ids()
+
+
 @pytest.mark.slow
 @pytest.mark.broker_alarm
 def test_a_blocked_broker_is_visible_and_cheap(vote_system):
@@ -185,13 +194,19 @@ def test_a_blocked_broker_is_visible_and_cheap(vote_system):
     after = drive("127.0.0.1", port, 60, ["1", "2", "3"], threads=3, retries=20, pause=0.5)
     assert {o.status for o in after} == {202}
     outcomes = before + during + after
-    vote_system.wait_for_total(sum(1 for o in outcomes if o.status == 202), timeout=60)
+    stored = settled(vote_system, sum(1 for o in outcomes if o.status == 202))
     ledger = record(
         "broker memory alarm, no vote in flight",
-        account(outcomes, vote_system.stored_ids()) | timings,
+        account(outcomes, stored) | timings,
     )
     assert ledger["accepted"] == 90
-    assert (ledger["lost"], ledger["duplicates"], ledger["unclaimed_counted"]) == (0, 0, 0)
+    assert (ledger["lost"], ledger["duplicates"]) == (0, 0), ledger
+    # /health may have been answered by one process only: the other can send a vote or two
+    # before the broker tells it of the block; those are answered "not confirmed" and may count
+    assert set(stored) - {o.vote_id for o in outcomes if o.status == 202} <= {
+        o.vote_id for o in during
+    }
+    assert ledger["unclaimed_counted"] <= 8, ledger
     assert scrape(kiosk)["vote_counter_kiosk_broker_blocked"] == 0
     print("broker memory alarm:", timings)
 
@@ -219,7 +234,8 @@ def test_votes_in_flight_as_the_broker_blocks_are_answered_at_once(vote_system):
                 reads.append(time.perf_counter() - started)
             reader.close()
             blocked_at = len(flooded)
-            assert health(port)[0] == 503
+            # a process no flood connection reached learns of it from its probe (every 5 s)
+            wait_until(lambda: every_health(port, 503), 15, "/health to say 503", interval=0.2)
     finally:
         stop.set()
     for sender in senders:
@@ -234,12 +250,7 @@ def test_votes_in_flight_as_the_broker_blocks_are_answered_at_once(vote_system):
     }
     assert {o.status for o in flooded[blocked_at - 50 : blocked_at]} == {503}, timings
     assert seconds[-1] < 1.0 and max(reads) < 0.5, timings
-    accepted = sum(1 for o in flooded if o.status == 202)
-    wait_until(lambda: vote_system.count() >= accepted, 60, "every accepted vote stored")
-    time.sleep(1.0)  # and those confirmed after the 503 the block gave them
-    ledger = record(
-        "votes in flight as the broker blocks",
-        account(flooded, vote_system.stored_ids()) | timings,
-    )
+    stored = settled(vote_system, sum(1 for o in flooded if o.status == 202))
+    ledger = record("votes in flight as the broker blocks", account(flooded, stored) | timings)
     assert (ledger["lost"], ledger["duplicates"]) == (0, 0), ledger
     print("votes in flight as the broker blocks:", ledger)

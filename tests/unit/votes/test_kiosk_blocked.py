@@ -52,6 +52,20 @@ def test_a_blocked_broker_refuses_votes_at_once_and_health_says_why(tmp_path):
     assert call(app, "GET", "/openapi.json").status == 200
 
 
+def test_a_vote_sent_before_the_block_is_not_said_to_be_lost(tmp_path):
+    """Waiting for its confirm when the broker blocked: the broker has it and may store it once
+    the block lifts, so the 503 does not say "not taken"."""
+    in_flight = StandInPublisher(failure=BrokerBlocked(LINE, sent=True), blocked=None)
+    app = make_app("k7", CANDIDATES, lambda: in_flight, tmp_path)
+    reply = vote(app, {"candidate": "1", "vote_id": "abcdefgh"})
+    assert reply.status == 503
+    assert reply.reason == (
+        "vote not confirmed: broker blocked: low on memory; it may still count; "
+        "retry with the same vote_id (it will count once)"
+    )
+    assert reply.headers["retry-after"] == str(BLOCKED_RETRY_AFTER)
+
+
 def test_once_unblocked_votes_are_taken_and_health_is_200_again(tmp_path):
     publisher = StandInPublisher(failure=BrokerBlocked(LINE), blocked=LINE)
     app = make_app("k7", CANDIDATES, lambda: publisher, tmp_path)
