@@ -64,22 +64,33 @@ def top_urls(
     )
 
 
-def distinct(
-    samples: list[tuple[pl.DataFrame, int]], cap: int, ordered: bool
-) -> tuple[pl.DataFrame, int]:
-    """The union of distinct-hash ``samples`` (a frame and its level each) as one sample of at
-    most ``cap`` rows, and its level."""
+def distinct(samples: list[tuple[pl.DataFrame, int]], cap: int) -> tuple[pl.DataFrame, int]:
+    """The union of distinct-hash ``samples`` (a frame of distinct rows and its level each) as
+    one sample of at most ``cap`` rows, and its level. A set: its rows come in no set order
+    (only their count is read)."""
     level = max((lvl for _, lvl in samples), default=0)
     frames = [_at(frame, level) for frame, _ in samples if not frame.is_empty()]
     frames = frames or [samples[0][0]]  # all empty: one of them, for its schema
-    merged = pl.concat(frames).unique() if len(frames) > 1 else frames[0]
+    merged = _union(frames)
     while merged.height > cap:
         level += 1
         merged = _at(merged, level)
-    if ordered:  # by key, then hash: as sort(columns), in a fifth of its time (measured)
-        key, hashed = merged.columns
-        merged = merged.sort(hashed).sort(key, maintain_order=True)
     return merged, level
+
+
+def _union(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """The distinct rows of ``frames``, each of distinct rows. Usually one is big (the compiled
+    counter's) and the rest a few rows (the lines it left over): the others' new rows are added
+    to the biggest, which is only scanned, not hashed (unique over all of them hashed every
+    row: 56 ms on 441,000 visitors)."""
+    if len(frames) == 1:
+        return frames[0]
+    frames = sorted(frames, key=lambda frame: frame.height, reverse=True)
+    biggest, rest = frames[0], pl.concat(frames[1:]).unique()
+    hashed = biggest.columns[1]
+    shared = biggest.filter(pl.col(hashed).is_in(rest.get_column(hashed).implode()))
+    new = rest.join(shared, on=biggest.columns, how="anti", nulls_equal=True)
+    return pl.concat([biggest, new]) if not new.is_empty() else biggest
 
 
 def _at(frame: pl.DataFrame, level: int) -> pl.DataFrame:

@@ -144,17 +144,18 @@ def combine(parts: list[LogSummary], ordered: bool = True) -> LogSummary:
     """Merge summaries of disjoint pieces of input into one (exact, order-independent).
 
     With ``ordered`` the count frames are sorted by their key, so equal inputs give equal frames;
-    intermediate merges skip that.
+    intermediate merges skip that. The distinct samples (queries, visitors) are sets either way:
+    only their counts are read.
     """
     if not parts:
         return LogSummary()
     kept = [p.rejected_examples for p in parts if not p.rejected_examples.is_empty()]
     examples = pl.concat(kept).sort("file", "line_no") if kept else no_examples()
     queries, query_level = bounded.distinct(
-        [(p.url_queries, p.query_level) for p in parts], caps.QUERY_CAP, ordered
+        [(p.url_queries, p.query_level) for p in parts], caps.QUERY_CAP
     )
     visitors, visitor_level = bounded.distinct(
-        [(p.visitors, p.visitor_level) for p in parts], caps.VISITOR_CAP, ordered
+        [(p.visitors, p.visitor_level) for p in parts], caps.VISITOR_CAP
     )
     urls = bounded.top_urls(
         _merge([p.urls for p in parts], "url", ordered),

@@ -12,7 +12,8 @@ order (``lib.logs.counting``).
   which counts it; the lines a block needs polars for wait, in order, until ``summary`` is
   called, which loads polars, lets the pool's threads parse every later block with much for
   polars (a whole block of another format, many left-over lines), and parses the rest (the few
-  lines the accelerator left over) as it takes them.
+  lines the accelerator left over) as it takes them, those of consecutive blocks at once
+  (``lib.logs.counting.counted.Runs``).
   Memory stays bounded: at most ``in_flight`` blocks are being counted or waiting to be taken,
   and reading pauses while the text waiting for polars is over ``MAX_WAITING_BYTES`` (which
   the blocks being counted may pass by a block each);
@@ -38,8 +39,9 @@ from lib.logs.reading.partitions import Partition, open_partition
 from lib.logs.reading.streams import StreamInput
 from lib.logs.window import Window
 
-if TYPE_CHECKING:  # for the annotations only: importing it loads polars
-    from lib.logs.counting.summary import LogSummary
+if TYPE_CHECKING:  # for the annotations only: importing them loads polars
+    from lib.logs.counting.counted import Runs
+    from lib.logs.counting.summary import BlockSequence, LogSummary
 
 MAX_WAITING_BYTES = 64 * 1024 * 1024  # text waiting for polars before reading pauses
 POOL_PARSES_BYTES = 256 * 1024  # a block's text for polars the pool parses itself
@@ -95,7 +97,7 @@ class PieceReader:
     def summary(self) -> LogSummary:
         """The piece's summary, its rejected examples naming the file and numbered from the
         piece's first line. Loads polars. Raises LogReadError (a damaged file)."""
-        from lib.logs.counting.counted import BlockSummaries  # loads polars
+        from lib.logs.counting.counted import BlockSummaries, Runs  # loads polars
         from lib.logs.counting.summary import BlockSequence, named
 
         blocks = BlockSummaries(self._window, self._choice, self._counter)
@@ -103,17 +105,20 @@ class PieceReader:
         kept = BlockSequence()
         try:
             if self._pool is None:
+                runs = Runs(blocks, kept.add, POOL_PARSES_BYTES)
                 choice = self._choice
                 with open_partition(self.part, self._stream) as stream:
                     for block in iter_blocks(stream, self._block_bytes, name=str(self.part)):
-                        kept.add(blocks.finish(self._count(block), choice))
+                        runs.put(self._count(block), choice)
                         choice = choice.after(block)
             else:
                 self.start()
+                runs = Runs(blocks, kept.add, POOL_PARSES_BYTES, self._release)
                 while (item := self._taken.get()) is not _END:
                     if isinstance(item, _Failed):
                         raise item.error
-                    kept.add(self._take(item, blocks.finish))
+                    self._take(item, runs, kept)
+            runs.flush()
         finally:
             self.stop()
         kept.add(blocks.counts())
@@ -186,23 +191,25 @@ class PieceReader:
                 self._waiting += _size(item)
                 self._room.notify_all()
 
-    def _take(
-        self, taken: tuple[Future, FormatChoice], finish: Callable[..., LogSummary]
-    ) -> LogSummary:
-        """A block's summary, in order: finished by the pool, or finished here as ``choice``
-        (the format in force at the block's start) says."""
+    def _take(self, taken: tuple[Future, FormatChoice], runs: Runs, kept: BlockSequence) -> None:
+        """A block, in order: its summary when the pool finished it, else it goes to ``runs``
+        to be finished here as ``choice`` (the format in force at the block's start) says."""
         future, choice = taken
         item: Any = future.result()
-        if not isinstance(item, (Counted, bytes)):
-            with self._room:
-                self._busy -= 1
-                self._room.notify_all()
-            return item
-        summary = finish(item, choice)
+        if isinstance(item, (Counted, bytes)):
+            runs.put(item, choice)
+            return
+        runs.flush()  # the blocks before it first
         with self._room:
-            self._waiting -= _size(item)
+            self._busy -= 1
             self._room.notify_all()
-        return summary
+        kept.add(item)
+
+    def _release(self, items: list[Waiting]) -> None:
+        """Blocks finished here: their text no longer waits."""
+        with self._room:
+            self._waiting -= sum(map(_size, items))
+            self._room.notify_all()
 
 
 def _size(item: Waiting) -> int:

@@ -51,9 +51,11 @@
  *     bounded.visitor_key's text (`url NUL query`; `YYYY-MM-DD NUL host NUL agent`, the agent
  *     decoded, empty when not logged or `-`): a key is kept when its key_hash is below
  *     2**(64 - level); a sample over its cap raises its level and drops the keys above
- *     (bounded.distinct). A key_hash is computed once per distinct key and day: the visitors
- *     seen today are remembered by identity (host and agent as kept in the tables: Front,
- *     Recent), the keys of a sample kept in a table per day (Part).
+ *     (bounded.distinct). The queries' keys are kept in a table (Part), whose key_hash is
+ *     computed once per distinct key. The visitors' sample keeps only the key_hashes of each
+ *     day (HashSample: their text is never read), and a visitor's key_hash is computed once a
+ *     day: the visitors seen today are remembered by identity (host and agent as kept in the
+ *     tables: Front, Recent).
  * The user agent of the visitor's key is decoded as split_pairs decodes it: Apache's `\"` and
  * `\\`, and `\xHH` of a printable ASCII byte (nginx's `\x22`), are read here; a line whose
  * agent holds another escape (Apache's `\n`, `\xHH` from 0x7F) is left over. With a tail that
@@ -139,9 +141,9 @@ typedef struct {
 
 typedef struct { /* 64 bytes */
     uint64_t count;
-    uint64_t window; /* hosts: requests inside the window; visitors: the day (days since 1970) */
-    uint64_t bytes;  /* hosts, URLs: bytes sent (wrapping, as polars' Int64 sums do); queries
-                      * and visitors: the key's key_hash */
+    uint64_t window; /* hosts: requests inside the window */
+    uint64_t bytes;  /* hosts, URLs: bytes sent (wrapping, as polars' Int64 sums do); queries:
+                      * the key's key_hash */
     const char *key; /* points into the block (alive while we hold it); NULL: empty slot */
     uint32_t hash;   /* the low half of the key's hash (a table has fewer than 2**32 slots) */
     uint32_t len;
@@ -249,11 +251,27 @@ hash_bytes(const char *p, size_t n, uint64_t seed)
     return h;
 }
 
+/* `count` zeroed items of `size` bytes, as calloc, but written now: calloc's fresh pages are
+ * the kernel's shared zero page until written, so a table probed (read) before it is filled
+ * takes two faults a page, and the second, a copy-on-write, flushes the other threads' TLBs with
+ * an interrupt to each CPU (perf: 13% of a run's time in table_rehash's faults). Writing the
+ * pages first costs one fault each and no flush. */
+static void *
+zeroed(size_t count, size_t size)
+{
+    if (size && count > SIZE_MAX / size)
+        return NULL;
+    void *p = malloc(count && size ? count * size : 1);
+    if (p)
+        memset(p, 0, count * size);
+    return p;
+}
+
 static int
 table_init(Table *t, size_t capacity, int owns_keys, uint64_t seed)
 {
     *t = (Table){.mask = capacity - 1, .owns_keys = owns_keys, .probing = probing_of(seed)};
-    t->slots = calloc(capacity, sizeof(Entry));
+    t->slots = zeroed(capacity, sizeof(Entry));
     return t->slots ? 0 : -1;
 }
 
@@ -262,7 +280,7 @@ table_init(Table *t, size_t capacity, int owns_keys, uint64_t seed)
 static int
 table_rehash(Table *t, size_t capacity, uint64_t seed)
 {
-    Entry *slots = calloc(capacity, sizeof(Entry));
+    Entry *slots = zeroed(capacity, sizeof(Entry));
     if (!slots)
         return -1;
     for (size_t i = 0; i <= t->mask; i++) {
@@ -400,9 +418,9 @@ static int
 itable_init(IntTable *t, size_t capacity, uint64_t seed)
 {
     *t = (IntTable){.mask = capacity - 1, .probing = probing_of(seed)};
-    t->keys = calloc(capacity, sizeof(int64_t));
-    t->counts = calloc(capacity, sizeof(HourCounts));
-    t->full = calloc(capacity, 1);
+    t->keys = zeroed(capacity, sizeof(int64_t));
+    t->counts = zeroed(capacity, sizeof(HourCounts));
+    t->full = zeroed(capacity, 1);
     return (t->keys && t->counts && t->full) ? 0 : -1;
 }
 
@@ -1134,9 +1152,8 @@ typedef struct {
     size_t visitor_cap; /* distinct (day, visitor) keys kept at most */
 } Bounds;
 
-/* The keys of a sample that belong to one day (visitors; queries have one part, day 0): the
- * lines of a day find theirs in a table of that day's size, not in one of the whole log's
- * (a cache miss a line). */
+/* The keys of a sample that belong to one day (the queries' sample has one part, day 0; the
+ * visitors' is a HashSample, below). */
 typedef struct {
     int64_t day; /* since 1970 */
     Table keys;  /* keys owned; an entry's `bytes` is its key_hash, its `count` 1 */
@@ -1155,6 +1172,30 @@ typedef struct {
     unsigned level;
     uint64_t seed; /* the parts' tables' */
 } Sample;
+
+/* The visitors' sample: the distinct key_hashes of each UTC day (bounded.distinct's rows, a day
+ * and a key_hash, distinct as polars' unique makes them: two keys of one key_hash are one row
+ * there and here), the keys themselves not kept. A day's set is an array of key_hashes probed
+ * linearly (8 bytes a slot, 0 free; the key_hash 0 is a flag), its slots picked by a mix of the
+ * key_hash and a seed, re-seeded as a Table is when its finds step too far. Keeping the keys'
+ * text instead (a Table, as the queries' sample does) cost a 64-byte entry and a copy of the
+ * key each, a comparison each find and a free each at the end: a fifth of the counter's time
+ * on a log of 441,000 day-visitors (perf), for a text nobody reads. */
+typedef struct {
+    int64_t day;     /* since 1970 */
+    uint64_t *slots; /* key_hashes; 0: free */
+    size_t mask, used; /* used: the slots taken (the key_hash 0 is not in one) */
+    int zero;          /* the key_hash 0 is in the set */
+    Probing probing;
+} DayHashes;
+
+typedef struct {
+    DayHashes *days;
+    size_t n_days, cap_days, last; /* last: the day asked for last */
+    size_t used;                   /* key_hashes in the days */
+    unsigned level;
+    uint64_t seed; /* the days' sets' first */
+} HashSample;
 
 /* The visitors seen on one day, by identity (a host's key and an agent's key as kept in the
  * Counts' tables, whose addresses stay while the tables do): a cache that spares a line whose
@@ -1182,7 +1223,7 @@ static int
 front_init(Front *f, size_t capacity, uint64_t seed)
 {
     *f = (Front){.mask = capacity - 1, .gen = 1, .seed = seed, .day = INT64_MIN};
-    f->slots = calloc(capacity, sizeof(Seen));
+    f->slots = zeroed(capacity, sizeof(Seen));
     return f->slots ? 0 : -1;
 }
 
@@ -1252,7 +1293,7 @@ typedef struct {
     uint64_t null_url_requests, null_url_bytes; /* requests without a path (a null URL) */
     uint64_t url_error; /* the largest counts of the URLs dropped, added up (bounded.top_urls) */
     Sample queries;     /* `url?query` as logged (one-to-one with bounded.query_key's text) */
-    Sample visitors;    /* bounded.visitor_key's text: `YYYY-MM-DD NUL host NUL agent` */
+    HashSample visitors; /* key_hashes of bounded.visitor_key's text, per day */
     Front front;        /* the visitors seen today */
     Table agents;       /* the user agents (decoded), each kept once: a visitor's identity */
     Table durations;    /* `bucket (2 bytes) 0|1 url` (0: the null URL) -> requests; keys owned */
@@ -1263,6 +1304,7 @@ typedef struct {
 
 static void counts_free(Counts *c);
 static void sample_free(Sample *s);
+static void hashes_free(HashSample *s);
 
 /* Tables seeded with `seed`; -1 (and nothing held) when out of memory. */
 static int
@@ -1301,7 +1343,7 @@ counts_free(Counts *c)
     itable_free(&c->hours);
     table_free(&c->urls);
     sample_free(&c->queries);
-    sample_free(&c->visitors);
+    hashes_free(&c->visitors);
     free(c->front.slots);
     table_free(&c->agents);
     table_free(&c->durations);
@@ -1326,7 +1368,7 @@ table_clear(Table *t)
 static int
 table_keep(Table *t, int (*keep)(const Entry *, const void *), const void *arg)
 {
-    Entry *slots = calloc(t->mask + 1, sizeof(Entry));
+    Entry *slots = zeroed(t->mask + 1, sizeof(Entry));
     if (!slots)
         return -1;
     size_t used = 0;
@@ -1504,6 +1546,226 @@ sample_add(Sample *s, const char *key, size_t len, Py_ssize_t nul_at, uint64_t h
     e->bytes = kh;
     s->used++;
     return sample_fit(s, cap);
+}
+
+/* The slot a key_hash is looked for from, under `seed`. */
+static inline size_t
+hashes_slot(uint64_t kh, uint64_t seed, size_t mask)
+{
+    uint64_t x = (kh ^ seed) * 0x9E3779B97F4A7C15ULL;
+    return (size_t)(x ^ x >> 31) & mask;
+}
+
+static int
+day_hashes_init(DayHashes *d, int64_t day, size_t capacity, uint64_t seed)
+{
+    *d = (DayHashes){.day = day, .mask = capacity - 1, .probing = probing_of(seed)};
+    d->slots = zeroed(capacity, sizeof(uint64_t));
+    return d->slots ? 0 : -1;
+}
+
+/* The set's key_hashes again, in `capacity` slots, under `seed`. */
+static int
+day_hashes_rehash(DayHashes *d, size_t capacity, uint64_t seed)
+{
+    uint64_t *slots = zeroed(capacity, sizeof(uint64_t));
+    if (!slots)
+        return -1;
+    for (size_t i = 0; i <= d->mask; i++) {
+        uint64_t kh = d->slots[i];
+        if (!kh)
+            continue;
+        size_t j = hashes_slot(kh, seed, capacity - 1);
+        while (slots[j])
+            j = (j + 1) & (capacity - 1);
+        slots[j] = kh;
+    }
+    free(d->slots);
+    d->slots = slots;
+    d->mask = capacity - 1;
+    d->probing.seed = seed;
+    return 0;
+}
+
+/* Add a key_hash: 1 if new, 0 if the set held it, -1 when out of memory. */
+static int
+day_hashes_add(DayHashes *d, uint64_t kh)
+{
+    if (!kh) {
+        int added = !d->zero;
+        d->zero = 1;
+        return added;
+    }
+    size_t i = hashes_slot(kh, d->probing.seed, d->mask), steps = 0;
+    for (; d->slots[i]; i = (i + 1) & d->mask, steps++)
+        if (d->slots[i] == kh)
+            break;
+    d->probing.finds++;
+    int added = !d->slots[i];
+    if (added) {
+        if ((d->used + 1) * 2 > d->mask + 1) {
+            d->probing.steps += steps;
+            if (day_hashes_rehash(d, (d->mask + 1) * 2, d->probing.seed) < 0)
+                return -1;
+            return day_hashes_add(d, kh);
+        }
+        d->slots[i] = kh;
+        d->used++;
+    }
+    if (steps && reseed_due(&d->probing, steps) &&
+        day_hashes_rehash(d, d->mask + 1, fresh_seed()) < 0)
+        return -1;
+    return added;
+}
+
+/* The key_hashes of a day's set. */
+static inline size_t
+day_hashes_count(const DayHashes *d)
+{
+    return d->used + (size_t)d->zero;
+}
+
+/* The set of a day (made if new); NULL: no memory. The last one asked for is looked at first:
+ * lines come a day after another. */
+static DayHashes *
+hashes_day(HashSample *s, int64_t day)
+{
+    if (s->last < s->n_days && s->days[s->last].day == day)
+        return &s->days[s->last];
+    for (size_t p = s->n_days; p-- > 0;)
+        if (s->days[p].day == day) {
+            s->last = p;
+            return &s->days[p];
+        }
+    if (s->n_days == s->cap_days) {
+        size_t cap = s->cap_days ? s->cap_days * 2 : 8;
+        DayHashes *grown = realloc(s->days, cap * sizeof(DayHashes));
+        if (!grown)
+            return NULL;
+        s->days = grown;
+        s->cap_days = cap;
+    }
+    if (day_hashes_init(&s->days[s->n_days], day, 1 << 8, s->seed) < 0)
+        return NULL;
+    s->last = s->n_days++;
+    return &s->days[s->last];
+}
+
+static void
+hashes_free(HashSample *s)
+{
+    for (size_t p = 0; p < s->n_days; p++)
+        free(s->days[p].slots);
+    free(s->days);
+    *s = (HashSample){0};
+}
+
+/* The sample at `level` (higher than its own): the key_hashes above it dropped. */
+static int
+hashes_raise(HashSample *s, unsigned level)
+{
+    s->level = level;
+    s->used = 0;
+    for (size_t p = 0; p < s->n_days; p++) {
+        DayHashes *d = &s->days[p];
+        uint64_t *slots = zeroed(d->mask + 1, sizeof(uint64_t));
+        if (!slots)
+            return -1;
+        size_t used = 0;
+        for (size_t i = 0; i <= d->mask; i++) {
+            uint64_t kh = d->slots[i];
+            if (!kh || !sampled(kh, level))
+                continue;
+            size_t j = hashes_slot(kh, d->probing.seed, d->mask);
+            while (slots[j])
+                j = (j + 1) & d->mask;
+            slots[j] = kh;
+            used++;
+        }
+        free(d->slots);
+        d->slots = slots;
+        d->used = used; /* the key_hash 0 is below every level */
+        s->used += day_hashes_count(d);
+    }
+    return 0;
+}
+
+/* The level raised until the sample holds at most `cap` key_hashes (bounded.distinct). */
+static int
+hashes_fit(HashSample *s, size_t cap)
+{
+    while (s->used > cap)
+        if (hashes_raise(s, s->level + 1) < 0)
+            return -1;
+    return 0;
+}
+
+/* Add a day's key_hash to the sample if it is in it. -1: no memory. */
+static int
+hashes_add(HashSample *s, int64_t day, uint64_t kh, size_t cap)
+{
+    if (!sampled(kh, s->level))
+        return 0;
+    DayHashes *d = hashes_day(s, day);
+    if (!d)
+        return -1;
+    int added = day_hashes_add(d, kh);
+    if (added <= 0)
+        return added;
+    s->used++;
+    return hashes_fit(s, cap);
+}
+
+/* `from`'s key_hashes added to `into` (bounded.distinct of the two; `from` is then freed). The
+ * sets of the days only `from` saw move whole; of a day both saw, the smaller's go into the
+ * larger. */
+static int
+hashes_merge(HashSample *into, HashSample *from, size_t cap)
+{
+    if (from->level > into->level && hashes_raise(into, from->level) < 0)
+        return -1;
+    if (into->level > from->level && hashes_raise(from, into->level) < 0)
+        return -1;
+    for (size_t p = 0; p < from->n_days; p++) {
+        DayHashes *moved = &from->days[p], *day = NULL;
+        for (size_t q = 0; q < into->n_days && !day; q++)
+            if (into->days[q].day == moved->day)
+                day = &into->days[q];
+        if (!day) {
+            if (into->n_days == into->cap_days) {
+                size_t grown_cap = into->cap_days ? into->cap_days * 2 : 8;
+                DayHashes *grown = realloc(into->days, grown_cap * sizeof(DayHashes));
+                if (!grown)
+                    return -1;
+                into->days = grown;
+                into->cap_days = grown_cap;
+            }
+            into->days[into->n_days++] = *moved;
+            into->used += day_hashes_count(moved);
+            *moved = (DayHashes){.day = moved->day}; /* its slots are into's now */
+            continue;
+        }
+        if (day_hashes_count(moved) > day_hashes_count(day)) {
+            DayHashes larger = *moved;
+            *moved = *day;
+            *day = larger;
+            into->used += day_hashes_count(day) - day_hashes_count(moved);
+        }
+        if (moved->zero) {
+            into->used += (size_t)(!day->zero);
+            day->zero = 1;
+        }
+        for (size_t i = 0; moved->slots && i <= moved->mask; i++) {
+            if (!moved->slots[i])
+                continue;
+            int added = day_hashes_add(day, moved->slots[i]);
+            if (added < 0)
+                return -1;
+            into->used += (size_t)added;
+        }
+    }
+    hashes_free(from);
+    return hashes_fit(into, cap);
 }
 
 /* `from`'s keys added to `into` (bounded.distinct of the two; `from` is then freed). The
@@ -1696,7 +1958,7 @@ counts_merge(Counts *into, Counts *from, const Bounds *bounds)
         table_merge(&into->durations, &from->durations, 0) < 0 ||
         table_merge(&into->vhosts, &from->vhosts, 1) < 0 ||
         sample_merge(&into->queries, &from->queries, bounds->query_cap) < 0 ||
-        sample_merge(&into->visitors, &from->visitors, bounds->visitor_cap) < 0)
+        hashes_merge(&into->visitors, &from->visitors, bounds->visitor_cap) < 0)
         return -1;
     into->null_url_requests += from->null_url_requests;
     into->null_url_bytes += from->null_url_bytes;
@@ -2057,8 +2319,7 @@ count_lines(Counts *c, const Line *lines, size_t n, int combined, uint64_t seed,
         }
         if (!seen) {
             size_t len = visitor_key(c, day_text, ln, agent, agent_len);
-            if (!len || sample_add(&c->visitors, c->scratch, len, -1,
-                                   hash_bytes(c->scratch, len, seed), seed, day,
+            if (!len || hashes_add(&c->visitors, day, key_hash(c->scratch, len, -1),
                                    bounds->visitor_cap) < 0)
                 return -1;
         }
@@ -2386,36 +2647,65 @@ hour_lists(const IntTable *t, PyObject *lists[5])
     return 0;
 }
 
-/* A sample's keys as two lists: the queries' URLs (str: the key up to its `?`) or the
- * visitors' days (int, since 1970), and their key_hashes. */
+/* The queries' sample as two lists: the URLs (str: the key up to its `?`) and the key_hashes. */
 static int
-sample_lists(const Sample *s, int visitors, PyObject **keys, PyObject **hashes)
+sample_lists(const Sample *s, PyObject **keys, PyObject **hashes)
 {
     if (!(*keys = PyList_New(0)) || !(*hashes = PyList_New(0)))
         return -1;
     for (size_t p = 0; p < s->n_parts; p++) {
         const Table *t = &s->parts[p].keys;
-        PyObject *day = visitors ? PyLong_FromLongLong((long long)s->parts[p].day) : NULL;
-        if (visitors && !day)
-            return -1;
         for (size_t i = 0; t->slots && i <= t->mask; i++) {
             const Entry *e = &t->slots[i];
             if (!e->key)
                 continue;
-            PyObject *key;
-            if (visitors)
-                key = Py_NewRef(day); /* one object for the day's keys */
-            else {
-                const char *mark = memchr(e->key, '?', e->len);
-                key = ascii_str(e->key, mark ? (size_t)(mark - e->key) : e->len);
+            const char *mark = memchr(e->key, '?', e->len);
+            if (append_new(*keys, ascii_str(e->key, mark ? (size_t)(mark - e->key) : e->len)) < 0 ||
+                append_new(*hashes, PyLong_FromUnsignedLongLong(e->bytes)) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* The visitors' sample as two lists: the days (int, since 1970; one object a day) and the
+ * key_hashes. */
+static int
+hashes_lists(const HashSample *s, PyObject **days, PyObject **hashes)
+{
+    if (!(*days = PyList_New((Py_ssize_t)s->used)) || !(*hashes = PyList_New((Py_ssize_t)s->used)))
+        return -1;
+    Py_ssize_t n = 0;
+    for (size_t p = 0; p < s->n_days; p++) {
+        const DayHashes *d = &s->days[p];
+        PyObject *day = PyLong_FromLongLong((long long)d->day);
+        if (!day)
+            return -1;
+        for (size_t i = 0; i <= d->mask + (size_t)d->zero; i++) {
+            uint64_t kh;
+            if (i <= d->mask) {
+                if (!d->slots || !(kh = d->slots[i]))
+                    continue;
             }
-            if (append_new(*keys, key) < 0 ||
-                append_new(*hashes, PyLong_FromUnsignedLongLong(e->bytes)) < 0) {
-                Py_XDECREF(day);
+            else
+                kh = 0; /* the key_hash 0, after the slots */
+            PyObject *hash = PyLong_FromUnsignedLongLong(kh);
+            if (!hash || n >= (Py_ssize_t)s->used) {
+                Py_XDECREF(hash);
+                Py_DECREF(day);
+                if (hash)
+                    PyErr_SetString(PyExc_SystemError, "the visitors' count is off");
                 return -1;
             }
+            PyList_SET_ITEM(*days, n, Py_NewRef(day));
+            PyList_SET_ITEM(*hashes, n, hash);
+            n++;
         }
-        Py_XDECREF(day);
+        Py_DECREF(day);
+    }
+    if (n != (Py_ssize_t)s->used) {
+        PyErr_SetString(PyExc_SystemError, "the visitors' count is off");
+        return -1;
     }
     return 0;
 }
@@ -2473,8 +2763,8 @@ breakdown_dict(Counts *c, PyObject *hour_more[3], PyObject *host_bytes)
          append_new(requests, PyLong_FromUnsignedLongLong(c->null_url_requests)) < 0 ||
          append_new(sent, PyLong_FromLongLong((long long)(int64_t)c->null_url_bytes)) < 0))
         goto done;
-    if (sample_lists(&c->queries, 0, &query_urls, &queries) < 0 ||
-        sample_lists(&c->visitors, 1, &days, &visitors) < 0)
+    if (sample_lists(&c->queries, &query_urls, &queries) < 0 ||
+        hashes_lists(&c->visitors, &days, &visitors) < 0)
         goto done;
     dict = Py_BuildValue("{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:K,s:O,s:O,s:I,s:O,s:O,s:I}", "host_bytes",
                          host_bytes, "hour_client_errors", hour_more[0], "hour_server_errors",
