@@ -9,6 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from lib.logs.counting import bounded
+from lib.logs.counting.ranking import busiest
 from lib.logs.counting.summary import LogSummary, per_hour
 
 TOP_URLS = 10  # URLs, hosts by bytes and virtual hosts listed
@@ -110,7 +111,7 @@ def _ranked(counts: pl.DataFrame, key: str, n: int, by: str = "requests") -> lis
     """The ``n`` rows of most ``by`` (``requests`` or ``bytes``; ties by ``key``): ``key``,
     ``by``, then the other of the two."""
     other = "bytes" if by == "requests" else "requests"
-    top = counts.sort([by, key], descending=[True, False], nulls_last=True).head(n)
+    top = busiest(counts, n, key, by)
     return [
         {key: value, by: int(first or 0), other: int(second or 0)}
         for value, first, second in top.select(key, by, other).iter_rows()

@@ -13,6 +13,8 @@ from functools import cache
 import polars as pl
 from crawleruseragents import CRAWLER_USER_AGENTS_DATA
 
+from lib.logs.counting.ranking import busiest
+
 TOP_CRAWLERS = 10
 
 
@@ -35,7 +37,7 @@ def crawlers_and_people(user_agents: pl.DataFrame, top: int = TOP_CRAWLERS) -> d
     )
     crawlers = marked.filter(pl.col("crawler"))
     people = marked.filter(~pl.col("crawler"))
-    ranked = crawlers.sort(["requests", "user_agent"], descending=[True, False]).head(top)
+    ranked = busiest(crawlers, top, "user_agent")
     return {
         "crawler_requests": int(crawlers.get_column("requests").sum() or 0),
         "people_requests": int(people.get_column("requests").sum() or 0),

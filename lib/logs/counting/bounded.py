@@ -32,6 +32,7 @@ from types import ModuleType
 import polars as pl
 
 from lib.logs.counting import caps
+from lib.logs.counting.ranking import busiest
 
 GAMMA = 1.05  # the ratio between two buckets' bounds
 _LOG_GAMMA = math.log(GAMMA)
@@ -53,7 +54,7 @@ def top_urls(
     cap = caps.URL_CAP
     if urls.height <= cap:
         return BoundedUrls(urls, durations, queries, error)
-    ranked = urls.sort(["requests", "url"], descending=[True, False], nulls_last=True)
+    ranked = busiest(urls, cap + 1, "url")  # the first dropped has the most of those dropped
     kept, dropped = ranked.head(cap), ranked.slice(cap)
     names = kept.select("url")
     return BoundedUrls(

@@ -17,6 +17,7 @@ import polars as pl
 
 from lib.errors import ConfigError
 from lib.logs.counting import bounded, caps
+from lib.logs.counting.ranking import busiest
 from lib.logs.reading.partitions import Partition
 
 MAX_EXAMPLES = 10  # rejected lines kept verbatim, the first ones by line number
@@ -259,5 +260,5 @@ def top_hosts(counts: pl.DataFrame, n: int) -> pl.DataFrame:
     """The ``n`` busiest hosts, most requests first, ties by host name (so always the same)."""
     if n < 0:
         raise ConfigError(f"top_n must not be negative, got {n}")
-    ranked = counts.sort(["requests", "host"], descending=[True, False]).head(n)
+    ranked = busiest(counts, n, "host")
     return ranked.with_row_index("rank", offset=1)

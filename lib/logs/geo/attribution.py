@@ -25,6 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
+from lib.logs.counting.ranking import busiest
 from lib.logs.geo._ip_database import ip_countries, ip_networks
 from lib.logs.geo.dns import DnsCache, DnsReport, Resolver, resolve_hosts
 
@@ -95,7 +96,7 @@ class DnsOptions:
 class Attribution:
     """Per-host countries and the figures the Q1 report needs."""
 
-    hosts: pl.DataFrame  # host, requests, country, method (null where unattributed)
+    hosts: pl.DataFrame  # host, requests, country, method (null where unattributed); no set order
     by_method: pl.DataFrame  # method, description, hosts, requests, share (of all requests)
     countries: pl.DataFrame  # rank, country, name, requests, share_of_attributed, share_of_all
     total_requests: int
@@ -219,15 +220,14 @@ def attribute(
     report = None
     if use_dns and early_stopping > 0:
         options = dns or DnsOptions()
-        busiest = (
+        unresolved = (
             hosts.filter(pl.col("method").is_null() & ~_ip_like(pl.col("host")))
-            .sort(["requests", "host"], descending=[True, False])
-            .head(early_stopping)
+            .pipe(busiest, early_stopping, "host")
             .get_column("host")
             .to_list()
         )
         report = resolve_hosts(
-            busiest,
+            unresolved,
             **({"resolver": options.resolver} if options.resolver else {}),
             cache=DnsCache(options.cache_path),
             workers=options.workers,
@@ -279,7 +279,7 @@ def _figures(hosts: pl.DataFrame, tiers: tuple[str, ...], report: DnsReport | No
         .select("rank", "country", "name", "requests", "share_of_attributed", "share_of_all")
     )
     return Attribution(
-        hosts=hosts.sort(["requests", "host"], descending=[True, False]),
+        hosts=hosts,
         by_method=by_method,
         countries=countries,
         total_requests=total,
