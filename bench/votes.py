@@ -2,7 +2,7 @@
 
     python bench/votes.py [--seconds 60] [--rounds 4] [--kiosks 3] [--kiosk-workers 1]
                           [--processes 2] [--threads 8] [--backlog 30000] [--cluster N]
-                          [--metrics-off]
+                          [--metrics-off] [--before DIR]
 
 Starts, on a database and queue of its own (removed afterwards): one worker and three sets of
 ``--kiosks`` kiosks (each its own kiosk id, port and broker connections): on gunicorn with the
@@ -29,6 +29,11 @@ taken in turn, and worker ingest on each; results in out/bench/votes_cluster.jso
 With ``--metrics-off`` it measures instead what the metrics cost: POST /votes and GET /results
 on buffered kiosks with metrics (the default) against the same kiosks with ``METRICS=0``, in
 rounds taken in turn, and worker ingest with and without; results in out/bench/votes_metrics.json.
+
+With ``--before DIR`` (a checkout of the code before a change: ``git worktree add DIR <commit>``)
+it measures instead POST /votes and GET /results on buffered kiosks of this checkout against the
+same kiosks run from DIR, metrics on, in rounds taken in turn; results in
+out/bench/votes_before.json.
 
 Load comes from wrk when it is installed (``apt-get install wrk``; a C client, so the CPU goes
 to what is measured) with ``--processes`` x ``--threads`` connections, else from as many Python
@@ -305,19 +310,24 @@ class Bench:
             cur.execute(statement)
         conn.close()
 
-    def spawn(self, args: list[str], **env) -> subprocess.Popen:
+    def spawn(self, args: list[str], root: Path = ROOT, **env) -> subprocess.Popen:
+        """``args`` run by this Python in ``root`` (another checkout: its code, imported from
+        there), with the benchmark's environment and ``env``."""
         log = open(self.tmp / f"proc{len(self.procs)}.log", "w")  # noqa: SIM115
+        environment = {**self.env, **env}
+        if root != ROOT:
+            environment["PYTHONPATH"] = str(root)
         proc = subprocess.Popen(
             [sys.executable, *args],
-            cwd=ROOT,
-            env={**self.env, **env},
+            cwd=root,
+            env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
         self.procs.append(proc)
         return proc
 
-    def kiosk(self, port: int, server: str, workers: int = 2, **env) -> None:
+    def kiosk(self, port: int, server: str, workers: int = 2, root: Path = ROOT, **env) -> None:
         self.spawn(
             [
                 "service/kiosk.py",
@@ -330,6 +340,7 @@ class Bench:
                 "--workers",
                 str(workers),
             ],
+            root,
             **env,
         )
         client = KioskClient("127.0.0.1", port)
@@ -554,12 +565,86 @@ def cpu_seconds(pids: list[int]) -> float:
     return sum(stats[pid][1] for pid in mine if pid in stats) / tick
 
 
+def in_turn(
+    bench: Bench, ports: dict[str, list[int]], pids: dict[str, list[int]], args, report: dict
+) -> None:
+    """POST /votes for ``--seconds``, then GET /results for half as long, on each setup's kiosks
+    (``ports``, their processes ``pids``) in ``--rounds`` rounds taken in turn (the order
+    swapped every round); each setup's figures, with its kiosks' CPU per answer, into
+    ``report`` as ``post_votes_<setup>`` and ``get_results_<setup>``."""
+    c = (args.processes, args.threads)
+    setups = tuple(ports)
+    for path, seconds in (("/votes", args.seconds), ("/results", args.seconds / 2)):
+        parts: dict[str, list[dict]] = {name: [] for name in setups}
+        cpu = dict.fromkeys(setups, 0.0)
+        for r in range(args.rounds):
+            for name in setups if r % 2 == 0 else setups[::-1]:
+                stored, used = bench.count(), cpu_seconds(pids[name])
+                result = load_many(ports[name], path, seconds / args.rounds, *c)
+                cpu[name] += cpu_seconds(pids[name]) - used
+                if path == "/votes":
+                    bench.wait_count(stored + result["ok"])
+                parts[name].append(result)
+                print(
+                    f"  {path} round {r + 1}, {name}: {result['ok_per_s']}/s "
+                    f"p99 {result['p99_ms']} ms, errors {result['errors']}"
+                )
+        for name in setups:
+            key = f"{'post_votes' if path == '/votes' else 'get_results'}_{name}"
+            report[key] = combine(parts[name])
+            # the kiosks' own CPU per answer: what the load on the machine moves least
+            ok = sum(part["ok"] for part in parts[name])
+            report[key]["kiosk_cpu_ms_per_ok"] = round(1000 * cpu[name] / max(ok, 1), 3)
+            print(f"{path}, {name}:", report[key])
+
+
+def before_main(args, report: dict, out: Path) -> int:
+    """``--before DIR``: buffered kiosks of this checkout against the same kiosks run from DIR
+    (a checkout of the code before a change: ``git worktree add DIR <commit>``), both with
+    metrics on and one worker of this checkout storing both's votes; POST /votes and GET
+    /results in rounds taken in turn. Results: out/bench/votes_before.json."""
+    before = Path(args.before).resolve()
+    if not (before / "service" / "kiosk.py").is_file():
+        raise SystemExit(f"--before {before}: no service/kiosk.py there (not a checkout)")
+    roots = {"now": ROOT, "before": before}
+    with tempfile.TemporaryDirectory() as tmp:
+        bench = Bench(Path(tmp))
+        try:
+            bench.spawn(["service/worker.py"])
+            ports = {
+                name: [18181 + 100 * i + k for k in range(args.kiosks)]
+                for i, name in enumerate(roots)
+            }
+            pids: dict[str, list[int]] = {name: [] for name in roots}
+            for name, kiosks in ports.items():
+                for port in kiosks:
+                    bench.kiosk(port, "buffered", args.kiosk_workers, roots[name])
+                    pids[name].append(bench.procs[-1].pid)
+            in_turn(bench, ports, pids, args, report)
+        finally:
+            bench.close()
+    now, then = report["post_votes_now"], report["post_votes_before"]
+    rnow, rthen = report["get_results_now"], report["get_results_before"]
+    report["before"] = str(before)
+    report["ratios"] = {
+        "votes_per_s_now_over_before": round(now["ok_per_s"] / max(then["ok_per_s"], 1), 3),
+        "p99_now_over_before": round(now["p99_ms"] / max(then["p99_ms"], 0.1), 3),
+        "results_per_s_now_over_before": round(rnow["ok_per_s"] / max(rthen["ok_per_s"], 1), 3),
+        "kiosk_cpu_per_vote_now_over_before": round(
+            now["kiosk_cpu_ms_per_ok"] / max(then["kiosk_cpu_ms_per_ok"], 1e-6), 3
+        ),
+    }
+    print("ratios:", json.dumps(report["ratios"]))
+    (out / "votes_before.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"report: {out / 'votes_before.json'}")
+    return 0
+
+
 def metrics_main(args, report: dict, out: Path) -> int:
     """``--metrics-off``: buffered kiosks with metrics against the same with ``METRICS=0``, one
     worker with metrics storing both's votes; POST /votes and GET /results in rounds taken in
     turn (the order swapped every round), then worker ingest of ``--backlog`` with each.
     Results: out/bench/votes_metrics.json."""
-    c = (args.processes, args.threads)
     switch = {"metrics_on": "1", "metrics_off": "0"}
     with tempfile.TemporaryDirectory() as tmp:
         bench = Bench(Path(tmp))
@@ -574,28 +659,7 @@ def metrics_main(args, report: dict, out: Path) -> int:
                 for port in kiosks:
                     bench.kiosk(port, "buffered", args.kiosk_workers, METRICS=switch[name])
                     pids[name].append(bench.procs[-1].pid)
-            for path, seconds in (("/votes", args.seconds), ("/results", args.seconds / 2)):
-                parts: dict[str, list[dict]] = {name: [] for name in METRICS_SETUPS}
-                cpu = dict.fromkeys(METRICS_SETUPS, 0.0)
-                for r in range(args.rounds):
-                    for name in METRICS_SETUPS if r % 2 == 0 else METRICS_SETUPS[::-1]:
-                        stored, used = bench.count(), cpu_seconds(pids[name])
-                        result = load_many(ports[name], path, seconds / args.rounds, *c)
-                        cpu[name] += cpu_seconds(pids[name]) - used
-                        if path == "/votes":
-                            bench.wait_count(stored + result["ok"])
-                        parts[name].append(result)
-                        print(
-                            f"  {path} round {r + 1}, {name}: {result['ok_per_s']}/s "
-                            f"p99 {result['p99_ms']} ms, errors {result['errors']}"
-                        )
-                for name in METRICS_SETUPS:
-                    key = f"{'post_votes' if path == '/votes' else 'get_results'}_{name}"
-                    report[key] = combine(parts[name])
-                    # the kiosks' own CPU per answer: what the load on the machine moves least
-                    ok = sum(part["ok"] for part in parts[name])
-                    report[key]["kiosk_cpu_ms_per_ok"] = round(1000 * cpu[name] / max(ok, 1), 3)
-                    print(f"{path}, {name}:", report[key])
+            in_turn(bench, ports, pids, args, report)
             worker.send_signal(signal.SIGTERM)
             worker.wait(30)
             for r in range(args.rounds // 2 or 1):  # ingest in turn as well
@@ -729,6 +793,11 @@ def main() -> int:
         action="store_true",
         help="instead: buffered kiosks and the worker with metrics against METRICS=0",
     )
+    parser.add_argument(
+        "--before",
+        metavar="DIR",
+        help="instead: buffered kiosks of this checkout against those of DIR, the code before",
+    )
     args = parser.parse_args()
     out = ROOT / "out" / "bench"
     out.mkdir(parents=True, exist_ok=True)
@@ -741,6 +810,8 @@ def main() -> int:
         return cluster_main(args, report, out)
     if args.metrics_off:
         return metrics_main(args, report, out)
+    if args.before:
+        return before_main(args, report, out)
     with tempfile.TemporaryDirectory() as tmp:
         bench = Bench(Path(tmp))
         try:
