@@ -118,15 +118,16 @@ def make_app(
     metrics: KioskMetrics | None = None,
 ) -> Bottle:
     """The kiosk's Bottle application. ``publisher_factory`` makes the publisher, once per server
-    process, on the first request that needs it. ``POST /votes`` is refused (403) for a Host
-    ``hosts`` does not serve (default: the loopback names) or a foreign Origin; with ``token``
-    it needs ``Authorization: Bearer <token>`` (401); with ``rate_limit`` (votes/s per client,
-    per process) excess votes get 429. Every refusal is counted and logged by ``refusals``.
-    With ``clock``, votes are stamped by it and refused when it says so (503, or 403 before the
-    opening); without, stamped by this machine's clock. ``metrics`` (default: this process's
-    own) counts votes and refusals and times confirms; ``GET /metrics`` serves them.
-    Files in ``cache_dir`` over ``cache_max_bytes`` are not read. The screen (``GET /``) holds
-    ``token`` for a browser on this machine only (``screen_may_hold_token``)."""
+    process, on the first request that needs it or when ``app.config["kiosk.publisher"]`` is
+    called (the server calls it as each process starts). ``POST /votes`` is refused (403) for a
+    Host ``hosts`` does not serve (default: the loopback names) or a foreign Origin; with
+    ``token`` it needs ``Authorization: Bearer <token>`` (401); with ``rate_limit`` (votes/s
+    per client, per process) excess votes get 429. Every refusal is counted and logged by
+    ``refusals``. With ``clock``, votes are stamped by it and refused when it says so (503, or
+    403 before the opening); without, stamped by this machine's clock. ``metrics`` (default:
+    this process's own) counts votes and refusals and times confirms; ``GET /metrics`` serves
+    them. Files in ``cache_dir`` over ``cache_max_bytes`` are not read. The screen (``GET /``)
+    holds ``token`` for a browser on this machine only (``screen_may_hold_token``)."""
     app = Bottle()
     buckets = ClientBuckets(rate_limit, 2 * rate_limit) if rate_limit else None
     hosts = hosts or HostPolicy.serving("127.0.0.1")
@@ -139,12 +140,14 @@ def make_app(
     charts = {c: CachedChart(Path(cache_dir) / f"{c}.png", cache_max_bytes) for c in CHARTS}
 
     def publisher() -> VotePublisher:
-        # one per process, made on first use: after the server has forked its workers
+        # one per process, made on first use or as the process starts (after the server forked)
         if state.get("pid") != os.getpid():
             with lock:
                 if state.get("pid") != os.getpid():
                     state["publisher"], state["pid"] = publisher_factory(), os.getpid()
         return state["publisher"]
+
+    app.config["kiosk.publisher"] = publisher  # a server process's publisher, made if need be
 
     def fail(status: int, reason: str, headers: dict[str, str] | None = None) -> HTTPResponse:
         refusals.record(status, reason, request.environ.get("REMOTE_ADDR", ""))
@@ -546,7 +549,9 @@ def _serve(
         args.server,
         metrics.directory or "off",
     )
+    connect = app.config["kiosk.publisher"]
     if args.server == "bottle":
+        connect()
         app.run(host=args.host, port=args.port, quiet=True)
     else:
         limits = Limits(
@@ -558,7 +563,9 @@ def _serve(
             max_connections=args.max_connections,
             client_connections=args.connections_per_client,
         )
-        serve(app, args.host, args.port, args.workers, args.threads, limits, args.server)
+        # each process connects as it starts, so that its /health says from the first request
+        # what the broker says (a block, a missing queue), and its first vote waits for nothing
+        serve(app, args.host, args.port, args.workers, args.threads, limits, args.server, connect)
     return 0
 
 

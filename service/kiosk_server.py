@@ -321,10 +321,12 @@ def serve(
     threads: int,
     limits: Limits,
     server: str = "buffered",
+    on_fork: Callable[[], object] | None = None,
 ) -> None:
     """Serve ``app`` with gunicorn: ``workers`` processes, ``threads`` threads each running the
     app (``buffered``: that many for reads and as many for other requests). ``server``:
-    ``buffered`` (BufferingWorker with ``limits``) or ``gthread``."""
+    ``buffered`` (BufferingWorker with ``limits``) or ``gthread``. ``on_fork`` is called in
+    each server process as it starts (the kiosk connects it to the broker then)."""
     from gunicorn.app.base import BaseApplication
 
     worker = type("KioskWorker", (BufferingWorker,), {"limits": limits})
@@ -341,6 +343,8 @@ def serve(
         "proc_name": "kiosk",
         "child_exit": lambda _arbiter, child: limits.metrics.process_gone(child.pid),
     }
+    if on_fork is not None:
+        settings["post_fork"] = lambda _arbiter, _worker: on_fork()
 
     class _Server(BaseApplication):
         def load_config(self):

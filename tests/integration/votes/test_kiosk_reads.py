@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import pika
 
+from tests.integration.votes.vote_system import wait_until
 from tests.support.kiosk_client import KioskClient, Outcome
 from tests.support.tcp_proxy import TcpProxy
 
@@ -61,3 +62,17 @@ def test_reads_do_not_wait_behind_votes_waiting_for_confirms(vote_system):
     assert max(reads) < 0.5, reads
     assert {o.status for o in outcomes} == {503}  # no confirm within 5 s: nothing claimed
     assert min(o.latency for o in outcomes) > 4.0  # they did wait, holding the vote threads
+
+
+def test_every_server_process_connects_to_the_broker_as_it_starts(vote_system):
+    """Each of a kiosk's processes connects as it starts, not on its first vote: its /health
+    says from the first request what the broker says (a block, a missing queue), and its first
+    vote waits for no connection. One /health was asked (to see the kiosk answer): two
+    connections."""
+    vote_system.start_kiosk("k1", "--workers", "2")  # answers one /health, no vote
+
+    def connected() -> bool:
+        return vote_system.log_text().count("publisher connected to the broker") == 2
+
+    wait_until(connected, 15, "both server processes to connect")
+    assert vote_system.count() == 0
