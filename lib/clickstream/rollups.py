@@ -13,6 +13,7 @@ from datetime import date
 import pandas as pd
 from sqlalchemy.engine import Engine
 
+from lib.clickstream import queries
 from lib.clickstream.queries import DEFAULT_DAY, _positive, _sql, parse_day
 from lib.db import execute_file, query
 
@@ -52,3 +53,26 @@ def install_retention(
     }
     with engine.connect() as conn:
         return query(conn, _sql("install_retention_rollup"), **params)
+
+
+def installed(engine: Engine) -> bool:
+    """Whether the engine's schema holds the rollups and the trigger that keeps them."""
+    with engine.connect() as conn:
+        return bool(
+            conn.exec_driver_sql(
+                "SELECT to_regclass('likes_daily') IS NOT NULL"
+                " AND to_regclass('first_installs') IS NOT NULL"
+                " AND to_regclass('active_days') IS NOT NULL"
+                " AND EXISTS (SELECT 1 FROM pg_trigger"
+                " WHERE tgname = 'clickstream_rollups_add'"
+                " AND tgrelid = to_regclass('clickstream'))"
+            ).scalar()
+        )
+
+
+def explain(engine: Engine, name: str, **params) -> str:
+    """The ``EXPLAIN (ANALYZE, BUFFERS)`` plan of ``sql/clickstream/NAME.sql``, or one line
+    saying that this schema has no rollups to answer from."""
+    if not installed(engine):
+        return "no rollups in this schema: apply sql/clickstream/rollups.sql there to have them"
+    return queries.explain(engine, name, **params)

@@ -325,3 +325,16 @@ def test_concurrent_batches_lose_no_likes(engine):
         t.join()
     assert rollups.top_liked_articles(engine, DAY)["likes"].tolist() == [4 * 15 * 20]
     assert_rollups_equal_raw(engine, {DAY, date(2017, 4, 2), date(2017, 4, 3)})
+
+
+def test_plans_say_when_there_are_no_rollups(schema_engine):
+    engine, _ = schema_engine
+    raw.apply_schema(engine)
+    assert not rollups.installed(engine)
+    assert rollups.explain(engine, "top_liked_articles_rollup", day=DAY, top_n=3) == (
+        "no rollups in this schema: apply sql/clickstream/rollups.sql there to have them"
+    )
+    rollups.install_rollups(engine)
+    assert rollups.installed(engine)
+    plan = rollups.explain(engine, "install_retention_rollup", day=DAY, window_days=7)
+    assert "first_installs" in plan and "Execution Time" in plan
