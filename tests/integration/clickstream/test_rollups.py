@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from lib.clickstream import queries as raw
 from lib.clickstream import rollups
-from lib.db import first_line
+from lib.db import connect, first_line
 from tests.integration.clickstream.test_queries import DAY, adversarial, insert, psql
 
 ZONE = "Asia/Kathmandu"  # UTC+05:45: a UTC midnight is no local one
@@ -338,3 +338,23 @@ def test_plans_say_when_there_are_no_rollups(schema_engine):
     assert rollups.installed(engine)
     plan = rollups.explain(engine, "install_retention_rollup", day=DAY, window_days=7)
     assert "first_installs" in plan and "Execution Time" in plan
+
+
+def test_a_writer_looking_elsewhere_keeps_the_rollups_of_the_table_it_writes(
+    engine, schema_engine, database_url
+):
+    """The trigger functions carry their schema: a session whose search_path lacks it (and
+    whose own schema has no rollups) still updates the right ones."""
+    _, schema = schema_engine
+    elsewhere = connect(database_url)  # search_path: the server's default
+    try:
+        with elsewhere.begin() as conn:
+            conn.exec_driver_sql(
+                f"INSERT INTO {schema}.clickstream VALUES "
+                "('w', '2017-04-01 10:00', 'FIRST_INSTALL', NULL), "
+                "('w', '2017-04-02 10:00', 'LIKE_ARTICLE', 'a2')"
+            )
+    finally:
+        elsewhere.dispose()
+    assert rollups.install_retention(engine, DAY, 7).iloc[0].tolist() == [1, 1]
+    assert rollups.top_liked_articles(engine, "2017-04-02")["id"].tolist() == ["a2"]
