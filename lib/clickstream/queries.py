@@ -44,14 +44,17 @@ def _positive(name: str, value: int) -> int:
 
 def prepare_database(url: str, schema: str, with_test_data: bool) -> Engine:
     """An engine on ``url`` that works in ``schema``. With ``with_test_data`` it first creates
-    the schema if needed, applies sql/schema.sql and inserts the test data there (idempotent;
-    nothing is deleted). Without it, the schema must already hold the tables."""
+    the schema if needed, applies sql/schema.sql, inserts the test data there and keeps the
+    rollups beside it (sql/clickstream/rollups.sql; idempotent; nothing is deleted). Without it,
+    the schema must already hold the tables."""
     if with_test_data:
         create_schema(url, schema)
     engine = connect(url, schema=schema)
     if with_test_data:
         apply_schema(engine)
         load_test_data(engine)
+        with engine.begin() as conn:  # lib.clickstream.rollups answers from these
+            execute_file(conn, _sql("rollups"))
     with engine.connect() as conn:
         found = conn.exec_driver_sql(
             "SELECT to_regclass('clickstream') IS NOT NULL AND to_regclass('articles') IS NOT NULL"

@@ -44,6 +44,11 @@ def test_q2_notebook_on_the_test_data(tmp_path, database_url):
     assert first == [1, 1, 0, 1, 0, 0, 1]
     for chart in ("likes_per_article.png", "retention_cohorts.png"):
         assert (out / chart).stat().st_size > 1000
+    # both plans of both answers: the raw queries' and the rollups'
+    executed = (tmp_path / "q2.ipynb").read_text()
+    assert executed.count("Execution Time") == 4
+    for table in ("on clickstream", "on likes_daily", "on first_installs", "on active_days"):
+        assert table in executed
 
 
 def test_q2_notebook_leaves_an_unknown_schema_alone_and_says_why(tmp_path, database_url):

@@ -1,0 +1,33 @@
+-- install_retention_rollup.sql: install_retention.sql answered from the first_installs and
+-- active_days rollups (rollups.sql): one probe per user who first installed on the day, whatever
+-- the number of events.
+--
+-- Parameters (psql variables; lib binds the same names):
+--   day          date     the install day, whole                               (default 2017-04-01)
+--   window_days  integer  days after it that count: day + 1 up to and including
+--                         day + window_days (time from day + 1 00:00:00 up to but excluding
+--                         day + 1 + window_days 00:00:00)                      (default 7)
+-- Output columns: installed_users, retained_users (distinct users, each counted once).
+--
+--   psql -v day=2017-04-01 -v window_days=7 -f sql/clickstream/install_retention_rollup.sql
+\if :{?day}
+\else
+\set day 2017-04-01
+\endif
+\if :{?window_days}
+\else
+\set window_days 7
+\endif
+
+SELECT
+    count(*) AS installed_users,
+    count(*) FILTER (
+        WHERE EXISTS (
+            SELECT 1 FROM active_days AS a
+            WHERE a.user_id = f.user_id
+              AND a.day >= CAST(:'day' AS date) + 1
+              AND a.day < CAST(:'day' AS date) + 1 + CAST(:'window_days' AS integer)
+        )
+    ) AS retained_users
+FROM first_installs AS f
+WHERE f.day = CAST(:'day' AS date);
