@@ -565,6 +565,23 @@ def cpu_seconds(pids: list[int]) -> float:
     return sum(stats[pid][1] for pid in mine if pid in stats) / tick
 
 
+def kiosk_sets(
+    bench: Bench, args, setups: dict[str, dict]
+) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """``--kiosks`` buffered kiosks of ``--kiosk-workers`` processes for each setup (its
+    keyword arguments to ``Bench.kiosk``: a ``root``, settings): their ports and their
+    processes' pids, by setup."""
+    ports = {
+        name: [18181 + 100 * i + k for k in range(args.kiosks)] for i, name in enumerate(setups)
+    }
+    pids: dict[str, list[int]] = {name: [] for name in setups}
+    for name, kiosks in ports.items():
+        for port in kiosks:
+            bench.kiosk(port, "buffered", args.kiosk_workers, **setups[name])
+            pids[name].append(bench.procs[-1].pid)
+    return ports, pids
+
+
 def in_turn(
     bench: Bench, ports: dict[str, list[int]], pids: dict[str, list[int]], args, report: dict
 ) -> None:
@@ -611,16 +628,8 @@ def before_main(args, report: dict, out: Path) -> int:
         bench = Bench(Path(tmp))
         try:
             bench.spawn(["service/worker.py"])
-            ports = {
-                name: [18181 + 100 * i + k for k in range(args.kiosks)]
-                for i, name in enumerate(roots)
-            }
-            pids: dict[str, list[int]] = {name: [] for name in roots}
-            for name, kiosks in ports.items():
-                for port in kiosks:
-                    bench.kiosk(port, "buffered", args.kiosk_workers, roots[name])
-                    pids[name].append(bench.procs[-1].pid)
-            in_turn(bench, ports, pids, args, report)
+            setups = {name: {"root": root} for name, root in roots.items()}
+            in_turn(bench, *kiosk_sets(bench, args, setups), args, report)
         finally:
             bench.close()
     now, then = report["post_votes_now"], report["post_votes_before"]
@@ -650,16 +659,8 @@ def metrics_main(args, report: dict, out: Path) -> int:
         bench = Bench(Path(tmp))
         try:
             worker = bench.spawn(["service/worker.py"])
-            ports = {
-                name: [18181 + 100 * i + k for k in range(args.kiosks)]
-                for i, name in enumerate(METRICS_SETUPS)
-            }
-            pids: dict[str, list[int]] = {name: [] for name in METRICS_SETUPS}
-            for name, kiosks in ports.items():
-                for port in kiosks:
-                    bench.kiosk(port, "buffered", args.kiosk_workers, METRICS=switch[name])
-                    pids[name].append(bench.procs[-1].pid)
-            in_turn(bench, ports, pids, args, report)
+            setups = {name: {"METRICS": switch[name]} for name in METRICS_SETUPS}
+            in_turn(bench, *kiosk_sets(bench, args, setups), args, report)
             worker.send_signal(signal.SIGTERM)
             worker.wait(30)
             for r in range(args.rounds // 2 or 1):  # ingest in turn as well
