@@ -17,6 +17,9 @@ LOG_FORMAT ?= auto
 WINDOW_START ?=
 WINDOW_END ?=
 TOP_N ?= 10
+# Q1 over time: make q1 LOG='/var/log/nginx/access.log*' STATE_DIR=/var/lib/q1 reads only what
+# is new since the last run with that directory (docs/q1.md, "Q1 over time").
+STATE_DIR ?=
 
 .PHONY: venv q1 data test test-unit test-sanitizers services browser lint bench-q1 bench-q1-dask \
 	clean
@@ -47,6 +50,7 @@ q1: $(if $(strip $(LOG)),venv,data)
 		-p log_path "$$(cat $(VENV)/q1_input)" -p early_stopping $(EARLY_STOPPING) \
 		-p log_format '$(value LOG_FORMAT)' -p window_start '$(WINDOW_START)' \
 		-p window_end '$(WINDOW_END)' -p top_n $(TOP_N) \
+		-p state_dir '$(if $(strip $(STATE_DIR)),$(abspath $(if $(filter /%,$(STATE_DIR)),,$(PWD)/)$(STATE_DIR)))' \
 		-p output_dir $(OUT_DIR) --no-progress-bar </dev/null
 	$(BIN)/python -m lib.logs.report --html $(OUT_DIR)/q1.ipynb
 	$(BIN)/python -m lib.logs.report $(OUT_DIR)/results.json

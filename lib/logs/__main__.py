@@ -63,6 +63,16 @@ def _share(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0.1 <= value <= 86400:
+        raise argparse.ArgumentTypeError(f"must be between 0.1 and 86400, not {value}")
+    return value
+
+
 def _at_least(low: int):
     def whole(text: str) -> int:
         try:
@@ -152,6 +162,23 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the window applies to every answer (total, countries...), not the top hosts only",
     )
+    over_time = cli.add_argument_group(
+        "over time", "a state directory: re-runs read only what is new (docs/q1.md)"
+    )
+    over_time.add_argument(
+        "--state",
+        metavar="DIR",
+        help="keep what was read in DIR: a later run reads only what the logs gained (rotated "
+        "and compressed files known by content); the window, on whole hours (UTC), applies to "
+        "every answer and is answered from DIR",
+    )
+    over_time.add_argument(
+        "--follow",
+        type=_seconds,
+        metavar="SECONDS",
+        help="with --state: keep reading as the logs grow and rotate, answering every SECONDS "
+        "(results.json rewritten each time with --output-dir); stop with Ctrl-C",
+    )
     cli.add_argument(
         "--json",
         action="store_true",
@@ -176,6 +203,12 @@ def _checked(args: argparse.Namespace):
             raise ConfigError(f"--format: {exc}") from None
     only = request_filter(args.status, args.method, args.path_prefix, args.vhost,
                           args.exclude_client, args.window_only, command=True)  # fmt: skip
+    if args.follow is not None and not args.state:
+        raise ConfigError("--follow needs --state DIR (where what was read is kept)")
+    if args.state:
+        if args.engine == "dask":
+            raise ConfigError("--state reads with the local engine, not --engine dask")
+        Window.parse(args.window_start, args.window_end, CLI_WINDOW).on_hours(CLI_WINDOW)
     return rule, only
 
 
@@ -187,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_USAGE
+    if args.state:
+        from lib.logs.state.command import run_state  # loads polars
+
+        return run_state(args, rule, only, CLI_WINDOW)
     engine = None
     try:
         if args.output_dir:

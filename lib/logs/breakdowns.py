@@ -71,7 +71,10 @@ def response_times(summary: LogSummary) -> dict | None:
 def unique_visitors(summary: LogSummary) -> dict:
     """Distinct visitors (client and user agent) per day (UTC), and their sum over the days (as
     GoAccess counts them: one visitor on two days is two)."""
-    days = summary.visitors.group_by("day").len().sort("day")
+    if summary.visitor_counts is not None:
+        days = summary.visitor_counts.filter(pl.col("visitors") > 0).sort("day")
+    else:
+        days = summary.visitors.group_by("day").len().sort("day")
     per_day = {
         day.isoformat(): bounded.estimate(count, summary.visitor_level)
         for day, count in days.iter_rows()

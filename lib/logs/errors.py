@@ -23,3 +23,8 @@ class LogFormatError(ProjectError):
 class TooManyRejected(LogFormatError):
     """More of a log's lines were rejected than ``max_rejected`` allows: the lines are not all
     in the format they were read with, and answers would leave them out."""
+
+
+class StateError(ProjectError):
+    """A state directory cannot be used: another run holds it, it was made with other settings
+    or by a newer version, or it is damaged."""

@@ -96,6 +96,7 @@ def run_q1(
     vhost_filter: str | list[str] | None = None,
     exclude_clients: str | list[str] | None = None,
     window_only: bool = False,
+    state_dir: str | Path | None = None,
 ) -> Q1Result:
     """Parse the logs once and answer Q1.
 
@@ -107,8 +108,9 @@ def run_q1(
     hosts' window (``lib.logs.window``: either may be left out; both left out, the NASA
     question's for the NASA log and the whole log for any other); ``status_filter``,
     ``method_filter``, ``path_prefix``, ``vhost_filter``, ``exclude_clients`` and
-    ``window_only`` which requests count at all (``lib.logs.filters``). The rest is
-    ``answer_q1``'s. Raises
+    ``window_only`` which requests count at all (``lib.logs.filters``). With ``state_dir`` the
+    run keeps what it read there and reads only what is new (``lib.logs.state``; the window,
+    on whole hours, then applies to every answer). The rest is ``answer_q1``'s. Raises
     ConfigError, LogReadError, LogFormatError or EngineError.
     """
     Window.parse(window_start, window_end)  # a bad window is refused before a log is read
@@ -118,6 +120,13 @@ def run_q1(
         status_filter, method_filter, path_prefix, vhost_filter, exclude_clients, window_only
     )
     rule = client_rule(client, trusted_proxies)
+    if state_dir:
+        return _run_with_state(
+            state_dir, log_path, window_start, window_end, only, log_format, rule, base,
+            top_n=top_n, early_stopping=early_stopping, use_dns=use_dns, inferred=inferred,
+            dns_cache=dns_cache, geo=None if geo_cache is None else Path(geo_cache),
+            resolver=resolver, max_rejected=max_rejected,
+        )  # fmt: skip
     plan = make_plan(log_path, engine, scheduler, workers, partition_bytes, base, log_format, rule)
     check_fields(only, {path: choice.primary.roles for path, choice in plan.choices}, False)
     window = replace(choose_window(window_start, window_end, plan.files), only=only)
@@ -133,6 +142,29 @@ def run_q1(
         progress=progress,
         max_rejected=max_rejected,
     )
+
+
+def _run_with_state(directory, log_path, start, end, only, log_format, rule, base, **answering):
+    """``run_q1`` with a state directory (``lib.logs.state``)."""
+    from lib.logs.state.runs import open_state, state_window
+
+    window = state_window(start, end, only)
+    with open_state(directory, log_format, rule, only, answering.get("geo")) as state:
+        result, _ = answer_state(state, log_path, window, log_format, rule, base, **answering)
+    return result
+
+
+def answer_state(state, log_path, window, log_format, rule, base=None, **answering):
+    """Read what is new in ``log_path`` into ``state`` (``lib.logs.state.runs.State``) and
+    answer ``window`` from the state; ``answering`` as for ``answer_summary``. Returns the
+    result and what was read (``lib.logs.state.runs.Update``)."""
+    from lib.logs.state.runs import read_and_summarize
+
+    done = read_and_summarize(state, log_path, window, log_format, rule, base)
+    result = answer_summary(
+        done.summary, done.run, done.plan, window, places=done.places, **answering
+    )
+    return result, done.read
 
 
 def answer_q1(
@@ -166,7 +198,30 @@ def answer_q1(
         loading.join()
     finally:
         engine.close()
-    plan, window = engine.plan, engine.window
+    return answer_summary(
+        summary, run, engine.plan, engine.window, top_n, early_stopping, use_dns, inferred,
+        dns_cache, geo, resolver, max_rejected,
+    )  # fmt: skip
+
+
+def answer_summary(
+    summary: LogSummary,
+    run: EngineRun,
+    plan: Plan,
+    window: Window,
+    top_n: int = 10,
+    early_stopping: int = 50,
+    use_dns: bool = True,
+    inferred: bool = False,
+    dns_cache: str | Path | None = None,
+    geo: Path | None = None,
+    resolver: Resolver | None = None,
+    max_rejected: float = MAX_REJECTED,
+    places: pl.DataFrame | None = None,
+) -> Q1Result:
+    """Q1's answers from a summary of what ``plan`` names (read by ``run``, or from a state
+    directory: ``lib.logs.state``, which gives its hosts' offline ``places``): ``answer_q1``'s
+    once the log is read."""
     refuse_unreadable(summary, plan, max_rejected)
     attribution = attribute(
         summary.hosts,
@@ -175,6 +230,7 @@ def answer_q1(
         dns=DnsOptions(resolver=resolver, cache_path=dns_cache),
         inferred=inferred,
         geo_cache=geo,
+        places=places,
     )
     return Q1Result(
         log_path=plan.named,

@@ -78,6 +78,23 @@ class Window:
             return f"t < {end.isoformat()}"
         return f"{start.isoformat()} <= t < {end.isoformat()}"
 
+    def on_hours(self, names: tuple[str, str] = NAMES) -> Window:
+        """This window, checked to end on whole hours (UTC), the grain a state directory keeps
+        (``lib.logs.state``). ConfigError naming the end by ``names``, with the hours around."""
+        for end, name in ((self.given_start, names[0]), (self.given_end, names[1])):
+            utc = None if end is None else end.astimezone(UTC)
+            if utc is not None and (utc.minute or utc.second or utc.microsecond):
+                past = timedelta(
+                    minutes=utc.minute, seconds=utc.second, microseconds=utc.microsecond
+                )
+                hour = end - past
+                later = (hour + timedelta(hours=1)).isoformat()
+                raise ConfigError(
+                    f"{name} {end.isoformat()} is not on a whole hour, the grain a state "
+                    f"directory keeps (e.g. {hour.isoformat()} or {later})"
+                )
+        return self
+
     def micros(self) -> tuple[int, int]:
         """Its ends in microseconds since 1970 UTC, exactly."""
         return micros(self.start), micros(self.end)

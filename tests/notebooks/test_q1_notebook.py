@@ -243,3 +243,21 @@ def test_notebook_on_a_combined_log_charts_referrers_and_agents_and_makes_report
     assert "NASA" not in text and "Hurricane" not in text
     assert "shape:" not in text and "PosixPath" not in text
     assert "<table" in html and "str</th>" not in html
+
+
+def test_notebook_with_a_state_dir_reads_only_what_is_new(tmp_path, nasa_slice):
+    log = tmp_path / "access.log"
+    lines = nasa_slice.read_bytes().splitlines(keepends=True)
+    log.write_bytes(b"".join(lines[:1000]))
+    state = str(tmp_path / "state")
+    first = run(tmp_path, log_path=str(log), state_dir=state)
+    assert first["engine"]["name"] == "state"
+    assert first["lines"] == 1000
+    with log.open("ab") as out:
+        out.write(b"".join(lines[1000:]))
+    second = run(tmp_path, log_path=str(log), state_dir=state)
+    assert second["lines"] == len(lines)
+    (tmp_path / "whole").mkdir()
+    whole = run(tmp_path / "whole", log_path=str(nasa_slice))
+    for key in ("total_requests", "top_country", "statuses", "top_urls", "unique_visitors"):
+        assert second[key] == whole[key], key

@@ -28,8 +28,8 @@ def _inside(window: Window) -> pl.Expr:
     return (pl.col("time") >= window.start) & (pl.col("time") < window.end)
 
 
-def _count(frame: pl.DataFrame, key: str) -> pl.DataFrame:
-    return frame.group_by(key).agg(pl.len().cast(pl.UInt64).alias("requests"))
+def _count(frame: pl.DataFrame, key: str, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    return frame.group_by(*by, key).agg(pl.len().cast(pl.UInt64).alias("requests"))
 
 
 def summarize_parsed(
@@ -94,45 +94,54 @@ def summarize_parsed(
     )
 
 
-def _breakdowns(requests: pl.DataFrame) -> list[pl.DataFrame]:
+HOUR = "hour"  # what ``by`` may name: each request's hour (UTC)
+HOUR_TYPE = pl.Datetime("us", "UTC")
+
+
+def _breakdowns(requests: pl.DataFrame, by: tuple[str, ...] = ()) -> list[pl.DataFrame]:
     """Requests and bytes per host; requests, 4xx and 5xx per hour and offset; requests and
     bytes per URL
     (the path without its query), the URLs' distinct queries (hashed), their times taken (in
     buckets) where the format logs one; requests and bytes per virtual host where it logs one;
     the day's distinct visitors (client and user agent, hashed). As ``LogSummary`` holds them
-    (``lib.logs.counting.bounded`` says how)."""
+    (``lib.logs.counting.bounded`` says how); with ``by`` (``(HOUR,)``) each frame is also cut
+    by hour (its first column), and the hours' frame says each hour's first and last time."""
     sent = pl.col("bytes").sum()
     status = pl.col("status")
     cut = pl.col("path").str.splitn("?", 2)
     frame = requests.lazy().with_columns(
-        cut.struct.field("field_0").alias("url"), cut.struct.field("field_1").alias("query")
+        cut.struct.field("field_0").alias("url"),
+        cut.struct.field("field_1").alias("query"),
+        pl.col("time").dt.truncate("1h").alias(HOUR),
     )
     agent = pl.col("user_agent") if "user_agent" in requests.columns else pl.lit(None, pl.String)
+    bounds = [pl.col("time").min().alias("first"), pl.col("time").max().alias("last")]
     found = [
-        frame.group_by("host").agg(_LEN, sent),
-        frame.group_by(pl.col("time").dt.truncate("1h").alias("hour"), "utc_offset").agg(
+        frame.group_by(*by, "host").agg(_LEN, sent),
+        frame.group_by(HOUR, "utc_offset").agg(
             _LEN,
             status.is_between(400, 499).sum().cast(pl.UInt64).alias("client_errors"),
             status.is_between(500, 599).sum().cast(pl.UInt64).alias("server_errors"),
+            *(bounds if by else ()),
         ),
-        frame.group_by("url").agg(_LEN, sent),
+        frame.group_by(*by, "url").agg(_LEN, sent),
         frame.filter(pl.col("query").is_not_null())
-        .select("url", bounded.query_key(pl.col("url"), pl.col("query")).alias("query"))
+        .select(*by, "url", bounded.query_key(pl.col("url"), pl.col("query")).alias("query"))
         .unique(),
     ]
     if "duration_us" in requests.columns:
         timed = frame.filter(pl.col("duration_us").is_not_null())
         bucket = bounded.duration_bucket(pl.col("duration_us")).alias("bucket")
-        found.append(timed.group_by("url", bucket).agg(_LEN))
+        found.append(timed.group_by(*by, "url", bucket).agg(_LEN))
     else:
-        found.append(no_durations().lazy())
+        found.append(_with_by(no_durations(), by).lazy())
     if "vhost" in requests.columns:  # the lines that log one (a block may mix formats)
-        found.append(frame.drop_nulls("vhost").group_by("vhost").agg(_LEN, sent))
+        found.append(frame.drop_nulls("vhost").group_by(*by, "vhost").agg(_LEN, sent))
     else:
-        found.append(no_counts("vhost", pl.String, BYTES).lazy())
+        found.append(_with_by(no_counts("vhost", pl.String, BYTES), by).lazy())
     day = pl.col("time").dt.date()
     visitor = bounded.visitor_key(day, pl.col("host"), agent).alias("visitor")
-    found.append(frame.select(day.alias("day"), visitor).unique())
+    found.append(frame.select(*by, day.alias("day"), visitor).unique())
     found = pl.collect_all(found)
     for at, column in ((3, "query"), (-1, "visitor")):  # the distinct keys, hashed
         found[at] = found[at].with_columns(bounded.key_hashes(found[at].get_column(column)))
@@ -142,24 +151,32 @@ def _breakdowns(requests: pl.DataFrame) -> list[pl.DataFrame]:
 _LEN = pl.len().cast(pl.UInt64).alias("requests")
 
 
-def _pairs(requests: pl.DataFrame) -> pl.DataFrame | None:
+def _with_by(empty: pl.DataFrame, by: tuple[str, ...]) -> pl.DataFrame:
+    """An empty count frame with the ``by`` columns first."""
+    return empty.select(*(pl.lit(None, HOUR_TYPE).alias(name) for name in by), pl.all())
+
+
+def _pairs(requests: pl.DataFrame, by: tuple[str, ...] = ()) -> pl.DataFrame | None:
     """``referer``, ``user_agent``, ``requests``: the Combined format's referer and agent, cut
     from each distinct pair of the block (far fewer than its lines), or None if it has none."""
     if PAIR not in requests.columns:
         return None
-    counts = requests.group_by(PAIR).agg(pl.len().cast(pl.UInt64).alias("requests"))
-    return split_pairs(counts).select("referer", "user_agent", "requests")
+    counts = requests.group_by(*by, PAIR).agg(pl.len().cast(pl.UInt64).alias("requests"))
+    return split_pairs(counts).select(*by, "referer", "user_agent", "requests")
 
 
-def _logged(requests: pl.DataFrame, pairs: pl.DataFrame | None, key: str) -> pl.DataFrame:
+def _logged(
+    requests: pl.DataFrame, pairs: pl.DataFrame | None, key: str, by: tuple[str, ...] = ()
+) -> pl.DataFrame:
     """Requests per value of a field some formats log: from the block's referer/agent pairs and
     from the column itself, whichever the block's formats wrote (empty if none)."""
-    parts = [no_counts(key, pl.String)]
+    parts = [_with_by(no_counts(key, pl.String), by)]
     if pairs is not None:
-        parts.append(pairs.select(key, "requests").drop_nulls(key))
-    if key in requests.columns:
-        parts.append(_count(requests.select(key).drop_nulls(), key))  # the key alone: cheaper
-    return parts[0] if len(parts) == 1 else add_counts(parts, key, ordered=False)
+        parts.append(pairs.select(*by, key, "requests").drop_nulls(key))
+    if key in requests.columns:  # the key alone: cheaper
+        parts.append(_count(requests.select(*by, key).drop_nulls(key), key, by))
+    keys = [*by, key]
+    return parts[0] if len(parts) == 1 else add_counts(parts, keys, ordered=False)
 
 
 def summarize_lines(block: bytes, window: Window, choice: FormatChoice) -> LogSummary:

@@ -107,6 +107,9 @@ class LogSummary:
     # day (UTC), visitor (a hash of client and user agent), a 1 in 2**visitor_level sample
     visitors: pl.DataFrame = field(default_factory=lambda: no_hashes("day", pl.Date))
     visitor_level: int = 0
+    # day, visitors: the sample's visitors per day counted already (a state directory's window:
+    # lib.logs.state), in place of ``visitors``' rows; None: count ``visitors``
+    visitor_counts: pl.DataFrame | None = None
     first_time: datetime | None = None  # the earliest request's time (UTC)
     last_time: datetime | None = None
     filtered: int = 0  # requests read and left out by the run's filters (lib.logs.filters)

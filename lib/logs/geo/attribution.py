@@ -199,6 +199,7 @@ def attribute(
     dns: DnsOptions | None = None,
     inferred: bool = False,
     geo_cache: Path | None = None,
+    places: pl.DataFrame | None = None,
 ) -> Attribution:
     """Attribute every host in ``host_counts`` (``host``, ``requests``) to a country.
 
@@ -209,13 +210,15 @@ def attribute(
         dns: resolver, cache, timeouts; see DnsOptions.
         inferred: run the inferred tier (after DNS) for generic names of 1995 operators.
         geo_cache: where the IP database's table is kept between runs (None: not kept).
+        places: what ``offline_countries`` found for these hosts before (``host``,
+            ``country``, ``method``: a state directory keeps it); None: found now.
     """
     if early_stopping < 0:
         raise ValueError(f"early_stopping must not be negative, got {early_stopping}")
     counts = host_counts.select("host", pl.col("requests").cast(pl.UInt64))
-    hosts = counts.join(
-        offline_countries(counts.get_column("host"), geo_cache), on="host", how="left"
-    )
+    if places is None:
+        places = offline_countries(counts.get_column("host"), geo_cache)
+    hosts = counts.join(places, on="host", how="left")
     tiers = ["ip", "cctld", "us_tld"]
     report = None
     if use_dns and early_stopping > 0:

@@ -502,12 +502,20 @@ class FormatChoice:
         """The choice in force after ``block`` (whole lines of the log, in order): for a format
         its header lines declare (W3C), the one the last header in the block declares, if it
         has one; else this one."""
+        line = self.header_line(block)
+        if line is None:
+            return self
+        return replace(self, primary=declared_by(self.primary.header, line))
+
+    def header_line(self, block: bytes) -> str | None:
+        """The last line of ``block`` that declares the format (W3C's ``#Fields:``), if the
+        format is declared so and the block has one."""
         header = self.primary.header
         if header is None:
-            return self
+            return None
         at = block.rfind(b"\n" + header.encode()) + 1
         if at == 0 and not block.lstrip(b"\xef\xbb\xbf").startswith(header.encode()):
-            return self
+            return None
         end = block.find(b"\n", at)
         line = block[at : len(block) if end < 0 else end].decode("utf-8", "replace")
-        return replace(self, primary=declared_by(header, line.lstrip("\ufeff")))
+        return line.lstrip("\ufeff")

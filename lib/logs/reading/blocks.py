@@ -11,6 +11,7 @@ Imports no polars, so a run can start reading before the table library is loaded
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -160,4 +161,17 @@ def _split_after_last_newline(pieces: list[bytes]) -> tuple[list, list[bytes]]:
 def cut_line(length: int) -> bytes:
     """What stands for a line of ``length`` bytes that was too long to keep: text no log format
     reads (it starts with a NUL byte and holds no time)."""
-    return f"\x00[a line of {length:,} bytes without a newline, longer than any log line]".encode()
+    return f"{_CUT_START}{length:,}{_CUT_END}".encode()
+
+
+_CUT_START, _CUT_END = "\x00[a line of ", " bytes without a newline, longer than any log line]"
+_CUT = re.compile(re.escape(_CUT_START.encode()) + rb"([0-9,]+)" + re.escape(_CUT_END.encode()))
+
+
+def text_length(block: bytes) -> int:
+    """How many bytes of the text a block of ``iter_blocks`` stands for: its length, with each
+    line too long to keep (``cut_line``) counted as it was."""
+    if _CUT_START.encode() not in block:
+        return len(block)
+    lengths = [int(found.replace(b",", b"")) for found in _CUT.findall(block)]
+    return len(block) + sum(length - len(cut_line(length)) for length in lengths)

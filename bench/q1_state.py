@@ -1,0 +1,216 @@
+"""Benchmark Q1 over time (``lib.logs.state``): what a state directory costs and saves.
+
+    python bench/q1_state.py [--log LOG] [--rounds 5] [--months 12]
+
+Without ``--log`` it takes the synthetic August month (``make data``'s, 1,569,898 lines) as a
+plain ``access.log`` under out/bench/state/. In one process, in this order:
+
+- ``plain``: the month answered the usual way (``run_q1``, no state): the baseline;
+- ``first``: the month read into a new state directory and answered from it;
+- ``second``: the same after the log grew by 1% (its last 1% of lines written again): the
+  run reads only those;
+- ``nothing``: a run with nothing new;
+- window queries over a year of hourly state: the month's state copied into ``--months``
+  consecutive months (each table's rows shifted, in SQL), then windows answered from it (the
+  state's summary, and the whole answers with offline attribution), each the median of
+  ``--rounds``.
+
+Prints the CPU, the figures and their ratios, the state's size per million requests, and the
+figures as JSON. Offline attribution only (no DNS). Exits 1 if the state's answers for the
+whole month differ from the plain run's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from lib.logs.counting.hourly import TABLES  # noqa: E402
+from lib.logs.filters import RequestFilter  # noqa: E402
+from lib.logs.parsing.clients import ClientRule  # noqa: E402
+from lib.logs.q1 import answer_state, answer_summary, answers, run_q1  # noqa: E402
+from lib.logs.reading.blocks import open_log  # noqa: E402
+from lib.logs.state.grains import VISITOR_DAYS, grains_of, table_name  # noqa: E402
+from lib.logs.state.runs import (  # noqa: E402
+    open_state,
+    plan_inputs,
+    state_summary,
+    state_window,
+)
+from lib.logs.state.store import STATE_FILE  # noqa: E402
+
+OUT = ROOT / "out" / "bench" / "state"
+SYNTHETIC = ROOT / "data" / "synthetic" / "NASA_access_log_Aug95.synthetic.gz"
+RULE, ONLY = ClientRule(), RequestFilter()
+ANSWERING = {"use_dns": False, "max_rejected": 0.05}
+READ_ONLY_KEYS = {"input", "engine", "filters", "rejected_examples"}
+# windows asked of the year's state: (label, start, end)
+WINDOWS = [
+    ("whole state", None, None),
+    ("8.5 months, cut at both ends", "1995-09-03T05:00:00+00:00", "1996-05-20T17:00:00+00:00"),
+    ("3 days (the NASA question)", "1995-08-18T04:00:00+00:00", "1995-08-21T04:00:00+00:00"),
+    ("one hour", "1995-08-18T14:00:00+00:00", "1995-08-18T15:00:00+00:00"),
+]
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _timed(call):
+    began = time.perf_counter()
+    value = call()
+    return time.perf_counter() - began, value
+
+
+def _state_run(state_dir: Path, log: Path, window=None):
+    window = window or state_window(None, None, ONLY)
+    with open_state(state_dir, "auto", RULE, ONLY) as state:
+        return answer_state(state, str(log), window, "auto", RULE, **ANSWERING)
+
+
+def _grow(log: Path, share: float = 0.01) -> int:
+    """Append the log's last ``share`` of lines again; the bytes appended."""
+    lines = log.read_bytes().splitlines(keepends=True)
+    more = b"".join(lines[-max(1, int(len(lines) * share)) :])
+    with log.open("ab") as out:
+        out.write(more)
+    return len(more)
+
+
+def _year(month_dir: Path, year_dir: Path, months: int) -> None:
+    """``month_dir``'s state copied into ``months`` consecutive months, in SQL."""
+    import duckdb
+
+    shutil.rmtree(year_dir, ignore_errors=True)
+    shutil.copytree(month_dir, year_dir)
+    db = duckdb.connect(str(year_dir / STATE_FILE))
+    db.execute("SET TimeZone = 'UTC'")
+    shifted = {"hour", "day", "first", "last"}
+    for name in TABLES:
+        for grain in grains_of(name):
+            target = table_name(name, grain)
+            columns = [row[0] for row in db.execute(f"DESCRIBE {target}").fetchall()]
+            listed = ", ".join(
+                f"{c} + to_months(k)" if c in shifted else f'"{c}"' for c in columns
+            )
+            db.execute(
+                f"INSERT INTO {target} SELECT {listed} FROM {target}, range(1, {months}) t(k)"
+            )
+    columns = [row[0] for row in db.execute(f"DESCRIBE {VISITOR_DAYS}").fetchall()]
+    listed = ", ".join("day + to_months(k)" if c == "day" else c for c in columns)
+    db.execute(
+        f"INSERT INTO {VISITOR_DAYS} SELECT {listed} FROM {VISITOR_DAYS}, range(1, {months}) t(k)"
+    )
+    db.execute("CHECKPOINT")
+    db.close()
+
+
+def _size(directory: Path) -> int:
+    return sum(path.stat().st_size for path in directory.rglob("*") if path.is_file())
+
+
+def main(argv: list[str] | None = None) -> int:
+    cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    cli.add_argument("--log", type=Path, help="a log to use instead of the synthetic month")
+    cli.add_argument("--rounds", type=int, default=5)
+    cli.add_argument("--months", type=int, default=12)
+    args = cli.parse_args(argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    log = OUT / "access.log"
+    source = args.log or SYNTHETIC
+    if not source.exists():
+        print(f"error: no log at {source}: run make data first", file=sys.stderr)
+        return 1
+    with open_log(source) as text, log.open("wb") as out:
+        shutil.copyfileobj(text, out)
+    state_dir, year_dir = OUT / "month.state", OUT / "year.state"
+    shutil.rmtree(state_dir, ignore_errors=True)
+    print(f"CPU: {cpu_model()}; log: {source} ({log.stat().st_size:,} bytes of text)")
+
+    plain_s, plain = _timed(lambda: run_q1(str(log), use_dns=False, window_only=False))
+    first_s, (first, first_read) = _timed(lambda: _state_run(state_dir, log))
+    ours, theirs = answers(first), answers(plain)
+    differ = [k for k in theirs.keys() - READ_ONLY_KEYS - {"window"} if ours[k] != theirs[k]]
+    requests = ours["total_requests"]
+    size = _size(state_dir)
+    grown = _grow(log)
+    second_s, (_, second_read) = _timed(lambda: _state_run(state_dir, log))
+    nothing_s, (_, nothing_read) = _timed(lambda: _state_run(state_dir, log))
+    rows = [
+        ("plain run (no state)", plain_s, ""),
+        ("first run into a state", first_s, f"= {first_s / plain_s:.2f}x the plain run"),
+        ("second run, log grown 1%", second_s, f"= {second_s / first_s:.1%} of the first "
+         f"({second_read.text_bytes:,} bytes read; {grown:,} appended)"),
+        ("a run with nothing new", nothing_s, f"= {nothing_s / first_s:.1%} of the first "
+         f"({nothing_read.text_bytes:,} bytes read)"),
+    ]  # fmt: skip
+    for label, seconds, said in rows:
+        print(f"{label + ':':28} {seconds:7.3f} s  {said}")
+    per_request = size / requests
+    print(f"state size: {size / 1e6:.1f} MB for {requests:,} requests = {per_request:.1f} "
+          f"bytes a request ({per_request:.0f} MB per million)")  # fmt: skip
+
+    _year(state_dir, year_dir, args.months)
+    year_size = _size(year_dir)
+    windows = []
+    with open_state(year_dir, "auto", RULE, ONLY) as state:
+        plan = plan_inputs(str(log), "auto", RULE)
+        for label, start, end in WINDOWS:
+            window = state_window(start, end, ONLY)
+            summaries, whole = [], []
+            for _ in range(args.rounds):
+                took, (places, summary) = _timed(lambda w=window: state_summary(state, w))
+                summaries.append(took)
+                took, _ = _timed(lambda s=summary, p=places, w=window: answer_summary(
+                    s, first.engine, plan, w, places=p, **ANSWERING))  # fmt: skip
+                whole.append(summaries[-1] + took)
+            windows.append({
+                "window": label,
+                "requests": summary.requests,
+                "summary_ms": round(statistics.median(summaries) * 1000, 1),
+                "answers_ms": round(statistics.median(whole) * 1000, 1),
+            })  # fmt: skip
+    (year_requests,) = [w["requests"] for w in windows if w["window"] == "whole state"]
+    print(f"\nwindows over {args.months} months of hourly state ({year_requests:,} requests, "
+          f"{year_size / 1e6:.0f} MB), median of {args.rounds}:")  # fmt: skip
+    print(f"{'window':32} {'requests':>12} {'summary ms':>11} {'answers ms':>11}")
+    for row in windows:
+        print(f"{row['window']:32} {row['requests']:>12,} {row['summary_ms']:>11} "
+              f"{row['answers_ms']:>11}")  # fmt: skip
+    figures = {
+        "cpu": cpu_model(),
+        "plain_s": round(plain_s, 3),
+        "first_s": round(first_s, 3),
+        "second_s": round(second_s, 3),
+        "nothing_s": round(nothing_s, 3),
+        "second_share_of_first": round(second_s / first_s, 4),
+        "state_bytes_per_request": round(size / requests, 1),
+        "year_state_bytes": year_size,
+        "windows": windows,
+        "answers_differ": differ,
+    }
+    print(json.dumps(figures, indent=2))
+    if differ:
+        print(f"error: the state's answers differ from the plain run's: {differ}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,370 @@
+"""A state directory's database: the logs read so far (``lib.logs.state.files``) and their
+requests counted per hour (``lib.logs.counting.hourly``), in one DuckDB file.
+
+Each stretch of a log read is committed in one transaction with the offset it ends at, so a run
+killed at any point leaves either all of a stretch or none of it: the next run reads it again or
+goes on after it, never counting a request twice. An hour read again (a later stretch of it) is
+merged into what the table holds, one row per hour and key, so a window is one grouped scan.
+One run at a time: DuckDB locks the file, and a second run says so and stops.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from lib.logs.counting.hourly import TABLES, no_tables
+from lib.logs.counting.parsed import HOUR
+from lib.logs.counting.summary import EXAMPLE_SCHEMA, MAX_EXAMPLES, no_reasons
+from lib.logs.errors import StateError
+from lib.logs.geo.attribution import offline_countries
+from lib.logs.state.files import Known, Seen, head_hash
+from lib.logs.state.grains import (
+    VISITOR_DAYS,
+    Cut,
+    grains_of,
+    merge_statements,
+    quoted,
+    recount_visitor_days,
+    table_name,
+    visitor_days_table,
+    window_query,
+    window_visitor_levels,
+)
+from lib.logs.state.reading import Chunk
+
+STATE_FILE = "q1-state.duckdb"
+VERSION = 1  # of the database's tables
+
+_TYPES = {
+    pl.String: "VARCHAR",
+    pl.UInt64: "UBIGINT",
+    pl.Int64: "BIGINT",
+    pl.UInt16: "USMALLINT",
+    pl.Int16: "SMALLINT",
+    pl.Date: "DATE",
+    pl.Datetime("us", "UTC"): "TIMESTAMPTZ",
+}
+_LOGS = """CREATE TABLE logs (
+    id INTEGER, path VARCHAR, dev UBIGINT, inode UBIGINT, size UBIGINT, mtime_ns BIGINT,
+    head_len INTEGER, head_hash VARCHAR, text_offset UBIGINT, lines UBIGINT, rejected UBIGINT,
+    filtered UBIGINT, header VARCHAR, first_read TIMESTAMPTZ, last_read TIMESTAMPTZ)"""
+_PER_LOG = {
+    "log_formats": "log INTEGER, format VARCHAR, requests UBIGINT",
+    "log_reasons": "log INTEGER, reason VARCHAR, lines UBIGINT",
+    "log_examples": "log INTEGER, line_no UBIGINT, line VARCHAR",
+}
+
+
+def _type(dtype: pl.DataType) -> str:
+    return _TYPES[dtype]
+
+
+PLACES = "host_places"  # host, country, method: each host's offline country, found once
+_TYPE_NAMES = {
+    name: {column: _TYPES[dtype] for column, dtype in frame.schema.items()}
+    for name, frame in no_tables().items()
+}
+
+
+class State:
+    """An open state directory (see the module's doc); ``settings`` are what its counts depend
+    on (format, client rule, filters): a directory made with others is refused."""
+
+    def __init__(
+        self, directory: str | Path, settings: dict, geo_cache: Path | None = None
+    ) -> None:
+        self.directory = Path(directory)
+        self._geo_cache = geo_cache
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"state directory {directory}: {exc.strerror or exc}") from None
+        path = self.directory / STATE_FILE
+        try:
+            self._db = duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            held = "lock" in str(exc).lower()
+            why = "another run is using it" if held else str(exc).splitlines()[0]
+            raise StateError(f"state directory {directory}: {why}") from None
+        except duckdb.Error as exc:
+            raise StateError(f"state directory {directory} is damaged: {exc}") from None
+        self._db.execute("SET TimeZone = 'UTC'")
+        self._check(settings)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> State:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _check(self, settings: dict) -> None:
+        said = json.dumps(settings, sort_keys=True)
+        tables = {
+            row[0] for row in self._db.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        }
+        if "meta" not in tables:
+            self._create(said)
+            return
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        if int(meta.get("version", 0)) > VERSION:
+            raise StateError(
+                f"state directory {self.directory} was made by a newer version (tables "
+                f"{meta['version']}, this one reads {VERSION})"
+            )
+        if meta.get("settings") != said:
+            raise StateError(
+                f"state directory {self.directory} counts with other settings "
+                f"({_settings_text(meta.get('settings'))}; this run: {_settings_text(said)}): "
+                "use another state directory, or the same settings"
+            )
+
+    def _create(self, settings: str) -> None:
+        db = self._db
+        db.begin()
+        db.execute("CREATE TABLE meta (key VARCHAR, value VARCHAR)")
+        db.execute(
+            "INSERT INTO meta VALUES ('version', ?), ('settings', ?)", [str(VERSION), settings]
+        )
+        db.execute(_LOGS)
+        for name, columns in _PER_LOG.items():
+            db.execute(f"CREATE TABLE {name} ({columns})")
+        db.execute('CREATE TABLE events ("when" TIMESTAMPTZ, path VARCHAR, what VARCHAR)')
+        for name, frame in no_tables().items():
+            columns = ", ".join(f"{quoted(c)} {_type(t)}" for c, t in frame.schema.items())
+            for grain in grains_of(name):
+                db.execute(f"CREATE TABLE {table_name(name, grain)} ({columns})")
+        db.execute(visitor_days_table())
+        db.execute(f"CREATE TABLE {PLACES} (host VARCHAR, country VARCHAR, method VARCHAR)")
+        db.commit()
+
+    def logs(self) -> list[Known]:
+        """The logs read so far."""
+        rows = self._db.execute(
+            "SELECT id, path, dev, inode, size, mtime_ns, head_len, head_hash, text_offset, "
+            "lines, header FROM logs ORDER BY id"
+        ).fetchall()
+        return [
+            Known(i, p, d, n, s, m, hl, hh, o, ln, header=h)
+            for i, p, d, n, s, m, hl, hh, o, ln, h in rows
+        ]
+
+    def commit(self, seen: Seen, log: Known | None, chunk: Chunk, note: str | None) -> Known:
+        """Add ``chunk`` (read from ``seen`` as the rest of ``log``, or a new log) in one
+        transaction with the offset it ends at; return the log as it now stands."""
+        db = self._db
+        db.begin()
+        try:
+            if log is None:
+                (last,) = db.execute("SELECT coalesce(max(id), 0) FROM logs").fetchall()[0]
+                log = Known(last + 1, seen.path, 0, 0, 0, 0, 0, "", 0, 0)
+                db.execute(
+                    "INSERT INTO logs VALUES "
+                    "(?, ?, 0, 0, 0, 0, 0, '', 0, 0, 0, 0, NULL, now(), now())",
+                    [log.id, seen.path],
+                )
+            for name, frame in chunk.tables.items():
+                if not frame.is_empty():
+                    self._merge(name, frame)
+            self._place(chunk.tables["hosts"])
+            self._per_log(log.id, chunk)
+            head = seen.head[: min(chunk.end, len(seen.head))]
+            db.execute(
+                "UPDATE logs SET path = ?, dev = ?, inode = ?, size = ?, mtime_ns = ?, "
+                "head_len = ?, head_hash = ?, text_offset = ?, lines = lines + ?, "
+                "rejected = rejected + ?, filtered = filtered + ?, header = ?, last_read = now() "
+                "WHERE id = ?",
+                [
+                    seen.path, seen.dev, seen.inode, seen.size, seen.mtime_ns, len(head),
+                    head_hash(head), chunk.end, chunk.lines, chunk.rejected, chunk.filtered,
+                    chunk.header, log.id,
+                ],
+            )  # fmt: skip
+            if note:
+                self._event(seen.path, note)
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+        return next(known for known in self.logs() if known.id == log.id)
+
+    def moved(self, seen: Seen, log: Known, note: str | None) -> None:
+        """``log`` is now (also) the file ``seen``, with nothing new in it: remember the file,
+        so that it is not opened again while it stays as it is."""
+        self._db.begin()
+        self._db.execute(
+            "UPDATE logs SET path = ?, dev = ?, inode = ?, size = ?, mtime_ns = ? WHERE id = ?",
+            [seen.path, seen.dev, seen.inode, seen.size, seen.mtime_ns, log.id],
+        )
+        if note:
+            self._event(seen.path, note)
+        self._db.commit()
+
+    def note(self, path: str, what: str) -> None:
+        self._event(path, what)
+
+    def _event(self, path: str, what: str) -> None:
+        self._db.execute("INSERT INTO events VALUES (?, ?, ?)", [datetime.now(UTC), path, what])
+
+    def _merge(self, name: str, frame: pl.DataFrame) -> None:
+        """``frame``'s rows (hourly) into table ``name`` at each of its grains: the periods
+        they touch read again, with them."""
+        db = self._db
+        db.register("_new", frame.to_arrow())
+        hours = frame.get_column(HOUR)
+        first_and_last = [hours.min(), hours.max()]
+        try:
+            for grain in grains_of(name):
+                for statement in merge_statements(name, grain, _TYPE_NAMES[name]):
+                    db.execute(statement, first_and_last if "$1" in statement else None)
+            if name == "visitors":
+                for statement in recount_visitor_days():
+                    db.execute(statement)
+        finally:
+            db.unregister("_new")
+
+    def _place(self, hosts: pl.DataFrame) -> None:
+        """Give the hosts not seen before their offline country (``lib.logs.geo``'s ip, cctld
+        and us_tld tiers), once: a window's attribution reads them."""
+        if hosts.is_empty():
+            return
+        db = self._db
+        db.register("_hosts", hosts.select("host").unique().to_arrow())
+        try:
+            new = _frame(db.sql(f"SELECT host FROM _hosts ANTI JOIN {PLACES} USING (host)"))
+        finally:
+            db.unregister("_hosts")
+        if new.is_empty():
+            return
+        places = offline_countries(new.get_column("host"), self._geo_cache)
+        db.register("_places", places.to_arrow())
+        try:
+            db.execute(f"INSERT INTO {PLACES} BY NAME SELECT * FROM _places")
+        finally:
+            db.unregister("_places")
+
+    def _per_log(self, log: int, chunk: Chunk) -> None:
+        db = self._db
+        for format_name, count in chunk.formats.items():
+            self._add(log, "log_formats", "format", format_name, "requests", count)
+        for reason, count in chunk.reasons.items():
+            self._add(log, "log_reasons", "reason", reason, "lines", count)
+        if not chunk.examples.is_empty():
+            (held,) = db.execute(
+                "SELECT count(*) FROM log_examples WHERE log = ?", [log]
+            ).fetchall()[0]
+            for line_no, line in chunk.examples.head(max(0, MAX_EXAMPLES - held)).iter_rows():
+                db.execute("INSERT INTO log_examples VALUES (?, ?, ?)", [log, line_no, line])
+
+    def _add(self, log: int, name: str, key: str, value: str, counted: str, count: int) -> None:
+        db = self._db
+        found = db.execute(
+            f"SELECT 1 FROM {name} WHERE log = ? AND {key} = ?", [log, value]
+        ).fetchall()
+        if found:
+            db.execute(
+                f"UPDATE {name} SET {counted} = {counted} + ? WHERE log = ? AND {key} = ?",
+                [count, log, value],
+            )
+        else:
+            db.execute(f"INSERT INTO {name} VALUES (?, ?, ?)", [log, value, count])
+
+    def window(self, start: datetime, end: datetime) -> dict[str, pl.DataFrame]:
+        """Each table's counts in ``[start, end)`` added up by key (the hours' table keeps its
+        hours); ``places``, the offline countries of the window's hosts; ``visitor_levels``,
+        per day, its distinct visitors at each sample level (``lib.logs.state.grains``)."""
+        found, cut = {}, Cut.of(start, end)
+        sizes = dict(
+            self._db.execute("SELECT table_name, estimated_size FROM duckdb_tables()").fetchall()
+        )
+        for name in TABLES:
+            if name == "visitors":
+                continue
+            if not sizes.get(name):  # nothing counted (a field the formats do not log)
+                found[name] = (
+                    no_tables()[name].drop(HOUR) if name != "hours" else no_tables()[name]
+                )
+                continue
+            query = window_query(name, _TYPE_NAMES[name])
+            found[name] = _frame(self._db.sql(query, params=cut.params(name)))
+        hosts = found["hosts"]
+        self._db.register("_hosts", hosts.select("host").to_arrow())
+        try:
+            found["places"] = _frame(
+                self._db.sql(f"SELECT p.* FROM {PLACES} p SEMI JOIN _hosts USING (host)")
+            )
+        finally:
+            self._db.unregister("_hosts")
+        levels = window_visitor_levels()
+        found["visitor_levels"] = _frame(self._db.sql(levels, params=cut.params(VISITOR_DAYS)))
+        return found
+
+    def read_so_far(self) -> dict:
+        """What belongs to the logs, not the hours: lines, rejected lines (their reasons and
+        first examples), requests per format, requests the filters left out, and all requests
+        counted."""
+        db = self._db
+        lines, rejected, filtered = db.execute(
+            "SELECT coalesce(sum(lines), 0), coalesce(sum(rejected), 0), "
+            "coalesce(sum(filtered), 0) FROM logs"
+        ).fetchall()[0]
+        (requests,) = db.execute("SELECT coalesce(sum(requests), 0) FROM hours").fetchall()[0]
+        examples = _frame(
+            db.sql(
+                "SELECT l.path AS file, e.line_no, e.line FROM log_examples e JOIN logs l "
+                "ON e.log = l.id ORDER BY file, e.line_no LIMIT $1",
+                params=[MAX_EXAMPLES],
+            )
+        )
+        reasons = _frame(
+            db.sql(
+                "SELECT reason, CAST(sum(lines) AS UBIGINT) AS lines FROM log_reasons "
+                "GROUP BY reason"
+            )
+        )
+        formats = _frame(
+            db.sql(
+                "SELECT format, CAST(sum(requests) AS UBIGINT) AS requests FROM log_formats "
+                "GROUP BY format"
+            )
+        )
+        return {
+            "lines": int(lines),
+            "rejected": int(rejected),
+            "filtered": int(filtered),
+            "requests": int(requests),
+            "rejected_examples": examples.cast(EXAMPLE_SCHEMA)
+            if examples.height
+            else pl.DataFrame(schema=EXAMPLE_SCHEMA),
+            "rejected_reasons": reasons if reasons.height else no_reasons(),
+            "formats": formats,
+        }
+
+    def events(self, since: datetime | None = None) -> list[tuple[datetime, str, str]]:
+        query = 'SELECT "when", path, what FROM events'
+        params: list = []
+        if since is not None:
+            query += ' WHERE "when" >= ?'
+            params.append(since)
+        return self._db.execute(query + ' ORDER BY "when"', params).fetchall()
+
+
+def _frame(relation) -> pl.DataFrame:
+    """A query's result as a polars frame (through Arrow)."""
+    return pl.from_arrow(relation.to_arrow_table())
+
+
+def _settings_text(said: str | None) -> str:
+    if not said:
+        return "none recorded"
+    settings = json.loads(said)
+    return (
+        ", ".join(f"{key} {value}" for key, value in settings.items() if value) or "the defaults"
+    )

@@ -1,0 +1,354 @@
+"""Q1 over time (lib.logs.state): a state directory read again and again as logs grow, rotate,
+are compressed and truncated gives the answers of one full run over the same lines, and any
+window of whole hours from the state equals a full run restricted to it."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import os
+import random
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lib.errors import ConfigError
+from lib.logs.errors import StateError
+from lib.logs.filters import RequestFilter, request_filter
+from lib.logs.parsing.clients import ClientRule
+from lib.logs.q1 import answer_state, answers, run_q1
+from lib.logs.reading.blocks import cut_line, iter_blocks, text_length
+from lib.logs.state.files import HEAD_BYTES, look_at, plan_steps
+from lib.logs.state.runs import open_state, state_window
+
+START = datetime(2026, 3, 28, 20, tzinfo=UTC)  # Europe's clocks change that night
+RULE = ClientRule()
+# what differs by how the lines were read, not by what they say
+_ANY = {"use_dns": False, "max_rejected": 1.0}  # small logs: a few bad lines are many
+READ_ONLY_KEYS = {"input", "engine", "rejected_examples", "filters"}
+
+
+class Writer:
+    """A server writing ``access.log`` in a directory and the rotations done to it; every line
+    it ever wrote is kept, in order, for the full run to compare with."""
+
+    def __init__(self, directory: Path, seed: int, gaps=(1, 7, 60, 600, 3000)) -> None:
+        self.dir = directory
+        self.gaps = gaps  # seconds between two lines, one of these
+        self.random = random.Random(seed)
+        self.when = START
+        self.written: list[str] = []
+        self.serial = 0
+        (directory / "access.log").touch()
+
+    @property
+    def live(self) -> Path:
+        return self.dir / "access.log"
+
+    def line(self) -> str:
+        self.serial += 1
+        rng = self.random
+        self.when += timedelta(seconds=rng.choice(self.gaps))
+        when = self.when - timedelta(seconds=rng.choice([0, 0, 0, 5, 4000]))  # some late
+        offset = rng.choice(["+0000", "+0100", "+0200", "-0400"])
+        local = when.astimezone(datetime.strptime(offset, "%z").tzinfo)
+        if rng.random() < 0.03:
+            return f"garbage line {self.serial} without a time"
+        host = rng.choice(["a.example.com", "b.example.org", "10.1.2.3", "host.de", "::1"])
+        status = rng.choice([200, 200, 200, 304, 404, 500])
+        path = rng.choice(["/", "/a.html", "/b.gif", "/c?q=1", "/c?q=2"]) + f"#{self.serial}"
+        stamp = local.strftime("%d/%b/%Y:%H:%M:%S %z")
+        return f'{host} - - [{stamp}] "GET {path} HTTP/1.0" {status} {rng.randrange(9999)}'
+
+    def append(self, count: int) -> None:
+        lines = [self.line() for _ in range(count)]
+        with self.live.open("a") as out:
+            out.write("".join(f"{line}\n" for line in lines))
+        self.written += lines
+
+    def _shift(self) -> None:
+        rotated = sorted(self._rotated(), key=lambda p: -int(p.name.split(".")[2]))
+        for path in rotated:
+            number = int(path.name.split(".")[2])
+            suffix = "".join(f".{part}" for part in path.name.split(".")[3:])
+            path.rename(self.dir / f"access.log.{number + 1}{suffix}")
+
+    def _rotated(self) -> list[Path]:
+        return [p for p in self.dir.glob("access.log.*") if p.name.split(".")[2].isdigit()]
+
+    def rotate(self) -> None:
+        """logrotate's default: rename, and the server opens a new file."""
+        self._shift()
+        self.live.rename(self.dir / "access.log.1")
+        self.live.touch()
+
+    def copytruncate(self) -> None:
+        self._shift()
+        shutil.copyfile(self.live, self.dir / "access.log.1")
+        with self.live.open("r+") as out:
+            out.truncate(0)
+
+    def compress(self) -> None:
+        """The newest rotated plain file compressed (gzip mostly, else bzip2 or xz)."""
+        plain = [p for p in self._rotated() if len(p.name.split(".")) == 3]
+        if not plain:
+            return
+        path = min(plain, key=lambda p: int(p.name.split(".")[2]))
+        kind = self.random.choice(["gz", "gz", "bz2", "xz"])
+        opener = {"gz": gzip.open, "bz2": bz2.open, "xz": lzma.open}[kind]
+        with path.open("rb") as source, opener(f"{path}.{kind}", "wb") as packed:
+            shutil.copyfileobj(source, packed)
+        path.unlink()
+
+    def drop_oldest(self) -> None:
+        rotated = self._rotated()
+        if rotated:
+            max(rotated, key=lambda p: int(p.name.split(".")[2])).unlink()
+
+    def reference(self, where: Path) -> Path:
+        """One file holding every line written, in order."""
+        where.write_text("".join(f"{line}\n" for line in self.written))
+        return where
+
+
+def _state_answers(state_dir: Path, logs: str, start=None, end=None, only=None) -> dict:
+    only = only or RequestFilter()
+    window = state_window(start, end, only)
+    with open_state(state_dir, "common", RULE, only) as state:
+        result, _ = answer_state(
+            state, logs, window, "common", RULE, use_dns=False, max_rejected=1.0
+        )
+    return answers(result)
+
+
+def _full_answers(path: Path, start=None, end=None, **filters) -> dict:
+    windowed = bool(start or end)
+    result = run_q1(str(path), start, end, use_dns=False, log_format="common",
+                    window_only=windowed, max_rejected=1.0, **filters)  # fmt: skip
+    return answers(result)
+
+
+def _same(ours: dict, theirs: dict) -> None:
+    for key in theirs.keys() - READ_ONLY_KEYS:
+        assert ours[key] == theirs[key], key
+    assert ours["filters"]["left_out_requests"] == theirs["filters"]["left_out_requests"]
+
+
+STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("append"), st.integers(1, 120)),
+        st.tuples(st.sampled_from(["rotate", "copytruncate", "compress", "run", "drop"])),
+    ),
+    min_size=3,
+    max_size=14,
+)
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=STEPS, seed=st.integers(0, 2**16))
+def test_any_sequence_of_appends_rotations_compressions_and_truncations_counts_each_line_once(
+    tmp_path_factory, steps, seed
+):
+    base = tmp_path_factory.mktemp("logs")
+    logs, state_dir = base / "logs", base / "state"
+    logs.mkdir()
+    writer = Writer(logs, seed)
+    writer.append(5)
+    glob = str(logs / "access.log*")
+    ran_since_write = False
+    for step in steps:
+        name = step[0]
+        if name == "append":
+            writer.append(step[1])
+        elif name == "run":
+            _state_answers(state_dir, glob)
+        elif name == "drop":
+            if ran_since_write:  # only what a run has read is deleted
+                writer.drop_oldest()
+        else:
+            getattr(writer, name)()
+        ran_since_write = name in ("run", "drop") and (ran_since_write or name == "run")
+    ours = _state_answers(state_dir, glob)
+    _same(ours, _full_answers(writer.reference(base / "all.log")))
+
+
+def test_a_window_of_whole_hours_equals_a_full_run_restricted_to_it(tmp_path):
+    writer = Writer(tmp_path, 7)
+    writer.append(800)
+    log = writer.reference(tmp_path / "all.log")
+    state_dir = tmp_path / "state"
+    _state_answers(state_dir, str(log))
+    for start, end in [
+        ("2026-03-28T23:00:00+00:00", "2026-03-29T05:00:00+02:00"),
+        ("2026-03-29T02:00:00+00:00", None),
+        (None, "2026-03-29T00:00:00+00:00"),
+        ("2026-03-29", "2026-03-29"),
+        ("2030-01-01T00:00:00+00:00", "2030-01-02T00:00:00+00:00"),  # nothing in it
+    ]:
+        ours = _state_answers(state_dir, str(log), start, end)
+        theirs = _full_answers(log, start, end)
+        _same(ours, theirs)
+        assert ours["total_requests"] == theirs["total_requests"]
+
+
+def test_windows_across_months_read_whole_months_days_and_hours_alike(tmp_path):
+    writer = Writer(tmp_path, 17, gaps=(60, 3600, 20000))
+    writer.append(1500)  # about four months
+    log = writer.reference(tmp_path / "all.log")
+    state_dir = tmp_path / "state"
+    _state_answers(state_dir, str(log))
+    for start, end in [
+        ("2026-04-01", "2026-05-31"),  # two whole months
+        ("2026-04-02T05:00:00+00:00", "2026-06-17T13:00:00+00:00"),  # cut at both ends
+        ("2026-03-31T23:00:00+00:00", "2026-05-01T01:00:00+00:00"),  # a month and two hours
+        (None, "2026-05-15T00:00:00-04:00"),
+    ]:
+        _same(_state_answers(state_dir, str(log), start, end), _full_answers(log, start, end))
+
+
+def test_a_window_with_more_visitors_than_a_sample_keeps_is_sampled_as_a_run_samples(
+    tmp_path, monkeypatch
+):
+    from lib.logs.counting import caps
+
+    monkeypatch.setattr(caps, "VISITOR_CAP", 6)
+    monkeypatch.setattr(caps, "QUERY_CAP", 5)
+    writer = Writer(tmp_path, 19, gaps=(60, 600))
+    writer.append(900)
+    log = writer.reference(tmp_path / "all.log")
+    _state_answers(tmp_path / "state", str(log))
+    for start, end in [(None, None), ("2026-03-29T03:00:00+00:00", "2026-03-31T07:00:00+00:00")]:
+        ours = _state_answers(tmp_path / "state", str(log), start, end)
+        theirs = _full_answers(log, start, end)
+        assert not theirs["unique_visitors"]["exact"]
+        _same(ours, theirs)
+
+
+def test_filters_are_the_states_own_and_another_set_is_refused(tmp_path):
+    writer = Writer(tmp_path, 3)
+    writer.append(300)
+    log = writer.reference(tmp_path / "all.log")
+    only = request_filter("4xx,5xx", None, None, None, None, False)
+    ours = _state_answers(tmp_path / "state", str(log), only=only)
+    _same(ours, _full_answers(log, status_filter="4xx,5xx"))
+    with pytest.raises(StateError, match="other settings"):
+        _state_answers(tmp_path / "state", str(log))
+
+
+def test_a_window_off_the_hour_is_refused_with_the_hours_around_it():
+    with pytest.raises(ConfigError, match=r"not on a whole hour.*T09:30:00\+05:30.*T10:30:00"):
+        state_window("2026-03-29T10:00:00+05:30", None, RequestFilter())
+    state_window("2026-03-29T10:30:00+05:30", None, RequestFilter())  # 05:00 UTC: whole
+
+
+def test_a_second_run_reads_only_what_was_appended(tmp_path):
+    writer = Writer(tmp_path, 11)
+    writer.append(200)
+    state_dir = tmp_path / "state"
+    window = state_window(None, None, RequestFilter())
+    with open_state(state_dir, "common", RULE, RequestFilter()) as state:
+        _, first = answer_state(state, str(writer.live), window, "common", RULE, **_ANY)
+        size = writer.live.stat().st_size
+        writer.append(3)
+        _, second = answer_state(state, str(writer.live), window, "common", RULE, **_ANY)
+        _, third = answer_state(state, str(writer.live), window, "common", RULE, **_ANY)
+    assert first.text_bytes == size
+    assert second.text_bytes == writer.live.stat().st_size - size
+    assert third.text_bytes == 0
+    assert [step.skip for step in third.steps] == ["nothing new"]
+
+
+def test_a_line_still_being_written_waits_for_its_newline(tmp_path):
+    writer = Writer(tmp_path, 5)
+    writer.append(10)
+    with writer.live.open("a") as out:
+        out.write(writer.line()[:30])  # half a line
+    state_dir = tmp_path / "state"
+    first = _state_answers(state_dir, str(writer.live))
+    assert first["lines"] == 10
+    with writer.live.open("a") as out:
+        out.write(" the rest\n")
+    assert _state_answers(state_dir, str(writer.live))["lines"] == 11
+
+
+def test_a_replaced_file_is_read_anew_and_the_state_says_so(tmp_path):
+    writer = Writer(tmp_path, 9)
+    writer.append(50)
+    state_dir = tmp_path / "state"
+    _state_answers(state_dir, str(writer.live))
+    with writer.live.open("r+") as out:  # truncated in place, then written again
+        out.truncate(0)
+    writer.append(20)
+    window = state_window(None, None, RequestFilter())
+    with open_state(state_dir, "common", RULE, RequestFilter()) as state:
+        result, read = answer_state(
+            state, str(writer.live), window, "common", RULE, use_dns=False, max_rejected=1.0
+        )
+        said = [what for _, _, what in state.events()]
+    assert any("truncated or replaced" in note for note in read.notes)
+    assert any("truncated or replaced" in what for what in said)
+    assert answers(result)["lines"] == 70
+
+
+def test_a_second_run_at_once_is_refused_in_one_line(tmp_path):
+    with open_state(tmp_path / "state", "common", RULE, RequestFilter()):
+        pytest.importorskip("duckdb")
+        try:
+            other = open_state(tmp_path / "state", "common", RULE, RequestFilter())
+        except StateError as exc:
+            assert "state directory" in str(exc)
+        else:  # the same process may open it twice; another process may not (tested in
+            other.close()  # tests/integration/logs/test_state_command.py)
+
+
+def test_a_file_holding_a_known_log_under_several_names_is_read_once(tmp_path):
+    writer = Writer(tmp_path, 13)
+    writer.append(40)
+    state_dir = tmp_path / "state"
+    _state_answers(state_dir, str(writer.live))
+    writer.append(5)
+    shutil.copyfile(writer.live, tmp_path / "access.log.copy")
+    with gzip.open(tmp_path / "access.log.gz", "wb") as packed:
+        packed.write(writer.live.read_bytes())
+    ours = _state_answers(state_dir, str(tmp_path / "access.log*"))
+    assert ours["lines"] == 45
+
+
+def test_matching_prefers_the_longest_head_and_the_file_last_read(tmp_path):
+    one = tmp_path / "one.log"
+    one.write_bytes(b"x" * (HEAD_BYTES + 10))
+    seen = look_at(one)
+    assert len(seen.head) == HEAD_BYTES
+    assert plan_steps([seen], [])[0].known is None
+
+
+def test_text_length_counts_a_line_too_long_to_keep_as_it_was(tmp_path):
+    path = tmp_path / "long.log"
+    body = b"a" * 5000 + b"\nshort\n" + b"b" * 3000 + b"\n"
+    path.write_bytes(body)
+    with path.open("rb") as stream:
+        blocks = list(iter_blocks(stream, block_bytes=1024, max_line=1024))
+    assert cut_line(5000) in b"".join(blocks)
+    assert sum(map(text_length, blocks)) == len(body)
+
+
+def test_a_state_made_by_a_newer_version_is_refused(tmp_path):
+    with open_state(tmp_path / "state", "common", RULE, RequestFilter()) as state:
+        state._db.execute("UPDATE meta SET value = '999' WHERE key = 'version'")
+    with pytest.raises(StateError, match="newer version"):
+        open_state(tmp_path / "state", "common", RULE, RequestFilter())
+
+
+def test_an_unwritable_state_directory_is_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(StateError, match="state directory"):
+        open_state(blocker / "state", "common", RULE, RequestFilter())
+    assert os.path.exists(blocker)
