@@ -39,7 +39,13 @@ from lib.logs.filters import RequestFilter  # noqa: E402
 from lib.logs.parsing.clients import ClientRule  # noqa: E402
 from lib.logs.q1 import answer_state, answer_summary, answers, run_q1  # noqa: E402
 from lib.logs.reading.blocks import open_log  # noqa: E402
-from lib.logs.state.grains import VISITOR_DAYS, grains_of, table_name  # noqa: E402
+from lib.logs.state.grains import (  # noqa: E402
+    VISITOR_DAYS,
+    grains_of,
+    level_counts,
+    table_name,
+    totals,
+)
 from lib.logs.state.runs import (  # noqa: E402
     open_state,
     plan_inputs,
@@ -94,7 +100,8 @@ def _grow(log: Path, share: float = 0.01) -> int:
 
 
 def _year(month_dir: Path, year_dir: Path, months: int) -> None:
-    """``month_dir``'s state copied into ``months`` consecutive months, in SQL."""
+    """``month_dir``'s state copied into ``months`` consecutive months (its hourly rows
+    shifted), the coarser grains and the visitors' day counts made again from them, in SQL."""
     import duckdb
 
     shutil.rmtree(year_dir, ignore_errors=True)
@@ -102,21 +109,26 @@ def _year(month_dir: Path, year_dir: Path, months: int) -> None:
     db = duckdb.connect(str(year_dir / STATE_FILE))
     db.execute("SET TimeZone = 'UTC'")
     shifted = {"hour", "day", "first", "last"}
-    for name in TABLES:
-        for grain in grains_of(name):
+    for name, table in TABLES.items():
+        columns = [row[0] for row in db.execute(f"DESCRIBE {name}").fetchall()]
+        listed = ", ".join(f"{c} + to_months(k)" if c in shifted else f'"{c}"' for c in columns)
+        db.execute(f"INSERT INTO {name} SELECT {listed} FROM {name}, range(1, {months}) t(k)")
+        types = {row[0]: row[1] for row in db.execute(f"DESCRIBE {name}").fetchall()}
+        keys = ", ".join(f'"{k}"' for k in table.keys)
+        for grain in grains_of(name)[1:]:
             target = table_name(name, grain)
-            columns = [row[0] for row in db.execute(f"DESCRIBE {target}").fetchall()]
-            listed = ", ".join(
-                f"{c} + to_months(k)" if c in shifted else f'"{c}"' for c in columns
-            )
-            db.execute(
-                f"INSERT INTO {target} SELECT {listed} FROM {target}, range(1, {months}) t(k)"
-            )
-    columns = [row[0] for row in db.execute(f"DESCRIBE {VISITOR_DAYS}").fetchall()]
-    listed = ", ".join("day + to_months(k)" if c == "day" else c for c in columns)
-    db.execute(
-        f"INSERT INTO {VISITOR_DAYS} SELECT {listed} FROM {VISITOR_DAYS}, range(1, {months}) t(k)"
-    )
+            period = f"date_trunc('{grain}', hour) AS hour"
+            db.execute(f"DELETE FROM {target}")
+            if table.is_set:
+                db.execute(f"INSERT INTO {target} SELECT DISTINCT {period}, {keys} FROM {name}")
+            else:
+                db.execute(
+                    f"INSERT INTO {target} SELECT {period}, {keys}, {totals(table, types)} "
+                    f"FROM {name} GROUP BY ALL"
+                )
+    db.execute(f"DELETE FROM {VISITOR_DAYS}")
+    source = "SELECT DISTINCT day, visitor FROM visitors"
+    db.execute(f"INSERT INTO {VISITOR_DAYS} {level_counts(source)}")
     db.execute("CHECKPOINT")
     db.close()
 

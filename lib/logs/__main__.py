@@ -97,9 +97,10 @@ def parser() -> argparse.ArgumentParser:
     )
     cli.add_argument(
         "log",
-        nargs="+",
+        nargs="*",
         help="log files or globs, plain or compressed (told by content), UTF-8 or UTF-16; "
-        "- for standard input (once), named pipes and <(...) too: the local engine reads them",
+        "- for standard input (once), named pipes and <(...) too: the local engine reads them; "
+        "none, with --state: answer from what the state has read",
     )
     cli.add_argument(
         "--format",
@@ -203,6 +204,10 @@ def _checked(args: argparse.Namespace):
             raise ConfigError(f"--format: {exc}") from None
     only = request_filter(args.status, args.method, args.path_prefix, args.vhost,
                           args.exclude_client, args.window_only, command=True)  # fmt: skip
+    if not args.log and not args.state:
+        raise ConfigError("name a log (LOG), or a state directory to answer from (--state DIR)")
+    if args.follow is not None and not args.log:
+        raise ConfigError("--follow needs the logs to follow (LOG)")
     if args.follow is not None and not args.state:
         raise ConfigError("--follow needs --state DIR (where what was read is kept)")
     if args.state:

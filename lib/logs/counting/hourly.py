@@ -12,6 +12,7 @@ of frames: no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cache
 
 import polars as pl
 
@@ -77,8 +78,9 @@ def hourly_tables(requests: pl.DataFrame) -> dict[str, pl.DataFrame]:
     return {name: found[name].select(HOUR, *_columns(TABLES[name])) for name in TABLES}
 
 
+@cache
 def no_tables() -> dict[str, pl.DataFrame]:
-    """The tables of no request."""
+    """The tables of no request (a dict of frames shared by every caller: copy to change)."""
     empty, found = LogSummary(), {}
     for name, table in TABLES.items():
         frame = getattr(empty, table.field)
@@ -94,6 +96,25 @@ def no_tables() -> dict[str, pl.DataFrame]:
 
 def _columns(table: Table) -> tuple[str, ...]:
     return (*table.keys, *table.summed, *table.least, *table.greatest)
+
+
+PERIODS = {"hour": "1h", "day": "1d", "month": "1mo", "year": "1y"}  # polars' truncations
+
+
+def add_up(rows: pl.DataFrame, name: str, grain: str = "hour") -> pl.DataFrame:
+    """Table ``name``'s ``rows`` (hourly, a key maybe on several rows) added up per ``grain``
+    period (``hour`` holding the period's first hour) and key: one row each (a set's
+    distinct rows)."""
+    table = TABLES[name]
+    if grain != "hour":
+        rows = rows.with_columns(pl.col(HOUR).dt.truncate(PERIODS[grain]))
+    if table.is_set:
+        return rows.unique()
+    return rows.group_by(HOUR, *table.keys).agg(
+        *(pl.col(c).sum() for c in table.summed),
+        *(pl.col(c).min() for c in table.least),
+        *(pl.col(c).max() for c in table.greatest),
+    )
 
 
 def stack_tables(parts: list[dict[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
@@ -116,7 +137,7 @@ def window_summary(tables: dict[str, pl.DataFrame], **scalars) -> LogSummary:
     hours = tables["hours"]
     requests = int(hours.get_column("requests").sum() or 0)
     level, visitors = _visitor_sample(tables["visitor_levels"])
-    summary = combine([LogSummary(
+    summary = combine([LogSummary(  # unordered: the answers rank, none reads the order
         requests=requests,
         bytes_sent=int(frames["hosts"].get_column("bytes").sum() or 0),
         window_hosts=frames["hosts"].select("host", "requests"),
@@ -127,7 +148,7 @@ def window_summary(tables: dict[str, pl.DataFrame], **scalars) -> LogSummary:
         visitor_level=level,
         **frames,
         **scalars,
-    )])  # fmt: skip
+    )], ordered=False)  # fmt: skip
     return replace(summary, visitor_level=level, visitor_counts=visitors)
 
 

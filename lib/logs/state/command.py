@@ -53,7 +53,7 @@ def run_state(
                 try:
                     result, read = answer_state(
                         state,
-                        args.log[0] if len(args.log) == 1 else args.log,
+                        (args.log[0] if len(args.log) == 1 else args.log) or None,
                         window,
                         args.format,
                         rule,

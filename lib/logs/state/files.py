@@ -87,6 +87,7 @@ class Step:
     start: int = 0
     skip: str | None = None
     note: str | None = None
+    duplicate: bool = False  # another file holds the same log and is read for it
 
 
 def head_hash(head: bytes) -> str:
@@ -147,7 +148,8 @@ def plan_steps(seen: list[Seen], known: list[Known]) -> list[Step]:
         if log is None:
             steps.append(_new(file, by_place.get((file.dev, file.inode))))
         elif chosen[log.id] is not file:
-            steps.append(Step(file, log, skip=f"the same log as {chosen[log.id].path}"))
+            said = f"the same log as {chosen[log.id].path}"
+            steps.append(Step(file, log, skip=said, duplicate=True))
         else:
             steps.append(_continued(file, log))
     return steps

@@ -89,7 +89,7 @@ class _Chunking:
         self.choice = self.choice.after(block)
 
     def take(self, end: int) -> Chunk:
-        tables = stack_tables(self._tables) if self._tables else no_tables()
+        tables = stack_tables(self._tables) if self._tables else dict(no_tables())
         examples = (
             pl.concat(self._examples).head(MAX_EXAMPLES)
             if self._examples

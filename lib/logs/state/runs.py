@@ -23,6 +23,7 @@ from lib.logs.engines.engine import EngineRun
 from lib.logs.engines.plan import Plan, make_plan
 from lib.logs.filters import RequestFilter
 from lib.logs.parsing.clients import ClientRule
+from lib.logs.parsing.formats import AUTO, FORMATS, FormatChoice, LogFormat, log_format
 from lib.logs.reading.blocks import BLOCK_BYTES, open_log
 from lib.logs.state.files import HEAD_BYTES, Seen, Step, look_at, plan_steps
 from lib.logs.state.reading import CHUNK_BYTES, read_new
@@ -91,8 +92,9 @@ def update(
     for step in steps:
         known = step.known
         if step.skip:
-            if known is not None and (step.note or step.seen.same_file != known.same_file):
-                state.moved(step.seen, known, step.note)
+            if known is not None and not step.duplicate:  # its own file: renamed, compressed?
+                if step.note or step.seen.same_file != known.same_file:
+                    state.moved(step.seen, known, step.note)
             continue
         note, seen = step.note, step.seen
         choice = plan.choice_for(seen.path)
@@ -159,11 +161,36 @@ def read_and_summarize(
     """Read what is new in ``log_path`` into ``state``, then summarize ``window`` from the
     state (``lib.logs.q1.answer_state`` answers it)."""
     began = time.perf_counter()
-    plan = plan_inputs(log_path, log_format, rule, base)
-    read = update(state, plan, replace(window.only, window_only=False))
+    if log_path:
+        plan = plan_inputs(log_path, log_format, rule, base)
+        read = update(state, plan, replace(window.only, window_only=False))
+    else:
+        plan, read = plan_of_state(state, log_format, rule), Update()
     places, summary = state_summary(state, window)
     run = EngineRun(ENGINE, len(plan.files), 1, None, None, time.perf_counter() - began)
     return Summarized(plan, read, summary, places, run)
+
+
+def plan_of_state(state: State, log_format: str, rule: ClientRule) -> Plan:
+    """A plan naming the logs ``state`` has read (whether their files are still there or not),
+    each with the format most of its requests were read in: what the answers say of their
+    input when no log is named (nothing is read)."""
+    formats = state.formats()
+    if not formats:
+        raise ConfigError(f"state directory {state.directory} has read no log yet: name the logs")
+    choices = tuple(
+        (path, FormatChoice.of(_format_named(name, log_format), rule))
+        for path, name in formats.items()
+    )
+    files = tuple(Path(path) for path in formats)
+    return Plan(files, ENGINE, (), 1, None, 1, choices, str(state.directory))
+
+
+def _format_named(name: str, asked: str) -> LogFormat:
+    """The registered format ``name``, else the one the state was made with."""
+    if name in FORMATS:
+        return FORMATS[name]
+    return log_format(asked) if asked != AUTO else FORMATS["common"]
 
 
 @dataclass(frozen=True)

@@ -12,29 +12,32 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from importlib.metadata import version
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
-from lib.logs.counting.hourly import TABLES, no_tables
+from lib.logs.counting.hourly import TABLES, add_up, no_tables
 from lib.logs.counting.parsed import HOUR
 from lib.logs.counting.summary import EXAMPLE_SCHEMA, MAX_EXAMPLES, no_reasons
 from lib.logs.errors import StateError
+from lib.logs.geo._ip_database import IP_DATABASE
 from lib.logs.geo.attribution import offline_countries
 from lib.logs.state.files import Known, Seen, head_hash
 from lib.logs.state.grains import (
-    VISITOR_DAYS,
-    Cut,
+    ONLY_HOURLY,
     grains_of,
-    merge_statements,
+    merge_statement,
     quoted,
     recount_visitor_days,
     table_name,
+    totals,
     visitor_days_table,
     window_query,
     window_visitor_levels,
 )
+from lib.logs.state.periods import Part, bounded, cover, floor, following
 from lib.logs.state.reading import Chunk
 
 STATE_FILE = "q1-state.duckdb"
@@ -65,6 +68,12 @@ def _type(dtype: pl.DataType) -> str:
 
 
 PLACES = "host_places"  # host, country, method: each host's offline country, found once
+# The grains whose periods are large (a month's clients): rows for a period they hold already
+# are appended, not merged at once, and merged when they come to a quarter of the table
+# (``State._pile``), so a run that reads a little does not rewrite a month's rows.
+DEFERRED = ("month", "year")
+PILES = "piles"  # target, merged (rows after its last merge), added (since), since (period)
+MIN_PILE = 100_000  # rows appended to a table before its periods are merged, at the least
 _TYPE_NAMES = {
     name: {column: _TYPES[dtype] for column, dtype in frame.schema.items()}
     for name, frame in no_tables().items()
@@ -95,6 +104,7 @@ class State:
             raise StateError(f"state directory {directory} is damaged: {exc}") from None
         self._db.execute("SET TimeZone = 'UTC'")
         self._check(settings)
+        self._check_places()
 
     def close(self) -> None:
         self._db.close()
@@ -126,6 +136,26 @@ class State:
                 "use another state directory, or the same settings"
             )
 
+    def _check_places(self) -> None:
+        """The hosts' offline countries are those of the IP database installed: when another
+        one is (a package upgrade), every host is placed again."""
+        database = f"{IP_DATABASE[0]} {version(IP_DATABASE[0])}"
+        found = self._db.execute("SELECT value FROM meta WHERE key = 'places'").fetchall()
+        if found and found[0][0] == database:
+            return
+        db = self._db
+        db.begin()
+        try:
+            db.execute(f"DELETE FROM {PLACES}")
+            db.execute("DELETE FROM meta WHERE key = 'places'")
+            db.execute("INSERT INTO meta VALUES ('places', ?)", [database])
+            hosts = _frame(db.sql(f"SELECT DISTINCT host FROM {table_name('hosts', 'month')}"))
+            self._place(hosts)
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+
     def _create(self, settings: str) -> None:
         db = self._db
         db.begin()
@@ -142,6 +172,15 @@ class State:
             for grain in grains_of(name):
                 db.execute(f"CREATE TABLE {table_name(name, grain)} ({columns})")
         db.execute(visitor_days_table())
+        db.execute(
+            f"CREATE TABLE {PILES} (target VARCHAR, merged UBIGINT, added UBIGINT, "
+            "since TIMESTAMPTZ)"
+        )
+        for name in TABLES:
+            for grain in set(grains_of(name)) & set(DEFERRED):
+                db.execute(
+                    f"INSERT INTO {PILES} VALUES (?, 0, 0, NULL)", [table_name(name, grain)]
+                )
         db.execute(f"CREATE TABLE {PLACES} (host VARCHAR, country VARCHAR, method VARCHAR)")
         db.commit()
 
@@ -155,6 +194,14 @@ class State:
             Known(i, p, d, n, s, m, hl, hh, o, ln, header=h)
             for i, p, d, n, s, m, hl, hh, o, ln, h in rows
         ]
+
+    def formats(self) -> dict[str, str]:
+        """Each log's path and the format most of its requests were read in."""
+        rows = self._db.execute(
+            "SELECT l.path, arg_max(f.format, f.requests) FROM logs l JOIN log_formats f "
+            "ON f.log = l.id GROUP BY l.id, l.path ORDER BY l.id"
+        ).fetchall()
+        return dict(rows)
 
     def commit(self, seen: Seen, log: Known | None, chunk: Chunk, note: str | None) -> Known:
         """Add ``chunk`` (read from ``seen`` as the rest of ``log``, or a new log) in one
@@ -170,9 +217,10 @@ class State:
                     "(?, ?, 0, 0, 0, 0, 0, '', 0, 0, 0, 0, NULL, now(), now())",
                     [log.id, seen.path],
                 )
+            ((last,),) = db.execute(f"SELECT max({HOUR}) FROM hours").fetchall()
             for name, frame in chunk.tables.items():
                 if not frame.is_empty():
-                    self._merge(name, frame)
+                    self._merge(name, frame, last)
             self._place(chunk.tables["hosts"])
             self._per_log(log.id, chunk)
             head = seen.head[: min(chunk.end, len(seen.head))]
@@ -213,22 +261,81 @@ class State:
     def _event(self, path: str, what: str) -> None:
         self._db.execute("INSERT INTO events VALUES (?, ?, ?)", [datetime.now(UTC), path, what])
 
-    def _merge(self, name: str, frame: pl.DataFrame) -> None:
-        """``frame``'s rows (hourly) into table ``name`` at each of its grains: the periods
-        they touch read again, with them."""
-        db = self._db
-        db.register("_new", frame.to_arrow())
-        hours = frame.get_column(HOUR)
-        first_and_last = [hours.min(), hours.max()]
-        try:
-            for grain in grains_of(name):
-                for statement in merge_statements(name, grain, _TYPE_NAMES[name]):
-                    db.execute(statement, first_and_last if "$1" in statement else None)
-            if name == "visitors":
+    def _merge(self, name: str, frame: pl.DataFrame, last: datetime | None) -> None:
+        """``frame``'s rows (hourly) into table ``name`` at each of its grains, each key's
+        counts added to what the table holds; ``last``: the last hour any table held before
+        (the periods after it are new: inserted, not merged)."""
+        for grain in grains_of(name):
+            added = add_up(frame, name, grain)
+            if last is not None:
+                held = floor(last, grain)
+                again = added.filter(pl.col(HOUR) <= held)
+                added = added.filter(pl.col(HOUR) > held)
+                if grain in DEFERRED:  # appended; merged once enough has piled up
+                    self._add_rows(name, grain, again, merge=False)
+                    self._pile(name, grain, again)
+                else:
+                    self._add_rows(name, grain, again, merge=True)
+            self._add_rows(name, grain, added, merge=False)
+        if name == "visitors":
+            self._db.register("_new", frame.to_arrow())
+            try:
                 for statement in recount_visitor_days():
-                    db.execute(statement)
+                    self._db.execute(statement)
+            finally:
+                self._db.unregister("_new")
+
+    def _pile(self, name: str, grain: str, rows: pl.DataFrame) -> None:
+        """Note ``rows`` appended to ``target`` for periods it held already (a key may now
+        have two rows there, which a window adds up); once they are over a quarter of what it
+        held after its last merge, merge the periods they touched: one row per key again."""
+        if rows.is_empty():
+            return
+        db, target, table = self._db, table_name(name, grain), TABLES[name]
+        first = rows.get_column(HOUR).min()
+        db.execute(
+            f"UPDATE {PILES} SET added = added + ?, since = least(since, ?) WHERE target = ?",
+            [rows.height, first, target],
+        )
+        ((merged, added, since),) = db.execute(
+            f"SELECT merged, added, since FROM {PILES} WHERE target = ?", [target]
+        ).fetchall()
+        if added <= max(MIN_PILE, merged // 4):
+            return
+        keys = ", ".join(quoted(k) for k in (HOUR, *table.keys))
+        again = (
+            f"SELECT DISTINCT * FROM {target} WHERE {HOUR} >= $1"
+            if table.is_set
+            else f"SELECT {keys}, {totals(table, _TYPE_NAMES[name])} "
+            f"FROM {target} WHERE {HOUR} >= $1 GROUP BY {keys}"
+        )
+        db.execute(f"CREATE OR REPLACE TEMP TABLE _merged AS {again} ORDER BY {HOUR}", [since])
+        db.execute(f"DELETE FROM {target} WHERE {HOUR} >= ?", [since])
+        db.execute(f"INSERT INTO {target} SELECT * FROM _merged")
+        ((rows_now,),) = db.execute(f"SELECT count(*) FROM {target}").fetchall()
+        db.execute(
+            f"UPDATE {PILES} SET merged = ?, added = 0, since = NULL WHERE target = ?",
+            [rows_now, target],
+        )
+        db.execute("DROP TABLE _merged")
+
+    def _add_rows(self, name: str, grain: str, rows: pl.DataFrame, merge: bool) -> None:
+        """``rows`` (one per period and key) into ``name``'s table at ``grain``: merged into
+        what it holds, or (periods it has none of) inserted in period order, so that each row
+        group's zone map bounds its periods tightly and a merge reads few of them."""
+        if rows.is_empty():
+            return
+        hours = rows.get_column(HOUR)
+        self._db.register("_add", (rows if merge else rows.sort(HOUR)).to_arrow())
+        try:
+            if merge:
+                self._db.execute(merge_statement(name, grain), [hours.min(), hours.max()])
+            else:
+                self._db.execute(
+                    f"INSERT INTO {table_name(name, grain)} BY NAME SELECT * FROM _add"
+                )
         finally:
-            db.unregister("_new")
+            self._db.unregister("_add")
 
     def _place(self, hosts: pl.DataFrame) -> None:
         """Give the hosts not seen before their offline country (``lib.logs.geo``'s ip, cctld
@@ -280,30 +387,43 @@ class State:
         """Each table's counts in ``[start, end)`` added up by key (the hours' table keeps its
         hours); ``places``, the offline countries of the window's hosts; ``visitor_levels``,
         per day, its distinct visitors at each sample level (``lib.logs.state.grains``)."""
-        found, cut = {}, Cut.of(start, end)
+        db = self._db
+        empty = {name: frame.drop(HOUR) for name, frame in no_tables().items()}
+        empty["hours"] = no_tables()["hours"]
+        ((first, last),) = db.execute(f"SELECT min({HOUR}), max({HOUR}) FROM hours").fetchall()
+        span = None if first is None else bounded(start, end, first, last)
         sizes = dict(
-            self._db.execute("SELECT table_name, estimated_size FROM duckdb_tables()").fetchall()
+            db.execute("SELECT table_name, estimated_size FROM duckdb_tables()").fetchall()
         )
+        found = {}
         for name in TABLES:
             if name == "visitors":
                 continue
-            if not sizes.get(name):  # nothing counted (a field the formats do not log)
-                found[name] = (
-                    no_tables()[name].drop(HOUR) if name != "hours" else no_tables()[name]
-                )
+            if span is None or not sizes.get(name):  # nothing counted there
+                found[name] = empty[name]
                 continue
-            query = window_query(name, _TYPE_NAMES[name])
-            found[name] = _frame(self._db.sql(query, params=cut.params(name)))
-        hosts = found["hosts"]
-        self._db.register("_hosts", hosts.select("host").to_arrow())
+            if name in ONLY_HOURLY:
+                parts = [Part("hour", start, end)]
+            else:
+                parts = cover(*span, signed=not TABLES[name].is_set)
+            query, params = window_query(name, _TYPE_NAMES[name], parts)
+            found[name] = _frame(db.sql(query, params=params))
+        db.register("_hosts", found["hosts"].select("host").to_arrow())
         try:
             found["places"] = _frame(
-                self._db.sql(f"SELECT p.* FROM {PLACES} p SEMI JOIN _hosts USING (host)")
+                db.sql(f"SELECT p.* FROM {PLACES} p SEMI JOIN _hosts USING (host)")
             )
         finally:
-            self._db.unregister("_hosts")
-        levels = window_visitor_levels()
-        found["visitor_levels"] = _frame(self._db.sql(levels, params=cut.params(VISITOR_DAYS)))
+            db.unregister("_hosts")
+        days = (
+            []
+            if span is None
+            else cover(
+                max(start, first), min(end, following(last, "hour")), ("day", "hour"), signed=False
+            )
+        )
+        query, params = window_visitor_levels(days)
+        found["visitor_levels"] = _frame(db.sql(query, params=params))
         return found
 
     def read_so_far(self) -> dict:

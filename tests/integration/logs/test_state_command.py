@@ -142,3 +142,22 @@ def test_a_state_answers_any_window_and_refuses_one_off_the_hour(tmp_path):
     assert off.returncode == 2
     assert "--window-start" in off.stderr and "whole hour" in off.stderr
     assert shutil.which(sys.executable)
+
+
+def test_a_state_answers_alone_after_its_logs_are_gone(tmp_path):
+    writer = Writer(tmp_path, 31)
+    writer.append(300)
+    state = str(tmp_path / "state")
+    read = _answers(str(writer.live), "--state", state, cwd=tmp_path)
+    writer.live.unlink()  # rotated away and deleted
+    alone = _answers("--state", state, "--window-start", "2026-03-29", cwd=tmp_path)
+    assert alone["input"]["files"] == [str(writer.live)]
+    assert alone["input"]["formats"] == {str(writer.live): "common"}
+    full = _answers(str(writer.reference(tmp_path / "all.log")), "--window-start",
+                    "2026-03-29", "--window-only", cwd=tmp_path)  # fmt: skip
+    _same_answers(alone, full)
+    assert read["total_requests"] > alone["total_requests"] > 0
+    nothing = run_logs("--no-dns", cwd=tmp_path)
+    assert nothing.returncode == 2 and "--state" in nothing.stderr
+    empty = run_logs("--state", str(tmp_path / "new"), "--no-dns", cwd=tmp_path)
+    assert empty.returncode == 1 and "has read no log yet" in empty.stderr

@@ -23,6 +23,7 @@ from lib.logs.filters import RequestFilter, request_filter
 from lib.logs.parsing.clients import ClientRule
 from lib.logs.q1 import answer_state, answers, run_q1
 from lib.logs.reading.blocks import cut_line, iter_blocks, text_length
+from lib.logs.state import store
 from lib.logs.state.files import HEAD_BYTES, look_at, plan_steps
 from lib.logs.state.runs import open_state, state_window
 
@@ -149,13 +150,15 @@ STEPS = st.lists(
 )
 
 
+@pytest.mark.parametrize("pile", [100_000, 0], ids=["merged-later", "merged-at-once"])
 @settings(
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(steps=STEPS, seed=st.integers(0, 2**16))
 def test_any_sequence_of_appends_rotations_compressions_and_truncations_counts_each_line_once(
-    tmp_path_factory, steps, seed
+    tmp_path_factory, monkeypatch, steps, seed, pile
 ):
+    monkeypatch.setattr(store, "MIN_PILE", pile)  # 0: each run's rows merged at once
     base = tmp_path_factory.mktemp("logs")
     logs, state_dir = base / "logs", base / "state"
     logs.mkdir()
@@ -319,6 +322,9 @@ def test_a_file_holding_a_known_log_under_several_names_is_read_once(tmp_path):
         packed.write(writer.live.read_bytes())
     ours = _state_answers(state_dir, str(tmp_path / "access.log*"))
     assert ours["lines"] == 45
+    with open_state(state_dir, "common", RULE, RequestFilter()) as state:
+        (log,) = state.logs()
+    assert log.path == str(writer.live)  # the file it is read from, not a copy's
 
 
 def test_matching_prefers_the_longest_head_and_the_file_last_read(tmp_path):
@@ -352,3 +358,15 @@ def test_an_unwritable_state_directory_is_one_line(tmp_path):
     with pytest.raises(StateError, match="state directory"):
         open_state(blocker / "state", "common", RULE, RequestFilter())
     assert os.path.exists(blocker)
+
+
+def test_hosts_are_placed_again_when_another_ip_database_is_installed(tmp_path):
+    writer = Writer(tmp_path, 31)
+    writer.append(200)
+    log = writer.reference(tmp_path / "all.log")
+    state_dir = tmp_path / "state"
+    _state_answers(state_dir, str(log))
+    with open_state(state_dir, "common", RULE, RequestFilter()) as state:
+        state._db.execute("UPDATE meta SET value = 'geoip2fast 0.0' WHERE key = 'places'")
+        state._db.execute("UPDATE host_places SET country = 'ZZ'")  # as an old database said
+    _same(_state_answers(state_dir, str(log)), _full_answers(log))
