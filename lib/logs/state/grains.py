@@ -20,7 +20,9 @@ from lib.logs.counting.hourly import TABLES, Table
 from lib.logs.counting.parsed import HOUR
 from lib.logs.state.periods import GRAINS, Part
 
-ONLY_HOURLY = ("hours", "visitors")  # kept per hour alone
+# kept per hour alone: the hours' own table, the visitors (counted per day apart), and the
+# statuses (a few a hour: a year's hours are a few tens of thousands of rows)
+ONLY_HOURLY = ("hours", "visitors", "statuses")
 MAX_LEVEL = 24  # visitor sample levels counted per day: 2**24 times the cap is never reached
 _SUFFIX = {"hour": "", "day": "_by_day", "month": "_by_month", "year": "_by_year"}
 

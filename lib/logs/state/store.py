@@ -11,6 +11,8 @@ One run at a time: DuckDB locks the file, and a second run says so and stops.
 from __future__ import annotations
 
 import json
+import queue
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -74,6 +76,8 @@ PLACES = "host_places"  # host, country, method: each host's offline country, fo
 DEFERRED = ("month", "year")
 PILES = "piles"  # target, merged (rows after its last merge), added (since), since (period)
 MIN_PILE = 100_000  # rows appended to a table before its periods are merged, at the least
+_CURSORS = 4  # queries of a window run side by side
+_PILED = {"target": pl.String, "rows": pl.UInt64, "since": pl.Datetime("us", "UTC")}
 _TYPE_NAMES = {
     name: {column: _TYPES[dtype] for column, dtype in frame.schema.items()}
     for name, frame in no_tables().items()
@@ -89,6 +93,7 @@ class State:
     ) -> None:
         self.directory = Path(directory)
         self._geo_cache = geo_cache
+        self._piled: dict[tuple[str, str], tuple[int, datetime]] = {}  # (name, grain): rows, since
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -103,10 +108,17 @@ class State:
         except duckdb.Error as exc:
             raise StateError(f"state directory {directory} is damaged: {exc}") from None
         self._db.execute("SET TimeZone = 'UTC'")
+        self._cursors: queue.SimpleQueue = queue.SimpleQueue()  # for queries side by side
+        for _ in range(_CURSORS):
+            cursor = self._db.cursor()
+            cursor.execute("SET TimeZone = 'UTC'")
+            self._cursors.put(cursor)
         self._check(settings)
         self._check_places()
 
     def close(self) -> None:
+        while not self._cursors.empty():
+            self._cursors.get().close()
         self._db.close()
 
     def __enter__(self) -> State:
@@ -207,6 +219,7 @@ class State:
         """Add ``chunk`` (read from ``seen`` as the rest of ``log``, or a new log) in one
         transaction with the offset it ends at; return the log as it now stands."""
         db = self._db
+        self._piled = {}
         db.begin()
         try:
             if log is None:
@@ -221,6 +234,7 @@ class State:
             for name, frame in chunk.tables.items():
                 if not frame.is_empty():
                     self._merge(name, frame, last)
+            self._merge_piles()
             self._place(chunk.tables["hosts"])
             self._per_log(log.id, chunk)
             head = seen.head[: min(chunk.end, len(seen.head))]
@@ -268,9 +282,7 @@ class State:
         for grain in grains_of(name):
             added = add_up(frame, name, grain)
             if last is not None:
-                held = floor(last, grain)
-                again = added.filter(pl.col(HOUR) <= held)
-                added = added.filter(pl.col(HOUR) > held)
+                again, added = _split(added, floor(last, grain))
                 if grain in DEFERRED:  # appended; merged once enough has piled up
                     self._add_rows(name, grain, again, merge=False)
                     self._pile(name, grain, again)
@@ -286,22 +298,40 @@ class State:
                 self._db.unregister("_new")
 
     def _pile(self, name: str, grain: str, rows: pl.DataFrame) -> None:
-        """Note ``rows`` appended to ``target`` for periods it held already (a key may now
-        have two rows there, which a window adds up); once they are over a quarter of what it
-        held after its last merge, merge the periods they touched: one row per key again."""
-        if rows.is_empty():
+        """Note ``rows`` appended to ``name``'s table at ``grain`` for periods it held already
+        (a key may now have two rows there, which a window adds up); ``_merge_piles`` merges
+        them once they are many."""
+        if not rows.is_empty():
+            first = rows.get_column(HOUR).min()
+            held, since = self._piled.get((name, grain), (0, first))
+            self._piled[name, grain] = (held + rows.height, min(since, first))
+
+    def _merge_piles(self) -> None:
+        """Count the rows piled up by this commit, and merge the periods of each table whose
+        piled rows are over a quarter of what it held after its last merge: one row per key
+        again."""
+        if not self._piled:
             return
+        db = self._db
+        values = [(table_name(n, g), rows, since) for (n, g), (rows, since) in self._piled.items()]
+        names = {table_name(n, g): (n, g) for n, g in self._piled}
+        self._piled = {}
+        db.register("_piled", pl.DataFrame(values, schema=_PILED, orient="row").to_arrow())
+        try:
+            found = db.execute(
+                f"UPDATE {PILES} p SET added = p.added + n.rows, since = least(p.since, n.since) "
+                "FROM _piled n WHERE p.target = n.target RETURNING p.target, p.merged, p.added, "
+                "p.since"
+            ).fetchall()
+        finally:
+            db.unregister("_piled")
+        for target, merged, added, since in found:
+            if added > max(MIN_PILE, merged // 4):
+                self._merge_periods(*names[target], since)
+
+    def _merge_periods(self, name: str, grain: str, since: datetime) -> None:
+        """Merge the periods from ``since`` on of ``name``'s table at ``grain``."""
         db, target, table = self._db, table_name(name, grain), TABLES[name]
-        first = rows.get_column(HOUR).min()
-        db.execute(
-            f"UPDATE {PILES} SET added = added + ?, since = least(since, ?) WHERE target = ?",
-            [rows.height, first, target],
-        )
-        ((merged, added, since),) = db.execute(
-            f"SELECT merged, added, since FROM {PILES} WHERE target = ?", [target]
-        ).fetchall()
-        if added <= max(MIN_PILE, merged // 4):
-            return
         keys = ", ".join(quoted(k) for k in (HOUR, *table.keys))
         again = (
             f"SELECT DISTINCT * FROM {target} WHERE {HOUR} >= $1"
@@ -395,7 +425,7 @@ class State:
         sizes = dict(
             db.execute("SELECT table_name, estimated_size FROM duckdb_tables()").fetchall()
         )
-        found = {}
+        found, asked = {}, {}
         for name in TABLES:
             if name == "visitors":
                 continue
@@ -406,25 +436,42 @@ class State:
                 parts = [Part("hour", start, end)]
             else:
                 parts = cover(*span, signed=not TABLES[name].is_set)
-            query, params = window_query(name, _TYPE_NAMES[name], parts)
-            found[name] = _frame(db.sql(query, params=params))
-        db.register("_hosts", found["hosts"].select("host").to_arrow())
-        try:
-            found["places"] = _frame(
-                db.sql(f"SELECT p.* FROM {PLACES} p SEMI JOIN _hosts USING (host)")
-            )
-        finally:
-            db.unregister("_hosts")
-        days = (
-            []
-            if span is None
-            else cover(
-                max(start, first), min(end, following(last, "hour")), ("day", "hour"), signed=False
-            )
-        )
-        query, params = window_visitor_levels(days)
-        found["visitor_levels"] = _frame(db.sql(query, params=params))
+            asked[name] = window_query(name, _TYPE_NAMES[name], parts)
+        if "hosts" in asked:  # with each host's offline country
+            query, params = asked["hosts"]
+            placed = f"LEFT JOIN {PLACES} p USING (host)"
+            query = f"SELECT w.*, p.country, p.method FROM ({query}) w {placed}"
+            asked["hosts"] = (query, params)
+        days = []
+        if span is not None:
+            last_hour = following(last, "hour")
+            days = cover(max(start, first), min(end, last_hour), ("day", "hour"), signed=False)
+        asked["visitor_levels"] = window_visitor_levels(days)
+        found.update(self._all(asked))
+        hosts = found["hosts"]
+        if "country" in hosts.columns:
+            found["places"] = hosts.select("host", "country", "method")
+            found["hosts"] = hosts.drop("country", "method")
+        else:
+            found["places"] = pl.DataFrame(schema={"host": pl.String, "country": pl.String,
+                                                   "method": pl.String})  # fmt: skip
         return found
+
+    def _all(self, asked: dict[str, tuple[str, list]]) -> dict[str, pl.DataFrame]:
+        """The results of the queries ``asked`` (name: SQL and its parameters), run side by
+        side on cursors of their own (DuckDB runs each in threads of its own; side by side,
+        each one's fixed costs overlap the others' work)."""
+
+        def run(item):
+            name, (query, params) = item
+            cursor = self._cursors.get()
+            try:
+                return name, _frame(cursor.sql(query, params=params))
+            finally:
+                self._cursors.put(cursor)
+
+        with ThreadPoolExecutor(max_workers=_CURSORS) as pool:
+            return dict(pool.map(run, asked.items()))
 
     def read_so_far(self) -> dict:
         """What belongs to the logs, not the hours: lines, rejected lines (their reasons and
@@ -474,6 +521,18 @@ class State:
             query += ' WHERE "when" >= ?'
             params.append(since)
         return self._db.execute(query + ' ORDER BY "when"', params).fetchall()
+
+
+def _split(rows: pl.DataFrame, held: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``rows`` of the periods up to ``held`` (a table holds them already) and after it."""
+    if rows.is_empty():
+        return rows, rows
+    hours = rows.get_column(HOUR)
+    if hours.max() <= held:
+        return rows, rows.clear()
+    if hours.min() > held:
+        return rows.clear(), rows
+    return rows.filter(pl.col(HOUR) <= held), rows.filter(pl.col(HOUR) > held)
 
 
 def _frame(relation) -> pl.DataFrame:
