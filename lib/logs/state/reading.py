@@ -8,7 +8,9 @@ run (the offset stops before it). A compressed file is finished: its last line i
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
@@ -26,6 +28,7 @@ from lib.logs.state.files import Step
 from lib.logs.window import Window
 
 CHUNK_BYTES = 256 * 1024 * 1024  # text read between two commits
+IN_FLIGHT = 2  # blocks parsed side by side
 
 
 @dataclass(frozen=True)
@@ -45,14 +48,56 @@ class Chunk:
     header: str | None  # the format's header line in force at ``end``
 
 
-class _Chunking:
-    """Blocks parsed and counted, gathered into a chunk."""
+@dataclass(frozen=True)
+class _Parsed:
+    """One block parsed and counted (``_parse``)."""
 
-    def __init__(self, choice: FormatChoice, only: RequestFilter, first_line: int) -> None:
-        self.choice = choice
-        self._only = only
-        self._whole = Window.whole()
-        self.next_line = first_line
+    tables: dict[str, pl.DataFrame] | None  # None: no request counted
+    lines: int
+    rejected: int
+    filtered: int
+    reasons: dict[str, int]
+    examples: pl.DataFrame  # line_no, line: its first rejected lines
+    formats: dict[str, int]
+
+
+def _parse(block: bytes, choice: FormatChoice, first_line: int, only: RequestFilter) -> _Parsed:
+    """A block's lines (numbered from ``first_line``) parsed as ``choice`` says and counted
+    per hour as ``only`` says. A pure function of its arguments: blocks are parsed side by
+    side."""
+    lines = block_to_lines(block)
+    requests, rejected, formats = parse_with(choice, lines, first_line, request_parts=True)
+    filtered = 0
+    if only.active and requests.height:
+        kept = only.keep(requests, Window.whole())
+        filtered, requests = requests.height - kept.height, kept
+    reasons = {}
+    if rejected.height:
+        found = rejected_reasons(rejected, choice.primary.pattern or None)
+        reasons = {reason: int(count) for reason, count in found.iter_rows()}
+    return _Parsed(
+        hourly_tables(requests) if requests.height else None,
+        lines.len(),
+        rejected.height,
+        filtered,
+        reasons,
+        rejected.select("line_no", "line").head(MAX_EXAMPLES),
+        formats,
+    )
+
+
+def _line_count(block: bytes) -> int:
+    """How many lines ``lib.logs.reading.lines.block_to_lines`` splits ``block`` into."""
+    if not block:
+        return 0
+    return block.count(b"\n") + (not block.endswith(b"\n"))
+
+
+class _Chunking:
+    """Parsed blocks, in order, gathered into a chunk."""
+
+    def __init__(self) -> None:
+        self.header: str | None = None
         self._clear()
 
     def _clear(self) -> None:
@@ -62,31 +107,20 @@ class _Chunking:
         self._examples: list[pl.DataFrame] = []
         self._formats: dict[str, int] = {}
 
-    def add(self, block: bytes) -> None:
-        lines = block_to_lines(block)
-        requests, rejected, formats = parse_with(
-            self.choice, lines, self.next_line, request_parts=True
-        )
-        if self._only.active and requests.height:
-            kept = self._only.keep(requests, self._whole)
-            self._filtered += requests.height - kept.height
-            requests = kept
-        if requests.height:
-            self._tables.append(hourly_tables(requests))
-        if rejected.height:
-            reasons = rejected_reasons(rejected, self.choice.primary.pattern or None)
-            for reason, count in reasons.iter_rows():
-                self._reasons[reason] = self._reasons.get(reason, 0) + int(count)
-            if sum(frame.height for frame in self._examples) < MAX_EXAMPLES:
-                self._examples.append(rejected.select("line_no", "line").head(MAX_EXAMPLES))
-        for name, count in formats.items():
+    def add(self, parsed: _Parsed, size: int, header: str | None) -> None:
+        if parsed.tables is not None:
+            self._tables.append(parsed.tables)
+        for reason, count in parsed.reasons.items():
+            self._reasons[reason] = self._reasons.get(reason, 0) + count
+        if parsed.rejected and sum(f.height for f in self._examples) < MAX_EXAMPLES:
+            self._examples.append(parsed.examples)
+        for name, count in parsed.formats.items():
             self._formats[name] = self._formats.get(name, 0) + count
-        self._lines += lines.len()
-        self._rejected += rejected.height
-        self.bytes += len(block)
-        self.next_line += lines.len()
-        self.header = self.choice.header_line(block) or self.header
-        self.choice = self.choice.after(block)
+        self._lines += parsed.lines
+        self._rejected += parsed.rejected
+        self._filtered += parsed.filtered
+        self.bytes += size
+        self.header = header
 
     def take(self, end: int) -> Chunk:
         tables = stack_tables(self._tables) if self._tables else dict(no_tables())
@@ -114,22 +148,40 @@ def read_new(
 ) -> Iterator[Chunk]:
     """The chunks of ``step``'s file from ``step.start`` on, read as ``choice`` says (with the
     format ``header`` declared in force there); lines numbered after ``lines_before``; requests
-    counted as ``only`` says. Raises LogReadError."""
+    counted as ``only`` says. Blocks are parsed side by side, ``IN_FLIGHT`` at a time, and
+    gathered in order. Raises LogReadError."""
     if header is not None:
         choice = choice.after(header.encode())
-    chunking = _Chunking(choice, only, lines_before + 1)
+    chunking = _Chunking()
     chunking.header = header
-    offset = step.start
+    offset, next_line = step.start, lines_before + 1
+    waiting: deque = deque()  # (future, text length, header after the block), in order
     part = Partition(step.seen.path, start=step.start)
-    with open_partition(part) as stream:
+    with open_partition(part) as stream, ThreadPoolExecutor(IN_FLIGHT) as pool:
         for block in iter_blocks(stream, block_bytes, name=step.seen.path):
             if step.seen.plain and not block.endswith(b"\n"):
                 block = block[: block.rfind(b"\n") + 1]  # a line still being written: later
                 if not block:
                     break
-            chunking.add(block)
-            offset += text_length(block)
+            job = pool.submit(_parse, block, choice, next_line, only)
+            header = choice.header_line(block) or header
+            waiting.append((job, text_length(block), len(block), header))
+            next_line += _line_count(block)
+            choice = choice.after(block)
+            while len(waiting) > IN_FLIGHT:
+                offset = _gather(waiting.popleft(), chunking, offset)
+                if chunking.bytes >= chunk_bytes:
+                    yield chunking.take(offset)
+        while waiting:
+            offset = _gather(waiting.popleft(), chunking, offset)
             if chunking.bytes >= chunk_bytes:
                 yield chunking.take(offset)
     if chunking.bytes or offset == step.start:
         yield chunking.take(offset)
+
+
+def _gather(waiting: tuple, chunking: _Chunking, offset: int) -> int:
+    """A parsed block into ``chunking``; the text offset after it."""
+    job, length, size, header = waiting
+    chunking.add(job.result(), size, header)
+    return offset + length

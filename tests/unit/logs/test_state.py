@@ -370,3 +370,37 @@ def test_hosts_are_placed_again_when_another_ip_database_is_installed(tmp_path):
         state._db.execute("UPDATE meta SET value = 'geoip2fast 0.0' WHERE key = 'places'")
         state._db.execute("UPDATE host_places SET country = 'ZZ'")  # as an old database said
     _same(_state_answers(state_dir, str(log)), _full_answers(log))
+
+
+def test_a_w3c_log_whose_fields_change_is_read_on_from_the_header_in_force(tmp_path):
+    log = tmp_path / "u_ex.log"
+
+    def block(fields: list[str], rows: list[dict]) -> str:
+        head = f"#Software: IIS 10.0\n#Fields: {' '.join(fields)}\n"
+        return head + "".join(" ".join(row[f] for f in fields) + "\n" for row in rows)
+
+    def rows(start: int, count: int) -> list[dict]:
+        return [
+            {"date": "2026-03-28", "time": f"2{i % 4}:{i % 60:02d}:00", "c-ip": f"10.0.0.{i % 9}",
+             "cs-method": "GET", "cs-uri-stem": f"/p{i}", "sc-status": "200"}
+            for i in range(start, start + count)
+        ]  # fmt: skip
+
+    first = ["date", "time", "c-ip", "cs-method", "cs-uri-stem", "sc-status"]
+    second = ["c-ip", "date", "time", "sc-status", "cs-method", "cs-uri-stem"]
+    log.write_text(block(first, rows(0, 30)) + block(second, rows(30, 30)))
+    state_dir = tmp_path / "state"
+    window = state_window(None, None, RequestFilter())
+
+    def state_run():
+        with open_state(state_dir, "auto", RULE, RequestFilter()) as state:
+            result, _ = answer_state(state, str(log), window, "auto", RULE, **_ANY)
+        return answers(result)
+
+    state_run()
+    with log.open("a") as out:  # more lines under the second header, which the state knows
+        out.write("".join(" ".join(r[f] for f in second) + "\n" for r in rows(60, 20)))
+    ours = state_run()
+    theirs = answers(run_q1(str(log), use_dns=False, max_rejected=1.0))
+    assert ours["total_requests"] == theirs["total_requests"] == 80
+    _same(ours, theirs)
