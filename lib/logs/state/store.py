@@ -279,10 +279,11 @@ class State:
         """``frame``'s rows (hourly) into table ``name`` at each of its grains, each key's
         counts added to what the table holds; ``last``: the last hour any table held before
         (the periods after it are new: inserted, not merged)."""
-        for grain in grains_of(name):
-            added = add_up(frame, name, grain)
+        rows = frame
+        for grain in reversed(grains_of(name)):  # fine to coarse: each from the last one
+            rows = added = add_up(rows, name, grain)
             if last is not None:
-                again, added = _split(added, floor(last, grain))
+                again, added = _split(rows, floor(last, grain))
                 if grain in DEFERRED:  # appended; merged once enough has piled up
                     self._add_rows(name, grain, again, merge=False)
                     self._pile(name, grain, again)
