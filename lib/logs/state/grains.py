@@ -48,30 +48,6 @@ def totals(table: Table, types: dict[str, str]) -> str:
     return ", ".join(found)
 
 
-def merge_statement(name: str, grain: str) -> str:
-    """SQL that merges ``_add`` (``name``'s rows added up per ``grain`` period and key:
-    ``lib.logs.counting.hourly.add_up``) into its table at ``grain``: each key's counts added
-    to the row the table holds for it, or a row inserted. $1 and $2: the first and last
-    period of ``_add``, which the table's zone maps find without reading the rest."""
-    table, target = TABLES[name], table_name(name, grain)
-    keys = (HOUR, *table.keys)
-    same = " AND ".join(f"t.{quoted(k)} IS NOT DISTINCT FROM a.{quoted(k)}" for k in keys)
-    same += f" AND t.{HOUR} >= $1 AND t.{HOUR} <= $2"
-    insert = "WHEN NOT MATCHED THEN INSERT BY NAME"
-    if table.is_set:
-        return f"MERGE INTO {target} t USING _add a ON {same} {insert}"
-    updates = ", ".join(
-        f"{quoted(c)} = " + (
-            f"t.{quoted(c)} + a.{quoted(c)}" if c in table.summed
-            else f"least(t.{quoted(c)}, a.{quoted(c)})" if c in table.least
-            else f"greatest(t.{quoted(c)}, a.{quoted(c)})"
-        )
-        for c in (*table.summed, *table.least, *table.greatest)
-    )  # fmt: skip
-    matched = f"WHEN MATCHED THEN UPDATE SET {updates}"
-    return f"MERGE INTO {target} t USING _add a ON {same} {matched} {insert}"
-
-
 def window_query(name: str, types: dict[str, str], parts: list[Part]) -> tuple[str, list]:
     """SQL and its parameters: ``name``'s counts over ``parts`` (``periods.cover``; the hours'
     table and the visitors': one part of hours) added up by key, the periods taken away

@@ -30,7 +30,6 @@ from lib.logs.state.files import Known, Seen, head_hash
 from lib.logs.state.grains import (
     ONLY_HOURLY,
     grains_of,
-    merge_statement,
     quoted,
     recount_visitor_days,
     table_name,
@@ -70,10 +69,10 @@ def _type(dtype: pl.DataType) -> str:
 
 
 PLACES = "host_places"  # host, country, method: each host's offline country, found once
-# The grains whose periods are large (a month's clients): rows for a period they hold already
-# are appended, not merged at once, and merged when they come to a quarter of the table
-# (``State._pile``), so a run that reads a little does not rewrite a month's rows.
-DEFERRED = ("month", "year")
+# A run appends its rows to each table, also for periods it holds already (a key then has
+# several rows there, which a window adds up), and merges a table's periods (one row per key
+# again) once such rows come to a quarter of it (``State._merge_piles``): a run that reads a
+# little writes a little, and never rewrites a month's rows.
 PILES = "piles"  # target, merged (rows after its last merge), added (since), since (period)
 MIN_PILE = 100_000  # rows appended to a table before its periods are merged, at the least
 _CURSORS = 4  # queries of a window run side by side
@@ -189,7 +188,7 @@ class State:
             "since TIMESTAMPTZ)"
         )
         for name in TABLES:
-            for grain in set(grains_of(name)) & set(DEFERRED):
+            for grain in grains_of(name):
                 db.execute(
                     f"INSERT INTO {PILES} VALUES (?, 0, 0, NULL)", [table_name(name, grain)]
                 )
@@ -281,15 +280,10 @@ class State:
         (the periods after it are new: inserted, not merged)."""
         rows = frame
         for grain in reversed(grains_of(name)):  # fine to coarse: each from the last one
-            rows = added = add_up(rows, name, grain)
-            if last is not None:
-                again, added = _split(rows, floor(last, grain))
-                if grain in DEFERRED:  # appended; merged once enough has piled up
-                    self._add_rows(name, grain, again, merge=False)
-                    self._pile(name, grain, again)
-                else:
-                    self._add_rows(name, grain, again, merge=True)
-            self._add_rows(name, grain, added, merge=False)
+            rows = add_up(rows, name, grain)
+            if last is not None:  # rows for periods held already: a key may have two now
+                self._pile(name, grain, _held(rows, floor(last, grain)))
+            self._add_rows(name, grain, rows)
         if name == "visitors":
             self._db.register("_new", frame.to_arrow())
             try:
@@ -350,21 +344,15 @@ class State:
         )
         db.execute("DROP TABLE _merged")
 
-    def _add_rows(self, name: str, grain: str, rows: pl.DataFrame, merge: bool) -> None:
-        """``rows`` (one per period and key) into ``name``'s table at ``grain``: merged into
-        what it holds, or (periods it has none of) inserted in period order, so that each row
-        group's zone map bounds its periods tightly and a merge reads few of them."""
+    def _add_rows(self, name: str, grain: str, rows: pl.DataFrame) -> None:
+        """``rows`` (one per period and key) appended to ``name``'s table at ``grain``, in
+        period order: each row group's zone map then bounds its periods tightly, and a window
+        or a merge reads only the row groups of its periods."""
         if rows.is_empty():
             return
-        hours = rows.get_column(HOUR)
-        self._db.register("_add", (rows if merge else rows.sort(HOUR)).to_arrow())
+        self._db.register("_add", rows.sort(HOUR).to_arrow())
         try:
-            if merge:
-                self._db.execute(merge_statement(name, grain), [hours.min(), hours.max()])
-            else:
-                self._db.execute(
-                    f"INSERT INTO {table_name(name, grain)} BY NAME SELECT * FROM _add"
-                )
+            self._db.execute(f"INSERT INTO {table_name(name, grain)} BY NAME SELECT * FROM _add")
         finally:
             self._db.unregister("_add")
 
@@ -524,16 +512,11 @@ class State:
         return self._db.execute(query + ' ORDER BY "when"', params).fetchall()
 
 
-def _split(rows: pl.DataFrame, held: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``rows`` of the periods up to ``held`` (a table holds them already) and after it."""
-    if rows.is_empty():
-        return rows, rows
-    hours = rows.get_column(HOUR)
-    if hours.max() <= held:
-        return rows, rows.clear()
-    if hours.min() > held:
-        return rows.clear(), rows
-    return rows.filter(pl.col(HOUR) <= held), rows.filter(pl.col(HOUR) > held)
+def _held(rows: pl.DataFrame, last: datetime) -> pl.DataFrame:
+    """The rows of ``rows`` for the periods up to ``last``."""
+    if rows.is_empty() or rows.get_column(HOUR).max() <= last:
+        return rows
+    return rows.filter(pl.col(HOUR) <= last)
 
 
 def _frame(relation) -> pl.DataFrame:
