@@ -32,7 +32,9 @@ rounds taken in turn, and worker ingest with and without; results in out/bench/v
 
 With ``--before DIR`` (a checkout of the code before a change: ``git worktree add DIR <commit>``)
 it measures instead POST /votes and GET /results on buffered kiosks of this checkout against the
-same kiosks run from DIR, metrics on, in rounds taken in turn; results in
+same kiosks run from DIR, metrics on, in rounds taken in turn, each set publishing to a votes
+queue of its own that a worker of its own checkout declared (so what a change does to the
+broker's topology, such as the votes' stream, is measured with it); results in
 out/bench/votes_before.json.
 
 Load comes from wrk when it is installed (``apt-get install wrk``; a C client, so the CPU goes
@@ -295,6 +297,7 @@ class Bench:
         }
         self.tmp = tmp
         self.procs: list[subprocess.Popen] = []
+        self.queues = [self.queue]  # every votes queue of the run, removed at the end
         connection = self.connect()
         declare_topology(connection.channel(), self.queue, self.queue_type)  # as the worker will
         connection.close()
@@ -405,9 +408,10 @@ class Bench:
                 proc.kill()
         try:
             connection = self.connect()
-            connection.channel().queue_delete(self.queue)
-            connection.channel().queue_delete(self.queue + ".dead")
-            connection.channel().exchange_delete(self.queue)
+            for queue in self.queues:
+                for name in (queue, queue + ".dead", queue + ".replay"):  # .replay: the stream
+                    connection.channel().queue_delete(name)
+                    connection.channel().exchange_delete(name)
             connection.close()
         finally:
             self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
@@ -615,20 +619,43 @@ def in_turn(
             print(f"{path}, {name}:", report[key])
 
 
+def wait_declared(bench: Bench, queue: str, timeout: float = 60) -> None:
+    """Wait until a worker has declared ``queue`` (a passive declare finds it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        connection = bench.connect()
+        try:
+            connection.channel().queue_declare(queue, passive=True)
+            return
+        except pika.exceptions.ChannelClosedByBroker:
+            time.sleep(0.2)
+        finally:
+            if connection.is_open:
+                connection.close()
+    raise SystemExit(f"no worker declared queue {queue} within {timeout:g}s")
+
+
 def before_main(args, report: dict, out: Path) -> int:
     """``--before DIR``: buffered kiosks of this checkout against the same kiosks run from DIR
     (a checkout of the code before a change: ``git worktree add DIR <commit>``), both with
-    metrics on and one worker of this checkout storing both's votes; POST /votes and GET
-    /results in rounds taken in turn. Results: out/bench/votes_before.json."""
+    metrics on, each publishing to a votes queue of its own, declared and consumed by a worker
+    of its own checkout (DIR's without results: this checkout's writes them); POST /votes and
+    GET /results in rounds taken in turn. Results: out/bench/votes_before.json."""
     before = Path(args.before).resolve()
     if not (before / "service" / "kiosk.py").is_file():
         raise SystemExit(f"--before {before}: no service/kiosk.py there (not a checkout)")
-    roots = {"now": ROOT, "before": before}
     with tempfile.TemporaryDirectory() as tmp:
         bench = Bench(Path(tmp))
         try:
             bench.spawn(["service/worker.py"])
-            setups = {name: {"root": root} for name, root in roots.items()}
+            queue = bench.queue + "_before"
+            bench.queues.append(queue)
+            bench.spawn(["service/worker.py", "--no-results"], before, VOTES_QUEUE=queue)
+            wait_declared(bench, queue)
+            setups = {
+                "now": {"root": ROOT},
+                "before": {"root": before, "VOTES_QUEUE": queue},
+            }
             in_turn(bench, *kiosk_sets(bench, args, setups), args, report)
         finally:
             bench.close()
