@@ -78,6 +78,7 @@ from lib.votes.message import Vote, VoteError, check_cast_at, decode
 from lib.votes.metrics import WorkerMetrics, serve_worker_metrics
 from lib.votes.nodes import Nodes, address
 from lib.votes.replay import (
+    Marker,
     StreamMissing,
     declare_replay_stream,
     queue_present,
@@ -171,6 +172,7 @@ class Worker:
         self._observed = 0.0  # when the votes queue was last looked at (monotonic)
         self._last_tag = 0  # the last delivery tag taken on the consuming channel
         self._side = None  # a channel for those looks, beside the consuming one
+        self._marker: Marker | None = None  # the last replay's marker: every vote before stored
 
     def stop(self, *_args) -> None:
         logger.info("stop requested: finishing the current batch")
@@ -359,6 +361,7 @@ class Worker:
         try:
             self._side.queue_declare(stream_name(queue), passive=True)
         except ChannelClosedByBroker:  # 404: the stream is gone
+            self._marker = None  # a stream made again starts its offsets afresh
             logger.warning(
                 "stream %s is missing (deleted?): declaring it again; votes confirmed before "
                 "are safe in queue %s, but a replay cannot find them",
@@ -385,11 +388,12 @@ class Worker:
         settings = self.settings
         with engine.begin() as conn:
             mark = replay_mark(conn, settings.votes_queue)
-        offset = start_offset(mark)
+        offset = start_offset(mark, self._marker)
         # a vote the stream kept arrived after the offset (or at it): one stamped later than
         # that plus VOTE_CLOCK_SKEW may have been dead-lettered as from the future on its way
         # through the queue, and is not counted now that the worker's clock has caught up
-        latest = offset + settings.vote_clock_skew if isinstance(offset, datetime) else None
+        since = offset.at if isinstance(offset, Marker) else offset
+        latest = since + settings.vote_clock_skew if isinstance(since, datetime) else None
 
         def take(body: bytes, props) -> Vote | None:
             one = Batch()
@@ -416,13 +420,24 @@ class Worker:
         began = time.monotonic()
         try:
             done = replay(channel, settings.votes_queue, offset, take, store, settings.batch_size)
+            if done.stale:  # the stream is not the one of that marker: from the mark, then
+                self._marker = None
+                offset = start_offset(mark)
+                latest = offset + settings.vote_clock_skew if mark is not None else None
+                done = replay(
+                    channel, settings.votes_queue, offset, take, store, settings.batch_size
+                )
         except StreamMissing as exc:
             logger.warning("%s: votes the votes queue lost, if any, cannot be replayed", exc)
             self._replay_due = False
+            self._marker = None
             return
         self._replay_due = False
+        self._marker = done.marker
+        if isinstance(offset, Marker):
+            offset = f"offset {offset.offset} (the last replay's marker)"
         logger.log(
-            logging.INFO if done.stored or not done.reached_marker else logging.DEBUG,
+            logging.INFO if done.stored or done.marker is None else logging.DEBUG,
             "replayed stream %s from %s: %d messages, %d votes, %d of them not yet stored "
             "(now stored)%s in %.2fs",
             stream_name(settings.votes_queue),
@@ -430,7 +445,7 @@ class Worker:
             done.messages,
             done.votes,
             done.stored,
-            "" if done.reached_marker else "; its marker never came",
+            "" if done.marker is not None else "; its marker never came",
             time.monotonic() - began,
         )
 

@@ -28,7 +28,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pika
 from pika.exceptions import ChannelClosedByBroker, UnroutableError
@@ -59,14 +59,27 @@ class StreamMissing(Exception):
 
 
 @dataclass(frozen=True)
+class Marker:
+    """A replay's marker as found in the stream: its ``offset`` there, its message ``id`` and
+    when it was published (``at``, the worker's clock). Every vote before it is stored."""
+
+    offset: int
+    id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Replayed:
     """What a replay read: ``messages`` (markers left out), ``votes`` among them, ``stored``
-    (new rows: votes the queue had lost), ``reached_marker`` (False: it gave up waiting)."""
+    (new rows: votes the queue had lost), ``marker`` (None: it gave up waiting for it), and
+    ``stale``: it was to start at an earlier marker that is not there any more (the stream made
+    again, or that far gone by its retention), and read nothing."""
 
     messages: int
     votes: int
     stored: int
-    reached_marker: bool
+    marker: Marker | None
+    stale: bool = False
 
 
 def stream_name(queue: str) -> str:
@@ -128,27 +141,33 @@ def queue_present(connection, name: str) -> bool:
     return True
 
 
-def start_offset(mark: datetime | None) -> datetime | str:
+def start_offset(mark: datetime | None, last: Marker | None = None) -> datetime | str | Marker:
     """Where a replay starts: ``REPLAY_MARGIN`` before ``mark``, or the stream's first message
-    when there is none."""
+    when there is none; or at ``last``, the marker of a replay before, when that is later (every
+    vote before it is stored, so an idle worker's replays read only what came since)."""
+    if last is not None and (mark is None or mark - REPLAY_MARGIN <= last.at):
+        return last
     return "first" if mark is None else mark - REPLAY_MARGIN
 
 
 def replay(
     channel,
     queue: str,
-    offset: datetime | str,
+    offset: datetime | str | Marker,
     take: Callable[[bytes, pika.BasicProperties], object | None],
     store: Callable[[Sequence[object]], int],
     batch_size: int,
     idle: float = REPLAY_IDLE,
 ) -> Replayed:
-    """Read the stream of ``queue`` from ``offset`` up to a marker published now (on
-    ``channel``, which confirms), ``take`` turning each message into a vote (None: not a vote,
-    skipped) and ``store`` storing them ``batch_size`` at a time (returning how many were new).
-    Raises StreamMissing if the marker is returned (no stream bound to take it)."""
+    """Read the stream of ``queue`` from ``offset`` (a time, ``first``, or an earlier replay's
+    marker, which must be the first message read: else the replay is ``stale``) up to a marker
+    published now (on ``channel``, which confirms), ``take`` turning each message into a vote
+    (None: not a vote, skipped) and ``store`` storing them ``batch_size`` at a time (returning
+    how many were new). Raises StreamMissing if the marker is returned (no stream bound to take
+    it)."""
     stream = stream_name(queue)
     marker = MARKER_PREFIX + uuid.uuid4().hex
+    published = datetime.now(UTC)
     try:
         channel.basic_publish(
             exchange=stream,
@@ -163,15 +182,22 @@ def replay(
     reader.basic_qos(prefetch_count=2 * batch_size)  # a stream needs one; acked by the batch
     messages = votes = stored = 0
     held: list[object] = []
-    reached = False
+    reached = None
+    after = offset if isinstance(offset, Marker) else None
+    start = after.offset if after is not None else offset
     try:
         for method, props, body in reader.consume(
-            stream, arguments={"x-stream-offset": offset}, inactivity_timeout=idle
+            stream, arguments={"x-stream-offset": start}, inactivity_timeout=idle
         ):
             if method is None:
                 break
+            if after is not None:  # the first message: the earlier marker, or a stream changed
+                if props.message_id != after.id or _offset(props) != after.offset:
+                    return Replayed(0, 0, 0, None, stale=True)
+                after = None
+                continue
             if props.message_id == marker:
-                reached = True
+                reached = Marker(_offset(props), marker, published)
                 reader.basic_ack(method.delivery_tag, multiple=True)
                 break
             if (props.message_id or "").startswith(MARKER_PREFIX):  # another replay's
@@ -191,6 +217,12 @@ def replay(
     finally:
         _close_reader(reader)
     return Replayed(messages, votes, stored, reached)
+
+
+def _offset(props) -> int:
+    """A stream message's offset, from the header RabbitMQ adds (-1 if missing)."""
+    value = (props.headers or {}).get("x-stream-offset", -1)
+    return value if isinstance(value, int) else -1
 
 
 def _close_reader(reader) -> None:
