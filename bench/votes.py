@@ -553,6 +553,19 @@ def ingest(bench: Bench, size: int, **env) -> dict:
 METRICS_SETUPS = ("metrics_on", "metrics_off")
 
 
+def broker_pids() -> list[int]:
+    """The RabbitMQ nodes running on this machine: their ``beam.smp`` processes."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "beam.smp":
+                    found.append(int(entry.name))
+            except OSError:  # gone meanwhile
+                continue
+    return found
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """CPU seconds (user and system) used so far by ``pids`` and their children (a kiosk's
     gunicorn master and its server processes), from /proc."""
@@ -592,19 +605,26 @@ def in_turn(
     """POST /votes for ``--seconds``, then GET /results for half as long, on each setup's kiosks
     (``ports``, their processes ``pids``) in ``--rounds`` rounds taken in turn (the order
     swapped every round); each setup's figures, with its kiosks' CPU per answer, into
-    ``report`` as ``post_votes_<setup>`` and ``get_results_<setup>``."""
+    ``report`` as ``post_votes_<setup>`` and ``get_results_<setup>``; for votes also the
+    broker's CPU per vote, from the first vote sent to the last one stored (RabbitMQ's
+    ``beam.smp`` processes on this machine: whatever else uses the broker meanwhile counts
+    too)."""
     c = (args.processes, args.threads)
     setups = tuple(ports)
     for path, seconds in (("/votes", args.seconds), ("/results", args.seconds / 2)):
         parts: dict[str, list[dict]] = {name: [] for name in setups}
         cpu = dict.fromkeys(setups, 0.0)
+        broker = dict.fromkeys(setups, 0.0)
         for r in range(args.rounds):
             for name in setups if r % 2 == 0 else setups[::-1]:
                 stored, used = bench.count(), cpu_seconds(pids[name])
+                beams = broker_pids()
+                broker_used = cpu_seconds(beams)
                 result = load_many(ports[name], path, seconds / args.rounds, *c)
                 cpu[name] += cpu_seconds(pids[name]) - used
                 if path == "/votes":
                     bench.wait_count(stored + result["ok"])
+                    broker[name] += cpu_seconds(beams) - broker_used
                 parts[name].append(result)
                 print(
                     f"  {path} round {r + 1}, {name}: {result['ok_per_s']}/s "
@@ -616,6 +636,8 @@ def in_turn(
             # the kiosks' own CPU per answer: what the load on the machine moves least
             ok = sum(part["ok"] for part in parts[name])
             report[key]["kiosk_cpu_ms_per_ok"] = round(1000 * cpu[name] / max(ok, 1), 3)
+            if path == "/votes":
+                report[key]["broker_cpu_ms_per_ok"] = round(1000 * broker[name] / max(ok, 1), 3)
             print(f"{path}, {name}:", report[key])
 
 
@@ -668,6 +690,9 @@ def before_main(args, report: dict, out: Path) -> int:
         "results_per_s_now_over_before": round(rnow["ok_per_s"] / max(rthen["ok_per_s"], 1), 3),
         "kiosk_cpu_per_vote_now_over_before": round(
             now["kiosk_cpu_ms_per_ok"] / max(then["kiosk_cpu_ms_per_ok"], 1e-6), 3
+        ),
+        "broker_cpu_per_vote_now_over_before": round(
+            now["broker_cpu_ms_per_ok"] / max(then["broker_cpu_ms_per_ok"], 1e-6), 3
         ),
     }
     print("ratios:", json.dumps(report["ratios"]))
