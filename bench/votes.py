@@ -32,7 +32,9 @@ rounds taken in turn, and worker ingest with and without; results in out/bench/v
 
 With ``--before DIR`` (a checkout of the code before a change: ``git worktree add DIR <commit>``)
 it measures instead POST /votes and GET /results on buffered kiosks of this checkout against the
-same kiosks run from DIR, metrics on, in rounds taken in turn; results in
+same kiosks run from DIR, metrics on, in rounds taken in turn, each set publishing to a votes
+queue of its own that a worker of its own checkout declared (so what a change does to the
+broker's topology, such as the votes' stream, is measured with it); results in
 out/bench/votes_before.json.
 
 Load comes from wrk when it is installed (``apt-get install wrk``; a C client, so the CPU goes
@@ -295,6 +297,7 @@ class Bench:
         }
         self.tmp = tmp
         self.procs: list[subprocess.Popen] = []
+        self.queues = [self.queue]  # every votes queue of the run, removed at the end
         connection = self.connect()
         declare_topology(connection.channel(), self.queue, self.queue_type)  # as the worker will
         connection.close()
@@ -405,9 +408,10 @@ class Bench:
                 proc.kill()
         try:
             connection = self.connect()
-            connection.channel().queue_delete(self.queue)
-            connection.channel().queue_delete(self.queue + ".dead")
-            connection.channel().exchange_delete(self.queue)
+            for queue in self.queues:
+                for name in (queue, queue + ".dead", queue + ".replay"):  # .replay: the stream
+                    connection.channel().queue_delete(name)
+                    connection.channel().exchange_delete(name)
             connection.close()
         finally:
             self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
@@ -549,6 +553,19 @@ def ingest(bench: Bench, size: int, **env) -> dict:
 METRICS_SETUPS = ("metrics_on", "metrics_off")
 
 
+def broker_pids() -> list[int]:
+    """The RabbitMQ nodes running on this machine: their ``beam.smp`` processes."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "beam.smp":
+                    found.append(int(entry.name))
+            except OSError:  # gone meanwhile
+                continue
+    return found
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """CPU seconds (user and system) used so far by ``pids`` and their children (a kiosk's
     gunicorn master and its server processes), from /proc."""
@@ -588,19 +605,26 @@ def in_turn(
     """POST /votes for ``--seconds``, then GET /results for half as long, on each setup's kiosks
     (``ports``, their processes ``pids``) in ``--rounds`` rounds taken in turn (the order
     swapped every round); each setup's figures, with its kiosks' CPU per answer, into
-    ``report`` as ``post_votes_<setup>`` and ``get_results_<setup>``."""
+    ``report`` as ``post_votes_<setup>`` and ``get_results_<setup>``; for votes also the
+    broker's CPU per vote, from the first vote sent to the last one stored (RabbitMQ's
+    ``beam.smp`` processes on this machine: whatever else uses the broker meanwhile counts
+    too)."""
     c = (args.processes, args.threads)
     setups = tuple(ports)
     for path, seconds in (("/votes", args.seconds), ("/results", args.seconds / 2)):
         parts: dict[str, list[dict]] = {name: [] for name in setups}
         cpu = dict.fromkeys(setups, 0.0)
+        broker = dict.fromkeys(setups, 0.0)
         for r in range(args.rounds):
             for name in setups if r % 2 == 0 else setups[::-1]:
                 stored, used = bench.count(), cpu_seconds(pids[name])
+                beams = broker_pids()
+                broker_used = cpu_seconds(beams)
                 result = load_many(ports[name], path, seconds / args.rounds, *c)
                 cpu[name] += cpu_seconds(pids[name]) - used
                 if path == "/votes":
                     bench.wait_count(stored + result["ok"])
+                    broker[name] += cpu_seconds(beams) - broker_used
                 parts[name].append(result)
                 print(
                     f"  {path} round {r + 1}, {name}: {result['ok_per_s']}/s "
@@ -612,23 +636,48 @@ def in_turn(
             # the kiosks' own CPU per answer: what the load on the machine moves least
             ok = sum(part["ok"] for part in parts[name])
             report[key]["kiosk_cpu_ms_per_ok"] = round(1000 * cpu[name] / max(ok, 1), 3)
+            if path == "/votes":
+                report[key]["broker_cpu_ms_per_ok"] = round(1000 * broker[name] / max(ok, 1), 3)
             print(f"{path}, {name}:", report[key])
+
+
+def wait_declared(bench: Bench, queue: str, timeout: float = 60) -> None:
+    """Wait until a worker has declared ``queue`` (a passive declare finds it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        connection = bench.connect()
+        try:
+            connection.channel().queue_declare(queue, passive=True)
+            return
+        except pika.exceptions.ChannelClosedByBroker:
+            time.sleep(0.2)
+        finally:
+            if connection.is_open:
+                connection.close()
+    raise SystemExit(f"no worker declared queue {queue} within {timeout:g}s")
 
 
 def before_main(args, report: dict, out: Path) -> int:
     """``--before DIR``: buffered kiosks of this checkout against the same kiosks run from DIR
     (a checkout of the code before a change: ``git worktree add DIR <commit>``), both with
-    metrics on and one worker of this checkout storing both's votes; POST /votes and GET
-    /results in rounds taken in turn. Results: out/bench/votes_before.json."""
+    metrics on, each publishing to a votes queue of its own, declared and consumed by a worker
+    of its own checkout (DIR's without results: this checkout's writes them); POST /votes and
+    GET /results in rounds taken in turn. Results: out/bench/votes_before.json."""
     before = Path(args.before).resolve()
     if not (before / "service" / "kiosk.py").is_file():
         raise SystemExit(f"--before {before}: no service/kiosk.py there (not a checkout)")
-    roots = {"now": ROOT, "before": before}
     with tempfile.TemporaryDirectory() as tmp:
         bench = Bench(Path(tmp))
         try:
             bench.spawn(["service/worker.py"])
-            setups = {name: {"root": root} for name, root in roots.items()}
+            queue = bench.queue + "_before"
+            bench.queues.append(queue)
+            bench.spawn(["service/worker.py", "--no-results"], before, VOTES_QUEUE=queue)
+            wait_declared(bench, queue)
+            setups = {
+                "now": {"root": ROOT},
+                "before": {"root": before, "VOTES_QUEUE": queue},
+            }
             in_turn(bench, *kiosk_sets(bench, args, setups), args, report)
         finally:
             bench.close()
@@ -641,6 +690,9 @@ def before_main(args, report: dict, out: Path) -> int:
         "results_per_s_now_over_before": round(rnow["ok_per_s"] / max(rthen["ok_per_s"], 1), 3),
         "kiosk_cpu_per_vote_now_over_before": round(
             now["kiosk_cpu_ms_per_ok"] / max(then["kiosk_cpu_ms_per_ok"], 1e-6), 3
+        ),
+        "broker_cpu_per_vote_now_over_before": round(
+            now["broker_cpu_ms_per_ok"] / max(then["broker_cpu_ms_per_ok"], 1e-6), 3
         ),
     }
     print("ratios:", json.dumps(report["ratios"]))

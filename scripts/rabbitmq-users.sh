@@ -50,11 +50,13 @@ case $action in
   add-worker)
     pass=$(secret)
     rabbitmqctl -q add_user "$name" "$pass" >/dev/null
-    # its exchanges and queues (VOTES_QUEUE, VOTES_QUEUE.dead) and nothing else: dead letters go
-    # through the exchange of their own, never the default exchange (which reaches every queue);
-    # write on VOTES_QUEUE is what binding the votes queue needs
+    # its exchanges and queues (VOTES_QUEUE, VOTES_QUEUE.dead, the stream VOTES_QUEUE.replay)
+    # and nothing else: dead letters and replay markers go through exchanges of their own, never
+    # the default exchange (which reaches every queue); write on VOTES_QUEUE is what binding the
+    # votes queue needs
     rabbitmqctl -q set_permissions -p "$vhost" "$name" \
-      "^$q(\\.dead)?\$" "^$q(\\.dead)?\$" "^$q(\\.dead)?\$" >/dev/null
+      "^$q(\\.dead|\\.replay)?\$" "^$q(\\.dead|\\.replay)?\$" "^$q(\\.dead|\\.replay)?\$" \
+      >/dev/null
     url "$pass"
     ;;
   rotate)

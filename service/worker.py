@@ -77,12 +77,23 @@ from lib.votes.broker import (
 from lib.votes.message import Vote, VoteError, check_cast_at, decode
 from lib.votes.metrics import WorkerMetrics, serve_worker_metrics
 from lib.votes.nodes import Nodes, address
+from lib.votes.replay import (
+    Marker,
+    StreamMissing,
+    declare_replay_stream,
+    queue_present,
+    replay,
+    start_offset,
+    stream_name,
+)
 from lib.votes.settings import VoteSettings, load_settings
 from lib.votes.store import (
     SESSION_TIMEOUTS,
     apply_vote_schema,
     conflicting_votes,
+    record_replay_mark,
     record_votes,
+    replay_mark,
 )
 from lib.votes.throttle import LogThrottle
 from service.writer_supervisor import WriterSupervisor
@@ -100,6 +111,17 @@ _BROKER_REFUSED = (
 DRAIN_IDLE = 1.0  # seconds without a message that say a queue being drained is empty
 CONSUMER_RENEW = 5.0  # seconds without a delivery after which the worker consumes anew
 QUEUE_POLL = 2.0  # seconds between asking the broker how many messages the queues hold
+OBSERVE_INTERVAL = 1.0  # seconds between looks at the votes queue for the replay mark
+
+
+@dataclass(frozen=True)
+class Observation:
+    """The votes queue seen with no message ready at ``at`` (the worker's clock, before it
+    asked): every vote confirmed before then was delivered, with a delivery tag up to ``tag``
+    on the consuming channel. Once those are stored, ``at`` is a replay mark."""
+
+    at: datetime
+    tag: int
 
 
 @dataclass(frozen=True)
@@ -145,6 +167,12 @@ class Worker:
         self.dead_lettered = 0
         self._dead_log = LogThrottle(interval=1.0)
         self._noted: set[str] = set()  # warnings about the queues, logged once
+        self._replay_due = False  # the votes queue may have been lost: replay its stream
+        self._observation: Observation | None = None  # a replay mark waiting for its votes
+        self._observed = 0.0  # when the votes queue was last looked at (monotonic)
+        self._last_tag = 0  # the last delivery tag taken on the consuming channel
+        self._side = None  # a channel for those looks, beside the consuming one
+        self._marker: Marker | None = None  # the last replay's marker: every vote before stored
 
     def stop(self, *_args) -> None:
         logger.info("stop requested: finishing the current batch")
@@ -177,7 +205,10 @@ class Worker:
             again = False
             while not self.stopping:
                 connection, node = self.nodes.connect()  # the next node first
+                self._observation, self._last_tag, self._side = None, 0, None  # per channel
                 try:
+                    if not queue_present(connection, settings.votes_queue):
+                        self._replay_due = True  # deleted while no consumer of ours was on it
                     channel = connection.channel()
                     try:
                         notes = declare_topology(
@@ -193,6 +224,8 @@ class Worker:
                         self._noted.add(note)
                     channel.confirm_delivery()
                     channel.basic_qos(prefetch_count=2 * settings.batch_size)
+                    if self._replay_due:
+                        self._replay(engine, channel)
                     logger.log(
                         logging.DEBUG if again else logging.INFO,
                         "consuming %s (%s queue) on %s (batch %d / %d ms)",
@@ -215,16 +248,22 @@ class Worker:
     def _unsafe(self, engine, channel, exc: UnsafeQueue) -> ConfigError:
         """The line to stop with for a queue that could lose votes (already unbound, so nothing
         more reaches it); the votes queue's votes are stored first, as the worker would have."""
-        settings, what = self.settings, ""
+        settings, what, unbound = self.settings, "", "it"
         if exc.queue == settings.votes_queue:
             stored = self.stored
             channel.confirm_delivery()
             channel.basic_qos(prefetch_count=2 * settings.batch_size)
             logger.info("%s: storing the votes it holds before stopping", exc)
             self._consume(engine, channel, drain=True)
-            what = f" and stored the {self.stored - stored} new votes it held"
+            self._replay(engine, channel)  # votes the stream alone took while it was so
+            what = (
+                f" and stored the {self.stored - stored} new votes it held (replayed from the "
+                f"stream included)"
+            )
+            unbound = "it and the votes' stream"
         return ConfigError(
-            f"{exc}; the worker unbound it from exchange {exc.queue} (kiosks answer 503){what}: "
+            f"{exc}; the worker unbound {unbound} from exchange {exc.queue} (kiosks answer "
+            f"503){what}: "
             f"delete it (rabbitmqctl delete_queue {exc.queue}) and start the worker, which "
             f"declares it again to refuse rather than drop (docs/q3.md, 'Queues that refuse')"
         )
@@ -235,14 +274,17 @@ class Worker:
         True: declare the queues again and consume anew); with ``drain``, until the queue has
         been empty for ``DRAIN_IDLE`` seconds. However consuming ends, except for a failed
         connection, the batch in hand is stored first (the broker cancels a consumer when its
-        queue is deleted, and drops the votes not acknowledged with it); on a closed channel
-        its votes are stored, not acknowledged.
+        queue is deleted, and drops the votes not acknowledged with it: the next session replays
+        them from the votes' stream); on a closed channel its votes are stored, not
+        acknowledged. Every ``OBSERVE_INTERVAL`` it looks at the queue for a replay mark
+        (``_observe``).
 
         Why consume anew when idle: a quorum queue deleted and declared again at once was seen
         (RabbitMQ 3.10) to keep the old consumer, never cancelled, as a consumer of the new
         queue, which then handed it every message, never delivered: votes held out of reach
         for as long as the connection lived, and a new queue's arguments never checked. A
-        consumer that receives nothing for a few seconds is renewed, on a new connection."""
+        consumer that receives nothing for a few seconds is renewed, on a new connection, and
+        the stream replayed from the replay mark (a few seconds of votes, stored already)."""
         batch = Batch()
         wait = self.settings.batch_ms / 1000
         idle_since = time.monotonic()
@@ -254,10 +296,12 @@ class Worker:
                     if not len(batch):
                         batch.started = time.monotonic()
                     self._take(batch, body, props)
-                    batch.last_tag = method.delivery_tag
+                    batch.last_tag = self._last_tag = method.delivery_tag
                     idle_since = time.monotonic()
                 elif not len(batch):
                     self.backoff.reset()  # connected, and the queue is drained: a healthy session
+                if time.monotonic() - self._observed >= OBSERVE_INTERVAL:
+                    self._observe(engine, channel, idle=not len(batch))
                 full = len(batch) >= self.settings.batch_size
                 old = len(batch) and time.monotonic() - batch.started >= wait
                 if full or old or (self.stopping and len(batch)):
@@ -268,9 +312,11 @@ class Worker:
                 idle = time.monotonic() - idle_since
                 if not drain and not len(batch) and idle >= CONSUMER_RENEW:
                     logger.debug("nothing delivered for %.0fs: consuming anew", idle)
+                    self._replay_due = True  # the queue may have been swapped under it
                     return True
             else:
                 self._consumer_gone(engine, channel, batch)
+                self._replay_due = True
                 return True
         except ChannelClosed:
             if batch.votes:  # they may come back (counted once) or be gone with the queue
@@ -284,15 +330,124 @@ class Worker:
 
     def _consumer_gone(self, engine, channel, batch: Batch) -> None:
         """The broker cancelled the consumer: store what the worker holds (the broker dropped
-        the votes not acknowledged with the queue); then the queues are declared again."""
+        the votes not acknowledged with the queue); then the queues are declared again and the
+        stream replayed."""
         logger.warning(
             "consuming %s ended (the broker cancelled it: the queue deleted?): storing the %d "
-            "messages held, then declaring the queues again",
+            "messages held, then declaring the queues again and replaying their stream",
             self.settings.votes_queue,
             len(batch),
         )
         if len(batch):
             self._flush(engine, channel, batch, acknowledge_if_possible=True)
+
+    def _observe(self, engine, channel, idle: bool) -> None:
+        """Look at the votes queue (a passive declare on a channel beside the consuming one):
+        with no message ready, every vote confirmed so far was delivered, to this worker or
+        another, and is held or stored; once this worker's are stored (the flush of the batch
+        holding the last of them, or at once when ``idle``: none held), the time it asked is the
+        replay mark, kept in PostgreSQL. Also declares the votes' stream again if it is gone.
+        Another worker's votes are stored by it, when its consumer is cancelled too."""
+        self._observed = time.monotonic()
+        queue = self.settings.votes_queue
+        connection = channel.connection
+        asked = datetime.now(UTC)
+        if self._side is None or not self._side.is_open:
+            self._side = connection.channel()
+        try:
+            ready = self._side.queue_declare(queue, passive=True).method.message_count
+        except ChannelClosedByBroker:  # 404: the queue is gone; its consumer is cancelled next
+            return
+        try:
+            self._side.queue_declare(stream_name(queue), passive=True)
+        except ChannelClosedByBroker:  # 404: the stream is gone
+            self._marker = None  # a stream made again starts its offsets afresh
+            logger.warning(
+                "stream %s is missing (deleted?): declaring it again; votes confirmed before "
+                "are safe in queue %s, but a replay cannot find them",
+                stream_name(queue),
+                queue,
+            )
+            for note in declare_replay_stream(channel, queue, route_votes=True):
+                logger.warning("%s", note)
+        if ready:
+            return
+        tag = self._last_tag + channel.get_waiting_message_count()  # delivered, not yet taken
+        if self._observation is None:
+            self._observation = Observation(asked, tag)
+        if idle and self._last_tag >= self._observation.tag:
+            observation, self._observation = self._observation, None
+            with engine.begin() as conn:
+                record_replay_mark(conn, queue, observation.at)
+
+    def _replay(self, engine, channel) -> None:
+        """Store the votes of the votes' stream from ``REPLAY_MARGIN`` before the replay mark up
+        to a marker published now (``lib.votes.replay``), idempotently: those the votes queue
+        lost with itself are stored, the others were already. Logged, and counted in
+        ``votes_replayed``, when it stored any; a missing stream is a warning."""
+        settings = self.settings
+        with engine.begin() as conn:
+            mark = replay_mark(conn, settings.votes_queue)
+        offset = start_offset(mark, self._marker)
+        # a vote the stream kept arrived after the offset (or at it): one stamped later than
+        # that plus VOTE_CLOCK_SKEW may have been dead-lettered as from the future on its way
+        # through the queue, and is not counted now that the worker's clock has caught up
+        since = offset.at if isinstance(offset, Marker) else offset
+        latest = since + settings.vote_clock_skew if isinstance(since, datetime) else None
+
+        def take(body: bytes, props) -> Vote | None:
+            one = Batch()
+            self._take(one, body, props)
+            if not one.votes:
+                return None  # not a vote: dead-lettered on its way through the queue, if it came
+            if latest is not None:
+                try:
+                    stamped = decode(body, self.candidates, props.user_id).cast_at
+                except VoteError:
+                    return None
+                if stamped > latest:
+                    return None
+            return one.votes[0]
+
+        def store(votes) -> int:
+            with engine.begin() as conn:
+                inserted = record_votes(conn, votes)
+            self.stored += inserted
+            self.metrics.votes_stored.inc(inserted)
+            self.metrics.votes_replayed.inc(inserted)
+            return inserted
+
+        began = time.monotonic()
+        try:
+            done = replay(channel, settings.votes_queue, offset, take, store, settings.batch_size)
+            if done.stale:  # the stream is not the one of that marker: from the mark, then
+                self._marker = None
+                offset = start_offset(mark)
+                latest = offset + settings.vote_clock_skew if mark is not None else None
+                done = replay(
+                    channel, settings.votes_queue, offset, take, store, settings.batch_size
+                )
+        except StreamMissing as exc:
+            logger.warning("%s: votes the votes queue lost, if any, cannot be replayed", exc)
+            self._replay_due = False
+            self._marker = None
+            return
+        self._replay_due = False
+        self._marker = done.marker
+        if isinstance(offset, Marker):
+            offset = f"offset {offset.offset} (the last replay's marker)"
+        logger.log(
+            logging.INFO if done.stored or done.marker is None else logging.DEBUG,
+            "replayed stream %s from %s: %d messages, %d votes, %d of them not yet stored "
+            "(now stored)%s in %.2fs",
+            stream_name(settings.votes_queue),
+            offset if isinstance(offset, str) else offset.isoformat(timespec="seconds"),
+            done.messages,
+            done.votes,
+            done.stored,
+            "" if done.marker is not None else "; its marker never came",
+            time.monotonic() - began,
+        )
 
     def _take(self, batch: Batch, body: bytes, props) -> None:
         """Add a message to ``batch``: as a vote, or as a reject with its reason. Whatever the
@@ -326,9 +481,16 @@ class Worker:
         still, and a reject may be dead-lettered twice. ``acknowledge_if_possible``: the
         consumer was cancelled, and an acknowledgement the channel refuses is let go (the votes
         are stored)."""
+        observation = self._observation
+        if observation is not None and (batch.last_tag or 0) < observation.tag:
+            observation = None  # votes delivered before it are not all in this batch
         with engine.begin() as conn:
             inserted = record_votes(conn, batch.votes)
             conflicts = conflicting_votes(conn, batch.votes)
+            if observation is not None:
+                record_replay_mark(conn, self.settings.votes_queue, observation.at)
+        if observation is not None and self._observation is observation:
+            self._observation = None
         committed = datetime.now(UTC)
         rejects = batch.rejects + [
             (

@@ -120,6 +120,7 @@ def pytest_terminal_summary(terminalreporter):
     columns = ["sent", "accepted", "refused", "counted", "duplicates", "lost", "unclaimed_counted"]
     columns += ["poison", "dead_lettered"]  # only where poison was published among the votes
     columns += ["answers_503", "seconds_503", "first_to_last_503"]  # where 503s were timed
+    columns += ["replayed_lost_votes"]  # where the votes queue was deleted under load
     width = max(len(scenario) for scenario, _ in LEDGERS) + 2
     terminalreporter.section("vote pipeline under faults")
     terminalreporter.write_line(

@@ -1,18 +1,20 @@
 """RabbitMQ for votes: the queue topology and a publisher that only reports success once the
 broker has confirmed the message.
 
-Topology (declared idempotently by the worker): a durable direct exchange and a durable queue,
-both named ``<queue>``, bound by that name; kiosks publish to the exchange with the AMQP
-``user_id`` property set to their own user, which RabbitMQ checks, so the worker can trust it as
-the kiosk's identity. ``<queue>.dead`` holds messages the worker cannot use, with the reason in
-the ``x-reject-reason`` header and the publisher in ``x-original-user-id``; the worker publishes
-them to an exchange of that name, never through the default exchange (which reaches every
-queue), so its broker user may write to its own names and nothing else. Both queues are of the
-type ``VOTES_QUEUE_TYPE`` says (``lib.votes.queue_type``) and refuse publishes when full rather
-than drop votes (``lib.votes.queue_arguments``). One that exists with the other type is a
+Topology (declared idempotently by the worker): a durable direct exchange and a durable queue, both
+named ``<queue>``, bound by that name; kiosks publish to the exchange with the AMQP ``user_id``
+property set to their own user, which RabbitMQ checks, so the worker can trust it as the kiosk's
+identity. The exchange also routes every vote to a stream, ``<queue>.replay``, kept for a while
+(``lib.votes.replay``): the broker confirms a vote only once both hold it, and the worker replays
+the stream when the votes queue is lost. ``<queue>.dead`` holds messages the worker cannot use,
+with the reason in the ``x-reject-reason`` header and the publisher in ``x-original-user-id``; the
+worker publishes them to an exchange of that name, never through the default exchange (which
+reaches every queue), so its broker user may write to its own names and nothing else. Both queues
+are of the type ``VOTES_QUEUE_TYPE`` says (``lib.votes.queue_type``) and refuse publishes when full
+rather than drop votes (``lib.votes.queue_arguments``). One that exists with the other type is a
 ConfigError for the worker; one that could lose votes is unbound from its exchange (so no vote
-reaches it: a kiosk's vote is then unroutable, a 503) and an UnsafeQueue for the worker. Either is
-a refusal of every vote (503) for a kiosk that can see it.
+reaches it, nor the stream: a kiosk's vote is then unroutable, a 503) and an UnsafeQueue for the
+worker. Either is a refusal of every vote (503) for a kiosk that can see it.
 
 The broker may be several nodes (``lib.votes.nodes``): a connection goes to one of them and, once
 lost, the next goes to the next node round the list.
@@ -56,6 +58,7 @@ from lib.votes.backoff import Backoff
 from lib.votes.message import Vote, encode
 from lib.votes.nodes import Nodes, address
 from lib.votes.queue_arguments import ArgumentProbe, Verdict
+from lib.votes.replay import declare_replay_stream
 
 logger = logging.getLogger(__name__)
 
@@ -97,15 +100,17 @@ NO_QUEUE = "no queue takes votes (the votes queue is missing or being replaced)"
 def declare_topology(
     channel, queue: str, queue_type: str = "quorum", max_length: int = 0
 ) -> tuple[str, ...]:
-    """The votes exchange and queue (both named ``queue``, bound by that name) and the
+    """The votes exchange and queue (both named ``queue``, bound by that name), the votes'
+    stream ``queue.replay`` bound beside the votes queue (``lib.votes.replay``) and the
     dead-letter exchange and queue (both ``queue.dead``), the queues of type ``queue_type``
     refusing publishes when full, the votes queue holding at most ``max_length`` votes (0: no
     limit); no-ops if they exist as declared. The worker declares them; kiosks, which may only
     write to the votes exchange, never do. Returns lines worth a warning (a queue that differs
     from the declaration without losing votes: ``Verdict.notes``). Raises ConfigError (one line
     saying what to do) if a queue exists with the other type, UnsafeQueue if one could lose votes
-    (the dead-letter queue's, if both could), once such a queue is unbound from its exchange and
-    the other queue is in place. ``channel`` stays open; the queues are compared on channels of
+    (the dead-letter queue's, if both could), once such a queue is unbound from its exchange (a
+    votes queue with the stream: no vote is then routed anywhere) and the other queue is in
+    place. ``channel`` stays open; the queues are compared on channels of
     their own (the broker closes one on each refusal)."""
     notes: list[str] = []
     unsafe = None
@@ -120,6 +125,9 @@ def declare_topology(
         else:  # at once: no vote may reach it while the other queue is declared
             channel.queue_unbind(queue=name, exchange=name, routing_key=name)
             unsafe = UnsafeQueue(verdict.problem, name)
+        if name == queue:  # the votes' stream takes votes only beside a votes queue that may
+            votes_safe = unsafe is None
+            notes.extend(declare_replay_stream(channel, queue, route_votes=votes_safe))
     if unsafe is not None:
         raise unsafe
     return tuple(notes)

@@ -236,6 +236,7 @@ class _ResultsAge:
 
 class WorkerMetrics:
     """A worker's metrics: ``batches``, ``batch_size_messages``, ``votes_stored`` (new rows),
+    ``votes_replayed`` (new rows a replay of the votes' stream stored),
     ``dead_letters`` (by reason), ``queue_messages`` (by queue, polled), ``lag_seconds`` (a
     vote's cast to its batch's commit), ``consuming`` (1 while connected and consuming),
     ``writer_restarts``; with a ``cache_dir``, ``results_age_seconds`` read when scraped."""
@@ -247,6 +248,7 @@ class WorkerMetrics:
         self.registry = CollectorRegistry()
         if not enabled:
             self.batches = self.batch_size_messages = self.votes_stored = _OFF
+            self.votes_replayed = _OFF
             self.dead_letters = self.queue_messages = self.lag_seconds = _OFF
             self.consuming = self.writer_restarts = _OFF
             return
@@ -282,6 +284,12 @@ class WorkerMetrics:
             PREFIX + "worker_lag_seconds",
             "Seconds from a vote's cast_at to the commit of the batch storing it.",
             buckets=LAG_BUCKETS,
+            registry=registry,
+        )
+        self.votes_replayed = Counter(
+            PREFIX + "worker_votes_replayed",
+            "Votes stored by a replay of the votes' stream: confirmed, then lost with the votes "
+            "queue (deleted), and found again.",
             registry=registry,
         )
         self.consuming = Gauge(

@@ -1,6 +1,7 @@
 """Votes in PostgreSQL: the schema, batched idempotent inserts, and the results built from the
 10-minute rollup. The SQL lives in ``sql/votes/``: ``schema.sql``, ``record_votes.sql``,
-``conflicting_votes.sql``, ``vote_distribution.sql`` and ``recent_votes.sql``.
+``conflicting_votes.sql``, ``vote_distribution.sql``, ``recent_votes.sql``, and the replay mark's
+``record_replay_mark.sql`` and ``replay_mark.sql``.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 
+import pandas as pd
 from sqlalchemy.engine import Connection, Engine
 
 from lib.db import execute_file, query
@@ -67,6 +69,18 @@ def conflicting_votes(conn: Connection, votes: Sequence[Vote]) -> dict[int, str]
         kiosk_ids=[v.kiosk_id for v in votes],
     )
     return {int(row.position) - 1: row.stored for row in frame.itertuples()}
+
+
+def record_replay_mark(conn: Connection, queue: str, safe_from: datetime) -> None:
+    """Move ``queue``'s replay mark forward to ``safe_from`` (never back), in the caller's
+    transaction: every vote the broker confirmed before it is stored. Raises DatabaseError."""
+    query(conn, "votes/record_replay_mark", queue=queue, safe_from=safe_from)
+
+
+def replay_mark(conn: Connection, queue: str) -> datetime | None:
+    """``queue``'s replay mark, or None if none was recorded. Raises DatabaseError."""
+    frame = query(conn, "votes/replay_mark", queue=queue)
+    return None if frame.empty else pd.Timestamp(frame.at[0, "safe_from"]).to_pydatetime()
 
 
 def vote_results(

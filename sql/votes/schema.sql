@@ -47,3 +47,12 @@ CREATE TABLE IF NOT EXISTS vote_buckets (
     votes     bigint      NOT NULL CHECK (votes >= 0),
     PRIMARY KEY (candidate, bucket)
 );
+
+-- vote_replay_marks: per votes queue, a time before which every vote the broker confirmed is
+-- stored (the worker saw the queue with no message ready, then stored what it held). When the
+-- queue is lost, the worker replays the votes' stream (VOTES_QUEUE.replay) from a margin before
+-- it (service/worker.py, lib/votes/replay.py).
+CREATE TABLE IF NOT EXISTS vote_replay_marks (
+    queue     text        PRIMARY KEY,
+    safe_from timestamptz NOT NULL
+);

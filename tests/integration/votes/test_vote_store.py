@@ -4,11 +4,17 @@ in place by the schema the worker applies at every start (and by ``psql -f``), r
 from __future__ import annotations
 
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from lib.db import connect
 from lib.votes.message import Vote
-from lib.votes.store import apply_vote_schema, conflicting_votes, record_votes
+from lib.votes.store import (
+    apply_vote_schema,
+    conflicting_votes,
+    record_replay_mark,
+    record_votes,
+    replay_mark,
+)
 from tests.integration.votes.vote_system import ROOT
 
 OLD_SCHEMA = """
@@ -121,3 +127,21 @@ def test_two_kiosks_with_the_same_vote_id_both_count(vote_system):
         ("1", 1),
         ("2", 1),
     ]
+
+
+def test_the_replay_mark_only_moves_forward(vote_system):
+    engine = connect(vote_system.env["DATABASE_URL"])
+    try:
+        apply_vote_schema(engine)
+        with engine.begin() as conn:
+            assert replay_mark(conn, "votes") is None  # none yet: a replay reads from the first
+            record_replay_mark(conn, "votes", WHEN)
+            record_replay_mark(conn, "votes", WHEN - timedelta(minutes=1))  # an older look
+            record_replay_mark(conn, "other", WHEN - timedelta(hours=1))
+        with engine.begin() as conn:
+            assert replay_mark(conn, "votes") == WHEN
+            assert replay_mark(conn, "other") == WHEN - timedelta(hours=1)
+            record_replay_mark(conn, "votes", WHEN + timedelta(seconds=1))
+            assert replay_mark(conn, "votes") == WHEN + timedelta(seconds=1)
+    finally:
+        engine.dispose()

@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 
 from lib.db import normalize_url
 from lib.votes.broker import DEAD_SUFFIX, declare_topology
+from lib.votes.replay import REPLAY_SUFFIX
 from lib.votes.settings import load_settings
 from tests.conftest import _admin_dsn, admin_statement
 from tests.support.kiosk_client import KioskClient, Outcome, drive
@@ -177,8 +178,10 @@ class VoteSystem:
             channel = connection.channel()
             channel.queue_delete(self.queue)
             channel.queue_delete(self.queue + DEAD_SUFFIX)
+            channel.queue_delete(self.queue + REPLAY_SUFFIX)
             channel.exchange_delete(self.queue)
             channel.exchange_delete(self.queue + DEAD_SUFFIX)
+            channel.exchange_delete(self.queue + REPLAY_SUFFIX)
             connection.close()
         except pika.exceptions.AMQPError:
             pass
