@@ -7,9 +7,9 @@ plain ``access.log`` under out/bench/state/. In one process, in this order:
 
 - ``plain``: the month answered the usual way (``run_q1``, no state): the baseline;
 - ``first``: the month read into a new state directory and answered from it;
-- ``second``: the same after the log grew by 1% (its last 1% of lines written again): the
-  run reads only those;
-- ``nothing``: a run with nothing new;
+- ``second``: the same after the log grew by 1% of the month (its last lines written again):
+  the run reads only those; the median of ``--rounds``, the log growing by 1% each round;
+- ``nothing``: a run with nothing new (the median of as many);
 - window queries over a year of hourly state: the month's state copied into ``--months``
   consecutive months (each table's rows shifted, in SQL), then windows answered from it (the
   state's summary, and the whole answers with offline attribution), each the median of
@@ -90,10 +90,10 @@ def _state_run(state_dir: Path, log: Path, window=None):
         return answer_state(state, str(log), window, "auto", RULE, **ANSWERING)
 
 
-def _grow(log: Path, share: float = 0.01) -> int:
-    """Append the log's last ``share`` of lines again; the bytes appended."""
+def _grow(log: Path, count: int) -> int:
+    """Append the log's last ``count`` lines again; the bytes appended."""
     lines = log.read_bytes().splitlines(keepends=True)
-    more = b"".join(lines[-max(1, int(len(lines) * share)) :])
+    more = b"".join(lines[-count:])
     with log.open("ab") as out:
         out.write(more)
     return len(more)
@@ -161,9 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     differ = [k for k in theirs.keys() - READ_ONLY_KEYS - {"window"} if ours[k] != theirs[k]]
     requests = ours["total_requests"]
     size = _size(state_dir)
-    grown = _grow(log)
-    second_s, (_, second_read) = _timed(lambda: _state_run(state_dir, log))
-    nothing_s, (_, nothing_read) = _timed(lambda: _state_run(state_dir, log))
+    seconds, nothings = [], []
+    for _ in range(args.rounds):  # each round: the log grows by 1% again
+        grown = _grow(log, max(1, ours["lines"] // 100))
+        took, (_, second_read) = _timed(lambda: _state_run(state_dir, log))
+        seconds.append(took)
+        took, (_, nothing_read) = _timed(lambda: _state_run(state_dir, log))
+        nothings.append(took)
+    second_s, nothing_s = statistics.median(seconds), statistics.median(nothings)
     rows = [
         ("plain run (no state)", plain_s, ""),
         ("first run into a state", first_s, f"= {first_s / plain_s:.2f}x the plain run"),
