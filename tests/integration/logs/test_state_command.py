@@ -161,3 +161,15 @@ def test_a_state_answers_alone_after_its_logs_are_gone(tmp_path):
     assert nothing.returncode == 2 and "--state" in nothing.stderr
     empty = run_logs("--state", str(tmp_path / "new"), "--no-dns", cwd=tmp_path)
     assert empty.returncode == 1 and "has read no log yet" in empty.stderr
+
+
+def test_a_damaged_state_is_one_line_and_no_answer(tmp_path):
+    writer = Writer(tmp_path, 33)
+    writer.append(20)
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "q1-state.duckdb").write_bytes(random.Random(3).randbytes(50_000))
+    cli = run_logs(str(writer.live), "--state", str(state), *NO_NET, cwd=tmp_path)
+    assert cli.returncode == 1
+    assert cli.stdout == ""
+    assert cli.stderr.count("\n") == 1 and "state directory" in cli.stderr
