@@ -17,7 +17,15 @@ from functools import cache
 import polars as pl
 
 from lib.logs.counting import caps
-from lib.logs.counting.parsed import HOUR, HOUR_TYPE, _breakdowns, _count, _logged, _pairs
+from lib.logs.counting.parsed import (
+    HOUR,
+    HOUR_TYPE,
+    _breakdowns,
+    _count,
+    _logged,
+    _pairs,
+    with_hour,
+)
 from lib.logs.counting.summary import LogSummary, combine
 
 
@@ -60,8 +68,8 @@ BY = (HOUR,)
 def hourly_tables(requests: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """The tables (``TABLES``) of parsed requests (``lib.logs.parsing.kinds``' frames, filtered
     as the run says)."""
-    hosts, hours, urls, queries, durations, vhosts, visitors = _breakdowns(requests, BY)
-    frame = requests.with_columns(pl.col("time").dt.truncate("1h").alias(HOUR))
+    frame = with_hour(requests)  # once, for every table
+    hosts, hours, urls, queries, durations, vhosts, visitors = _breakdowns(frame, BY)
     pairs = _pairs(frame, BY)
     found = {
         "hours": hours,

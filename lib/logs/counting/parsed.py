@@ -98,6 +98,14 @@ HOUR = "hour"  # what ``by`` may name: each request's hour (UTC)
 HOUR_TYPE = pl.Datetime("us", "UTC")
 
 
+def with_hour(requests: pl.DataFrame | pl.LazyFrame):
+    """``requests`` (a frame, or a lazy one) with each one's hour (UTC) as column ``HOUR``,
+    unless it has it."""
+    if HOUR in requests.collect_schema().names():
+        return requests
+    return requests.with_columns(pl.col("time").dt.truncate("1h").alias(HOUR))
+
+
 def _breakdowns(requests: pl.DataFrame, by: tuple[str, ...] = ()) -> list[pl.DataFrame]:
     """Requests and bytes per host; requests, 4xx and 5xx per hour and offset; requests and
     bytes per URL
@@ -109,10 +117,8 @@ def _breakdowns(requests: pl.DataFrame, by: tuple[str, ...] = ()) -> list[pl.Dat
     sent = pl.col("bytes").sum()
     status = pl.col("status")
     cut = pl.col("path").str.splitn("?", 2)
-    frame = requests.lazy().with_columns(
-        cut.struct.field("field_0").alias("url"),
-        cut.struct.field("field_1").alias("query"),
-        pl.col("time").dt.truncate("1h").alias(HOUR),
+    frame = with_hour(requests.lazy()).with_columns(
+        cut.struct.field("field_0").alias("url"), cut.struct.field("field_1").alias("query")
     )
     agent = pl.col("user_agent") if "user_agent" in requests.columns else pl.lit(None, pl.String)
     bounds = [pl.col("time").min().alias("first"), pl.col("time").max().alias("last")]

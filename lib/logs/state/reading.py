@@ -96,8 +96,8 @@ def _line_count(block: bytes) -> int:
 class _Chunking:
     """Parsed blocks, in order, gathered into a chunk."""
 
-    def __init__(self) -> None:
-        self.header: str | None = None
+    def __init__(self, header: str | None) -> None:
+        self.header = header  # the format's header line in force after the last block
         self._clear()
 
     def _clear(self) -> None:
@@ -152,8 +152,7 @@ def read_new(
     gathered in order. Raises LogReadError."""
     if header is not None:
         choice = choice.after(header.encode())
-    chunking = _Chunking()
-    chunking.header = header
+    chunking = _Chunking(header)
     offset, next_line = step.start, lines_before + 1
     waiting: deque = deque()  # (future, text length, header after the block), in order
     part = Partition(step.seen.path, start=step.start)
