@@ -46,13 +46,14 @@ from lib.logs.state.grains import (  # noqa: E402
     table_name,
     totals,
 )
+from lib.logs.state.periods import floor, following  # noqa: E402
 from lib.logs.state.runs import (  # noqa: E402
     open_state,
     plan_inputs,
     state_summary,
     state_window,
 )
-from lib.logs.state.store import STATE_FILE  # noqa: E402
+from lib.logs.state.store import ROLLED, STATE_FILE  # noqa: E402
 
 OUT = ROOT / "out" / "bench" / "state"
 SYNTHETIC = ROOT / "data" / "synthetic" / "NASA_access_log_Aug95.synthetic.gz"
@@ -101,7 +102,8 @@ def _grow(log: Path, count: int) -> int:
 
 def _year(month_dir: Path, year_dir: Path, months: int) -> None:
     """``month_dir``'s state copied into ``months`` consecutive months (its hourly rows
-    shifted), the coarser grains and the visitors' day counts made again from them, in SQL."""
+    shifted), the coarser grains (holding every hour) and the visitors' day counts made again
+    from them, in SQL."""
     import duckdb
 
     shutil.rmtree(year_dir, ignore_errors=True)
@@ -126,6 +128,10 @@ def _year(month_dir: Path, year_dir: Path, months: int) -> None:
                     f"INSERT INTO {target} SELECT {period}, {keys}, {totals(table, types)} "
                     f"FROM {name} GROUP BY ALL"
                 )
+    ((last,),) = db.execute("SELECT max(hour) FROM hours").fetchall()
+    rolled = following(floor(last, "day"), "day")  # the coarser grains hold every hour
+    db.execute("DELETE FROM meta WHERE key = ?", [ROLLED])
+    db.execute("INSERT INTO meta VALUES (?, ?)", [ROLLED, rolled.isoformat()])
     db.execute(f"DELETE FROM {VISITOR_DAYS}")
     source = "SELECT DISTINCT day, visitor FROM visitors"
     db.execute(f"INSERT INTO {VISITOR_DAYS} {level_counts(source)}")

@@ -127,8 +127,7 @@ def state_summary(state: State, window: Window):
     the files for everything read; and its hosts' offline countries (``places``)."""
     start = OPEN_START if window.given_start is None else window.start
     end = OPEN_END if window.given_end is None else window.end
-    tables = state.window(start, end)
-    read = state.read_so_far()
+    tables, read = state.window_and_read(start, end)
     inside = int(tables["hours"].get_column("requests").sum() or 0)
     return tables["places"], window_summary(
         tables,
@@ -167,6 +166,7 @@ def read_and_summarize(
     else:
         plan, read = plan_of_state(state, log_format, rule), Update()
     places, summary = state_summary(state, window)
+    state.checkpoint_soon()  # while the caller answers
     run = EngineRun(ENGINE, len(plan.files), 1, None, None, time.perf_counter() - began)
     return Summarized(plan, read, summary, places, run)
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import queue
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 
@@ -42,7 +44,9 @@ from lib.logs.state.periods import Part, bounded, cover, floor, following
 from lib.logs.state.reading import Chunk
 
 STATE_FILE = "q1-state.duckdb"
-VERSION = 1  # of the database's tables
+VERSION = 2  # of the database's tables (1: the coarser grains held every hour)
+ROLLED = "rolled"  # meta's key: the day up to which the coarser grains hold the hours
+KEPT_HOURLY = 2  # the last days held, kept in the hourly tables alone (lines a day late too)
 
 _TYPES = {
     pl.String: "VARCHAR",
@@ -112,13 +116,43 @@ class State:
             cursor = self._db.cursor()
             cursor.execute("SET TimeZone = 'UTC'")
             self._cursors.put(cursor)
+        self._pool = ThreadPoolExecutor(max_workers=_CURSORS, thread_name_prefix="state")
+        self._written = False  # since the last checkpoint
+        self._checkpoint: threading.Thread | None = None
         self._check(settings)
+        self._rolled = self._read_rolled()
         self._check_places()
 
     def close(self) -> None:
+        """Close the database, its changes checkpointed into the file (``checkpoint_soon``'s
+        checkpoint waited for, if one runs)."""
+        if self._checkpoint is not None:
+            self._checkpoint.join()
+        self._pool.shutdown()
         while not self._cursors.empty():
             self._cursors.get().close()
         self._db.close()
+
+    def checkpoint_soon(self) -> None:
+        """Start writing what the runs committed into the database file (from the log the
+        commits wrote it to, as closing would) on a thread of its own, so that it overlaps
+        what the caller does next (answering); ``close`` waits for it. Nothing to do after a
+        run that read nothing."""
+        if not self._written or self._checkpoint is not None:
+            return
+        cursor = self._cursors.get()
+
+        def write() -> None:
+            try:
+                cursor.execute("CHECKPOINT")
+            except duckdb.Error:
+                pass  # closing checkpoints again
+            finally:
+                self._cursors.put(cursor)
+
+        self._written = False
+        self._checkpoint = threading.Thread(target=write, name="state-checkpoint")
+        self._checkpoint.start()
 
     def __enter__(self) -> State:
         return self
@@ -128,13 +162,12 @@ class State:
 
     def _check(self, settings: dict) -> None:
         said = json.dumps(settings, sort_keys=True)
-        tables = {
-            row[0] for row in self._db.execute("SELECT table_name FROM duckdb_tables()").fetchall()
-        }
-        if "meta" not in tables:
+        try:
+            meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        except duckdb.CatalogException:  # a new state
             self._create(said)
             return
-        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        self._meta = meta
         if int(meta.get("version", 0)) > VERSION:
             raise StateError(
                 f"state directory {self.directory} was made by a newer version (tables "
@@ -150,9 +183,8 @@ class State:
     def _check_places(self) -> None:
         """The hosts' offline countries are those of the IP database installed: when another
         one is (a package upgrade), every host is placed again."""
-        database = f"{IP_DATABASE[0]} {version(IP_DATABASE[0])}"
-        found = self._db.execute("SELECT value FROM meta WHERE key = 'places'").fetchall()
-        if found and found[0][0] == database:
+        database = _ip_database()
+        if self._meta.get("places") == database:
             return
         db = self._db
         db.begin()
@@ -160,7 +192,7 @@ class State:
             db.execute(f"DELETE FROM {PLACES}")
             db.execute("DELETE FROM meta WHERE key = 'places'")
             db.execute("INSERT INTO meta VALUES ('places', ?)", [database])
-            hosts = _frame(db.sql(f"SELECT DISTINCT host FROM {table_name('hosts', 'month')}"))
+            hosts = _frame(db.sql("SELECT DISTINCT host FROM hosts"))
             self._place(hosts)
             db.commit()
         except BaseException:
@@ -168,11 +200,13 @@ class State:
             raise
 
     def _create(self, settings: str) -> None:
+        self._meta = {"version": str(VERSION), "settings": settings, ROLLED: ""}
         db = self._db
         db.begin()
         db.execute("CREATE TABLE meta (key VARCHAR, value VARCHAR)")
         db.execute(
-            "INSERT INTO meta VALUES ('version', ?), ('settings', ?)", [str(VERSION), settings]
+            "INSERT INTO meta VALUES ('version', ?), ('settings', ?), (?, '')",
+            [str(VERSION), settings, ROLLED],
         )
         db.execute(_LOGS)
         for name, columns in _PER_LOG.items():
@@ -233,6 +267,7 @@ class State:
             for name, frame in chunk.tables.items():
                 if not frame.is_empty():
                     self._merge(name, frame, last)
+            rolled = self._roll_up()
             self._merge_piles()
             self._place(chunk.tables["hosts"])
             self._per_log(log.id, chunk)
@@ -251,9 +286,11 @@ class State:
             if note:
                 self._event(seen.path, note)
             db.commit()
+            self._written = True
         except BaseException:
             db.rollback()
             raise
+        self._rolled = rolled
         return next(known for known in self.logs() if known.id == log.id)
 
     def moved(self, seen: Seen, log: Known, note: str | None) -> None:
@@ -275,15 +312,21 @@ class State:
         self._db.execute("INSERT INTO events VALUES (?, ?, ?)", [datetime.now(UTC), path, what])
 
     def _merge(self, name: str, frame: pl.DataFrame, last: datetime | None) -> None:
-        """``frame``'s rows (hourly) into table ``name`` at each of its grains, each key's
-        counts added to what the table holds; ``last``: the last hour any table held before
-        (the periods after it are new: inserted, not merged)."""
-        rows = frame
-        for grain in reversed(grains_of(name)):  # fine to coarse: each from the last one
-            rows = add_up(rows, name, grain)
-            if last is not None:  # rows for periods held already: a key may have two now
+        """``frame``'s rows (hourly) into table ``name``: its hourly table, and for the hours
+        before the day the coarser grains are rolled up to (``_roll_up``: late lines), its
+        coarser grains too; ``last``: the last hour any table held before (the periods after
+        it are new)."""
+        rows = add_up(frame, name)
+        if last is not None:  # rows for hours held already: a key may have two rows now
+            self._pile(name, "hour", _held(rows, last))
+        self._add_rows(name, "hour", rows)
+        coarser = grains_of(name)[-2::-1]  # day, month, year: each from the one before
+        if coarser and self._rolled is not None:
+            rows = _before(rows, self._rolled)
+            for grain in coarser:
+                rows = add_up(rows, name, grain)
                 self._pile(name, grain, _held(rows, floor(last, grain)))
-            self._add_rows(name, grain, rows)
+                self._add_rows(name, grain, rows)
         if name == "visitors":
             self._db.register("_new", frame.to_arrow())
             try:
@@ -292,14 +335,77 @@ class State:
             finally:
                 self._db.unregister("_new")
 
+    def _read_rolled(self) -> datetime | None:
+        """The day (its first hour) up to which the coarser grains hold the hourly counts:
+        the hours from it on are only in the hourly tables; None: nothing rolled up yet."""
+        said = self._meta.get(ROLLED)
+        if said is not None:
+            return datetime.fromisoformat(said) if said else None
+        # tables of version 1: the coarser grains hold every hour
+        ((last,),) = self._db.execute(f"SELECT max({HOUR}) FROM hours").fetchall()
+        return None if last is None else following(floor(last, "day"), "day")
+
+    def _roll_up(self) -> datetime | None:
+        """Add the hours from the day rolled up to (``_rolled``), before the last
+        ``KEPT_HOURLY`` days held, to the coarser grains, and record that day: a run adds a
+        day's rows to the day, month and year once a day, not at each run. Returns the day
+        rolled up to now."""
+        db, rolled = self._db, self._rolled
+        ((last,),) = db.execute(f"SELECT max({HOUR}) FROM hours").fetchall()
+        if last is None:
+            return rolled
+        until = floor(last, "day") - timedelta(days=KEPT_HOURLY - 1)
+        if rolled is not None and until <= rolled:
+            return rolled
+        names = [name for name in TABLES if name not in ONLY_HOURLY]
+        held = db.execute(  # which hold any row (this transaction's rows too)
+            "SELECT " + ", ".join(f"EXISTS (SELECT 1 FROM {name})" for name in names)
+        ).fetchall()[0]
+        for name in (name for name, some in zip(names, held, strict=True) if some):
+            for grain in grains_of(name)[-2::-1]:
+                self._roll(name, grain, rolled, until)
+        db.execute(f"DELETE FROM meta WHERE key IN ('version', '{ROLLED}')")
+        db.execute(
+            "INSERT INTO meta VALUES ('version', ?), (?, ?)",
+            [str(VERSION), ROLLED, until.isoformat()],
+        )
+        return until
+
+    def _roll(self, name: str, grain: str, since: datetime | None, until: datetime) -> None:
+        """Table ``name``'s hours in ``[since, until)`` added up into its ``grain`` table."""
+        db, table = self._db, TABLES[name]
+        keys = ", ".join(quoted(k) for k in table.keys)
+        period = f"date_trunc('{grain}', {HOUR}) AS {HOUR}"
+        where, params = f"{HOUR} < $1", [until]
+        if since is not None:
+            where, params = f"{HOUR} >= $2 AND {HOUR} < $1", [until, since]
+        added = (
+            f"SELECT DISTINCT {period}, {keys} FROM {name} WHERE {where}"
+            if table.is_set
+            else f"SELECT {period}, {keys}, {totals(table, _TYPE_NAMES[name])} FROM {name} "
+            f"WHERE {where} GROUP BY ALL"
+        )
+        db.execute(f"CREATE OR REPLACE TEMP TABLE _rolled AS {added} ORDER BY {HOUR}", params)
+        db.execute(f"INSERT INTO {table_name(name, grain)} BY NAME SELECT * FROM _rolled")
+        held = None if since is None else floor(since, grain)
+        if held is not None and held < since:  # the period ``since`` cuts was held already
+            ((count,),) = db.execute(
+                f"SELECT count(*) FROM _rolled WHERE {HOUR} = ?", [held]
+            ).fetchall()
+            self._piled_rows(name, grain, count, held)
+        db.execute("DROP TABLE _rolled")
+
     def _pile(self, name: str, grain: str, rows: pl.DataFrame) -> None:
         """Note ``rows`` appended to ``name``'s table at ``grain`` for periods it held already
         (a key may now have two rows there, which a window adds up); ``_merge_piles`` merges
         them once they are many."""
         if not rows.is_empty():
-            first = rows.get_column(HOUR).min()
+            self._piled_rows(name, grain, rows.height, rows.get_column(HOUR).min())
+
+    def _piled_rows(self, name: str, grain: str, count: int, first: datetime) -> None:
+        if count:
             held, since = self._piled.get((name, grain), (0, first))
-            self._piled[name, grain] = (held + rows.height, min(since, first))
+            self._piled[name, grain] = (held + count, min(since, first))
 
     def _merge_piles(self) -> None:
         """Count the rows piled up by this commit, and merge the periods of each table whose
@@ -406,6 +512,12 @@ class State:
         """Each table's counts in ``[start, end)`` added up by key (the hours' table keeps its
         hours); ``places``, the offline countries of the window's hosts; ``visitor_levels``,
         per day, its distinct visitors at each sample level (``lib.logs.state.grains``)."""
+        return self.window_and_read(start, end)[0]
+
+    def window_and_read(
+        self, start: datetime, end: datetime
+    ) -> tuple[dict[str, pl.DataFrame], dict]:
+        """``window(start, end)`` and ``read_so_far()``, their queries run side by side."""
         db = self._db
         empty = {name: frame.drop(HOUR) for name, frame in no_tables().items()}
         empty["hours"] = no_tables()["hours"]
@@ -424,7 +536,7 @@ class State:
             if name in ONLY_HOURLY:
                 parts = [Part("hour", start, end)]
             else:
-                parts = cover(*span, signed=not TABLES[name].is_set)
+                parts = self._parts(*span, signed=not TABLES[name].is_set)
             asked[name] = window_query(name, _TYPE_NAMES[name], parts)
         if "hosts" in asked:  # with each host's offline country
             query, params = asked["hosts"]
@@ -436,7 +548,9 @@ class State:
             last_hour = following(last, "hour")
             days = cover(max(start, first), min(end, last_hour), ("day", "hour"), signed=False)
         asked["visitor_levels"] = window_visitor_levels(days)
-        found.update(self._all(asked))
+        so_far = _SO_FAR_QUERIES
+        found.update(self._all(asked | so_far))
+        read = _so_far({name: found.pop(name) for name in so_far})
         hosts = found["hosts"]
         if "country" in hosts.columns:
             found["places"] = hosts.select("host", "country", "method")
@@ -444,7 +558,20 @@ class State:
         else:
             found["places"] = pl.DataFrame(schema={"host": pl.String, "country": pl.String,
                                                    "method": pl.String})  # fmt: skip
-        return found
+        return found, read
+
+    def _parts(self, start: datetime, end: datetime, signed: bool) -> list[Part]:
+        """The periods ``[start, end)`` is read from: before the day rolled up to, the fewest
+        of every grain (``periods.cover``; the coarser grains hold those hours, and what a
+        part takes away lies before that day too, a day being whole there); from it on,
+        the hours."""
+        rolled = self._rolled
+        if rolled is None:
+            return [Part("hour", start, end)]
+        parts = cover(start, min(end, rolled), signed=signed)
+        if end > max(start, rolled):
+            parts.append(Part("hour", max(start, rolled), end))
+        return parts
 
     def _all(self, asked: dict[str, tuple[str, list]]) -> dict[str, pl.DataFrame]:
         """The results of the queries ``asked`` (name: SQL and its parameters), run side by
@@ -459,49 +586,15 @@ class State:
             finally:
                 self._cursors.put(cursor)
 
-        with ThreadPoolExecutor(max_workers=_CURSORS) as pool:
-            return dict(pool.map(run, asked.items()))
+        # the longest first: the hosts' and URLs' tables are the big ones
+        order = sorted(asked.items(), key=lambda item: item[0] not in ("hosts", "urls"))
+        return dict(self._pool.map(run, order))
 
     def read_so_far(self) -> dict:
         """What belongs to the logs, not the hours: lines, rejected lines (their reasons and
         first examples), requests per format, requests the filters left out, and all requests
         counted."""
-        db = self._db
-        lines, rejected, filtered = db.execute(
-            "SELECT coalesce(sum(lines), 0), coalesce(sum(rejected), 0), "
-            "coalesce(sum(filtered), 0) FROM logs"
-        ).fetchall()[0]
-        (requests,) = db.execute("SELECT coalesce(sum(requests), 0) FROM hours").fetchall()[0]
-        examples = _frame(
-            db.sql(
-                "SELECT l.path AS file, e.line_no, e.line FROM log_examples e JOIN logs l "
-                "ON e.log = l.id ORDER BY file, e.line_no LIMIT $1",
-                params=[MAX_EXAMPLES],
-            )
-        )
-        reasons = _frame(
-            db.sql(
-                "SELECT reason, CAST(sum(lines) AS UBIGINT) AS lines FROM log_reasons "
-                "GROUP BY reason"
-            )
-        )
-        formats = _frame(
-            db.sql(
-                "SELECT format, CAST(sum(requests) AS UBIGINT) AS requests FROM log_formats "
-                "GROUP BY format"
-            )
-        )
-        return {
-            "lines": int(lines),
-            "rejected": int(rejected),
-            "filtered": int(filtered),
-            "requests": int(requests),
-            "rejected_examples": examples.cast(EXAMPLE_SCHEMA)
-            if examples.height
-            else pl.DataFrame(schema=EXAMPLE_SCHEMA),
-            "rejected_reasons": reasons if reasons.height else no_reasons(),
-            "formats": formats,
-        }
+        return _so_far(self._all(_SO_FAR_QUERIES))
 
     def events(self, since: datetime | None = None) -> list[tuple[datetime, str, str]]:
         query = 'SELECT "when", path, what FROM events'
@@ -510,6 +603,61 @@ class State:
             query += ' WHERE "when" >= ?'
             params.append(since)
         return self._db.execute(query + ' ORDER BY "when"', params).fetchall()
+
+
+_SO_FAR_QUERIES = {  # read_so_far's: name, (SQL, parameters)
+    "_logs": (
+        "SELECT CAST(coalesce(sum(lines), 0) AS UBIGINT) AS lines, "
+        "CAST(coalesce(sum(rejected), 0) AS UBIGINT) AS rejected, "
+        "CAST(coalesce(sum(filtered), 0) AS UBIGINT) AS filtered FROM logs",
+        [],
+    ),
+    "_requests": ("SELECT CAST(coalesce(sum(requests), 0) AS UBIGINT) AS requests FROM hours", []),
+    "_examples": (
+        "SELECT l.path AS file, e.line_no, e.line FROM log_examples e JOIN logs l "
+        "ON e.log = l.id ORDER BY file, e.line_no LIMIT $1",
+        [MAX_EXAMPLES],
+    ),
+    "_reasons": (
+        "SELECT reason, CAST(sum(lines) AS UBIGINT) AS lines FROM log_reasons GROUP BY reason",
+        [],
+    ),
+    "_formats": (
+        "SELECT format, CAST(sum(requests) AS UBIGINT) AS requests FROM log_formats "
+        "GROUP BY format",
+        [],
+    ),
+}
+
+
+def _so_far(found: dict[str, pl.DataFrame]) -> dict:
+    """``read_so_far``'s answer from the results of ``_SO_FAR_QUERIES``."""
+    logs = found["_logs"].row(0, named=True)
+    examples, reasons = found["_examples"], found["_reasons"]
+    return {
+        "lines": int(logs["lines"]),
+        "rejected": int(logs["rejected"]),
+        "filtered": int(logs["filtered"]),
+        "requests": int(found["_requests"].item()),
+        "rejected_examples": examples.cast(EXAMPLE_SCHEMA)
+        if examples.height
+        else pl.DataFrame(schema=EXAMPLE_SCHEMA),
+        "rejected_reasons": reasons if reasons.height else no_reasons(),
+        "formats": found["_formats"],
+    }
+
+
+@cache
+def _ip_database() -> str:
+    """The IP database installed, as the state records it (package and version)."""
+    return f"{IP_DATABASE[0]} {version(IP_DATABASE[0])}"
+
+
+def _before(rows: pl.DataFrame, moment: datetime) -> pl.DataFrame:
+    """The rows of ``rows`` for the hours before ``moment``."""
+    if rows.is_empty() or rows.get_column(HOUR).min() >= moment:
+        return rows.clear()
+    return rows.filter(pl.col(HOUR) < moment)
 
 
 def _held(rows: pl.DataFrame, last: datetime) -> pl.DataFrame:

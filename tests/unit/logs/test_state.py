@@ -159,6 +159,8 @@ def test_any_sequence_of_appends_rotations_compressions_and_truncations_counts_e
     tmp_path_factory, monkeypatch, steps, seed, pile
 ):
     monkeypatch.setattr(store, "MIN_PILE", pile)  # 0: each run's rows merged at once
+    if not pile:  # and lines of the day before (late ones) reach the coarser grains at once
+        monkeypatch.setattr(store, "KEPT_HOURLY", 1)
     base = tmp_path_factory.mktemp("logs")
     logs, state_dir = base / "logs", base / "state"
     logs.mkdir()
@@ -214,6 +216,91 @@ def test_windows_across_months_read_whole_months_days_and_hours_alike(tmp_path):
         (None, "2026-05-15T00:00:00-04:00"),
     ]:
         _same(_state_answers(state_dir, str(log), start, end), _full_answers(log, start, end))
+
+
+def _rolled(state_dir: Path):
+    with open_state(state_dir, "common", RULE, RequestFilter()) as state:
+        return state._rolled
+
+
+WINDOWS_OF_WEEKS = [
+    (None, None),
+    ("2026-04-03T05:00:00+00:00", "2026-04-19T13:00:00+00:00"),
+    ("2026-04-10", "2026-04-25"),
+    ("2026-04-01T00:00:00+00:00", "2026-05-01T00:00:00+00:00"),
+]
+
+
+@pytest.mark.parametrize("kept", [1, 2])
+def test_days_are_rolled_up_into_the_coarser_grains_as_the_log_grows_late_lines_too(
+    tmp_path, monkeypatch, kept
+):
+    monkeypatch.setattr(store, "KEPT_HOURLY", kept)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    writer = Writer(logs, 23, gaps=(60, 1800, 7200))  # a few weeks, lines an hour late
+    state_dir, glob = tmp_path / "state", str(logs / "access.log*")
+    rolled = []
+    for round_no in range(8):
+        if round_no in (4, 6):  # lines days late (another server's, say), then on again
+            now, writer.when = writer.when, writer.when - timedelta(days=4)
+            writer.append(30)
+            writer.when = now
+        writer.append(60)
+        _state_answers(state_dir, glob)
+        rolled.append(_rolled(state_dir))
+    log = writer.reference(tmp_path / "all.log")
+    days = {r for r in rolled if r is not None}
+    assert len(days) >= 4, rolled  # the day rolled up to moved on run after run
+    last_line = writer.when
+    assert max(days) > last_line - timedelta(days=kept + 1)
+    assert max(days) <= last_line - timedelta(days=kept - 1)
+    for start, end in WINDOWS_OF_WEEKS:
+        _same(_state_answers(state_dir, glob, start, end), _full_answers(log, start, end))
+
+
+def test_a_state_of_the_first_version_is_read_as_rolled_up_to_its_end(tmp_path):
+    """Tables of version 1 held every hour in the coarser grains too, and no day rolled up
+    to: such a state is read so, and written on in version 2."""
+    import duckdb
+
+    from lib.logs.counting.hourly import TABLES
+    from lib.logs.state.grains import ONLY_HOURLY, grains_of, table_name, totals
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    writer = Writer(logs, 29, gaps=(600, 3600, 7200))
+    writer.append(200)
+    state_dir, glob = tmp_path / "state", str(logs / "access.log*")
+    _state_answers(state_dir, glob)
+    db = duckdb.connect(str(state_dir / store.STATE_FILE))  # as version 1 left it
+    db.execute("SET TimeZone = 'UTC'")
+    for name, table in TABLES.items():
+        if name in ONLY_HOURLY:
+            continue
+        keys = ", ".join(f'"{k}"' for k in table.keys)
+        for grain in grains_of(name)[:-1]:
+            period = f"date_trunc('{grain}', hour) AS hour"
+            db.execute(f"DELETE FROM {table_name(name, grain)}")
+            db.execute(
+                f"INSERT INTO {table_name(name, grain)} SELECT DISTINCT {period}, {keys} "
+                f"FROM {name}"
+                if table.is_set
+                else f"INSERT INTO {table_name(name, grain)} SELECT {period}, {keys}, "
+                f"{totals(table, store._TYPE_NAMES[name])} FROM {name} GROUP BY ALL"
+            )
+    db.execute("DELETE FROM meta WHERE key = 'rolled'")
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'version'")
+    db.close()
+    assert _rolled(state_dir) > writer.when - timedelta(days=1)  # everything rolled up
+    writer.append(100)
+    ours = _state_answers(state_dir, glob, "2026-03-30", "2026-04-12")
+    log = writer.reference(tmp_path / "all.log")
+    _same(ours, _full_answers(log, "2026-03-30", "2026-04-12"))
+    _same(_state_answers(state_dir, glob), _full_answers(log))
+    with open_state(state_dir, "common", RULE, RequestFilter()) as state:
+        meta = dict(state._db.execute("SELECT key, value FROM meta").fetchall())
+    assert meta["version"] == str(store.VERSION)
 
 
 def test_a_window_with_more_visitors_than_a_sample_keeps_is_sampled_as_a_run_samples(
