@@ -138,8 +138,8 @@ class State:
         commits wrote it to, as closing would) on a thread of its own, so that it overlaps
         what the caller does next (answering); ``close`` waits for it. Nothing to do after a
         run that read nothing."""
-        if not self._written or self._checkpoint is not None:
-            return
+        if not self._written or (self._checkpoint and self._checkpoint.is_alive()):
+            return  # nothing new, or a checkpoint under way (--follow's rounds)
         cursor = self._cursors.get()
 
         def write() -> None:
