@@ -1,6 +1,7 @@
--- install_retention_rollup.sql: install_retention.sql answered from the first_installs and
--- active_days rollups (rollups.sql): one probe per user who first installed on the day, whatever
--- the number of events.
+-- install_retention_rollup.sql: install_retention.sql answered from the first_installs rollup
+-- (rollups.sql) and clickstream's primary key (userId, time): the users who first installed on
+-- the day from the rollup, then one index-only probe of the key per user for an event in the
+-- window, whatever the number of events.
 --
 -- Parameters (psql variables; lib binds the same names):
 --   day          date     the install day, whole                               (default 2017-04-01)
@@ -23,10 +24,10 @@ SELECT
     count(*) AS installed_users,
     count(*) FILTER (
         WHERE EXISTS (
-            SELECT 1 FROM active_days AS a
-            WHERE a.user_id = f.user_id
-              AND a.day >= CAST(:'day' AS date) + 1
-              AND a.day < CAST(:'day' AS date) + 1 + CAST(:'window_days' AS integer)
+            SELECT 1 FROM clickstream AS e
+            WHERE e.userId = f.user_id
+              AND e.time >= CAST(:'day' AS date) + 1
+              AND e.time < CAST(:'day' AS date) + 1 + CAST(:'window_days' AS integer)
         )
     ) AS retained_users
 FROM first_installs AS f
