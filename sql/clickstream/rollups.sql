@@ -6,11 +6,15 @@
 -- Creates, in the first schema of the search_path:
 --   likes_daily (day, article_id, likes, tier)  LIKE_ARTICLE events (with an article) per day and
 --                                               article; tier: the number of digits of likes
---   first_installs (user_id, day)               the day of each user's earliest FIRST_INSTALL
+--   first_installs (user_id, day, next_day)     the day of each user's earliest FIRST_INSTALL;
+--                                               next_day: a day after it with an event of the
+--                                               user (a witness of return), or NULL
 -- and the triggers on clickstream that keep them in step:
 --   INSERT (and COPY): one statement-level trigger reads the statement's new rows (a transition
 --     table) and adds them, grouped, with INSERT ... ON CONFLICT: likes are added to the count,
---     a first install moves only earlier (LEAST). Rows are written in key order so that
+--     a first install moves only earlier (LEAST), a user without a witness of return gets the
+--     earliest day after the install day among the statement's events. Rows are written in key
+--     order so that
 --     concurrent batches lock in the same order. Rows an INSERT ... ON CONFLICT DO NOTHING skips
 --     are not in the transition table, so not counted.
 --   UPDATE, DELETE: refused with one line (clickstream is an append-only log); corrections are
@@ -22,7 +26,11 @@
 --
 -- Whether a user was active on some days is not a rollup: clickstream's primary key
 -- (userId, time) answers it with one probe, and a rollup of it cost as much again to keep as
--- the likes (docs/q2.md, "Speed").
+-- the likes (docs/q2.md, "Speed"). next_day spares that probe for the users it proves retained:
+-- it is always the day of an event of the user after the install day (written with the event,
+-- or by the rebuild; an install moving earlier keeps it, and the old install day is one too),
+-- not always the earliest such day (a late event may come before it), so a user whose next_day
+-- is past the window is probed.
 --
 -- Cheap to keep: an added like changes only likes, which no index holds, so the new row version
 -- stays on its page (a HOT update: no index entry written) while the page has room (fillfactor
@@ -54,10 +62,22 @@ ALTER TABLE likes_daily SET (fillfactor = 70);
 CREATE INDEX IF NOT EXISTS likes_daily_tier_idx ON likes_daily (day, tier);
 
 CREATE TABLE IF NOT EXISTS first_installs (
-    user_id varchar(32) PRIMARY KEY,
-    day     date        NOT NULL
+    user_id  varchar(32) PRIMARY KEY,
+    day      date        NOT NULL,
+    next_day date
 );
-CREATE INDEX IF NOT EXISTS first_installs_day_idx ON first_installs (day, user_id);
+-- from the earlier layout (no next_day)
+ALTER TABLE first_installs ADD COLUMN IF NOT EXISTS next_day date;
+ALTER TABLE first_installs DROP CONSTRAINT IF EXISTS first_installs_next_day_after;
+ALTER TABLE first_installs
+    ADD CONSTRAINT first_installs_next_day_after CHECK (next_day > day);
+DROP INDEX IF EXISTS first_installs_day_idx;
+-- the installs of one day with their witnesses: an index-only scan
+CREATE INDEX IF NOT EXISTS first_installs_day_next_idx
+    ON first_installs (day, user_id) INCLUDE (next_day);
+-- the users still without a witness, the only ones the trigger looks up
+CREATE INDEX IF NOT EXISTS first_installs_no_next_idx
+    ON first_installs (user_id) WHERE next_day IS NULL;
 
 -- from the earlier layout: retention now probes clickstream's primary key instead
 DROP TABLE IF EXISTS active_days;
@@ -79,7 +99,20 @@ BEGIN
     WHERE action = 'FIRST_INSTALL'
     GROUP BY 1
     ORDER BY 1
-    ON CONFLICT (user_id) DO UPDATE SET day = EXCLUDED.day WHERE EXCLUDED.day < f.day;
+    ON CONFLICT (user_id) DO UPDATE SET day = EXCLUDED.day, next_day = LEAST(f.next_day, f.day)
+        WHERE EXCLUDED.day < f.day;
+
+    -- witnesses for the users without one (their rows are locked and checked again: an install
+    -- moved earlier meanwhile leaves the day after it, another witness stays)
+    INSERT INTO first_installs AS f (user_id, day, next_day)
+    SELECT u.user_id, u.day, min(CAST(n.time AS date))
+    FROM first_installs AS u
+    JOIN new_events AS n ON n.userId = u.user_id AND CAST(n.time AS date) > u.day
+    WHERE u.next_day IS NULL
+    GROUP BY 1, 2
+    ORDER BY 1
+    ON CONFLICT (user_id) DO UPDATE SET next_day = EXCLUDED.next_day
+        WHERE f.next_day IS NULL AND EXCLUDED.next_day > f.day;
     RETURN NULL;
 END
 $$;
@@ -116,11 +149,18 @@ BEGIN
     FROM clickstream
     WHERE action = 'LIKE_ARTICLE' AND objectId IS NOT NULL
     GROUP BY 1, 2;
-    INSERT INTO first_installs (user_id, day)
-    SELECT userId, CAST(min(time) AS date)
-    FROM clickstream
-    WHERE action = 'FIRST_INSTALL'
-    GROUP BY 1;
+    INSERT INTO first_installs (user_id, day, next_day)
+    SELECT i.userId, i.day, (
+        SELECT CAST(min(e.time) AS date)
+        FROM clickstream AS e
+        WHERE e.userId = i.userId AND e.time >= i.day + 1
+    )
+    FROM (
+        SELECT userId, CAST(min(time) AS date) AS day
+        FROM clickstream
+        WHERE action = 'FIRST_INSTALL'
+        GROUP BY 1
+    ) AS i;
 END
 $$;
 

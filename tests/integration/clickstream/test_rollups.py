@@ -147,6 +147,14 @@ def assert_rollups_equal_raw(engine, days):
             assert set(conn.execute(sa.text(rollup)).all()) == set(
                 conn.execute(sa.text(from_events)).all()
             ), rollup
+        # every witness of return is the day of an event of the user after the install day
+        false_witnesses = conn.exec_driver_sql(
+            "SELECT f.user_id, f.day, f.next_day FROM first_installs AS f"
+            " WHERE f.next_day IS NOT NULL AND NOT EXISTS (SELECT 1 FROM clickstream AS e"
+            " WHERE e.userId = f.user_id AND CAST(e.time AS date) = f.next_day"
+            " AND f.next_day > f.day)"
+        ).all()
+        assert false_witnesses == []
     for day in sorted(days):
         for top_n in (2, 10):
             expected = raw.top_liked_articles(engine, day, top_n)
@@ -164,6 +172,7 @@ def test_rollups_equal_the_raw_queries_after_every_batch(engine, seed):
     users = [f"u{k}" for k in range(25)]
     existing = {}
     answered = set()
+    witnessed = (0, 0)  # users with a witness of return, without one, summed over batches
     for batch in range(30):
         today = FIRST + timedelta(days=batch // 3)
         events = [random_event(rng, today, users) for _ in range(rng.randint(1, 60))]
@@ -173,9 +182,16 @@ def test_rollups_equal_the_raw_queries_after_every_batch(engine, seed):
         days = {d - timedelta(days=k) for d in touched for k in range(8)}
         assert_rollups_equal_raw(engine, days)
         answered |= {(d, tuple(raw.install_retention(engine, d, 7).iloc[0])) for d in touched}
-    # the data reached what the test is about: likes, installs and returns on many days
+        with engine.connect() as conn:
+            with_next, without = conn.exec_driver_sql(
+                "SELECT count(next_day), count(*) - count(next_day) FROM first_installs"
+            ).one()
+        witnessed = (witnessed[0] + with_next, witnessed[1] + without)
+    # the data reached what the test is about: likes, installs and returns on many days, users
+    # with a witness of return and (after some batch) users still without one
     assert len(existing) > 400
     assert any(installed and retained for _, (installed, retained) in answered)
+    assert witnessed[0] > 0 and witnessed[1] > 0, witnessed
 
 
 def test_day_edges_follow_the_stored_wall_clock(engine):
@@ -437,12 +453,27 @@ def test_install_over_the_earlier_layout(schema_engine):
         conn.exec_driver_sql(
             "CREATE TABLE active_days (user_id varchar(32), day date, PRIMARY KEY (user_id, day))"
         )
+        conn.exec_driver_sql(
+            "CREATE TABLE first_installs (user_id varchar(32) PRIMARY KEY, day date NOT NULL)"
+        )
+        conn.exec_driver_sql(
+            "CREATE INDEX first_installs_day_idx ON first_installs (day, user_id)"
+        )
         conn.exec_driver_sql("INSERT INTO likes_daily VALUES ('2017-04-01', 'stale', 5)")
     raw.load_test_data(engine)
     rollups.install_rollups(engine)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT to_regclass('active_days')").scalar() is None
         assert conn.exec_driver_sql("SELECT to_regclass('likes_daily_top_idx')").scalar() is None
+        # the backfill gives every user the earliest day after the install day with an event
+        assert (
+            conn.exec_driver_sql(
+                "SELECT count(*) FROM first_installs AS f WHERE next_day IS DISTINCT FROM ("
+                " SELECT min(CAST(e.time AS date)) FROM clickstream AS e"
+                " WHERE e.userId = f.user_id AND CAST(e.time AS date) > f.day)"
+            ).scalar()
+            == 0
+        )
         assert conn.exec_driver_sql(
             "SELECT reloptions FROM pg_class WHERE oid = to_regclass('likes_daily')"
         ).scalar() == ["fillfactor=70"]
@@ -455,3 +486,33 @@ def test_install_over_the_earlier_layout(schema_engine):
         "installed_users": 5,
         "retained_users": 4,
     }
+
+
+def test_a_witness_of_return_past_the_window_is_checked_against_the_events(engine):
+    """A user's witness of return is a day with an event after the install, not always the
+    earliest: a late event before it still counts in a shorter window, and an install moved
+    earlier keeps a witness (its former install day) while the events decide the rest."""
+
+    def write(*rows):
+        with engine.begin() as conn:
+            for user, at, action in rows:
+                conn.execute(
+                    sa.text("INSERT INTO clickstream VALUES (:u, :t, CAST(:a AS actions), NULL)"),
+                    {"u": user, "t": at, "a": action},
+                )
+
+    write(("late", datetime(2017, 4, 1, 9), "FIRST_INSTALL"))
+    write(("late", datetime(2017, 4, 6, 9), "LOG_IN"))  # the witness: 2017-04-06
+    write(("moved", datetime(2017, 4, 3, 9), "FIRST_INSTALL"))
+    assert rollups.install_retention(engine, DAY, 1).iloc[0].tolist() == [1, 0]
+    assert rollups.install_retention(engine, DAY, 5).iloc[0].tolist() == [1, 1]
+    write(("late", datetime(2017, 4, 2, 23), "LOG_IN"))  # late, before the witness
+    write(("moved", datetime(2017, 4, 1, 8), "FIRST_INSTALL"))  # now installed on DAY
+    with engine.connect() as conn:
+        witnesses = dict(
+            conn.exec_driver_sql("SELECT user_id, next_day FROM first_installs").all()
+        )
+    assert witnesses == {"late": date(2017, 4, 6), "moved": date(2017, 4, 3)}
+    assert rollups.install_retention(engine, DAY, 1).iloc[0].tolist() == [2, 1]
+    assert rollups.install_retention(engine, DAY, 2).iloc[0].tolist() == [2, 2]
+    assert_rollups_equal_raw(engine, {DAY, date(2017, 4, 2), date(2017, 4, 3)})
