@@ -2,9 +2,9 @@
 by triggers on clickstream (``sql/clickstream/rollups.sql``).
 
 The answers here equal those of ``lib.clickstream.queries`` (the raw queries, kept as the
-reference) on the same data; they read the rollups (and, for a user's activity, one probe of
-clickstream's primary key per user) instead of scanning the events, so they take a few index
-probes at any clickstream size.
+reference) on the same data; they read the rollups (and, for a user's activity the rollup does
+not prove, one probe of clickstream's primary key) instead of scanning the events, so they take
+a few index probes at any clickstream size.
 """
 
 from __future__ import annotations
@@ -46,8 +46,9 @@ def top_liked_articles(
 def install_retention(
     engine: Engine, day: str | date = DEFAULT_DAY, window_days: int = 7
 ) -> pd.DataFrame:
-    """``queries.install_retention`` from first_installs and one probe of clickstream's primary
-    key per installed user: one row, ``installed_users, retained_users``."""
+    """``queries.install_retention`` from first_installs (each user's witness of return) and,
+    for a user whose witness is not in the window, one probe of clickstream's primary key: one
+    row, ``installed_users, retained_users``."""
     params = {
         "day": parse_day(day).isoformat(),
         "window_days": _positive("window_days", window_days),
