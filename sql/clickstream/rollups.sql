@@ -93,26 +93,35 @@ BEGIN
     ORDER BY 1, 2
     ON CONFLICT (day, article_id) DO UPDATE SET likes = l.likes + EXCLUDED.likes;
 
-    INSERT INTO first_installs AS f (user_id, day)
-    SELECT userId, CAST(min(time) AS date)
-    FROM new_events
-    WHERE action = 'FIRST_INSTALL'
-    GROUP BY 1
-    ORDER BY 1
-    ON CONFLICT (user_id) DO UPDATE SET day = EXCLUDED.day, next_day = LEAST(f.next_day, f.day)
-        WHERE EXCLUDED.day < f.day;
-
-    -- witnesses for the users without one (their rows are locked and checked again: an install
-    -- moved earlier meanwhile leaves the day after it, another witness stays)
+    -- One ordered pass over first_installs (the rows locked in key order, as above), for each
+    -- user with a FIRST_INSTALL in the statement or with a row still without a witness of
+    -- return: the install day moves only earlier (the former one then is a witness), and the
+    -- earliest of the statement's days after the install day is a witness. The row is locked
+    -- and read again before it is changed, so a concurrent writer's change is kept: the new
+    -- next_day is the least of the witnesses, each a day of an event after the new day.
     INSERT INTO first_installs AS f (user_id, day, next_day)
-    SELECT u.user_id, u.day, min(CAST(n.time AS date))
-    FROM first_installs AS u
-    JOIN new_events AS n ON n.userId = u.user_id AND CAST(n.time AS date) > u.day
-    WHERE u.next_day IS NULL
-    GROUP BY 1, 2
+    SELECT user_id, install_day, min(day) FILTER (WHERE day > install_day)
+    FROM (
+        SELECT d.userId AS user_id, d.day, d.install,
+               LEAST(min(d.install) OVER (PARTITION BY d.userId), k.day) AS install_day
+        FROM (
+            SELECT userId, CAST(time AS date) AS day,
+                   CAST(min(time) FILTER (WHERE action = 'FIRST_INSTALL') AS date) AS install
+            FROM new_events
+            GROUP BY 1, 2
+        ) AS d
+        LEFT JOIN first_installs AS k ON k.user_id = d.userId AND k.next_day IS NULL
+    ) AS r
+    WHERE install_day IS NOT NULL
+    GROUP BY user_id, install_day
+    HAVING count(install) > 0 OR max(day) > install_day  -- else nothing to change
     ORDER BY 1
-    ON CONFLICT (user_id) DO UPDATE SET next_day = EXCLUDED.next_day
-        WHERE f.next_day IS NULL AND EXCLUDED.next_day > f.day;
+    ON CONFLICT (user_id) DO UPDATE
+        SET day = LEAST(f.day, EXCLUDED.day),
+            next_day = LEAST(f.next_day, EXCLUDED.next_day,
+                             CASE WHEN EXCLUDED.day < f.day THEN f.day END)
+        WHERE EXCLUDED.day < f.day
+           OR EXCLUDED.next_day < COALESCE(f.next_day, CAST('infinity' AS date));
     RETURN NULL;
 END
 $$;
