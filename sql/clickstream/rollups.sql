@@ -13,10 +13,10 @@
 --   INSERT (and COPY): one statement-level trigger reads the statement's new rows (a transition
 --     table) and adds them, grouped, with INSERT ... ON CONFLICT: likes are added to the count,
 --     a first install moves only earlier (LEAST), a user without a witness of return gets the
---     earliest day after the install day among the statement's events. Rows are written in key
---     order so that
---     concurrent batches lock in the same order. Rows an INSERT ... ON CONFLICT DO NOTHING skips
---     are not in the transition table, so not counted.
+--     earliest day after the install day among the statement's events (one upsert with the
+--     install). Rows are written in key order so that concurrent batches lock in the same
+--     order. Rows an INSERT ... ON CONFLICT DO NOTHING skips are not in the transition table,
+--     so not counted.
 --   UPDATE, DELETE: refused with one line (clickstream is an append-only log); corrections are
 --     made as docs/q2.md says, then rebuild_clickstream_rollups().
 --   TRUNCATE: empties the rollups too.
@@ -34,9 +34,9 @@
 --
 -- Cheap to keep: an added like changes only likes, which no index holds, so the new row version
 -- stays on its page (a HOT update: no index entry written) while the page has room (fillfactor
--- 70). The top-N index holds tier instead, which changes at 10, 100, 1000 likes only; ordering by
--- (tier DESC, likes DESC) is ordering by likes DESC, so the top-N reads the day's highest tiers
--- and sorts those few rows.
+-- 70). The top-N index holds tier instead, which changes at 10, 100, 1000 likes only; a row of
+-- a higher tier has more likes, so the top-N sorts only the rows at or above the tier of the
+-- top_n-th entry of (day, tier) (top_liked_articles_rollup.sql).
 --
 -- A day is CAST(time AS date): time is a timestamp without time zone, the wall-clock time
 -- stored, which is what the raw queries compare (time >= day AND time < day + 1); the session's
