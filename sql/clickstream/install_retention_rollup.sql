@@ -1,6 +1,9 @@
--- install_retention_rollup.sql: install_retention.sql answered from the first_installs and
--- active_days rollups (rollups.sql): one probe per user who first installed on the day, whatever
--- the number of events.
+-- install_retention_rollup.sql: install_retention.sql answered from the first_installs rollup
+-- (rollups.sql) and clickstream's primary key (userId, time): the users who first installed on
+-- the day, with their witness of return (next_day, the day of an event of theirs after the
+-- install day), from one index-only scan; a user whose witness lies in the window returned, any
+-- other takes one index-only probe of the key for an event in the window. Whatever the number
+-- of events.
 --
 -- Parameters (psql variables; lib binds the same names):
 --   day          date     the install day, whole                               (default 2017-04-01)
@@ -22,12 +25,13 @@
 SELECT
     count(*) AS installed_users,
     count(*) FILTER (
-        WHERE EXISTS (
-            SELECT 1 FROM active_days AS a
-            WHERE a.user_id = f.user_id
-              AND a.day >= CAST(:'day' AS date) + 1
-              AND a.day < CAST(:'day' AS date) + 1 + CAST(:'window_days' AS integer)
-        )
+        WHERE f.next_day < CAST(:'day' AS date) + 1 + CAST(:'window_days' AS integer)
+           OR EXISTS (
+               SELECT 1 FROM clickstream AS e
+               WHERE e.userId = f.user_id
+                 AND e.time >= CAST(:'day' AS date) + 1
+                 AND e.time < CAST(:'day' AS date) + 1 + CAST(:'window_days' AS integer)
+           )
     ) AS retained_users
 FROM first_installs AS f
 WHERE f.day = CAST(:'day' AS date);

@@ -6,7 +6,11 @@
 --   top_n  integer  how many articles                                          (default 10)
 -- Output columns: title, id, likes  — most likes first, ties by article id.
 --
--- The first top_n entries of likes_daily_top_idx (day, likes DESC, article_id): no sort.
+-- tier is the number of digits of likes (a generated column): a row of a higher tier has more
+-- likes. So every one of the top_n has at least the tier of the top_n-th entry in tier order,
+-- which the inner subquery reads from likes_daily_tier_idx (day, tier) backwards (top_n
+-- entries), and only the rows of that tier or above are sorted by likes: a few dozen, not the
+-- day's tens of thousands, whatever plan the planner picks for them (it cannot know how few).
 --
 --   psql -v day=2017-04-01 -v top_n=10 -f sql/clickstream/top_liked_articles_rollup.sql
 \if :{?day}
@@ -23,6 +27,16 @@ FROM (
     SELECT article_id, likes
     FROM likes_daily
     WHERE day = CAST(:'day' AS date)
+      AND tier >= COALESCE(
+          (
+              SELECT tier
+              FROM likes_daily
+              WHERE day = CAST(:'day' AS date)
+              ORDER BY tier DESC
+              LIMIT 1 OFFSET GREATEST(CAST(:'top_n' AS integer) - 1, 0)
+          ),
+          0
+      )
     ORDER BY likes DESC, article_id
     LIMIT CAST(:'top_n' AS integer)
 ) AS l

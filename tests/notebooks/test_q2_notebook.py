@@ -47,7 +47,7 @@ def test_q2_notebook_on_the_test_data(tmp_path, database_url):
     # both plans of both answers: the raw queries' and the rollups'
     executed = (tmp_path / "q2.ipynb").read_text()
     assert executed.count("Execution Time") == 4
-    for table in ("on clickstream", "on likes_daily", "on first_installs", "on active_days"):
+    for table in ("on clickstream", "on likes_daily", "on first_installs", "clickstream_pkey"):
         assert table in executed
 
 

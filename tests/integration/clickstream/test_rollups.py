@@ -143,14 +143,18 @@ def assert_rollups_equal_raw(engine, days):
                 "SELECT userId, CAST(min(time) AS date) FROM clickstream "
                 "WHERE action = 'FIRST_INSTALL' GROUP BY 1",
             ),
-            (
-                "SELECT user_id, day FROM active_days",
-                "SELECT DISTINCT userId, CAST(time AS date) FROM clickstream",
-            ),
         ]:
             assert set(conn.execute(sa.text(rollup)).all()) == set(
                 conn.execute(sa.text(from_events)).all()
             ), rollup
+        # every witness of return is the day of an event of the user after the install day
+        false_witnesses = conn.exec_driver_sql(
+            "SELECT f.user_id, f.day, f.next_day FROM first_installs AS f"
+            " WHERE f.next_day IS NOT NULL AND NOT EXISTS (SELECT 1 FROM clickstream AS e"
+            " WHERE e.userId = f.user_id AND CAST(e.time AS date) = f.next_day"
+            " AND f.next_day > f.day)"
+        ).all()
+        assert false_witnesses == []
     for day in sorted(days):
         for top_n in (2, 10):
             expected = raw.top_liked_articles(engine, day, top_n)
@@ -168,6 +172,7 @@ def test_rollups_equal_the_raw_queries_after_every_batch(engine, seed):
     users = [f"u{k}" for k in range(25)]
     existing = {}
     answered = set()
+    witnessed = (0, 0)  # users with a witness of return, without one, summed over batches
     for batch in range(30):
         today = FIRST + timedelta(days=batch // 3)
         events = [random_event(rng, today, users) for _ in range(rng.randint(1, 60))]
@@ -177,9 +182,16 @@ def test_rollups_equal_the_raw_queries_after_every_batch(engine, seed):
         days = {d - timedelta(days=k) for d in touched for k in range(8)}
         assert_rollups_equal_raw(engine, days)
         answered |= {(d, tuple(raw.install_retention(engine, d, 7).iloc[0])) for d in touched}
-    # the data reached what the test is about: likes, installs and returns on many days
+        with engine.connect() as conn:
+            with_next, without = conn.exec_driver_sql(
+                "SELECT count(next_day), count(*) - count(next_day) FROM first_installs"
+            ).one()
+        witnessed = (witnessed[0] + with_next, witnessed[1] + without)
+    # the data reached what the test is about: likes, installs and returns on many days, users
+    # with a witness of return and (after some batch) users still without one
     assert len(existing) > 400
     assert any(installed and retained for _, (installed, retained) in answered)
+    assert witnessed[0] > 0 and witnessed[1] > 0, witnessed
 
 
 def test_day_edges_follow_the_stored_wall_clock(engine):
@@ -268,7 +280,7 @@ def test_update_and_delete_are_refused_truncate_empties(engine):
             conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar()
             for t in rollups.ROLLUP_TABLES
         ]
-    assert counts == [0, 0, 0]
+    assert counts == [0, 0]
 
 
 def test_a_correction_then_a_rebuild(engine):
@@ -290,22 +302,35 @@ def test_a_correction_then_a_rebuild(engine):
 
 def test_concurrent_batches_lose_no_likes(engine):
     """Writers adding to the same (day, article) and the same users at once: every like is
-    counted, every first install is the earliest."""
+    counted, every first install is the earliest, every witness of return an event's day after
+    it; none deadlocks (a failed batch would lose its likes)."""
 
     def writer(k):
         for batch in range(15):
-            rows = [
-                (
-                    f"w{k}-{batch}-{i}",
-                    datetime(2017, 4, 1, 10) + timedelta(seconds=i),
-                    "LIKE_ARTICLE",
-                    "a1",
-                )
-                for i in range(20)
-            ] + [
-                (f"same{i}", datetime(2017, 4, 1 + k % 3, 9, k, batch), "FIRST_INSTALL", None)
-                for i in range(5)
-            ]
+            rows = (
+                [
+                    (
+                        f"w{k}-{batch}-{i}",
+                        datetime(2017, 4, 1, 10) + timedelta(seconds=i),
+                        "LIKE_ARTICLE",
+                        "a1",
+                    )
+                    for i in range(20)
+                ]
+                + [
+                    (f"same{i}", datetime(2017, 4, 1 + k % 3, 9, k, batch), "FIRST_INSTALL", None)
+                    for i in range(5)
+                ]
+                + [  # returns, some before another writer's earlier install: witnesses race
+                    (
+                        f"same{i}",
+                        datetime(2017, 4, 2 + (k + batch) % 3, 8, k, batch),
+                        "LOG_IN",
+                        None,
+                    )
+                    for i in range(5)
+                ]
+            )
             connection = engine.raw_connection()
             try:
                 with connection.cursor() as cur:
@@ -324,7 +349,7 @@ def test_concurrent_batches_lose_no_likes(engine):
     for t in threads:
         t.join()
     assert rollups.top_liked_articles(engine, DAY)["likes"].tolist() == [4 * 15 * 20]
-    assert_rollups_equal_raw(engine, {DAY, date(2017, 4, 2), date(2017, 4, 3)})
+    assert_rollups_equal_raw(engine, {DAY, date(2017, 4, 2), date(2017, 4, 3), date(2017, 4, 4)})
 
 
 def test_plans_say_when_there_are_no_rollups(schema_engine):
@@ -358,3 +383,149 @@ def test_a_writer_looking_elsewhere_keeps_the_rollups_of_the_table_it_writes(
         elsewhere.dispose()
     assert rollups.install_retention(engine, DAY, 7).iloc[0].tolist() == [1, 1]
     assert rollups.top_liked_articles(engine, "2017-04-02")["id"].tolist() == ["a2"]
+
+
+def like_rows(day, counts):
+    """``counts[article]`` likes of each article on ``day``, each by a user of its own."""
+    return [
+        (
+            f"{article}-{k}",
+            datetime.combine(day, datetime.min.time()) + timedelta(seconds=k),
+            "LIKE_ARTICLE",
+            article,
+        )
+        for article, n in counts.items()
+        for k in range(n)
+    ]
+
+
+def test_top_liked_orders_by_likes_across_tiers(engine):
+    """The top-N index holds the number of digits of likes, not likes: 9 likes rank below 10,
+    99 below 100, ties by id, whichever tier each count is in."""
+    counts = {"a1": 9, "a2": 10, "a3": 100, "a4": 99, "a5": 10, "a6": 1}
+    connection = engine.raw_connection()
+    try:
+        with connection.cursor() as cur:
+            psycopg2.extras.execute_values(
+                cur,
+                "INSERT INTO clickstream (userId, time, action, objectId) VALUES %s",
+                like_rows(DAY, counts),
+                page_size=7,  # many statements: counts grow across tiers by updates
+            )
+        connection.commit()
+    finally:
+        connection.close()
+    with engine.connect() as conn:
+        tiers = dict(conn.exec_driver_sql("SELECT article_id, tier FROM likes_daily").all())
+    assert tiers == {"a1": 1, "a2": 2, "a3": 3, "a4": 2, "a5": 2, "a6": 1}
+    top = rollups.top_liked_articles(engine, DAY, 4)
+    assert top[["id", "likes"]].values.tolist() == [
+        ["a3", 100],
+        ["a4", 99],
+        ["a2", 10],
+        ["a5", 10],
+    ]
+    for top_n in (1, 3, 5, 6, 10):
+        assert rollups.top_liked_articles(engine, DAY, top_n).to_dict("records") == (
+            raw.top_liked_articles(engine, DAY, top_n).to_dict("records")
+        )
+    plan = rollups.explain(engine, "top_liked_articles_rollup", day=DAY, top_n=3)
+    assert "likes_daily" in plan
+
+
+def test_an_added_like_writes_no_index_entry(engine):
+    """Adding a like to a day and article already counted, within its tier, is a HOT update:
+    the reason ingest stays cheap. An index holding likes would make every one a full update."""
+    with engine.begin() as conn:
+        for k in range(3):
+            conn.exec_driver_sql(
+                "INSERT INTO clickstream VALUES "
+                f"('hot{k}', '2017-04-01 12:00', 'LIKE_ARTICLE', 'a1')"
+            )
+        updated, hot = conn.exec_driver_sql(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables"
+            " WHERE relid = to_regclass('likes_daily')"
+        ).one()
+    assert (updated, hot) == (2, 2)
+    assert rollups.top_liked_articles(engine, DAY)["likes"].tolist() == [3]
+
+
+def test_install_over_the_earlier_layout(schema_engine):
+    """A schema with the first layout of the rollups (an index on likes, an active_days table,
+    no tier) is brought to this one by applying rollups.sql again, with the same answers."""
+    engine, _ = schema_engine
+    raw.apply_schema(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE likes_daily (day date NOT NULL, article_id varchar(32) NOT NULL,"
+            " likes bigint NOT NULL CHECK (likes > 0), PRIMARY KEY (day, article_id))"
+        )
+        conn.exec_driver_sql(
+            "CREATE INDEX likes_daily_top_idx ON likes_daily (day, likes DESC, article_id)"
+        )
+        conn.exec_driver_sql(
+            "CREATE TABLE active_days (user_id varchar(32), day date, PRIMARY KEY (user_id, day))"
+        )
+        conn.exec_driver_sql(
+            "CREATE TABLE first_installs (user_id varchar(32) PRIMARY KEY, day date NOT NULL)"
+        )
+        conn.exec_driver_sql(
+            "CREATE INDEX first_installs_day_idx ON first_installs (day, user_id)"
+        )
+        conn.exec_driver_sql("INSERT INTO likes_daily VALUES ('2017-04-01', 'stale', 5)")
+    raw.load_test_data(engine)
+    rollups.install_rollups(engine)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT to_regclass('active_days')").scalar() is None
+        assert conn.exec_driver_sql("SELECT to_regclass('likes_daily_top_idx')").scalar() is None
+        # the backfill gives every user the earliest day after the install day with an event
+        assert (
+            conn.exec_driver_sql(
+                "SELECT count(*) FROM first_installs AS f WHERE next_day IS DISTINCT FROM ("
+                " SELECT min(CAST(e.time AS date)) FROM clickstream AS e"
+                " WHERE e.userId = f.user_id AND CAST(e.time AS date) > f.day)"
+            ).scalar()
+            == 0
+        )
+        assert conn.exec_driver_sql(
+            "SELECT reloptions FROM pg_class WHERE oid = to_regclass('likes_daily')"
+        ).scalar() == ["fillfactor=70"]
+    assert rollups.top_liked_articles(engine)[["id", "likes"]].values.tolist() == [
+        ["111111", 2],
+        ["222222", 1],
+        ["333333", 1],
+    ]
+    assert rollups.install_retention(engine).iloc[0].to_dict() == {
+        "installed_users": 5,
+        "retained_users": 4,
+    }
+
+
+def test_a_witness_of_return_past_the_window_is_checked_against_the_events(engine):
+    """A user's witness of return is a day with an event after the install, not always the
+    earliest: a late event before it still counts in a shorter window, and an install moved
+    earlier keeps a witness (its former install day) while the events decide the rest."""
+
+    def write(*rows):
+        with engine.begin() as conn:
+            for user, at, action in rows:
+                conn.execute(
+                    sa.text("INSERT INTO clickstream VALUES (:u, :t, CAST(:a AS actions), NULL)"),
+                    {"u": user, "t": at, "a": action},
+                )
+
+    write(("late", datetime(2017, 4, 1, 9), "FIRST_INSTALL"))
+    write(("late", datetime(2017, 4, 6, 9), "LOG_IN"))  # the witness: 2017-04-06
+    write(("moved", datetime(2017, 4, 3, 9), "FIRST_INSTALL"))
+    assert rollups.install_retention(engine, DAY, 1).iloc[0].tolist() == [1, 0]
+    assert rollups.install_retention(engine, DAY, 5).iloc[0].tolist() == [1, 1]
+    write(("late", datetime(2017, 4, 2, 23), "LOG_IN"))  # late, before the witness
+    write(("moved", datetime(2017, 4, 1, 8), "FIRST_INSTALL"))  # now installed on DAY
+    with engine.connect() as conn:
+        witnesses = dict(
+            conn.exec_driver_sql("SELECT user_id, next_day FROM first_installs").all()
+        )
+    assert witnesses == {"late": date(2017, 4, 6), "moved": date(2017, 4, 3)}
+    assert rollups.install_retention(engine, DAY, 1).iloc[0].tolist() == [2, 1]
+    assert rollups.install_retention(engine, DAY, 2).iloc[0].tolist() == [2, 2]
+    assert_rollups_equal_raw(engine, {DAY, date(2017, 4, 2), date(2017, 4, 3)})
