@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 import uuid
@@ -22,18 +21,13 @@ from pathlib import Path
 
 import pika
 
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.q1_compare import cpu_model  # noqa: E402
+
 BODY = b'{"kiosk":"k1","candidate":3,"cast_at":"2026-12-07T17:00:00+00:00","vote_id":"0123456789"}'
 BLOCKS = 6  # alternating blocks per path
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def quantiles(times: list[float]) -> dict[str, float]:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shutil
 import statistics
 import sys
@@ -34,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.q1_compare import cpu_model  # noqa: E402
 from lib.logs.counting.hourly import TABLES  # noqa: E402
 from lib.logs.filters import RequestFilter  # noqa: E402
 from lib.logs.parsing.clients import ClientRule  # noqa: E402
@@ -67,16 +67,6 @@ WINDOWS = [
     ("3 days (the NASA question)", "1995-08-18T04:00:00+00:00", "1995-08-21T04:00:00+00:00"),
     ("one hour", "1995-08-18T14:00:00+00:00", "1995-08-18T15:00:00+00:00"),
 ]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _timed(call):

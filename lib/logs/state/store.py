@@ -267,7 +267,9 @@ class State:
             for name, frame in chunk.tables.items():
                 if not frame.is_empty():
                     self._merge(name, frame, last)
-            rolled = self._roll_up()
+            hours = chunk.tables["hours"].get_column(HOUR)
+            newest = max((h for h in (last, hours.max()) if h is not None), default=None)
+            rolled = self._roll_up(newest)
             self._merge_piles()
             self._place(chunk.tables["hosts"])
             self._per_log(log.id, chunk)
@@ -345,13 +347,12 @@ class State:
         ((last,),) = self._db.execute(f"SELECT max({HOUR}) FROM hours").fetchall()
         return None if last is None else following(floor(last, "day"), "day")
 
-    def _roll_up(self) -> datetime | None:
+    def _roll_up(self, last: datetime | None) -> datetime | None:
         """Add the hours from the day rolled up to (``_rolled``), before the last
         ``KEPT_HOURLY`` days held, to the coarser grains, and record that day: a run adds a
-        day's rows to the day, month and year once a day, not at each run. Returns the day
-        rolled up to now."""
+        day's rows to the day, month and year once a day, not at each run; ``last``: the last
+        hour held, this commit's rows with the rest. Returns the day rolled up to now."""
         db, rolled = self._db, self._rolled
-        ((last,),) = db.execute(f"SELECT max({HOUR}) FROM hours").fetchall()
         if last is None:
             return rolled
         until = floor(last, "day") - timedelta(days=KEPT_HOURLY - 1)
@@ -508,16 +509,14 @@ class State:
         else:
             db.execute(f"INSERT INTO {name} VALUES (?, ?, ?)", [log, value, count])
 
-    def window(self, start: datetime, end: datetime) -> dict[str, pl.DataFrame]:
-        """Each table's counts in ``[start, end)`` added up by key (the hours' table keeps its
-        hours); ``places``, the offline countries of the window's hosts; ``visitor_levels``,
-        per day, its distinct visitors at each sample level (``lib.logs.state.grains``)."""
-        return self.window_and_read(start, end)[0]
-
     def window_and_read(
         self, start: datetime, end: datetime
     ) -> tuple[dict[str, pl.DataFrame], dict]:
-        """``window(start, end)`` and ``read_so_far()``, their queries run side by side."""
+        """Each table's counts in ``[start, end)`` added up by key (the hours' table keeps its
+        hours); ``places``, the offline countries of the window's hosts; ``visitor_levels``,
+        per day, its distinct visitors at each sample level (``lib.logs.state.grains``). And
+        what belongs to the logs, not the hours (``_so_far``). Their queries run side by side.
+        """
         db = self._db
         empty = {name: frame.drop(HOUR) for name, frame in no_tables().items()}
         empty["hours"] = no_tables()["hours"]
@@ -590,12 +589,6 @@ class State:
         order = sorted(asked.items(), key=lambda item: item[0] not in ("hosts", "urls"))
         return dict(self._pool.map(run, order))
 
-    def read_so_far(self) -> dict:
-        """What belongs to the logs, not the hours: lines, rejected lines (their reasons and
-        first examples), requests per format, requests the filters left out, and all requests
-        counted."""
-        return _so_far(self._all(_SO_FAR_QUERIES))
-
     def events(self, since: datetime | None = None) -> list[tuple[datetime, str, str]]:
         query = 'SELECT "when", path, what FROM events'
         params: list = []
@@ -605,7 +598,7 @@ class State:
         return self._db.execute(query + ' ORDER BY "when"', params).fetchall()
 
 
-_SO_FAR_QUERIES = {  # read_so_far's: name, (SQL, parameters)
+_SO_FAR_QUERIES = {  # what was read: name, (SQL, parameters)
     "_logs": (
         "SELECT CAST(coalesce(sum(lines), 0) AS UBIGINT) AS lines, "
         "CAST(coalesce(sum(rejected), 0) AS UBIGINT) AS rejected, "
@@ -631,7 +624,9 @@ _SO_FAR_QUERIES = {  # read_so_far's: name, (SQL, parameters)
 
 
 def _so_far(found: dict[str, pl.DataFrame]) -> dict:
-    """``read_so_far``'s answer from the results of ``_SO_FAR_QUERIES``."""
+    """What belongs to the logs, not the hours, from the results of ``_SO_FAR_QUERIES``:
+    lines, rejected lines (their reasons and first examples), requests per format, requests
+    the filters left out, and all requests counted."""
     logs = found["_logs"].row(0, named=True)
     examples, reasons = found["_examples"], found["_reasons"]
     return {

@@ -129,6 +129,23 @@ def write_batch(engine, rng, events, existing):
     return {(u, t): (u, t, a, o) for u, t, a, o in stored}
 
 
+def insert_events(engine, rows, page_size: int = 100) -> None:
+    """``rows`` (userId, time, action, objectId) in multi-row INSERTs of ``page_size`` rows, one
+    transaction, on a connection of their own."""
+    connection = engine.raw_connection()
+    try:
+        with connection.cursor() as cur:
+            psycopg2.extras.execute_values(
+                cur,
+                "INSERT INTO clickstream (userId, time, action, objectId) VALUES %s",
+                rows,
+                page_size=page_size,
+            )
+        connection.commit()
+    finally:
+        connection.close()
+
+
 def assert_rollups_equal_raw(engine, days):
     """The rollups hold exactly what the events say, and both queries agree for ``days``."""
     with engine.connect() as conn:
@@ -331,17 +348,7 @@ def test_concurrent_batches_lose_no_likes(engine):
                     for i in range(5)
                 ]
             )
-            connection = engine.raw_connection()
-            try:
-                with connection.cursor() as cur:
-                    psycopg2.extras.execute_values(
-                        cur,
-                        "INSERT INTO clickstream (userId, time, action, objectId) VALUES %s",
-                        rows,
-                    )
-                connection.commit()
-            finally:
-                connection.close()
+            insert_events(engine, rows)
 
     threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
     for t in threads:
@@ -403,18 +410,8 @@ def test_top_liked_orders_by_likes_across_tiers(engine):
     """The top-N index holds the number of digits of likes, not likes: 9 likes rank below 10,
     99 below 100, ties by id, whichever tier each count is in."""
     counts = {"a1": 9, "a2": 10, "a3": 100, "a4": 99, "a5": 10, "a6": 1}
-    connection = engine.raw_connection()
-    try:
-        with connection.cursor() as cur:
-            psycopg2.extras.execute_values(
-                cur,
-                "INSERT INTO clickstream (userId, time, action, objectId) VALUES %s",
-                like_rows(DAY, counts),
-                page_size=7,  # many statements: counts grow across tiers by updates
-            )
-        connection.commit()
-    finally:
-        connection.close()
+    # many statements: counts grow across tiers by updates
+    insert_events(engine, like_rows(DAY, counts), page_size=7)
     with engine.connect() as conn:
         tiers = dict(conn.exec_driver_sql("SELECT article_id, tier FROM likes_daily").all())
     assert tiers == {"a1": 1, "a2": 2, "a3": 3, "a4": 2, "a5": 2, "a6": 1}
