@@ -65,6 +65,24 @@ def cover(
     return _joined(parts)
 
 
+def cover_to_any(
+    start: datetime,
+    ends: tuple[datetime, ...],
+    grains: tuple[str, ...] = GRAINS,
+    signed: bool = True,
+) -> list[Part]:
+    """The cheapest of ``cover(start, end)`` for each of ``ends``: for counts that hold
+    nothing from the earliest of them on, whichever end is taken reads the same hours, and an
+    end past the data lets whole periods be read (a year, not eight months less a day)."""
+    if not ends or start >= min(ends):
+        return []
+    costs = []
+    for end in sorted(set(ends)):
+        parts, cost = _cover(start, end, grains, signed, 1)
+        costs.append((cost, sum(part.sign < 0 for part in parts), len(parts), end, parts))
+    return _joined(min(costs, key=lambda found: found[:4])[4])
+
+
 def _cover(
     start: datetime, end: datetime, grains: tuple[str, ...], signed: bool, sign: int
 ) -> tuple[list[Part], float]:

@@ -40,7 +40,15 @@ from lib.logs.state.grains import (
     window_query,
     window_visitor_levels,
 )
-from lib.logs.state.periods import Part, bounded, cover, floor, following
+from lib.logs.state.periods import (
+    GRAINS,
+    Part,
+    bounded,
+    cover,
+    cover_to_any,
+    floor,
+    following,
+)
 from lib.logs.state.reading import Chunk
 
 STATE_FILE = "q1-state.duckdb"
@@ -274,15 +282,19 @@ class State:
             self._place(chunk.tables["hosts"])
             self._per_log(log.id, chunk)
             head = seen.head[: min(chunk.end, len(seen.head))]
+            now = Known(
+                log.id, seen.path, seen.dev, seen.inode, seen.size, seen.mtime_ns, len(head),
+                head_hash(head), chunk.end, log.lines + chunk.lines, chunk.header,
+            )  # fmt: skip
             db.execute(
                 "UPDATE logs SET path = ?, dev = ?, inode = ?, size = ?, mtime_ns = ?, "
                 "head_len = ?, head_hash = ?, text_offset = ?, lines = lines + ?, "
                 "rejected = rejected + ?, filtered = filtered + ?, header = ?, last_read = now() "
                 "WHERE id = ?",
                 [
-                    seen.path, seen.dev, seen.inode, seen.size, seen.mtime_ns, len(head),
-                    head_hash(head), chunk.end, chunk.lines, chunk.rejected, chunk.filtered,
-                    chunk.header, log.id,
+                    now.path, now.dev, now.inode, now.size, now.mtime_ns, now.head_len,
+                    now.head_hash, now.offset, chunk.lines, chunk.rejected, chunk.filtered,
+                    now.header, log.id,
                 ],
             )  # fmt: skip
             if note:
@@ -293,7 +305,7 @@ class State:
             db.rollback()
             raise
         self._rolled = rolled
-        return next(known for known in self.logs() if known.id == log.id)
+        return now
 
     def moved(self, seen: Seen, log: Known, note: str | None) -> None:
         """``log`` is now (also) the file ``seen``, with nothing new in it: remember the file,
@@ -457,11 +469,8 @@ class State:
         or a merge reads only the row groups of its periods."""
         if rows.is_empty():
             return
-        self._db.register("_add", rows.sort(HOUR).to_arrow())
-        try:
-            self._db.execute(f"INSERT INTO {table_name(name, grain)} BY NAME SELECT * FROM _add")
-        finally:
-            self._db.unregister("_add")
+        rows = rows.select(list(_TYPE_NAMES[name])).sort(HOUR)  # the table's columns, in order
+        self._db.from_arrow(rows.to_arrow()).insert_into(table_name(name, grain))
 
     def _place(self, hosts: pl.DataFrame) -> None:
         """Give the hosts not seen before their offline country (``lib.logs.geo``'s ip, cctld
@@ -542,10 +551,9 @@ class State:
             placed = f"LEFT JOIN {PLACES} p USING (host)"
             query = f"SELECT w.*, p.country, p.method FROM ({query}) w {placed}"
             asked["hosts"] = (query, params)
-        days = []
-        if span is not None:
-            last_hour = following(last, "hour")
-            days = cover(max(start, first), min(end, last_hour), ("day", "hour"), signed=False)
+        # the days of the window, whole where it reaches past the data (``bounded``): a
+        # day's visitors are then read from its count, not from its hours' visitors
+        days = [] if span is None else cover(*span, ("day", "hour"), signed=False)
         asked["visitor_levels"] = window_visitor_levels(days)
         so_far = _SO_FAR_QUERIES
         found.update(self._all(asked | so_far))
@@ -563,14 +571,17 @@ class State:
         """The periods ``[start, end)`` is read from: before the day rolled up to, the fewest
         of every grain (``periods.cover``; the coarser grains hold those hours, and what a
         part takes away lies before that day too, a day being whole there); from it on,
-        the hours."""
+        the hours. The coarser grains hold nothing from that day on, so a window reaching it
+        may read them up to any end from it on: the one that reads the fewest rows (the
+        month's or year's period whole rather than less its last days)."""
         rolled = self._rolled
         if rolled is None:
             return [Part("hour", start, end)]
-        parts = cover(start, min(end, rolled), signed=signed)
-        if end > max(start, rolled):
-            parts.append(Part("hour", max(start, rolled), end))
-        return parts
+        if end <= rolled:
+            return cover(start, end, signed=signed)
+        ends = (rolled, end, *(following(floor(rolled, grain), grain) for grain in GRAINS[:2]))
+        parts = cover_to_any(start, tuple(e for e in ends if e >= rolled), signed=signed)
+        return [*parts, Part("hour", max(start, rolled), end)]
 
     def _all(self, asked: dict[str, tuple[str, list]]) -> dict[str, pl.DataFrame]:
         """The results of the queries ``asked`` (name: SQL and its parameters), run side by

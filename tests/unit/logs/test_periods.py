@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lib.logs.state.periods import bounded, cover, floor, following
+from lib.logs.state.periods import bounded, cover, cover_to_any, floor, following
 
 BASE = datetime(2023, 1, 1, tzinfo=UTC)  # no period the windows are read from starts earlier
 ORIGIN = datetime(2023, 11, 30, tzinfo=UTC)  # windows from here: a leap year, year ends
@@ -68,3 +68,30 @@ def test_a_window_past_the_data_reads_whole_years():
     assert [p.grain for p in cover(start, end)] == ["year"]
     assert bounded(datetime(1997, 1, 1, tzinfo=UTC), datetime(1998, 1, 1, tzinfo=UTC), first,
                    last) is None  # fmt: skip
+
+
+@given(st.integers(0, HOURS), st.integers(1, HOURS), st.lists(st.integers(0, HOURS), max_size=3),
+       st.booleans())  # fmt: skip
+def test_a_cover_to_any_end_counts_every_hour_before_the_first_end_once(start, length, more,
+                                                                         signed):  # fmt: skip
+    """For counts that hold nothing from the earliest end on, the hours after it may be read
+    any number of times; those before it, once from the start, none before the start."""
+    first_end = min(start + length, HOURS)
+    if first_end <= start:
+        return
+    ends = (_hour(first_end), *(_hour(max(first_end, e)) for e in more))
+    span = _index(following(floor(_hour(HOURS), "year"), "year"))
+    parts = cover_to_any(_hour(start), ends, signed=signed)
+    assert all(part.sign == 1 for part in parts) or signed
+    counted = _coverage(parts, span)
+    low, high = _index(_hour(start)), _index(_hour(first_end))
+    assert counted[:low] == [0] * low
+    assert counted[low:high] == [1] * (high - low)
+
+
+def test_a_cover_to_any_end_takes_the_whole_period_over_one_less_its_last_days():
+    start, rolled = datetime(1995, 8, 1, tzinfo=UTC), datetime(1995, 8, 30, tzinfo=UTC)
+    assert sorted(p.sign for p in cover(start, rolled)) == [-1, 1]  # August less two days
+    parts = cover_to_any(start, (rolled, datetime(1995, 9, 1, tzinfo=UTC)))
+    assert [(p.grain, p.sign) for p in parts] == [("month", 1)]
+    assert cover_to_any(rolled, (rolled,)) == []

@@ -257,6 +257,12 @@ def test_days_are_rolled_up_into_the_coarser_grains_as_the_log_grows_late_lines_
     assert max(days) <= last_line - timedelta(days=kept - 1)
     for start, end in WINDOWS_OF_WEEKS:
         _same(_state_answers(state_dir, glob, start, end), _full_answers(log, start, end))
+    _same(_state_answers(state_dir, glob), _full_answers(log))
+    # the whole state: its months from the coarser grains, nothing taken away, and the hours
+    year = datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
+    with open_state(state_dir, "common", RULE, RequestFilter()) as state:
+        parts = state._parts(*year, signed=True)
+    assert [(part.grain, part.sign) for part in parts] == [("month", 1), ("hour", 1)]
 
 
 def test_a_state_of_the_first_version_is_read_as_rolled_up_to_its_end(tmp_path):
