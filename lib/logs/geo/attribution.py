@@ -122,7 +122,7 @@ def offline_countries(hosts: pl.Series, cache_dir: Path | None = None) -> pl.Dat
     Case and trailing dots do not matter; a TLD is ASCII letters, as DNS has them. A host that
     looks like an IP literal (``_ip_like``) gets a country only as one, never from a TLD.
     """
-    frame = pl.DataFrame({"host": hosts.unique()})
+    frame = pl.DataFrame({"host": hosts.unique(maintain_order=True)})  # distinct: their order
     address = pl.col("host").str.strip_chars_end(".")
     frame = frame.with_columns(
         _ip_like(pl.col("host")).alias("_is_ip"),
@@ -218,7 +218,7 @@ def attribute(
     counts = host_counts.select("host", pl.col("requests").cast(pl.UInt64))
     if places is None:
         places = offline_countries(counts.get_column("host"), geo_cache)
-    hosts = counts.join(places, on="host", how="left")
+    hosts = _placed(counts, places)
     tiers = ["ip", "cctld", "us_tld"]
     report = None
     if use_dns and early_stopping > 0:
@@ -247,6 +247,17 @@ def attribute(
         hosts = _fill(hosts, operator_countries(unattributed), "inferred")
         tiers.append("inferred")
     return _figures(hosts, tuple(tiers), report)
+
+
+def _placed(counts: pl.DataFrame, places: pl.DataFrame) -> pl.DataFrame:
+    """``counts`` with each host's country and method from ``places``: side by side when
+    ``places`` lists the same hosts in the same order (``offline_countries`` of distinct hosts,
+    a state's window), else joined (a join of 75,000 hosts costs more than the comparison)."""
+    if places.height == counts.height and places.get_column("host").equals(
+        counts.get_column("host")
+    ):
+        return counts.hstack(places.select("country", "method"))
+    return counts.join(places.select("host", "country", "method"), on="host", how="left")
 
 
 def _figures(hosts: pl.DataFrame, tiers: tuple[str, ...], report: DnsReport | None) -> Attribution:

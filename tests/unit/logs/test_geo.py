@@ -194,6 +194,30 @@ def test_figures_winner_share_and_coverage():
     assert rows == {"ip": (0, 0), "cctld": (1, 30), "us_tld": (2, 40), "unattributed": (1, 30)}
 
 
+def test_places_in_the_hosts_order_or_any_other_give_the_same_attribution():
+    """Places listed in the hosts' own order are taken side by side, others joined by host:
+    the same countries for each host either way."""
+    rng = random.Random(5)
+    names = [f"h{i}.{rng.choice(['de', 'edu', 'example', 'jp', 'com'])}" for i in range(300)]
+    names += ["192.0.2.1", "8.8.8.8", "a.b.c.fr."]
+    hosts = counts([(name, rng.randint(1, 99)) for name in names])
+    places = offline_countries(hosts.get_column("host"))
+    assert places.get_column("host").to_list() == names  # distinct hosts keep their order
+    shuffled = places.sample(fraction=1.0, shuffle=True, seed=3)
+    fewer = places.head(200)  # a host without a place has no country
+    aligned, joined, partial = (
+        attribute(hosts, use_dns=False, places=p) for p in (places, shuffled, fewer)
+    )
+    assert (
+        by_host(aligned.hosts)
+        == by_host(joined.hosts)
+        == by_host(attribute(hosts, use_dns=False).hosts)
+    )
+    assert aligned.countries.equals(joined.countries)
+    assert all(by_host(partial.hosts)[name][0] is None for name in names[200:])
+    assert partial.total_requests == aligned.total_requests
+
+
 def test_country_ties_are_broken_by_code():
     result = attribute(counts([("a.de", 5), ("b.at", 5)]), use_dns=False)
     assert result.countries["country"].to_list() == ["AT", "DE"]
