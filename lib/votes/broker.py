@@ -212,6 +212,35 @@ def persistent(message_id: str, user_id: str | None = None, **headers) -> pika.B
     )
 
 
+class _Latch:
+    """A one-shot ``threading.Event`` for one waiter: ``set`` once (by the I/O thread), ``wait``
+    and ``is_set`` as an Event's. A lock held until set: an Event's condition took a lock made
+    for each wait, and a notify loop, for every vote."""
+
+    __slots__ = ("_lock", "_set")
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._lock.acquire()
+        self._set = False
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        if not self._set:
+            self._set = True
+            self._lock.release()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self._set:
+            return True
+        if self._lock.acquire(timeout=-1 if timeout is None else max(timeout, 0)):
+            self._lock.release()  # set for good: another wait passes too
+            return True
+        return self._set
+
+
 class _Waiter:
     """One published vote waiting for the broker's answer; ``refused``: the error is a refusal
     a client may be shown (VotesRefused), not a broker fault; ``blocked``: the refusal is the
@@ -220,7 +249,7 @@ class _Waiter:
     __slots__ = ("blocked", "done", "error", "refused", "sent")
 
     def __init__(self):
-        self.done = threading.Event()
+        self.done = _Latch()
         self.error: str | None = None
         self.refused = False
         self.blocked = False
