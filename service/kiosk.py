@@ -57,7 +57,6 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 
 from bottle import Bottle, HTTPResponse, request, response
 
@@ -77,6 +76,7 @@ from lib.votes.http_rules import HostPolicy, etag_matches, path_refusal, screen_
 from lib.votes.message import (
     MAX_BODY_BYTES,
     Candidate,
+    Vote,
     VoteError,
     check_kiosk_id,
     vote_from_request,
@@ -192,7 +192,7 @@ def make_app(
             vote = vote_from_request(body, request.content_type, kiosk_id, candidates)
             if clock is not None:
                 watch_clock()
-                vote = replace(vote, cast_at=clock.stamp())
+                vote = Vote(vote.vote_id, vote.candidate, vote.kiosk_id, clock.stamp())
         except VoteError as exc:
             why = {503: "clock", 403: "not_open"}.get(exc.status, "invalid")
             raise refuse_vote(why, exc.status, exc.reason) from None

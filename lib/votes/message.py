@@ -134,6 +134,13 @@ def _strict_json(text: str, what: str) -> object:
     """``text`` parsed as JSON, refused (VoteError 400, naming ``what``: body, message) if it nests
     deeper than ``MAX_JSON_DEPTH`` (checked before parsing: the parser recurses) or repeats a key
     (which parsers resolve differently); ValueError if it is not JSON."""
+    if text.count("{") + text.count("[") > MAX_JSON_DEPTH:  # else it cannot nest that deep:
+        _check_depth(text, what)  # a vote has one "{", and the scan costs a step a character
+    return _decoder(what).decode(text)
+
+
+def _check_depth(text: str, what: str) -> None:
+    """VoteError 400 if ``text`` nests brackets deeper than ``MAX_JSON_DEPTH`` outside strings."""
     depth, in_string, escaped = 0, False, False
     for char in text:
         if in_string:
@@ -147,27 +154,41 @@ def _strict_json(text: str, what: str) -> object:
         elif char in "]}":
             depth -= 1
 
-    def unique(pairs: list[tuple[str, object]]) -> dict:
-        keys = [key for key, _ in pairs]
-        if len(set(keys)) != len(keys):
-            repeated = next(key for key in keys if keys.count(key) > 1)
-            raise VoteError(400, f"{what} repeats the key {repeated[:40]!r}")
-        return dict(pairs)
 
-    return json.loads(text, object_pairs_hook=unique)
+_DECODERS: dict[str, json.JSONDecoder] = {}  # by what they refuse in: one made per call before
+
+
+def _decoder(what: str) -> json.JSONDecoder:
+    """A JSON decoder refusing a repeated key (VoteError 400, naming ``what``); kept, as json's
+    own default decoder is, and shared by threads as that one is."""
+    decoder = _DECODERS.get(what)
+    if decoder is None:
+
+        def unique(pairs: list[tuple[str, object]]) -> dict:
+            found = dict(pairs)
+            if len(found) != len(pairs):
+                keys = [key for key, _ in pairs]
+                repeated = next(key for key in keys if keys.count(key) > 1)
+                raise VoteError(400, f"{what} repeats the key {repeated[:40]!r}")
+            return found
+
+        decoder = _DECODERS.setdefault(what, json.JSONDecoder(object_pairs_hook=unique))
+    return decoder
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"))  # json.dumps made one a call with these
 
 
 def encode(vote: Vote) -> bytes:
     """The vote as a UTF-8 JSON message body."""
-    return json.dumps(
+    return _ENCODER.encode(
         {
             "v": MESSAGE_VERSION,
             "vote_id": vote.vote_id,
             "candidate": vote.candidate,
             "kiosk_id": vote.kiosk_id,
             "cast_at": vote.cast_at.astimezone(UTC).isoformat(),
-        },
-        separators=(",", ":"),
+        }
     ).encode()
 
 

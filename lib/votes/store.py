@@ -12,7 +12,7 @@ from datetime import UTC, datetime, tzinfo
 import pandas as pd
 from sqlalchemy.engine import Connection, Engine
 
-from lib.db import execute_file, query
+from lib.db import execute_file, query, query_rows
 from lib.votes.message import BUCKET, Candidate, Vote
 
 RECENT_MINUTES = 10
@@ -44,7 +44,7 @@ def record_votes(conn: Connection, votes: Sequence[Vote]) -> int:
     transaction. Returns how many were new; raises DatabaseError."""
     if not votes:
         return 0
-    frame = query(
+    rows = query_rows(
         conn,
         "votes/record_votes",
         vote_ids=[v.vote_id for v in votes],
@@ -52,7 +52,7 @@ def record_votes(conn: Connection, votes: Sequence[Vote]) -> int:
         kiosk_ids=[v.kiosk_id for v in votes],
         cast_ats=[v.cast_at for v in votes],
     )
-    return int(frame.at[0, "inserted"])
+    return int(rows[0].inserted)
 
 
 def conflicting_votes(conn: Connection, votes: Sequence[Vote]) -> dict[int, str]:
@@ -61,20 +61,20 @@ def conflicting_votes(conn: Connection, votes: Sequence[Vote]) -> dict[int, str]
     DatabaseError."""
     if not votes:
         return {}
-    frame = query(
+    rows = query_rows(
         conn,
         "votes/conflicting_votes",
         vote_ids=[v.vote_id for v in votes],
         candidates=[v.candidate for v in votes],
         kiosk_ids=[v.kiosk_id for v in votes],
     )
-    return {int(row.position) - 1: row.stored for row in frame.itertuples()}
+    return {int(row.position) - 1: row.stored for row in rows}
 
 
 def record_replay_mark(conn: Connection, queue: str, safe_from: datetime) -> None:
     """Move ``queue``'s replay mark forward to ``safe_from`` (never back), in the caller's
     transaction: every vote the broker confirmed before it is stored. Raises DatabaseError."""
-    query(conn, "votes/record_replay_mark", queue=queue, safe_from=safe_from)
+    query_rows(conn, "votes/record_replay_mark", queue=queue, safe_from=safe_from)
 
 
 def replay_mark(conn: Connection, queue: str) -> datetime | None:
