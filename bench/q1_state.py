@@ -34,12 +34,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.q1_compare import cpu_model  # noqa: E402
-from lib.logs.counting.hourly import TABLES  # noqa: E402
 from lib.logs.filters import RequestFilter  # noqa: E402
 from lib.logs.parsing.clients import ClientRule  # noqa: E402
 from lib.logs.q1 import answer_state, answer_summary, answers, run_q1  # noqa: E402
 from lib.logs.reading.blocks import open_log  # noqa: E402
 from lib.logs.state.grains import (  # noqa: E402
+    STORED,
     VISITOR_DAYS,
     grains_of,
     level_counts,
@@ -101,7 +101,7 @@ def _year(month_dir: Path, year_dir: Path, months: int) -> None:
     db = duckdb.connect(str(year_dir / STATE_FILE))
     db.execute("SET TimeZone = 'UTC'")
     shifted = {"hour", "day", "first", "last"}
-    for name, table in TABLES.items():
+    for name, table in STORED.items():
         columns = [row[0] for row in db.execute(f"DESCRIBE {name}").fetchall()]
         listed = ", ".join(f"{c} + to_months(k)" if c in shifted else f'"{c}"' for c in columns)
         db.execute(f"INSERT INTO {name} SELECT {listed} FROM {name}, range(1, {months}) t(k)")

@@ -109,11 +109,13 @@ def _columns(table: Table) -> tuple[str, ...]:
 PERIODS = {"hour": "1h", "day": "1d", "month": "1mo", "year": "1y"}  # polars' truncations
 
 
-def add_up(rows: pl.DataFrame, name: str, grain: str = "hour") -> pl.DataFrame:
+def add_up(
+    rows: pl.DataFrame, name: str, grain: str = "hour", table: Table | None = None
+) -> pl.DataFrame:
     """Table ``name``'s ``rows`` (hourly, a key maybe on several rows) added up per ``grain``
     period (``hour`` holding the period's first hour) and key: one row each (a set's
-    distinct rows)."""
-    table = TABLES[name]
+    distinct rows); ``table``: its definition when not ``TABLES``' (other keys)."""
+    table = table or TABLES[name]
     if grain != "hour":
         rows = rows.with_columns(pl.col(HOUR).dt.truncate(PERIODS[grain]))
     if table.is_set:

@@ -46,6 +46,7 @@ class Chunk:
     examples: pl.DataFrame  # line_no, line: the first rejected lines, numbered in the file
     formats: dict[str, int]  # requests per format
     header: str | None  # the format's header line in force at ``end``
+    added_up: bool = False  # one block's tables: an hour and key on one row already
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ class _Chunking:
         )
         chunk = Chunk(
             tables, end, self._lines, self._rejected, self._filtered, self._reasons,
-            examples, self._formats, self.header,
+            examples, self._formats, self.header, added_up=len(self._tables) <= 1,
         )  # fmt: skip
         self._clear()
         return chunk

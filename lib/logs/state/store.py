@@ -30,10 +30,13 @@ from lib.logs.geo._ip_database import IP_DATABASE
 from lib.logs.geo.attribution import offline_countries
 from lib.logs.state.files import Known, Seen, head_hash
 from lib.logs.state.grains import (
+    HOST_ID,
     ONLY_HOURLY,
+    STORED,
     grains_of,
     quoted,
     recount_visitor_days,
+    stored_columns,
     table_name,
     totals,
     visitor_days_table,
@@ -52,13 +55,15 @@ from lib.logs.state.periods import (
 from lib.logs.state.reading import Chunk
 
 STATE_FILE = "q1-state.duckdb"
-VERSION = 2  # of the database's tables (1: the coarser grains held every hour)
+VERSION = 3  # of the database's tables (1: the coarser grains held every hour; 2: the hosts'
+# tables held a host by its name, and the places no number)
 ROLLED = "rolled"  # meta's key: the day up to which the coarser grains hold the hours
 KEPT_HOURLY = 2  # the last days held, kept in the hourly tables alone (lines a day late too)
 
 _TYPES = {
     pl.String: "VARCHAR",
     pl.UInt64: "UBIGINT",
+    pl.UInt32: "UINTEGER",
     pl.Int64: "BIGINT",
     pl.UInt16: "USMALLINT",
     pl.Int16: "SMALLINT",
@@ -76,11 +81,8 @@ _PER_LOG = {
 }
 
 
-def _type(dtype: pl.DataType) -> str:
-    return _TYPES[dtype]
-
-
-PLACES = "host_places"  # host, country, method: each host's offline country, found once
+PLACES = "host_places"  # id, host, country, method: each host's number and offline country
+_PLACES_COLUMNS = "id UINTEGER, host VARCHAR, country VARCHAR, method VARCHAR"
 # A run appends its rows to each table, also for periods it holds already (a key then has
 # several rows there, which a window adds up), and merges a table's periods (one row per key
 # again) once such rows come to a quarter of it (``State._merge_piles``): a run that reads a
@@ -90,8 +92,8 @@ MIN_PILE = 100_000  # rows appended to a table before its periods are merged, at
 _CURSORS = 4  # queries of a window run side by side
 _PILED = {"target": pl.String, "rows": pl.UInt64, "since": pl.Datetime("us", "UTC")}
 _TYPE_NAMES = {
-    name: {column: _TYPES[dtype] for column, dtype in frame.schema.items()}
-    for name, frame in no_tables().items()
+    name: {column: _TYPES[dtype] for column, dtype in stored_columns(name).items()}
+    for name in TABLES
 }
 
 
@@ -187,6 +189,59 @@ class State:
                 f"({_settings_text(meta.get('settings'))}; this run: {_settings_text(said)}): "
                 "use another state directory, or the same settings"
             )
+        if int(meta.get("version", 0)) < 3:
+            self._number_hosts()
+
+    def _number_hosts(self) -> None:
+        """Tables of versions 1 and 2 held a host by its name: number the hosts (the places
+        table, every host of the hourly table in it, placed if it was not) and hold them by
+        number, in one transaction."""
+        db = self._db
+        db.begin()
+        try:
+            db.execute(
+                f"CREATE TEMP TABLE _numbered AS SELECT CAST(row_number() OVER (ORDER BY host) "
+                f"AS UINTEGER) AS id, host FROM (SELECT host FROM {PLACES} UNION "
+                "SELECT host FROM hosts)"
+            )
+            unplaced = _frame(
+                db.sql(f"SELECT host FROM _numbered ANTI JOIN {PLACES} USING (host)")
+            )
+            db.register(
+                "_unplaced",
+                _Arrow(offline_countries(unplaced.get_column("host"), self._geo_cache)),
+            )
+            try:
+                db.execute(
+                    f"CREATE TABLE _places AS SELECT n.id, n.host, p.country, p.method "
+                    f"FROM _numbered n LEFT JOIN (SELECT host, country, method FROM {PLACES} "
+                    "UNION ALL SELECT host, country, method FROM _unplaced) p "
+                    "ON p.host IS NOT DISTINCT FROM n.host ORDER BY n.id"
+                )
+            finally:
+                db.unregister("_unplaced")
+            db.execute(f"DROP TABLE {PLACES}")
+            db.execute(f"ALTER TABLE _places RENAME TO {PLACES}")
+            listed = ", ".join(
+                f"n.id AS {HOST_ID}" if column == HOST_ID else f"h.{quoted(column)}"
+                for column in _TYPE_NAMES["hosts"]
+            )
+            for grain in grains_of("hosts"):
+                table = table_name("hosts", grain)
+                db.execute(
+                    f"CREATE TABLE _hosts AS SELECT {listed} FROM {table} h JOIN _numbered n "
+                    f"ON n.host IS NOT DISTINCT FROM h.host ORDER BY h.{HOUR}"
+                )
+                db.execute(f"DROP TABLE {table}")
+                db.execute(f"ALTER TABLE _hosts RENAME TO {table}")
+            db.execute("DROP TABLE _numbered")
+            db.execute("DELETE FROM meta WHERE key = 'version'")
+            db.execute("INSERT INTO meta VALUES ('version', ?)", [str(VERSION)])
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+        self._meta["version"] = str(VERSION)
 
     def _check_places(self) -> None:
         """The hosts' offline countries are those of the IP database installed: when another
@@ -197,11 +252,19 @@ class State:
         db = self._db
         db.begin()
         try:
-            db.execute(f"DELETE FROM {PLACES}")
             db.execute("DELETE FROM meta WHERE key = 'places'")
             db.execute("INSERT INTO meta VALUES ('places', ?)", [database])
-            hosts = _frame(db.sql("SELECT DISTINCT host FROM hosts"))
-            self._place(hosts)
+            known = _frame(db.sql(f"SELECT id, host FROM {PLACES} ORDER BY id"))
+            if not known.is_empty():
+                places = offline_countries(known.get_column("host"), self._geo_cache)
+                db.register("_places", _Arrow(places.with_columns(known.get_column("id"))))
+                try:
+                    db.execute(
+                        f"UPDATE {PLACES} p SET country = n.country, method = n.method "
+                        "FROM _places n WHERE p.id = n.id"
+                    )
+                finally:
+                    db.unregister("_places")
             db.commit()
         except BaseException:
             db.rollback()
@@ -220,8 +283,8 @@ class State:
         for name, columns in _PER_LOG.items():
             db.execute(f"CREATE TABLE {name} ({columns})")
         db.execute('CREATE TABLE events ("when" TIMESTAMPTZ, path VARCHAR, what VARCHAR)')
-        for name, frame in no_tables().items():
-            columns = ", ".join(f"{quoted(c)} {_type(t)}" for c, t in frame.schema.items())
+        for name, types in _TYPE_NAMES.items():
+            columns = ", ".join(f"{quoted(c)} {t}" for c, t in types.items())
             for grain in grains_of(name):
                 db.execute(f"CREATE TABLE {table_name(name, grain)} ({columns})")
         db.execute(visitor_days_table())
@@ -234,7 +297,7 @@ class State:
                 db.execute(
                     f"INSERT INTO {PILES} VALUES (?, 0, 0, NULL)", [table_name(name, grain)]
                 )
-        db.execute(f"CREATE TABLE {PLACES} (host VARCHAR, country VARCHAR, method VARCHAR)")
+        db.execute(f"CREATE TABLE {PLACES} ({_PLACES_COLUMNS})")
         db.commit()
 
     def logs(self) -> list[Known]:
@@ -273,13 +336,14 @@ class State:
                 )
             ((last,),) = db.execute(f"SELECT max({HOUR}) FROM hours").fetchall()
             for name, frame in chunk.tables.items():
+                if name == "hosts":
+                    frame = self._numbered(frame)
                 if not frame.is_empty():
-                    self._merge(name, frame, last)
+                    self._merge(name, frame, last, chunk.added_up)
             hours = chunk.tables["hours"].get_column(HOUR)
             newest = max((h for h in (last, hours.max()) if h is not None), default=None)
             rolled = self._roll_up(newest)
             self._merge_piles()
-            self._place(chunk.tables["hosts"])
             self._per_log(log.id, chunk)
             head = seen.head[: min(chunk.end, len(seen.head))]
             now = Known(
@@ -325,12 +389,15 @@ class State:
     def _event(self, path: str, what: str) -> None:
         self._db.execute("INSERT INTO events VALUES (?, ?, ?)", [datetime.now(UTC), path, what])
 
-    def _merge(self, name: str, frame: pl.DataFrame, last: datetime | None) -> None:
+    def _merge(
+        self, name: str, frame: pl.DataFrame, last: datetime | None, added_up: bool = False
+    ) -> None:
         """``frame``'s rows (hourly) into table ``name``: its hourly table, and for the hours
         before the day the coarser grains are rolled up to (``_roll_up``: late lines), its
         coarser grains too; ``last``: the last hour any table held before (the periods after
-        it are new)."""
-        rows = add_up(frame, name)
+        it are new); ``added_up``: ``frame`` holds an hour and key on one row already."""
+        table = STORED[name]
+        rows = frame if added_up else add_up(frame, name, table=table)
         if last is not None:  # rows for hours held already: a key may have two rows now
             self._pile(name, "hour", _held(rows, last))
         self._add_rows(name, "hour", rows)
@@ -338,16 +405,13 @@ class State:
         if coarser and self._rolled is not None:
             rows = _before(rows, self._rolled)
             for grain in coarser:
-                rows = add_up(rows, name, grain)
+                rows = add_up(rows, name, grain, table)
                 self._pile(name, grain, _held(rows, floor(last, grain)))
                 self._add_rows(name, grain, rows)
         if name == "visitors":
-            self._db.register("_new", frame.to_arrow())
-            try:
-                for statement in recount_visitor_days():
-                    self._db.execute(statement)
-            finally:
-                self._db.unregister("_new")
+            days = frame.get_column("day").unique().sort()
+            for statement in recount_visitor_days():
+                self._db.execute(statement, [days.to_list(), days[0], days[-1]])
 
     def _read_rolled(self) -> datetime | None:
         """The day (its first hour) up to which the coarser grains hold the hourly counts:
@@ -386,7 +450,7 @@ class State:
 
     def _roll(self, name: str, grain: str, since: datetime | None, until: datetime) -> None:
         """Table ``name``'s hours in ``[since, until)`` added up into its ``grain`` table."""
-        db, table = self._db, TABLES[name]
+        db, table = self._db, STORED[name]
         keys = ", ".join(quoted(k) for k in table.keys)
         period = f"date_trunc('{grain}', {HOUR}) AS {HOUR}"
         where, params = f"{HOUR} < $1", [until]
@@ -430,7 +494,7 @@ class State:
         values = [(table_name(n, g), rows, since) for (n, g), (rows, since) in self._piled.items()]
         names = {table_name(n, g): (n, g) for n, g in self._piled}
         self._piled = {}
-        db.register("_piled", pl.DataFrame(values, schema=_PILED, orient="row").to_arrow())
+        db.register("_piled", _Arrow(pl.DataFrame(values, schema=_PILED, orient="row")))
         try:
             found = db.execute(
                 f"UPDATE {PILES} p SET added = p.added + n.rows, since = least(p.since, n.since) "
@@ -445,7 +509,7 @@ class State:
 
     def _merge_periods(self, name: str, grain: str, since: datetime) -> None:
         """Merge the periods from ``since`` on of ``name``'s table at ``grain``."""
-        db, target, table = self._db, table_name(name, grain), TABLES[name]
+        db, target, table = self._db, table_name(name, grain), STORED[name]
         keys = ", ".join(quoted(k) for k in (HOUR, *table.keys))
         again = (
             f"SELECT DISTINCT * FROM {target} WHERE {HOUR} >= $1"
@@ -470,27 +534,41 @@ class State:
         if rows.is_empty():
             return
         rows = rows.select(list(_TYPE_NAMES[name])).sort(HOUR)  # the table's columns, in order
-        self._db.from_arrow(rows.to_arrow()).insert_into(table_name(name, grain))
+        self._db.from_arrow(_Arrow(rows)).insert_into(table_name(name, grain))
 
-    def _place(self, hosts: pl.DataFrame) -> None:
-        """Give the hosts not seen before their offline country (``lib.logs.geo``'s ip, cctld
-        and us_tld tiers), once: a window's attribution reads them."""
+    def _numbered(self, hosts: pl.DataFrame) -> pl.DataFrame:
+        """The hosts' rows ``hosts`` with each host's number (``host_id``) for its name: the
+        hosts not seen before numbered after the others, and given their offline country
+        (``lib.logs.geo``'s ip, cctld and us_tld tiers), once: a window's attribution reads
+        them."""
         if hosts.is_empty():
-            return
+            return hosts.select(pl.all().exclude("host"), pl.lit(None, pl.UInt32).alias(HOST_ID))
         db = self._db
-        db.register("_hosts", hosts.select("host").unique().to_arrow())
+        names = hosts.select("host").unique()
+        db.register("_hosts", _Arrow(names))
         try:
-            new = _frame(db.sql(f"SELECT host FROM _hosts ANTI JOIN {PLACES} USING (host)"))
+            known = _frame(
+                db.sql(
+                    f"SELECT h.host, p.id AS {HOST_ID} FROM _hosts h JOIN {PLACES} p "
+                    "ON p.host IS NOT DISTINCT FROM h.host"
+                )
+            )
         finally:
             db.unregister("_hosts")
-        if new.is_empty():
-            return
-        places = offline_countries(new.get_column("host"), self._geo_cache)
-        db.register("_places", places.to_arrow())
-        try:
-            db.execute(f"INSERT INTO {PLACES} BY NAME SELECT * FROM _places")
-        finally:
-            db.unregister("_places")
+        new = names.join(known, on="host", how="anti", nulls_equal=True)
+        if not new.is_empty():
+            ((top,),) = db.execute(f"SELECT coalesce(max(id), 0) FROM {PLACES}").fetchall()
+            places = offline_countries(new.get_column("host"), self._geo_cache).with_row_index(
+                "id", offset=top + 1
+            )
+            places = places.with_columns(pl.col("id").cast(pl.UInt32))
+            db.register("_places", _Arrow(places))
+            try:
+                db.execute(f"INSERT INTO {PLACES} BY NAME SELECT * FROM _places")
+            finally:
+                db.unregister("_places")
+            known = pl.concat([known, places.select("host", pl.col("id").alias(HOST_ID))])
+        return hosts.join(known, on="host", how="left", nulls_equal=True).drop("host")
 
     def _per_log(self, log: int, chunk: Chunk) -> None:
         db = self._db
@@ -544,12 +622,14 @@ class State:
             if name in ONLY_HOURLY:
                 parts = [Part("hour", start, end)]
             else:
-                parts = self._parts(*span, signed=not TABLES[name].is_set)
+                parts = self._parts(*span, signed=not STORED[name].is_set)
             asked[name] = window_query(name, _TYPE_NAMES[name], parts)
-        if "hosts" in asked:  # with each host's offline country
+        if "hosts" in asked:  # each host's name for its number, and its offline country
             query, params = asked["hosts"]
-            placed = f"LEFT JOIN {PLACES} p USING (host)"
-            query = f"SELECT w.*, p.country, p.method FROM ({query}) w {placed}"
+            query = (
+                f"SELECT p.host, w.* EXCLUDE ({HOST_ID}), p.country, p.method FROM ({query}) w "
+                f"JOIN {PLACES} p ON p.id = w.{HOST_ID}"
+            )
             asked["hosts"] = (query, params)
         # the days of the window, whole where it reaches past the data (``bounded``): a
         # day's visitors are then read from its count, not from its hours' visitors
@@ -674,8 +754,22 @@ def _held(rows: pl.DataFrame, last: datetime) -> pl.DataFrame:
 
 
 def _frame(relation) -> pl.DataFrame:
-    """A query's result as a polars frame (through Arrow)."""
-    return pl.from_arrow(relation.to_arrow_table())
+    """A query's result as a polars frame (through Arrow's C stream: no pyarrow)."""
+    return pl.DataFrame(relation)
+
+
+class _Arrow:
+    """A polars frame as DuckDB takes it through Arrow's C stream, without pyarrow: DuckDB
+    reads a polars frame, as ``to_arrow()`` would, through pyarrow, whose import (numpy's
+    with it) is 0.1 s of a run that reads a little (docs/benchmarks.md)."""
+
+    __slots__ = ("frame",)
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame
+
+    def __arrow_c_stream__(self, requested_schema=None):
+        return self.frame.__arrow_c_stream__(requested_schema)
 
 
 def _settings_text(said: str | None) -> str:

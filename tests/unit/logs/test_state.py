@@ -265,9 +265,24 @@ def test_days_are_rolled_up_into_the_coarser_grains_as_the_log_grows_late_lines_
     assert [(part.grain, part.sign) for part in parts] == [("month", 1), ("hour", 1)]
 
 
+def _hosts_by_name(db) -> None:
+    """The hosts' tables as versions 1 and 2 held them: by name, the places not numbered."""
+    from lib.logs.state.grains import grains_of, table_name
+
+    for grain in grains_of("hosts"):
+        table = table_name("hosts", grain)
+        db.execute(
+            f"CREATE TABLE _named AS SELECT h.hour, p.host, h.requests, h.bytes FROM {table} h "
+            "JOIN host_places p ON p.id = h.host_id ORDER BY p.host DESC"
+        )
+        db.execute(f"DROP TABLE {table}")
+        db.execute(f"ALTER TABLE _named RENAME TO {table}")
+    db.execute("ALTER TABLE host_places DROP COLUMN id")
+
+
 def test_a_state_of_the_first_version_is_read_as_rolled_up_to_its_end(tmp_path):
-    """Tables of version 1 held every hour in the coarser grains too, and no day rolled up
-    to: such a state is read so, and written on in version 2."""
+    """Tables of version 1 held every hour in the coarser grains too, no day rolled up to, and
+    hosts by name: such a state is read so, and written on in the version of now."""
     import duckdb
 
     from lib.logs.counting.hourly import TABLES
@@ -281,6 +296,7 @@ def test_a_state_of_the_first_version_is_read_as_rolled_up_to_its_end(tmp_path):
     _state_answers(state_dir, glob)
     db = duckdb.connect(str(state_dir / store.STATE_FILE))  # as version 1 left it
     db.execute("SET TimeZone = 'UTC'")
+    _hosts_by_name(db)
     for name, table in TABLES.items():
         if name in ONLY_HOURLY:
             continue
@@ -307,6 +323,41 @@ def test_a_state_of_the_first_version_is_read_as_rolled_up_to_its_end(tmp_path):
     with open_state(state_dir, "common", RULE, RequestFilter()) as state:
         meta = dict(state._db.execute("SELECT key, value FROM meta").fetchall())
     assert meta["version"] == str(store.VERSION)
+
+
+def test_a_state_of_the_second_version_numbers_its_hosts_and_answers_as_before(tmp_path):
+    """Version 2 held a host by its name: the hosts are numbered, in one transaction, every
+    window's answers the same as a full run's, before more lines and after."""
+    import duckdb
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    writer = Writer(logs, 37, gaps=(600, 3600, 7200))
+    writer.append(300)
+    state_dir, glob = tmp_path / "state", str(logs / "access.log*")
+    _state_answers(state_dir, glob)
+    db = duckdb.connect(str(state_dir / store.STATE_FILE))
+    db.execute("SET TimeZone = 'UTC'")
+    _hosts_by_name(db)
+    db.execute("DELETE FROM host_places WHERE host = 'host.de'")  # a host never placed
+    db.execute("UPDATE meta SET value = '2' WHERE key = 'version'")
+    db.close()
+    log = writer.reference(tmp_path / "all.log")
+    _same(_state_answers(state_dir, glob), _full_answers(log))
+    writer.append(100)
+    log = writer.reference(tmp_path / "all.log")
+    for start, end in [(None, None), ("2026-03-29", "2026-04-01")]:
+        _same(_state_answers(state_dir, glob, start, end), _full_answers(log, start, end))
+    with open_state(state_dir, "common", RULE, RequestFilter()) as state:
+        db = state._db
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        columns = db.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = "
+                             "'hosts_by_month'").fetchall()  # fmt: skip
+        ids = db.execute("SELECT count(DISTINCT id), count(*) FROM host_places").fetchall()
+        hosts = db.execute("SELECT count(DISTINCT host_id) FROM hosts").fetchall()
+    assert meta["version"] == str(store.VERSION)
+    assert [c for (c,) in columns] == ["hour", "host_id", "requests", "bytes"]
+    assert ids[0][0] == ids[0][1] == hosts[0][0] == 5
 
 
 def test_a_window_with_more_visitors_than_a_sample_keeps_is_sampled_as_a_run_samples(
