@@ -548,3 +548,31 @@ def test_a_w3c_log_whose_fields_change_is_read_on_from_the_header_in_force(tmp_p
     theirs = answers(run_q1(str(log), use_dns=False, max_rejected=1.0))
     assert ours["total_requests"] == theirs["total_requests"] == 80
     _same(ours, theirs)
+
+
+def test_a_state_run_does_not_import_pyarrow(tmp_path):
+    """Frames go to and from DuckDB through Arrow's C stream: importing pyarrow (and numpy
+    with it) would be about 0.1 s of every fresh run that reads a little (docs/benchmarks.md).
+    In a process of its own, as a cron job runs."""
+    import subprocess
+    import sys
+
+    writer = Writer(tmp_path, 41)
+    writer.append(300)
+    script = (
+        "import sys\n"
+        "from lib.logs.filters import RequestFilter\n"
+        "from lib.logs.parsing.clients import ClientRule\n"
+        "from lib.logs.q1 import answer_state\n"
+        "from lib.logs.state.runs import open_state, state_window\n"
+        "only = RequestFilter()\n"
+        f"with open_state({str(tmp_path / 'state')!r}, 'common', ClientRule(), only) as state:\n"
+        f"    done = answer_state(state, {str(writer.live)!r}, state_window(None, None, only),\n"
+        "                        'common', ClientRule(), use_dns=False, max_rejected=1.0)\n"
+        "print(sorted(m for m in ('pyarrow', 'numpy') if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    found = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert found.stdout.strip().splitlines()[-1] == "[]", found.stdout
