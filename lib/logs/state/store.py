@@ -336,10 +336,11 @@ class State:
                 )
             ((last,),) = db.execute(f"SELECT max({HOUR}) FROM hours").fetchall()
             for name, frame in chunk.tables.items():
+                if frame.is_empty():
+                    continue
                 if name == "hosts":
                     frame = self._numbered(frame)
-                if not frame.is_empty():
-                    self._merge(name, frame, last, chunk.added_up)
+                self._merge(name, frame, last, chunk.added_up)
             hours = chunk.tables["hours"].get_column(HOUR)
             newest = max((h for h in (last, hours.max()) if h is not None), default=None)
             rolled = self._roll_up(newest)
@@ -541,8 +542,6 @@ class State:
         hosts not seen before numbered after the others, and given their offline country
         (``lib.logs.geo``'s ip, cctld and us_tld tiers), once: a window's attribution reads
         them."""
-        if hosts.is_empty():
-            return hosts.select(pl.all().exclude("host"), pl.lit(None, pl.UInt32).alias(HOST_ID))
         db = self._db
         names = hosts.select("host").unique()
         db.register("_hosts", _Arrow(names))

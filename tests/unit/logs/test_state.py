@@ -280,23 +280,32 @@ def _hosts_by_name(db) -> None:
     db.execute("ALTER TABLE host_places DROP COLUMN id")
 
 
+def _state_by_name(tmp_path: Path, seed: int, lines: int):
+    """A state of ``lines`` lines a few minutes to hours apart, its hosts' tables turned back
+    to names (``_hosts_by_name``): the writer, the state directory, its logs' glob and the
+    database, open."""
+    import duckdb
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    writer = Writer(logs, seed, gaps=(600, 3600, 7200))
+    writer.append(lines)
+    state_dir, glob = tmp_path / "state", str(logs / "access.log*")
+    _state_answers(state_dir, glob)
+    db = duckdb.connect(str(state_dir / store.STATE_FILE))
+    db.execute("SET TimeZone = 'UTC'")
+    _hosts_by_name(db)
+    return writer, state_dir, glob, db
+
+
 def test_a_state_of_the_first_version_is_read_as_rolled_up_to_its_end(tmp_path):
     """Tables of version 1 held every hour in the coarser grains too, no day rolled up to, and
     hosts by name: such a state is read so, and written on in the version of now."""
-    import duckdb
 
     from lib.logs.counting.hourly import TABLES
     from lib.logs.state.grains import ONLY_HOURLY, grains_of, table_name, totals
 
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    writer = Writer(logs, 29, gaps=(600, 3600, 7200))
-    writer.append(200)
-    state_dir, glob = tmp_path / "state", str(logs / "access.log*")
-    _state_answers(state_dir, glob)
-    db = duckdb.connect(str(state_dir / store.STATE_FILE))  # as version 1 left it
-    db.execute("SET TimeZone = 'UTC'")
-    _hosts_by_name(db)
+    writer, state_dir, glob, db = _state_by_name(tmp_path, 29, 200)  # as version 1 left it
     for name, table in TABLES.items():
         if name in ONLY_HOURLY:
             continue
@@ -328,17 +337,7 @@ def test_a_state_of_the_first_version_is_read_as_rolled_up_to_its_end(tmp_path):
 def test_a_state_of_the_second_version_numbers_its_hosts_and_answers_as_before(tmp_path):
     """Version 2 held a host by its name: the hosts are numbered, in one transaction, every
     window's answers the same as a full run's, before more lines and after."""
-    import duckdb
-
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    writer = Writer(logs, 37, gaps=(600, 3600, 7200))
-    writer.append(300)
-    state_dir, glob = tmp_path / "state", str(logs / "access.log*")
-    _state_answers(state_dir, glob)
-    db = duckdb.connect(str(state_dir / store.STATE_FILE))
-    db.execute("SET TimeZone = 'UTC'")
-    _hosts_by_name(db)
+    writer, state_dir, glob, db = _state_by_name(tmp_path, 37, 300)
     db.execute("DELETE FROM host_places WHERE host = 'host.de'")  # a host never placed
     db.execute("UPDATE meta SET value = '2' WHERE key = 'version'")
     db.close()
