@@ -17,6 +17,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+import pika.exceptions
 import pytest
 
 from lib.votes.broker import DEAD_SUFFIX, declare_topology
@@ -109,6 +110,25 @@ def _delete(vote_system, name: str) -> None:
     connection = vote_system.connect()
     connection.channel().queue_delete(name)
     connection.close()
+
+
+def _replace(vote_system, queue: str, arguments: dict):
+    """Delete the votes queue and declare it again with ``arguments``, as someone else would;
+    a channel on which it was done. A kiosk's check declares the queue as the worker does once
+    a passive declare found it, so it can make the queue again between this delete and this
+    declare (the broker then refuses the declare, 406): delete and declare once more."""
+    for _ in range(10):
+        channel = vote_system.connect().channel()
+        channel.queue_delete(queue)
+        try:
+            channel.queue_declare(queue, durable=True, arguments=arguments)
+        except pika.exceptions.ChannelClosedByBroker as refused:
+            if refused.reply_code != 406:
+                raise
+            channel.connection.close()
+            continue
+        return channel
+    raise AssertionError(f"queue {queue} was made again after each of 10 deletes")
 
 
 def _replayed(vote_system) -> list[int]:
@@ -244,18 +264,15 @@ def test_a_queue_redeclared_to_drop_loses_no_vote_and_stops_the_worker(vote_syst
     before = voters.stop()
     vote_system.wait_for_total(sum(1 for o in before if o.status == 202))
     queue = vote_system.queue
-    connection = vote_system.connect()
-    channel = connection.channel()
-    channel.queue_delete(queue)
-    channel.queue_declare(
+    channel = _replace(
+        vote_system,
         queue,
-        durable=True,
-        arguments={**queue_arguments("quorum"), "x-max-length": 5, "x-overflow": "drop-head"},
+        {**queue_arguments("quorum"), "x-max-length": 5, "x-overflow": "drop-head"},
     )
     voters = Voters(clients)
     time.sleep(1)
     channel.queue_bind(queue, queue, queue)
-    connection.close()
+    channel.connection.close()
     assert worker.wait(60) == 2
     time.sleep(2)  # votes go on arriving at the kiosks
     during = voters.stop()
@@ -302,16 +319,13 @@ def test_a_dropping_queue_found_at_start_is_drained_before_the_worker_stops(vote
     assert [o.status for o in accepted] == [202] * 4
     # someone puts a TTL on a copy of the queue, moving the votes over (a shovel, say)
     connection = vote_system.connect()
-    channel = connection.channel()
-    held = [channel.basic_get(queue, auto_ack=True) for _ in range(4)]
-    channel.queue_delete(queue)
-    channel.queue_declare(
-        queue, durable=True, arguments={**queue_arguments("quorum"), "x-message-ttl": 3600000}
-    )
+    held = [connection.channel().basic_get(queue, auto_ack=True) for _ in range(4)]
+    connection.close()
+    channel = _replace(vote_system, queue, {**queue_arguments("quorum"), "x-message-ttl": 3600000})
     channel.queue_bind(queue, queue, queue)
     for _method, properties, body in held:
         channel.basic_publish(queue, queue, body, properties)
-    connection.close()
+    channel.connection.close()
     worker = vote_system.start_worker()
     assert worker.wait(60) == 2
     unbound = f"the worker unbound it and the votes' stream from exchange {queue}"
