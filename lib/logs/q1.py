@@ -15,7 +15,8 @@ from pathlib import Path
 
 import polars as pl
 
-from lib.logs.breakdowns import breakdowns
+from lib.logs.breakdowns import TOP_URLS, breakdowns
+from lib.logs.counting.ranking import Named
 from lib.logs.counting.summary import LogSummary, top_hosts
 from lib.logs.crawlers import crawlers_and_people
 from lib.logs.engines import open_engine
@@ -160,11 +161,21 @@ def answer_state(state, log_path, window, log_format, rule, base=None, **answeri
     result and what was read (``lib.logs.state.runs.Update``)."""
     from lib.logs.state.runs import read_and_summarize
 
-    done = read_and_summarize(state, log_path, window, log_format, rule, base)
+    named = _named(**answering)
+    done = read_and_summarize(state, log_path, window, log_format, rule, base, named)
     result = answer_summary(
         done.summary, done.run, done.plan, window, places=done.places, **answering
     )
     return result, done.read
+
+
+def _named(
+    top_n: int = 10, early_stopping: int = 50, use_dns: bool = True, inferred: bool = False, **_
+) -> Named:
+    """Which hosts ``answer_summary``'s answers, with these settings, name or may attribute
+    after the offline tiers: a state hands over only those (``lib.logs.state.hosts``)."""
+    check_counts(top_n, early_stopping)
+    return Named(top_n, TOP_URLS, early_stopping if use_dns else 0, inferred)
 
 
 def answer_q1(
@@ -223,6 +234,12 @@ def answer_summary(
     directory: ``lib.logs.state``, which gives its hosts' offline ``places``): ``answer_q1``'s
     once the log is read."""
     refuse_unreadable(summary, plan, max_rejected)
+    asked = _named(top_n, early_stopping, use_dns, inferred)
+    if summary.hosts_named is not None and not summary.hosts_named.covers(asked):
+        raise ValueError(
+            f"the summary holds only some hosts ({summary.hosts_named}), fewer than these "
+            f"answers name ({asked}): summarize the state again naming those"
+        )
     attribution = attribute(
         summary.hosts,
         early_stopping=early_stopping,
@@ -231,6 +248,7 @@ def answer_summary(
         inferred=inferred,
         geo_cache=geo,
         places=places,
+        groups=summary.host_groups,
     )
     return Q1Result(
         log_path=plan.named,
@@ -324,7 +342,7 @@ def answers(result: Q1Result) -> dict:
             "end": _iso(result.window.given_end),
             "origin": result.window.origin,
             "half_open": True,
-            "requests": int(summary.window_hosts.get_column("requests").sum() or 0),
+            "requests": summary.window_requests,
         },
         "filters": {
             "set": result.window.only.describe(),

@@ -26,6 +26,7 @@ from lib.logs.counting.parsed import (
     _pairs,
     with_hour,
 )
+from lib.logs.counting.ranking import Named
 from lib.logs.counting.summary import LogSummary, combine
 
 
@@ -133,12 +134,16 @@ def stack_tables(parts: list[dict[str, pl.DataFrame]]) -> dict[str, pl.DataFrame
     return {name: pl.concat([part[name] for part in parts]) for name in TABLES}
 
 
-def window_summary(tables: dict[str, pl.DataFrame], **scalars) -> LogSummary:
+def window_summary(
+    tables: dict[str, pl.DataFrame], named: Named | None = None, **scalars
+) -> LogSummary:
     """The summary of a window's requests from its tables' rows added up by key (without the
     hour; the hours' table keeps its hours; ``visitor_levels``, per day, its visitors at each
     sample level ``l0``...: lib.logs.state.grains): as a run over those requests alone gives
-    it. ``scalars`` are the rest of the summary (``lines``, ``rejected``, its examples and
-    reasons, ``formats``, ``filtered``: what belongs to the files, not the hours)."""
+    it; with ``host_groups`` (``LogSummary.host_groups``: every host counted by place) the
+    hosts' rows are only those ``named``. ``scalars`` are the rest of the summary (``lines``,
+    ``rejected``, its examples and reasons, ``formats``, ``filtered``: what belongs to the
+    files, not the hours)."""
     frames = {
         TABLES[name].field: rows
         for name, rows in tables.items()
@@ -147,9 +152,11 @@ def window_summary(tables: dict[str, pl.DataFrame], **scalars) -> LogSummary:
     hours = tables["hours"]
     requests = int(hours.get_column("requests").sum() or 0)
     level, visitors = _visitor_sample(tables["visitor_levels"])
+    groups = tables.get("host_groups")
+    every_host = frames["hosts"] if groups is None else groups
     summary = combine([LogSummary(  # unordered: the answers rank, none reads the order
         requests=requests,
-        bytes_sent=int(frames["hosts"].get_column("bytes").sum() or 0),
+        bytes_sent=int(every_host.get_column("bytes").sum() or 0),
         window_hosts=frames["hosts"].select("host", "requests"),
         hourly=hours.drop("first", "last"),
         utc_offsets=hours.group_by("utc_offset").agg(pl.col("requests").sum()),
@@ -159,7 +166,13 @@ def window_summary(tables: dict[str, pl.DataFrame], **scalars) -> LogSummary:
         **frames,
         **scalars,
     )], ordered=False)  # fmt: skip
-    return replace(summary, visitor_level=level, visitor_counts=visitors)
+    return replace(
+        summary,
+        visitor_level=level,
+        visitor_counts=visitors,
+        host_groups=groups,
+        hosts_named=None if groups is None else named,
+    )
 
 
 def _visitor_sample(levels: pl.DataFrame) -> tuple[int, pl.DataFrame]:

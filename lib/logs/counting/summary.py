@@ -17,7 +17,7 @@ import polars as pl
 
 from lib.errors import ConfigError
 from lib.logs.counting import bounded, caps
-from lib.logs.counting.ranking import busiest
+from lib.logs.counting.ranking import Named, busiest
 from lib.logs.reading.partitions import Partition
 
 MAX_EXAMPLES = 10  # rejected lines kept verbatim, the first ones by line number
@@ -110,9 +110,23 @@ class LogSummary:
     # day, visitors: the sample's visitors per day counted already (a state directory's window:
     # lib.logs.state), in place of ``visitors``' rows; None: count ``visitors``
     visitor_counts: pl.DataFrame | None = None
+    # country, method, hosts, requests, bytes: every host counted by its offline place (a
+    # state directory's window: lib.logs.state), ``hosts`` and ``window_hosts`` then holding
+    # only the hosts an answer names or a later attribution tier may change; None: they hold
+    # every host
+    host_groups: pl.DataFrame | None = None
+    hosts_named: Named | None = None  # with host_groups: which hosts ``hosts`` holds
     first_time: datetime | None = None  # the earliest request's time (UTC)
     last_time: datetime | None = None
     filtered: int = 0  # requests read and left out by the run's filters (lib.logs.filters)
+
+    @property
+    def window_requests(self) -> int:
+        """The requests of the hosts' window (all of them when the window applies to every
+        answer, as in a state directory's)."""
+        if self.host_groups is not None:
+            return int(self.host_groups.get_column("requests").sum() or 0)
+        return int(self.window_hosts.get_column("requests").sum() or 0)
 
     @property
     def utc_offset(self) -> str | None:

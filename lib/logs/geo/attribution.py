@@ -47,6 +47,12 @@ def _ip_like(host: pl.Expr) -> pl.Expr:
     return host.str.strip_chars_end(".").str.contains(_IPV4) | host.str.contains(":", literal=True)
 
 
+def ip_like_sql(host: str) -> str:
+    """``_ip_like`` in SQL (DuckDB) for the column ``host``: the same hosts (a test compares
+    the two), null for a null host."""
+    return f"(regexp_matches(rtrim({host}, '.'), '{_IPV4}') OR contains({host}, ':'))"
+
+
 def _data_rows(name: str) -> list[dict[str, str]]:
     text = resources.files("lib.logs.geo").joinpath("data", name).read_text(encoding="utf-8")
     return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
@@ -96,7 +102,9 @@ class DnsOptions:
 class Attribution:
     """Per-host countries and the figures the Q1 report needs."""
 
-    hosts: pl.DataFrame  # host, requests, country, method (null where unattributed); no set order
+    # host, requests, country, method (null where unattributed); no set order: every host, or
+    # those given when they came with their groups (a state directory's window)
+    hosts: pl.DataFrame
     by_method: pl.DataFrame  # method, description, hosts, requests, share (of all requests)
     countries: pl.DataFrame  # rank, country, name, requests, share_of_attributed, share_of_all
     total_requests: int
@@ -200,6 +208,7 @@ def attribute(
     inferred: bool = False,
     geo_cache: Path | None = None,
     places: pl.DataFrame | None = None,
+    groups: pl.DataFrame | None = None,
 ) -> Attribution:
     """Attribute every host in ``host_counts`` (``host``, ``requests``) to a country.
 
@@ -212,6 +221,12 @@ def attribute(
         geo_cache: where the IP database's table is kept between runs (None: not kept).
         places: what ``offline_countries`` found for these hosts before (``host``,
             ``country``, ``method``: a state directory keeps it); None: found now.
+        groups: every host counted already by what ``offline_countries`` found for it
+            (``place_groups``' columns: a state directory's window), ``host_counts`` then
+            holding only the hosts a tier after the offline ones may change (``Named``: at
+            least the ``early_stopping`` busiest unattributed names, and with ``inferred``
+            every unattributed host) and those the answers name; None: ``host_counts``
+            holds every host.
     """
     if early_stopping < 0:
         raise ValueError(f"early_stopping must not be negative, got {early_stopping}")
@@ -219,6 +234,10 @@ def attribute(
     if places is None:
         places = offline_countries(counts.get_column("host"), geo_cache)
     hosts = _placed(counts, places)
+    if groups is None:
+        groups = place_groups(hosts)
+    else:
+        groups = groups.select(list(GROUP_COLUMNS)).cast(GROUP_COLUMNS)
     tiers = ["ip", "cctld", "us_tld"]
     report = None
     if use_dns and early_stopping > 0:
@@ -246,7 +265,7 @@ def attribute(
         unattributed = hosts.filter(pl.col("method").is_null()).get_column("host").to_list()
         hosts = _fill(hosts, operator_countries(unattributed), "inferred")
         tiers.append("inferred")
-    return _figures(hosts, tuple(tiers), report)
+    return _figures(_moved(groups, hosts), hosts, tuple(tiers), report)
 
 
 def _placed(counts: pl.DataFrame, places: pl.DataFrame) -> pl.DataFrame:
@@ -260,15 +279,52 @@ def _placed(counts: pl.DataFrame, places: pl.DataFrame) -> pl.DataFrame:
     return counts.join(places.select("host", "country", "method"), on="host", how="left")
 
 
-def _figures(hosts: pl.DataFrame, tiers: tuple[str, ...], report: DnsReport | None) -> Attribution:
-    total = int(hosts.get_column("requests").sum() or 0)
-    attributed = hosts.filter(pl.col("country").is_not_null())
+GROUP_COLUMNS = {"country": pl.String, "method": pl.String, "hosts": pl.Int64,
+                 "requests": pl.Int64}  # fmt: skip
+LATER_TIERS = ("dns", "inferred")  # the tiers that fill in hosts the offline ones left
+
+
+def place_groups(hosts: pl.DataFrame) -> pl.DataFrame:
+    """Hosts (``host``, ``requests``, ``country``, ``method``) counted by place: ``country``,
+    ``method``, ``hosts``, ``requests`` (null country and method: unattributed)."""
+    return hosts.group_by("country", "method").agg(
+        pl.len().cast(pl.Int64).alias("hosts"), pl.col("requests").sum().cast(pl.Int64)
+    )
+
+
+def _moved(groups: pl.DataFrame, hosts: pl.DataFrame) -> pl.DataFrame:
+    """``groups`` (``place_groups``' of the hosts as the offline tiers left them) with the
+    hosts the later tiers attributed moved out of the unattributed group into theirs."""
+    moved = hosts.filter(pl.col("method").is_in(LATER_TIERS))
+    if moved.is_empty():
+        return groups
+    left = pl.DataFrame(
+        {"country": [None], "method": [None], "hosts": [-moved.height],
+         "requests": [-int(moved.get_column("requests").sum())]},
+        schema=GROUP_COLUMNS,
+    )  # fmt: skip
+    changes = pl.concat([groups, place_groups(moved), left])
+    return (
+        changes.group_by("country", "method")
+        .agg(pl.col("hosts").sum(), pl.col("requests").sum())
+        .filter(pl.col("hosts") != 0)
+    )
+
+
+def _figures(
+    groups: pl.DataFrame, hosts: pl.DataFrame, tiers: tuple[str, ...], report: DnsReport | None
+) -> Attribution:
+    """The figures of every host, from ``groups`` (``place_groups``' columns, the later tiers'
+    moves made); ``hosts``: the hosts attributed here, with their countries."""
+    groups = groups.with_columns(pl.col("requests").cast(pl.UInt64))
+    total = int(groups.get_column("requests").sum() or 0)
+    attributed = groups.filter(pl.col("country").is_not_null())
     attributed_requests = int(attributed.get_column("requests").sum() or 0)
     share = pl.col("requests") / total if total else pl.lit(0.0)
     by_method = (
-        hosts.with_columns(pl.col("method").fill_null("unattributed"))
+        groups.with_columns(pl.col("method").fill_null("unattributed"))
         .group_by("method")
-        .agg(pl.len().alias("hosts"), pl.col("requests").sum())
+        .agg(pl.col("hosts").sum().cast(pl.UInt32), pl.col("requests").sum())
     )
     order = [*tiers, "unattributed"]
     by_method = (

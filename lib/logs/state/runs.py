@@ -18,6 +18,7 @@ import polars as pl
 
 from lib.errors import ConfigError
 from lib.logs.counting.hourly import window_summary
+from lib.logs.counting.ranking import Named
 from lib.logs.counting.summary import LogSummary
 from lib.logs.engines.engine import EngineRun
 from lib.logs.engines.plan import Plan, make_plan
@@ -26,6 +27,7 @@ from lib.logs.parsing.clients import ClientRule
 from lib.logs.parsing.formats import AUTO, FORMATS, FormatChoice, LogFormat, log_format
 from lib.logs.reading.blocks import BLOCK_BYTES, open_log
 from lib.logs.state.files import HEAD_BYTES, Seen, Step, look_at, plan_steps
+from lib.logs.state.hosts import DEFAULT
 from lib.logs.state.reading import CHUNK_BYTES, read_new
 from lib.logs.state.store import State
 from lib.logs.window import NAMES, OPEN_END, OPEN_START, Window
@@ -122,15 +124,17 @@ def _with_head(seen: Seen, end: int) -> Seen:
         return replace(seen, head=text.read(HEAD_BYTES))
 
 
-def state_summary(state: State, window: Window):
+def state_summary(state: State, window: Window, named: Named = DEFAULT):
     """The summary of the requests in ``window`` from the state alone, with what belongs to
-    the files for everything read; and its hosts' offline countries (``places``)."""
+    the files for everything read, its hosts those ``named`` and every host counted by place
+    (``LogSummary.host_groups``); and those hosts' offline countries (``places``)."""
     start = OPEN_START if window.given_start is None else window.start
     end = OPEN_END if window.given_end is None else window.end
-    tables, read = state.window_and_read(start, end)
+    tables, read = state.window_and_read(start, end, named)
     inside = int(tables["hours"].get_column("requests").sum() or 0)
     return tables["places"], window_summary(
         tables,
+        named,
         lines=read["lines"],
         rejected=read["rejected"],
         rejected_examples=read["rejected_examples"],
@@ -156,16 +160,17 @@ def read_and_summarize(
     log_format: str,
     rule: ClientRule,
     base: Path | None = None,
+    named: Named = DEFAULT,
 ) -> Summarized:
     """Read what is new in ``log_path`` into ``state``, then summarize ``window`` from the
-    state (``lib.logs.q1.answer_state`` answers it)."""
+    state, its hosts those ``named`` (``lib.logs.q1.answer_state`` answers it)."""
     began = time.perf_counter()
     if log_path:
         plan = plan_inputs(log_path, log_format, rule, base)
         read = update(state, plan, replace(window.only, window_only=False))
     else:
         plan, read = plan_of_state(state, log_format, rule), Update()
-    places, summary = state_summary(state, window)
+    places, summary = state_summary(state, window, named)
     state.checkpoint_soon()  # while the caller answers
     run = EngineRun(ENGINE, len(plan.files), 1, None, None, time.perf_counter() - began)
     return Summarized(plan, read, summary, places, run)
@@ -200,5 +205,5 @@ class Summarized:
     plan: Plan
     read: Update
     summary: LogSummary
-    places: pl.DataFrame  # the summary's hosts' offline countries
+    places: pl.DataFrame  # the offline countries of the summary's hosts (those named)
     run: EngineRun

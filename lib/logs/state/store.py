@@ -24,6 +24,7 @@ import polars as pl
 
 from lib.logs.counting.hourly import TABLES, add_up, no_tables
 from lib.logs.counting.parsed import HOUR
+from lib.logs.counting.ranking import Named
 from lib.logs.counting.summary import EXAMPLE_SCHEMA, MAX_EXAMPLES, no_reasons
 from lib.logs.errors import StateError
 from lib.logs.geo._ip_database import IP_DATABASE
@@ -31,11 +32,14 @@ from lib.logs.geo.attribution import offline_countries
 from lib.logs.state.files import Known, Seen, head_hash
 from lib.logs.state.grains import (
     HOST_ID,
+    MAX_DAY_ROWS,
     ONLY_HOURLY,
     STORED,
+    VISITOR_DAYS,
+    fold_visitor_days,
     grains_of,
+    new_visitor_days,
     quoted,
-    recount_visitor_days,
     stored_columns,
     table_name,
     totals,
@@ -43,6 +47,7 @@ from lib.logs.state.grains import (
     window_query,
     window_visitor_levels,
 )
+from lib.logs.state.hosts import DEFAULT, hosts_query, split
 from lib.logs.state.periods import (
     GRAINS,
     Part,
@@ -91,6 +96,9 @@ PILES = "piles"  # target, merged (rows after its last merge), added (since), si
 MIN_PILE = 100_000  # rows appended to a table before its periods are merged, at the least
 _CURSORS = 4  # queries of a window run side by side
 _PILED = {"target": pl.String, "rows": pl.UInt64, "since": pl.Datetime("us", "UTC")}
+_PLACE_SCHEMA = {"host": pl.String, "country": pl.String, "method": pl.String}
+_GROUP_SCHEMA = {"country": pl.String, "method": pl.String, "hosts": pl.Int64,
+                 "requests": pl.UInt64, "bytes": pl.Int64}  # fmt: skip
 _TYPE_NAMES = {
     name: {column: _TYPES[dtype] for column, dtype in stored_columns(name).items()}
     for name in TABLES
@@ -398,6 +406,8 @@ class State:
         coarser grains too; ``last``: the last hour any table held before (the periods after
         it are new); ``added_up``: ``frame`` holds an hour and key on one row already."""
         table = STORED[name]
+        if name == "visitors":  # counted per day before the rows join those held
+            self._count_new_visitors(frame)
         rows = frame if added_up else add_up(frame, name, table=table)
         if last is not None:  # rows for hours held already: a key may have two rows now
             self._pile(name, "hour", _held(rows, last))
@@ -409,10 +419,26 @@ class State:
                 rows = add_up(rows, name, grain, table)
                 self._pile(name, grain, _held(rows, floor(last, grain)))
                 self._add_rows(name, grain, rows)
-        if name == "visitors":
-            days = frame.get_column("day").unique().sort()
-            for statement in recount_visitor_days():
-                self._db.execute(statement, [days.to_list(), days[0], days[-1]])
+
+    def _count_new_visitors(self, frame: pl.DataFrame) -> None:
+        """The visitors of ``frame`` (the visitors' rows of a chunk) new to their days, added
+        to the days' counts (``grains.new_visitor_days``)."""
+        pairs = frame.select("day", "visitor").unique()
+        days = pairs.get_column("day")
+        db, span = self._db, [days.min(), days.max()]
+        db.register("_new_visitors", _Arrow(pairs))
+        try:
+            db.execute(new_visitor_days("_new_visitors"), span)
+        finally:
+            db.unregister("_new_visitors")
+        ((rows, spanned),) = db.execute(
+            f"SELECT count(*), count(DISTINCT day) FROM {VISITOR_DAYS} "
+            "WHERE day >= $1 AND day <= $2",
+            span,
+        ).fetchall()
+        if rows > MAX_DAY_ROWS * spanned:
+            for statement, params in fold_visitor_days(*span):
+                db.execute(statement, params)
 
     def _read_rolled(self) -> datetime | None:
         """The day (its first hour) up to which the coarser grains hold the hourly counts:
@@ -596,12 +622,14 @@ class State:
             db.execute(f"INSERT INTO {name} VALUES (?, ?, ?)", [log, value, count])
 
     def window_and_read(
-        self, start: datetime, end: datetime
+        self, start: datetime, end: datetime, named: Named = DEFAULT
     ) -> tuple[dict[str, pl.DataFrame], dict]:
         """Each table's counts in ``[start, end)`` added up by key (the hours' table keeps its
-        hours); ``places``, the offline countries of the window's hosts; ``visitor_levels``,
-        per day, its distinct visitors at each sample level (``lib.logs.state.grains``). And
-        what belongs to the logs, not the hours (``_so_far``). Their queries run side by side.
+        hours), but for the hosts: those ``named`` (``lib.logs.state.hosts``), ``places`` their
+        offline countries, and ``host_groups`` every host counted by its place;
+        ``visitor_levels``, per day, its distinct visitors at each sample level
+        (``lib.logs.state.grains``). And what belongs to the logs, not the hours
+        (``_so_far``). Their queries run side by side.
         """
         db = self._db
         empty = {name: frame.drop(HOUR) for name, frame in no_tables().items()}
@@ -623,13 +651,9 @@ class State:
             else:
                 parts = self._parts(*span, signed=not STORED[name].is_set)
             asked[name] = window_query(name, _TYPE_NAMES[name], parts)
-        if "hosts" in asked:  # each host's name for its number, and its offline country
+        if "hosts" in asked:  # the hosts named, with their places, and every host by place
             query, params = asked["hosts"]
-            query = (
-                f"SELECT p.host, w.* EXCLUDE ({HOST_ID}), p.country, p.method FROM ({query}) w "
-                f"JOIN {PLACES} p ON p.id = w.{HOST_ID}"
-            )
-            asked["hosts"] = (query, params)
+            asked["hosts"] = (hosts_query(query, PLACES, named), params)
         # the days of the window, whole where it reaches past the data (``bounded``): a
         # day's visitors are then read from its count, not from its hours' visitors
         days = [] if span is None else cover(*span, ("day", "hour"), signed=False)
@@ -637,13 +661,13 @@ class State:
         so_far = _SO_FAR_QUERIES
         found.update(self._all(asked | so_far))
         read = _so_far({name: found.pop(name) for name in so_far})
-        hosts = found["hosts"]
-        if "country" in hosts.columns:
+        if "country" in found["hosts"].columns:
+            hosts, found["host_groups"] = split(found["hosts"])
             found["places"] = hosts.select("host", "country", "method")
             found["hosts"] = hosts.drop("country", "method")
         else:
-            found["places"] = pl.DataFrame(schema={"host": pl.String, "country": pl.String,
-                                                   "method": pl.String})  # fmt: skip
+            found["places"] = pl.DataFrame(schema=_PLACE_SCHEMA)
+            found["host_groups"] = pl.DataFrame(schema=_GROUP_SCHEMA)
         return found, read
 
     def _parts(self, start: datetime, end: datetime, signed: bool) -> list[Part]:
