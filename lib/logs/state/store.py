@@ -32,14 +32,11 @@ from lib.logs.geo.attribution import offline_countries
 from lib.logs.state.files import Known, Seen, head_hash
 from lib.logs.state.grains import (
     HOST_ID,
-    MAX_DAY_ROWS,
     ONLY_HOURLY,
     STORED,
-    VISITOR_DAYS,
-    fold_visitor_days,
     grains_of,
-    new_visitor_days,
     quoted,
+    recount_visitor_days,
     stored_columns,
     table_name,
     totals,
@@ -406,8 +403,6 @@ class State:
         coarser grains too; ``last``: the last hour any table held before (the periods after
         it are new); ``added_up``: ``frame`` holds an hour and key on one row already."""
         table = STORED[name]
-        if name == "visitors":  # counted per day before the rows join those held
-            self._count_new_visitors(frame)
         rows = frame if added_up else add_up(frame, name, table=table)
         if last is not None:  # rows for hours held already: a key may have two rows now
             self._pile(name, "hour", _held(rows, last))
@@ -419,26 +414,10 @@ class State:
                 rows = add_up(rows, name, grain, table)
                 self._pile(name, grain, _held(rows, floor(last, grain)))
                 self._add_rows(name, grain, rows)
-
-    def _count_new_visitors(self, frame: pl.DataFrame) -> None:
-        """The visitors of ``frame`` (the visitors' rows of a chunk) new to their days, added
-        to the days' counts (``grains.new_visitor_days``)."""
-        pairs = frame.select("day", "visitor").unique()
-        days = pairs.get_column("day")
-        db, span = self._db, [days.min(), days.max()]
-        db.register("_new_visitors", _Arrow(pairs))
-        try:
-            db.execute(new_visitor_days("_new_visitors"), span)
-        finally:
-            db.unregister("_new_visitors")
-        ((rows, spanned),) = db.execute(
-            f"SELECT count(*), count(DISTINCT day) FROM {VISITOR_DAYS} "
-            "WHERE day >= $1 AND day <= $2",
-            span,
-        ).fetchall()
-        if rows > MAX_DAY_ROWS * spanned:
-            for statement, params in fold_visitor_days(*span):
-                db.execute(statement, params)
+        if name == "visitors":
+            days = frame.get_column("day").unique().sort()
+            for statement in recount_visitor_days():
+                self._db.execute(statement, [days.to_list(), days[0], days[-1]])
 
     def _read_rolled(self) -> datetime | None:
         """The day (its first hour) up to which the coarser grains hold the hourly counts:
