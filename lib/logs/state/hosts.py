@@ -50,6 +50,11 @@ def hosts_query(window: str, places: str, named: Named) -> str:
     )
 
 
+# hosts_query's rows: a named host's (hosts null), or a place's (host null)
+HOST_ROWS = {"host": pl.String, "country": pl.String, "method": pl.String, "hosts": pl.Int64,
+             "requests": pl.UInt64, "bytes": pl.Int64}  # fmt: skip
+
+
 def split(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``hosts_query``'s rows parted: the named hosts (``host``, ``requests``, ``bytes``,
     ``country``, ``method``) and the groups (``country``, ``method``, ``hosts``,

@@ -44,7 +44,7 @@ from lib.logs.state.grains import (
     window_query,
     window_visitor_levels,
 )
-from lib.logs.state.hosts import DEFAULT, hosts_query, split
+from lib.logs.state.hosts import DEFAULT, HOST_ROWS, hosts_query, split
 from lib.logs.state.periods import (
     GRAINS,
     Part,
@@ -93,9 +93,6 @@ PILES = "piles"  # target, merged (rows after its last merge), added (since), si
 MIN_PILE = 100_000  # rows appended to a table before its periods are merged, at the least
 _CURSORS = 4  # queries of a window run side by side
 _PILED = {"target": pl.String, "rows": pl.UInt64, "since": pl.Datetime("us", "UTC")}
-_PLACE_SCHEMA = {"host": pl.String, "country": pl.String, "method": pl.String}
-_GROUP_SCHEMA = {"country": pl.String, "method": pl.String, "hosts": pl.Int64,
-                 "requests": pl.UInt64, "bytes": pl.Int64}  # fmt: skip
 _TYPE_NAMES = {
     name: {column: _TYPES[dtype] for column, dtype in stored_columns(name).items()}
     for name in TABLES
@@ -640,13 +637,10 @@ class State:
         so_far = _SO_FAR_QUERIES
         found.update(self._all(asked | so_far))
         read = _so_far({name: found.pop(name) for name in so_far})
-        if "country" in found["hosts"].columns:
-            hosts, found["host_groups"] = split(found["hosts"])
-            found["places"] = hosts.select("host", "country", "method")
-            found["hosts"] = hosts.drop("country", "method")
-        else:
-            found["places"] = pl.DataFrame(schema=_PLACE_SCHEMA)
-            found["host_groups"] = pl.DataFrame(schema=_GROUP_SCHEMA)
+        rows = found["hosts"] if "hosts" in asked else pl.DataFrame(schema=HOST_ROWS)
+        hosts, found["host_groups"] = split(rows)
+        found["places"] = hosts.select("host", "country", "method")
+        found["hosts"] = hosts.drop("country", "method")
         return found, read
 
     def _parts(self, start: datetime, end: datetime, signed: bool) -> list[Part]:
