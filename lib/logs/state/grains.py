@@ -9,15 +9,18 @@ not 8,760 hours'.
 
 Visitors are counted per day (the visitor's key holds the day), so a day's count adds up, but
 the sample a run keeps (``lib.logs.counting.bounded``: hashes below ``2**(64 - level)``) is
-chosen over the whole window. So each day keeps its distinct visitors at each level up to
+chosen over the whole window. So each day rolled up (``lib.logs.state.store``: a day once
+the last two held are after it) keeps its distinct visitors at each level up to
 ``MAX_LEVEL`` (``visitor_days``), from which a window's level and counts are read as a run
-would take them, without a row per visitor; the hours at a window's edges are counted from
-their visitors' hashes.
+would take them, without a row per visitor; the last days, and the hours at a window's
+edges, are counted from their visitors' hashes (a run that reads a little then counts no
+day again: a window counts those days beside its other queries).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
 import polars as pl
 
@@ -122,7 +125,15 @@ def recount_visitor_days() -> list[str]:
     """SQL that counts again the days ``$1`` (a list of dates, the least ``$2`` and the greatest
     ``$3``): the range lets DuckDB read only the row groups of those days (the table is in hour
     order), which a list alone, or a subquery, did not (8.6 against 5.4 ms for a day)."""
-    days = "day >= $2 AND day <= $3 AND list_contains($1, day)"
+    return _recount("day >= $2 AND day <= $3 AND list_contains($1, day)")
+
+
+def count_visitor_days() -> list[str]:
+    """SQL that counts (again) the days from ``$1`` to before ``$2`` (dates)."""
+    return _recount("day >= $1 AND day < $2")
+
+
+def _recount(days: str) -> list[str]:
     source = f"SELECT DISTINCT day, visitor FROM visitors WHERE {days}"
     return [
         f"DELETE FROM {VISITOR_DAYS} WHERE {days}",
@@ -130,12 +141,13 @@ def recount_visitor_days() -> list[str]:
     ]
 
 
-def window_visitor_levels(parts: list[Part]) -> tuple[str, list]:
+def window_visitor_levels(parts: list[Part], counted: datetime | None) -> tuple[str, list]:
     """SQL and its parameters: per day of a window, its visitors at each level: the days of
-    ``parts`` (``periods.cover`` over days and hours, added only) from ``visitor_days``, the
-    days it cuts from the visitors of its hours."""
+    ``parts`` (``periods.cover`` over days and hours, added only) before ``counted`` (the day
+    up to which ``visitor_days`` holds them; None: no day) from ``visitor_days``; the days
+    from it on, and the days the window cuts, from the visitors of their hours."""
     whole, cut, params = [], [], []
-    for part in parts:
+    for part in _days_counted(parts, counted):
         params += [part.start, part.end]
         low, high = f"${len(params) - 1}", f"${len(params)}"
         if part.grain == "day":
@@ -151,3 +163,17 @@ def window_visitor_levels(parts: list[Part]) -> tuple[str, list]:
     if not terms:
         terms.append(f"SELECT * FROM {VISITOR_DAYS} WHERE false")
     return " UNION ALL ".join(terms), params
+
+
+def _days_counted(parts: list[Part], counted: datetime | None) -> list[Part]:
+    """``parts`` with the days from ``counted`` on (a day's first hour) read as hours."""
+    found = []
+    for part in parts:
+        if part.grain != "day" or (counted is not None and part.end <= counted):
+            found.append(part)
+            continue
+        cut = part.start if counted is None else max(part.start, counted)
+        if cut > part.start:
+            found.append(replace(part, end=cut))
+        found.append(replace(part, grain="hour", start=cut))
+    return found

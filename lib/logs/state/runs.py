@@ -170,8 +170,8 @@ def read_and_summarize(
         read = update(state, plan, replace(window.only, window_only=False))
     else:
         plan, read = plan_of_state(state, log_format, rule), Update()
+    state.checkpoint_soon()  # while the window is read and answered
     places, summary = state_summary(state, window, named)
-    state.checkpoint_soon()  # while the caller answers
     run = EngineRun(ENGINE, len(plan.files), 1, None, None, time.perf_counter() - began)
     return Summarized(plan, read, summary, places, run)
 

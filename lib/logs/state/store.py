@@ -14,7 +14,7 @@ import json
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path
@@ -34,6 +34,7 @@ from lib.logs.state.grains import (
     HOST_ID,
     ONLY_HOURLY,
     STORED,
+    count_visitor_days,
     grains_of,
     quoted,
     recount_visitor_days,
@@ -60,6 +61,7 @@ STATE_FILE = "q1-state.duckdb"
 VERSION = 3  # of the database's tables (1: the coarser grains held every hour; 2: the hosts'
 # tables held a host by its name, and the places no number)
 ROLLED = "rolled"  # meta's key: the day up to which the coarser grains hold the hours
+HELD = "held"  # meta's key: the count tables holding any row, by name (comma-separated)
 KEPT_HOURLY = 2  # the last days held, kept in the hourly tables alone (lines a day late too)
 
 _TYPES = {
@@ -133,6 +135,7 @@ class State:
         self._checkpoint: threading.Thread | None = None
         self._check(settings)
         self._rolled = self._read_rolled()
+        self._held = self._read_held()
         self._check_places()
 
     def close(self) -> None:
@@ -273,13 +276,13 @@ class State:
             raise
 
     def _create(self, settings: str) -> None:
-        self._meta = {"version": str(VERSION), "settings": settings, ROLLED: ""}
+        self._meta = {"version": str(VERSION), "settings": settings, ROLLED: "", HELD: ""}
         db = self._db
         db.begin()
         db.execute("CREATE TABLE meta (key VARCHAR, value VARCHAR)")
         db.execute(
-            "INSERT INTO meta VALUES ('version', ?), ('settings', ?), (?, '')",
-            [str(VERSION), settings, ROLLED],
+            "INSERT INTO meta VALUES ('version', ?), ('settings', ?), (?, ''), (?, '')",
+            [str(VERSION), settings, ROLLED, HELD],
         )
         db.execute(_LOGS)
         for name, columns in _PER_LOG.items():
@@ -337,6 +340,7 @@ class State:
                     [log.id, seen.path],
                 )
             ((last,),) = db.execute(f"SELECT max({HOUR}) FROM hours").fetchall()
+            held = self._hold({name for name, rows in chunk.tables.items() if rows.height})
             for name, frame in chunk.tables.items():
                 if frame.is_empty():
                     continue
@@ -345,7 +349,7 @@ class State:
                 self._merge(name, frame, last, chunk.added_up)
             hours = chunk.tables["hours"].get_column(HOUR)
             newest = max((h for h in (last, hours.max()) if h is not None), default=None)
-            rolled = self._roll_up(newest)
+            rolled = self._roll_up(newest, held)
             self._merge_piles()
             self._per_log(log.id, chunk)
             head = seen.head[: min(chunk.end, len(seen.head))]
@@ -371,7 +375,7 @@ class State:
         except BaseException:
             db.rollback()
             raise
-        self._rolled = rolled
+        self._rolled, self._held = rolled, held
         return now
 
     def moved(self, seen: Seen, log: Known, note: str | None) -> None:
@@ -411,9 +415,10 @@ class State:
                 rows = add_up(rows, name, grain, table)
                 self._pile(name, grain, _held(rows, floor(last, grain)))
                 self._add_rows(name, grain, rows)
-        if name == "visitors":
+        if name == "visitors" and self._rolled is not None:  # late lines: days counted
             days = frame.get_column("day").unique().sort()
-            for statement in recount_visitor_days():
+            days = days.filter(days < self._rolled.date())
+            for statement in recount_visitor_days() if days.len() else ():
                 self._db.execute(statement, [days.to_list(), days[0], days[-1]])
 
     def _read_rolled(self) -> datetime | None:
@@ -426,24 +431,47 @@ class State:
         ((last,),) = self._db.execute(f"SELECT max({HOUR}) FROM hours").fetchall()
         return None if last is None else following(floor(last, "day"), "day")
 
-    def _roll_up(self, last: datetime | None) -> datetime | None:
+    def _read_held(self) -> frozenset[str] | None:
+        """The count tables holding any row (None: a state made before meta said so)."""
+        said = self._meta.get(HELD)
+        return None if said is None else frozenset(filter(None, said.split(",")))
+
+    def _held_now(self) -> frozenset[str]:
+        """The count tables holding any row: as meta says, else as DuckDB's estimates do."""
+        if self._held is not None:
+            return self._held
+        sizes = self._db.execute("SELECT table_name, estimated_size FROM duckdb_tables()")
+        return frozenset(name for name, size in sizes.fetchall() if size and name in TABLES)
+
+    def _hold(self, names: set[str]) -> frozenset[str]:
+        """The tables held once this transaction's rows in the tables ``names`` are: recorded
+        in meta when any is new (a window then asks no table holding nothing)."""
+        held = self._held_now()
+        if self._held is None or not names <= held:
+            held = held | names
+            self._db.execute("DELETE FROM meta WHERE key = ?", [HELD])
+            self._db.execute("INSERT INTO meta VALUES (?, ?)", [HELD, ",".join(sorted(held))])
+        return held
+
+    def _roll_up(self, last: datetime | None, held: frozenset[str]) -> datetime | None:
         """Add the hours from the day rolled up to (``_rolled``), before the last
         ``KEPT_HOURLY`` days held, to the coarser grains, and record that day: a run adds a
-        day's rows to the day, month and year once a day, not at each run; ``last``: the last
-        hour held, this commit's rows with the rest. Returns the day rolled up to now."""
+        day's rows to the day, month and year once a day, not at each run, and counts those
+        days' visitors (``visitor_days``: a window reads the days after from their hours);
+        ``last``: the last hour held, this commit's rows with the rest; ``held``: the tables
+        holding any row. Returns the day rolled up to now."""
         db, rolled = self._db, self._rolled
         if last is None:
             return rolled
         until = floor(last, "day") - timedelta(days=KEPT_HOURLY - 1)
         if rolled is not None and until <= rolled:
             return rolled
-        names = [name for name in TABLES if name not in ONLY_HOURLY]
-        held = db.execute(  # which hold any row (this transaction's rows too)
-            "SELECT " + ", ".join(f"EXISTS (SELECT 1 FROM {name})" for name in names)
-        ).fetchall()[0]
-        for name in (name for name, some in zip(names, held, strict=True) if some):
+        for name in (name for name in TABLES if name not in ONLY_HOURLY and name in held):
             for grain in grains_of(name)[-2::-1]:
                 self._roll(name, grain, rolled, until)
+        since = date.min if rolled is None else rolled.date()
+        for statement in count_visitor_days():  # their visitors counted once, from now on
+            db.execute(statement, [since, until.date()])
         db.execute(f"DELETE FROM meta WHERE key IN ('version', '{ROLLED}')")
         db.execute(
             "INSERT INTO meta VALUES ('version', ?), (?, ?)",
@@ -612,14 +640,12 @@ class State:
         empty["hours"] = no_tables()["hours"]
         ((first, last),) = db.execute(f"SELECT min({HOUR}), max({HOUR}) FROM hours").fetchall()
         span = None if first is None else bounded(start, end, first, last)
-        sizes = dict(
-            db.execute("SELECT table_name, estimated_size FROM duckdb_tables()").fetchall()
-        )
+        held = self._held_now()
         found, asked = {}, {}
         for name in TABLES:
             if name == "visitors":
                 continue
-            if span is None or not sizes.get(name):  # nothing counted there
+            if span is None or name not in held:  # nothing counted there
                 found[name] = empty[name]
                 continue
             if name in ONLY_HOURLY:
@@ -633,7 +659,7 @@ class State:
         # the days of the window, whole where it reaches past the data (``bounded``): a
         # day's visitors are then read from its count, not from its hours' visitors
         days = [] if span is None else cover(*span, ("day", "hour"), signed=False)
-        asked["visitor_levels"] = window_visitor_levels(days)
+        asked["visitor_levels"] = window_visitor_levels(days, self._rolled)
         so_far = _SO_FAR_QUERIES
         found.update(self._all(asked | so_far))
         read = _so_far({name: found.pop(name) for name in so_far})

@@ -10,7 +10,7 @@ import lzma
 import os
 import random
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -117,19 +117,21 @@ class Writer:
         return where
 
 
-def _state_answers(state_dir: Path, logs: str, start=None, end=None, only=None) -> dict:
+def _state_answers(
+    state_dir: Path, logs: str, start=None, end=None, only=None, log_format="common"
+) -> dict:
     only = only or RequestFilter()
     window = state_window(start, end, only)
-    with open_state(state_dir, "common", RULE, only) as state:
+    with open_state(state_dir, log_format, RULE, only) as state:
         result, _ = answer_state(
-            state, logs, window, "common", RULE, use_dns=False, max_rejected=1.0
+            state, logs, window, log_format, RULE, use_dns=False, max_rejected=1.0
         )
     return answers(result)
 
 
-def _full_answers(path: Path, start=None, end=None, **filters) -> dict:
+def _full_answers(path: Path, start=None, end=None, log_format="common", **filters) -> dict:
     windowed = bool(start or end)
-    result = run_q1(str(path), start, end, use_dns=False, log_format="common",
+    result = run_q1(str(path), start, end, use_dns=False, log_format=log_format,
                     window_only=windowed, max_rejected=1.0, **filters)  # fmt: skip
     return answers(result)
 
@@ -295,6 +297,7 @@ def _state_by_name(tmp_path: Path, seed: int, lines: int):
     db = duckdb.connect(str(state_dir / store.STATE_FILE))
     db.execute("SET TimeZone = 'UTC'")
     _hosts_by_name(db)
+    db.execute("DELETE FROM meta WHERE key = ?", [store.HELD])  # versions 1 and 2 had none
     return writer, state_dir, glob, db
 
 
@@ -303,9 +306,17 @@ def test_a_state_of_the_first_version_is_read_as_rolled_up_to_its_end(tmp_path):
     hosts by name: such a state is read so, and written on in the version of now."""
 
     from lib.logs.counting.hourly import TABLES
-    from lib.logs.state.grains import ONLY_HOURLY, grains_of, table_name, totals
+    from lib.logs.state.grains import (
+        ONLY_HOURLY,
+        count_visitor_days,
+        grains_of,
+        table_name,
+        totals,
+    )
 
     writer, state_dir, glob, db = _state_by_name(tmp_path, 29, 200)  # as version 1 left it
+    for statement in count_visitor_days():  # every day counted, as each commit did then
+        db.execute(statement, [date.min, date.max])
     for name, table in TABLES.items():
         if name in ONLY_HOURLY:
             continue
@@ -379,28 +390,79 @@ def test_a_window_with_more_visitors_than_a_sample_keeps_is_sampled_as_a_run_sam
 
 def test_a_day_read_in_many_runs_keeps_one_visitor_row_and_counts_as_one_run(tmp_path):
     """A day read a little at a time, as ``--follow``'s rounds read it: its visitors counted
-    once each, and one row of counts for it."""
+    once each, from its hours while it is among the last two days held, and in one row of
+    counts once it is rolled up."""
     import duckdb
 
     from lib.logs.state.grains import VISITOR_DAYS
 
-    live, lines = tmp_path / "access.log", []
-    for run in range(21):  # every run on the same day, each with new visitors
-        stamp = (START + timedelta(minutes=run)).strftime("%d/%b/%Y:%H:%M:%S +0000")
-        more = [f'h{run}-{n}.example.com - - [{stamp}] "GET / HTTP/1.0" 200 5' for n in range(3)]
-        more.append(f'h0-0.example.com - - [{stamp}] "GET / HTTP/1.0" 200 5')  # seen before
-        lines += more
+    def counted() -> list[tuple]:
+        db = duckdb.connect(str(tmp_path / "state" / store.STATE_FILE), read_only=True)
+        found = db.execute(f"SELECT day, l0 FROM {VISITOR_DAYS} ORDER BY day").fetchall()
+        db.close()
+        return found
+
+    def write(when: datetime, hosts: list[str]) -> dict:
+        stamp = when.strftime("%d/%b/%Y:%H:%M:%S +0000")
         with live.open("a") as out:
-            out.write("".join(f"{line}\n" for line in more))
-        ours = _state_answers(tmp_path / "state", str(live))
-    _same(ours, _full_answers(tmp_path / "access.log"))
+            out.write("".join(f'{h} - - [{stamp}] "GET / HTTP/1.0" 200 5\n' for h in hosts))
+        return _state_answers(tmp_path / "state", str(live))
+
+    live = tmp_path / "access.log"
+    for run in range(21):  # every run on the same day, each with new visitors
+        hosts = [f"h{run}-{n}.example.com" for n in range(3)]
+        ours = write(START + timedelta(minutes=run), [*hosts, "h0-0.example.com"])  # one seen
+    _same(ours, _full_answers(live))
     assert ours["unique_visitors"]["total"] == 3 * 21
-    db = duckdb.connect(str(tmp_path / "state" / store.STATE_FILE), read_only=True)
-    ((rows, days),) = db.execute(
-        f"SELECT count(*), count(DISTINCT day) FROM {VISITOR_DAYS}"
-    ).fetchall()
-    db.close()
-    assert (days, rows) == (1, 1)
+    assert counted() == []  # the day is among the last two held: read from its hours
+    ours = write(START + timedelta(days=2), ["later.example.com"])  # the day rolled up
+    _same(ours, _full_answers(live))
+    assert ours["unique_visitors"]["total"] == 3 * 21 + 1
+    assert counted() == [(START.date(), 3 * 21)]
+
+
+def test_tables_first_filled_by_a_later_log_are_answered_from_the_state(tmp_path):
+    """A state that read Common Log Format alone (no referer, user agent, virtual host or
+    time taken), then logs that record them: every table holding rows is asked from then on
+    (meta's ``held``), the answers a full run's, before and after."""
+    import duckdb
+
+    from lib.logs.counting.hourly import TABLES
+
+    logs, rng = tmp_path / "logs", random.Random(11)
+    logs.mkdir()
+    glob, state_dir = str(logs / "*.log"), tmp_path / "state"
+
+    def written(name: str, count: int, line) -> None:
+        stamps = sorted(START + timedelta(seconds=rng.randrange(4 * 86400)) for _ in range(count))
+        text = "".join(line(t.strftime("%d/%b/%Y:%H:%M:%S +0000"), i) + "\n"
+                       for i, t in enumerate(stamps))  # fmt: skip
+        (logs / name).write_text(text)
+
+    def request(i: int) -> str:
+        return f'h{rng.randrange(40)}.example.com - - [{{}}] "GET /p{i % 7}?q={i % 3} HTTP/1.1"'
+
+    def held() -> set[str]:
+        db = duckdb.connect(str(state_dir / store.STATE_FILE), read_only=True)
+        said = dict(db.execute("SELECT key, value FROM meta").fetchall())[store.HELD]
+        some = {n for n in TABLES if db.execute(f"SELECT count(*) FROM {n}").fetchone()[0]}
+        db.close()
+        assert set(said.split(",")) == some
+        return some
+
+    written("a.log", 300, lambda t, i: request(i).format(t) + f" 200 {rng.randrange(900)}")
+    auto = {"log_format": "auto"}
+    _same(_state_answers(state_dir, glob, **auto), _full_answers(glob, **auto))
+    assert held() == set(TABLES) - {"referers", "user_agents", "vhosts", "durations"}
+    agent = '"http://ref{}.example/" "agent/{}"'
+    written("b.log", 200, lambda t, i: request(i).format(t) + " 404 12 "
+            + agent.format(i % 5, i % 4) + f" {rng.randrange(10**7)}")  # fmt: skip
+    written("c.log", 200, lambda t, i: f"vh{i % 3}.example:443 " + request(i).format(t)
+            + " 200 99 " + agent.format(i % 2, i % 6))  # fmt: skip
+    ours = _state_answers(state_dir, glob, **auto)
+    _same(ours, _full_answers(glob, **auto))
+    assert held() == set(TABLES)
+    assert ours["top_referrers"] and ours["top_user_agents"]
 
 
 def test_filters_are_the_states_own_and_another_set_is_refused(tmp_path):
