@@ -19,7 +19,8 @@ plain ``access.log`` under out/bench/state/. In one process, in this order:
 
 Prints the CPU, the figures and their ratios, the state's size per million requests, and the
 figures as JSON. Offline attribution only (no DNS). Exits 1 if the state's answers for the
-whole month differ from the plain run's.
+whole month differ from the plain run's, or if the year's top hosts are not the month's with
+``--months`` times the requests (the year state is then not the month copied).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import polars as pl  # noqa: E402
 
 from bench.q1_compare import cpu_model  # noqa: E402
 from lib.logs.filters import RequestFilter  # noqa: E402
@@ -109,7 +112,7 @@ def _year(month_dir: Path, year_dir: Path, months: int) -> None:
         db.execute(f"INSERT INTO {name} SELECT {listed} FROM {name}, range(1, {months}) t(k)")
         types = {row[0]: row[1] for row in db.execute(f"DESCRIBE {name}").fetchall()}
         keys = ", ".join(f'"{k}"' for k in table.keys)
-        for grain in grains_of(name)[1:]:
+        for grain in grains_of(name)[:-1]:  # the coarser grains (year, month, day)
             target = table_name(name, grain)
             period = f"date_trunc('{grain}', hour) AS hour"
             db.execute(f"DELETE FROM {target}")
@@ -170,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         grown = _grow(log, max(1, ours["lines"] // 100))
         took, (_, second_read) = _timed(lambda: _state_run(state_dir, log))
         seconds.append(took)
-        took, (_, nothing_read) = _timed(lambda: _state_run(state_dir, log))
+        took, (latest, nothing_read) = _timed(lambda: _state_run(state_dir, log))
         nothings.append(took)
     second_s, nothing_s = statistics.median(seconds), statistics.median(nothings)
     rows = [
@@ -199,9 +202,11 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(args.rounds):
                 took, (places, summary) = _timed(lambda w=window: state_summary(state, w))
                 summaries.append(took)
-                took, _ = _timed(lambda s=summary, p=places, w=window: answer_summary(
+                took, answered = _timed(lambda s=summary, p=places, w=window: answer_summary(
                     s, first.engine, plan, w, places=p, **ANSWERING))  # fmt: skip
                 whole.append(summaries[-1] + took)
+            if start is None and end is None:
+                year_hosts = answered.top_hosts.select("host", pl.col("requests").cast(pl.Int64))
             windows.append({
                 "window": label,
                 "requests": summary.requests,
@@ -229,6 +234,12 @@ def main(argv: list[str] | None = None) -> int:
         "answers_differ": differ,
     }
     print(json.dumps(figures, indent=2))
+    # the year is the month copied: each host's requests over it are the month's, times months
+    month_hosts = latest.top_hosts.select("host", pl.col("requests").cast(pl.Int64) * args.months)
+    if not year_hosts.equals(month_hosts):
+        print(f"error: the year's top hosts are not the month's times {args.months}: the year "
+              "state is not the month copied", file=sys.stderr)  # fmt: skip
+        return 1
     if differ:
         print(f"error: the state's answers differ from the plain run's: {differ}", file=sys.stderr)
         return 1
